@@ -1,0 +1,122 @@
+-- kr_scores: value → attainment → progress, expected progress and score for every key result
+-- that has its own source (aligned key results are scored in okr_rollup).
+--   value      today's value, or the last good one (stale) when today's extraction failed
+--   attainment kpi: (value - start) / (target - start), so decreasing targets work too;
+--              percent_complete: value / 100; milestones: the progress of the highest
+--              milestone whose `at` the value reaches (0 before the first)
+--   progress   attainment clipped to [0, 1]
+--   expected   elapsed share of the window, period start → due date, at the end of the
+--              evaluation day, clipped to [0, 1]
+--   score      progress, less the late penalty: per_week takes points off for every started
+--              week between the due date and the day the key result was first done (or the
+--              evaluation day, while it is not done); zero_if_missed scores 0 once late
+WITH run AS (
+  SELECT * FROM run_info
+),
+
+definitions AS (
+  SELECT * FROM kr_definitions
+  WHERE measure_kind <> 'aligned'
+),
+
+fresh AS (
+  SELECT kr_id, value, error FROM kr_values
+),
+
+history AS (
+  SELECT h.kr_id, CAST(h.as_of AS DATE) AS as_of, h.value, h.status, h.stale, h.stale_since, h.error
+  FROM kr_history h
+  CROSS JOIN run r
+  WHERE CAST(h.as_of AS DATE) < r.as_of
+),
+
+last_good AS (
+  SELECT kr_id, value AS last_value, as_of AS last_good_on
+  FROM (
+    SELECT *, row_number() OVER (PARTITION BY kr_id ORDER BY as_of DESC) AS n
+    FROM history
+    WHERE value IS NOT NULL AND error IS NULL
+  ) WHERE n = 1
+),
+
+previous AS (
+  SELECT kr_id, stale AS was_stale, stale_since AS was_stale_since
+  FROM (
+    SELECT *, row_number() OVER (PARTITION BY kr_id ORDER BY as_of DESC) AS n
+    FROM history
+  ) WHERE n = 1
+),
+
+first_done AS (
+  SELECT kr_id, min(as_of) AS first_done_on
+  FROM history
+  WHERE status = 'done' AND error IS NULL
+  GROUP BY kr_id
+),
+
+valued AS (
+  SELECT
+    d.*,
+    f.error,
+    CASE WHEN f.error IS NULL THEN f.value ELSE g.last_value END AS value,
+    (f.error IS NOT NULL AND g.last_value IS NOT NULL) AS stale,
+    CASE WHEN f.error IS NOT NULL AND g.last_value IS NOT NULL
+         THEN CASE WHEN p.was_stale THEN p.was_stale_since ELSE r.as_of END END AS stale_since,
+    fd.first_done_on
+  FROM definitions d
+  CROSS JOIN run r
+  LEFT JOIN fresh f ON f.kr_id = d.kr_id
+  LEFT JOIN last_good g ON g.kr_id = d.kr_id
+  LEFT JOIN previous p ON p.kr_id = d.kr_id
+  LEFT JOIN first_done fd ON fd.kr_id = d.kr_id
+),
+
+milestone_reached AS (
+  SELECT v.kr_id, max(m.progress) AS reached
+  FROM valued v
+  JOIN kr_milestones m ON m.kr_id = v.kr_id AND v.value >= m.at_value
+  GROUP BY v.kr_id
+),
+
+attained AS (
+  SELECT
+    v.*,
+    CASE
+      WHEN v.value IS NULL THEN NULL
+      WHEN v.measure_kind = 'kpi' THEN (v.value - v.start_value) / (v.target_value - v.start_value)
+      WHEN v.measure_kind = 'percent_complete' THEN v.value / 100.0
+      WHEN v.measure_kind = 'milestones' THEN coalesce(mr.reached, 0.0)
+    END AS attainment
+  FROM valued v
+  LEFT JOIN milestone_reached mr ON mr.kr_id = v.kr_id
+),
+
+timed AS (
+  SELECT
+    *,
+    greatest(0.0, least(1.0, attainment)) AS progress,
+    greatest(0.0, least(1.0,
+      (date_part('epoch', eval_date) - date_part('epoch', window_start) + 86400.0)
+      / (date_part('epoch', due) - date_part('epoch', window_start) + 86400.0)
+    )) AS expected_progress,
+    greatest(0.0, ceil(
+      (date_part('epoch', CASE WHEN attainment >= 1.0 THEN coalesce(first_done_on, eval_date) ELSE eval_date END)
+       - date_part('epoch', due)) / (7 * 86400.0)
+    )) AS weeks_late
+  FROM attained
+),
+
+final AS (
+  SELECT
+    kr_id, value, attainment, progress, expected_progress, weeks_late,
+    CASE
+      WHEN progress IS NULL THEN NULL
+      WHEN late_penalty_kind = 'per_week' THEN greatest(0.0, progress - late_penalty_per_week * weeks_late)
+      WHEN late_penalty_kind = 'zero_if_missed' AND weeks_late > 0 THEN 0.0
+      ELSE progress
+    END AS score,
+    stale, stale_since, error
+  FROM timed
+)
+
+SELECT * FROM final

@@ -1,0 +1,58 @@
+-- kr_snapshots: one row per key result and run date — the output table. Values and scores
+-- come from kr_scores (own source) or okr_rollup (aligned, whose value is its attainment in
+-- percent); the status from okr_status. Types are the ones Athena reads: doubles, dates,
+-- millisecond timestamps holding UTC, lower-case names. `as_of` becomes the Hive partition.
+WITH run AS (
+  SELECT * FROM run_info
+),
+
+definitions AS (
+  SELECT * FROM kr_definitions
+),
+
+scores AS (
+  SELECT * FROM kr_scores
+),
+
+statuses AS (
+  SELECT * FROM okr_status
+  WHERE node_kind = 'key_result'
+),
+
+final AS (
+  SELECT
+    CAST(r.as_of AS VARCHAR) AS as_of,
+    r.run_id,
+    r.job_name AS job,
+    d.period,
+    d.objective_id,
+    d.kr_id,
+    d.kr_title,
+    d.owner,
+    d.measure_kind,
+    d.source_kind,
+    d.connection,
+    CASE WHEN d.measure_kind = 'aligned' THEN s.attainment * 100.0 ELSE k.value END AS value,
+    d.start_value,
+    d.target_value,
+    s.attainment,
+    s.progress,
+    s.expected_progress,
+    s.status,
+    s.score,
+    d.weight,
+    d.due,
+    d.eval_date AS evaluated_on,
+    coalesce(k.stale, false) AS stale,
+    k.stale_since,
+    k.error,
+    r.definition_hash,
+    arrow_cast(r.computed_at, 'Timestamp(Millisecond, None)') AS computed_at
+  FROM definitions d
+  CROSS JOIN run r
+  LEFT JOIN scores k ON k.kr_id = d.kr_id
+  LEFT JOIN statuses s ON s.node_id = d.kr_id
+)
+
+SELECT * FROM final
+ORDER BY objective_id, kr_id

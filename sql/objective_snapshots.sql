@@ -1,0 +1,65 @@
+-- objective_snapshots: one row per objective and run date. Progress, expected progress and
+-- score are okr_rollup's weighted means; the counts are of the objective's own key results
+-- in kr_snapshots (aligned child objectives are counted in their own rows).
+WITH run AS (
+  SELECT * FROM run_info
+),
+
+objectives AS (
+  SELECT * FROM objective_definitions
+),
+
+statuses AS (
+  SELECT * FROM okr_status
+  WHERE node_kind = 'objective'
+),
+
+kr_counts AS (
+  SELECT
+    objective_id,
+    count(*) AS krs_total,
+    count(*) FILTER (WHERE status = 'done') AS krs_done,
+    count(*) FILTER (WHERE status = 'on_track') AS krs_on_track,
+    count(*) FILTER (WHERE status = 'behind') AS krs_behind,
+    count(*) FILTER (WHERE status = 'at_risk') AS krs_at_risk,
+    count(*) FILTER (WHERE stale) AS krs_stale,
+    count(*) FILTER (WHERE status IS NULL) AS krs_failed
+  FROM kr_snapshots
+  GROUP BY objective_id
+),
+
+final AS (
+  SELECT
+    CAST(r.as_of AS VARCHAR) AS as_of,
+    r.run_id,
+    r.job_name AS job,
+    o.period,
+    o.objective_id,
+    o.title,
+    o.owner,
+    o.level,
+    o.parent_kr_id AS aligns_to_kr,
+    o.contribution,
+    s.attainment,
+    s.progress,
+    s.expected_progress,
+    s.status,
+    s.score,
+    coalesce(c.krs_total, 0) AS krs_total,
+    coalesce(c.krs_done, 0) AS krs_done,
+    coalesce(c.krs_on_track, 0) AS krs_on_track,
+    coalesce(c.krs_behind, 0) AS krs_behind,
+    coalesce(c.krs_at_risk, 0) AS krs_at_risk,
+    coalesce(c.krs_stale, 0) AS krs_stale,
+    coalesce(c.krs_failed, 0) AS krs_failed,
+    o.eval_date AS evaluated_on,
+    r.definition_hash,
+    arrow_cast(r.computed_at, 'Timestamp(Millisecond, None)') AS computed_at
+  FROM objectives o
+  CROSS JOIN run r
+  LEFT JOIN statuses s ON s.node_id = o.objective_id
+  LEFT JOIN kr_counts c ON c.objective_id = o.objective_id
+)
+
+SELECT * FROM final
+ORDER BY objective_id

@@ -1,0 +1,33 @@
+-- okr_status: every key result and objective with its progress, and the one status rule:
+--   done      attainment >= 1
+--   on_track  progress - expected >= behind_below     (job default 0.0)
+--   behind    progress - expected >= at_risk_below    (job default -0.25)
+--   at_risk   otherwise
+--   NULL      no value could be computed (the error says why)
+WITH run AS (
+  SELECT * FROM run_info
+),
+
+nodes AS (
+  SELECT 'key_result' AS node_kind, kr_id AS node_id, attainment, progress, expected_progress, score
+  FROM kr_scores
+  UNION ALL
+  SELECT node_kind, node_id, attainment, progress, expected_progress, score
+  FROM okr_rollup
+),
+
+final AS (
+  SELECT
+    n.*,
+    CASE
+      WHEN n.progress IS NULL THEN NULL
+      WHEN n.attainment >= 1.0 THEN 'done'
+      WHEN n.progress - n.expected_progress >= r.behind_below THEN 'on_track'
+      WHEN n.progress - n.expected_progress >= r.at_risk_below THEN 'behind'
+      ELSE 'at_risk'
+    END AS status
+  FROM nodes n
+  CROSS JOIN run r
+)
+
+SELECT * FROM final

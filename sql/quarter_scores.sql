@@ -1,0 +1,50 @@
+-- quarter_scores: the quarterly score of every key result and objective. Once the period is
+-- over (evaluated on its last day) it is final: the score on that day. While it runs it is a
+-- projection at the current pace — attainment / expected progress, clipped to [0, 1] — and
+-- `final` is false. `period` becomes the Hive partition.
+WITH krs AS (
+  SELECT k.*, d.period_end
+  FROM kr_snapshots k
+  JOIN kr_definitions d ON d.kr_id = k.kr_id
+),
+
+objectives AS (
+  SELECT o.*, d.period_end
+  FROM objective_snapshots o
+  JOIN objective_definitions d ON d.objective_id = o.objective_id
+),
+
+items AS (
+  SELECT period, run_id, as_of, 'key_result' AS kind, kr_id AS id, objective_id, kr_title AS title,
+         owner, evaluated_on, period_end, attainment, progress, expected_progress, score
+  FROM krs
+  UNION ALL
+  SELECT period, run_id, as_of, 'objective' AS kind, objective_id AS id, objective_id, title,
+         owner, evaluated_on, period_end, attainment, progress, expected_progress, score
+  FROM objectives
+),
+
+final AS (
+  SELECT
+    period,
+    run_id,
+    CAST(as_of AS DATE) AS as_of,
+    kind,
+    id,
+    objective_id,
+    title,
+    owner,
+    evaluated_on,
+    evaluated_on >= period_end AS final,
+    progress,
+    expected_progress,
+    score,
+    CASE
+      WHEN evaluated_on >= period_end THEN score
+      WHEN expected_progress > 0.0 THEN greatest(0.0, least(1.0, attainment / expected_progress))
+    END AS quarter_score
+  FROM items
+)
+
+SELECT * FROM final
+ORDER BY kind DESC, id

@@ -1,0 +1,40 @@
+-- runs: one row per run and date: who ran what, when, and how many key results came out
+-- fresh, stale (last good value kept) or failed (no value at all), with their errors.
+WITH run AS (
+  SELECT * FROM run_info
+),
+
+krs AS (
+  SELECT * FROM kr_snapshots
+),
+
+counts AS (
+  SELECT
+    count(*) AS krs_total,
+    count(*) FILTER (WHERE error IS NULL) AS krs_ok,
+    count(*) FILTER (WHERE stale) AS krs_stale,
+    count(*) FILTER (WHERE error IS NOT NULL AND NOT stale) AS krs_failed,
+    CAST(string_agg(kr_id || ': ' || error, ' | ' ORDER BY kr_id) AS VARCHAR) AS errors
+  FROM krs
+),
+
+final AS (
+  SELECT
+    CAST(r.as_of AS VARCHAR) AS as_of,
+    r.run_id,
+    r.job_name AS job,
+    arrow_cast(r.started_at, 'Timestamp(Millisecond, None)') AS started_at,
+    arrow_cast(r.computed_at, 'Timestamp(Millisecond, None)') AS finished_at,
+    c.krs_total,
+    c.krs_ok,
+    c.krs_stale,
+    c.krs_failed,
+    c.errors,
+    r.okrflow_version,
+    r.definition_hash,
+    r.job_definition
+  FROM run r
+  CROSS JOIN counts c
+)
+
+SELECT * FROM final

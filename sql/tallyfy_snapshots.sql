@@ -1,0 +1,54 @@
+-- tallyfy_snapshots: the newest whole snapshot (one export file) of each process, as of the
+-- end of the evaluation day. Each Tallyfy event writes a full snapshot, so rows of two files
+-- are never mixed: that would bring back deleted tasks and comments.
+-- Newest = latest process_last_modified, then latest row last_modified, then the newest file,
+-- then the file name (TALLYFY.md §3).
+WITH source AS (
+  SELECT process_id, src_file, src_mtime, process_last_modified, last_modified
+  FROM tallyfy_clean
+  WHERE process_id IS NOT NULL
+),
+
+per_file AS (
+  SELECT
+    process_id,
+    src_file,
+    max(TRY_CAST(process_last_modified AS TIMESTAMP)) AS process_last_modified,
+    max(TRY_CAST(last_modified AS TIMESTAMP)) AS row_last_modified,
+    max(src_mtime) AS src_mtime
+  FROM source
+  GROUP BY process_id, src_file
+),
+
+dated AS (
+  SELECT *, coalesce(process_last_modified, row_last_modified, src_mtime) AS snapshot_at
+  FROM per_file
+),
+
+as_of AS (
+  SELECT d.*
+  FROM dated d
+  CROSS JOIN tallyfy_params p
+  WHERE d.snapshot_at < p.as_of_end
+),
+
+ranked AS (
+  SELECT
+    *,
+    row_number() OVER (
+      PARTITION BY process_id
+      ORDER BY process_last_modified DESC NULLS LAST,
+               row_last_modified DESC NULLS LAST,
+               src_mtime DESC,
+               src_file DESC
+    ) AS snapshot_rank
+  FROM as_of
+),
+
+final AS (
+  SELECT process_id, src_file, snapshot_at
+  FROM ranked
+  WHERE snapshot_rank = 1
+)
+
+SELECT * FROM final

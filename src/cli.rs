@@ -1,0 +1,162 @@
+//! The command line: `run`, `validate` and `demo-data`, and how their results become an
+//! [`Outcome`].
+
+use crate::error::Outcome;
+use crate::model::{self, Location};
+use crate::pipeline::{self, RunOptions};
+use anyhow::Context;
+use chrono::{NaiveDate, Utc};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// okrflow keeps OKRs honest with data: it reads key-result numbers from Tallyfy exports,
+/// scores them in SQL (progress, expected progress, status, quarterly score) and writes
+/// Athena-ready Parquet partitions.
+///
+/// Exit codes: 0 all key results computed; 3 results written but some key results failed
+/// (their rows carry the error, and the last good value when there is one); 1 the job could
+/// not run (bad job file, unreadable or unwritable output); 2 bad command line.
+#[derive(Debug, Parser)]
+#[command(name = "okrflow", version, about, long_about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// Log format on stderr: `text` for people, `json` for schedulers.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+    /// More log detail (-v: debug, -vv: trace). RUST_LOG overrides this.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Only warnings and errors in the log.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+/// Log output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a job: extract every key result's value, score it, write the partitions for the
+    /// as-of date and print a summary.
+    Run {
+        /// The job file (TOML).
+        job: PathBuf,
+        /// The run date (YYYY-MM-DD, default: today in UTC). Key results of a period that is
+        /// over are evaluated on its last day. Rerunning a date replaces its partitions.
+        #[arg(long, value_parser = parse_date)]
+        as_of: Option<NaiveDate>,
+        /// Write to this folder instead of the job's [output] url.
+        #[arg(long)]
+        output: Option<PathBuf>,
+        /// Do not print the summary table.
+        #[arg(long)]
+        no_summary: bool,
+    },
+    /// Check a job file without reading any data: syntax, references, periods, SQL, and the
+    /// OKR-practice warnings a reviewer would raise. Exit 1 when it has errors.
+    Validate {
+        /// The job file (TOML).
+        job: PathBuf,
+    },
+    /// Regenerate the bundled sample Tallyfy exports (deterministic: the same files every time).
+    DemoData {
+        /// Folder to write into.
+        #[arg(long, default_value = "jobs/demo/tallyfy")]
+        out: PathBuf,
+    },
+}
+
+fn parse_date(s: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|e| format!("`{s}` is not a date like 2026-11-23 ({e})"))
+}
+
+/// Sets up logging on stderr as the command line asks.
+pub fn init_logging(cli: &Cli) {
+    let level = match (cli.quiet, cli.verbose) {
+        (true, _) => "warn",
+        (false, 0) => "info",
+        (false, 1) => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("okrflow={level},warn")));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match cli.log_format {
+        LogFormat::Text => builder.with_target(false).try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Run { job, as_of, output, no_summary } => {
+                let plan = model::load(&job)?;
+                for w in &plan.warnings {
+                    tracing::warn!("{w}");
+                }
+                let options = RunOptions { as_of: as_of.unwrap_or_else(|| Utc::now().date_naive()), output: output.map(Location::Local) };
+                let report = pipeline::run(&plan, &options).await.with_context(|| format!("job {} could not run", job.display()))?;
+                if !no_summary {
+                    let empty = Vec::new();
+                    let krs = report.tables.get("kr_snapshots").unwrap_or(&empty);
+                    let objectives = report.tables.get("objective_snapshots").unwrap_or(&empty);
+                    println!("{} as of {} (run {})", plan.job_name, report.as_of, report.run_id);
+                    println!("{}", crate::summary::render(&plan, krs, objectives));
+                    println!("written to {}", report.output);
+                }
+                if report.failed.is_empty() {
+                    Ok(Outcome::Ok)
+                } else {
+                    for (kr, e) in &report.failed {
+                        tracing::error!(kr = %kr, "{e}");
+                    }
+                    tracing::error!("{} key result(s) failed; exit code 3", report.failed.len());
+                    Ok(Outcome::SomeKeyResultsFailed)
+                }
+            }
+            Command::Validate { job } => match model::load(&job) {
+                Ok(plan) => {
+                    for w in &plan.warnings {
+                        println!("{w}");
+                    }
+                    println!(
+                        "{}: ok — {} objective(s), {} key result(s), {} connection(s), {} warning(s)",
+                        job.display(),
+                        plan.objectives.len(),
+                        plan.key_results.len(),
+                        plan.connections.len(),
+                        plan.warnings.len()
+                    );
+                    Ok(Outcome::Ok)
+                }
+                Err(model::JobError::Invalid { problems, warnings, .. }) => {
+                    for p in problems.iter().chain(&warnings) {
+                        println!("{p}");
+                    }
+                    println!("{}: {} error(s), {} warning(s)", job.display(), problems.len(), warnings.len());
+                    Ok(Outcome::CouldNotRun)
+                }
+                Err(e) => Err(e.into()),
+            },
+            Command::DemoData { out } => {
+                let stats = crate::sources::tallyfy::generate::write_demo(&out).with_context(|| format!("cannot write {}", out.display()))?;
+                println!("wrote {} files ({} rows, {} processes) to {}", stats.files, stats.rows, stats.processes, out.display());
+                Ok(Outcome::Ok)
+            }
+        }
+    })
+}

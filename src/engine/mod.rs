@@ -1,0 +1,100 @@
+//! The DataFusion session and the SQL registry: every business rule is a statement in
+//! `sql/`, run here over tables the pipeline registers.
+
+pub mod registry;
+pub mod tables;
+
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::execution::context::SQLOptions;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use registry::{Kind, Statement};
+
+/// Why a registered statement failed. These are okrflow's own SQL, so a failure here is a
+/// bug or a broken input table, never one key result's problem.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("sql/{statement}.sql failed: {message}")]
+    Statement {
+        statement: &'static str,
+        message: String,
+    },
+    #[error("cannot register table {table}: {message}")]
+    Register { table: String, message: String },
+}
+
+/// A session configured the way okrflow needs it: UTC, strings read as plain `Utf8`, and
+/// identifiers kept as written.
+pub fn new_session() -> SessionContext {
+    let mut config = SessionConfig::new()
+        .with_information_schema(true)
+        .with_target_partitions(std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let options = config.options_mut();
+    options.execution.time_zone = Some("UTC".into());
+    options.execution.parquet.schema_force_view_types = false;
+    options.sql_parser.map_string_types_to_utf8view = false;
+    options.execution.parquet.pushdown_filters = true;
+    SessionContext::new_with_config(config)
+}
+
+fn statement_err(s: &Statement, e: datafusion::error::DataFusionError) -> EngineError {
+    EngineError::Statement {
+        statement: s.name,
+        message: e.strip_backtrace().trim().to_string(),
+    }
+}
+
+/// Registers a view statement under its name, replacing an earlier one.
+pub async fn register_view(ctx: &SessionContext, s: &Statement) -> Result<(), EngineError> {
+    debug_assert_eq!(s.kind, Kind::View);
+    let options = SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false);
+    let df = ctx
+        .sql_with_options(s.sql, options)
+        .await
+        .map_err(|e| statement_err(s, e))?;
+    ctx.deregister_table(s.name)
+        .map_err(|e| statement_err(s, e))?;
+    ctx.register_table(s.name, df.into_view())
+        .map_err(|e| statement_err(s, e))?;
+    Ok(())
+}
+
+/// Runs an output statement and collects its rows, with the statement's schema (which an
+/// empty result has too).
+pub async fn collect(
+    ctx: &SessionContext,
+    s: &Statement,
+) -> Result<(SchemaRef, Vec<RecordBatch>), EngineError> {
+    let options = SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false);
+    let df = ctx
+        .sql_with_options(s.sql, options)
+        .await
+        .map_err(|e| statement_err(s, e))?;
+    let schema = df.schema().inner().clone();
+    let batches = df.collect().await.map_err(|e| statement_err(s, e))?;
+    // Collected batches may differ from the plan's schema in nullability; theirs is the truth.
+    let schema = batches.first().map_or(schema, |b| b.schema());
+    Ok((schema, batches))
+}
+
+/// Registers collected rows as an in-memory table, replacing an earlier one.
+pub fn register_batches(
+    ctx: &SessionContext,
+    name: &str,
+    batches: Vec<RecordBatch>,
+    schema: SchemaRef,
+) -> Result<(), EngineError> {
+    let err = |e: datafusion::error::DataFusionError| EngineError::Register {
+        table: name.to_string(),
+        message: e.strip_backtrace(),
+    };
+    let table = datafusion::datasource::MemTable::try_new(schema, vec![batches]).map_err(err)?;
+    ctx.deregister_table(name).map_err(err)?;
+    ctx.register_table(name, std::sync::Arc::new(table))
+        .map_err(err)?;
+    Ok(())
+}

@@ -1,0 +1,100 @@
+//! Every SQL statement okrflow runs, embedded from `sql/` at build time. One file per table
+//! or view, named after it; the order here is the order they are defined in.
+
+/// How a statement's result is used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Registered as a view that later statements (and key-result SQL) query.
+    View,
+    /// Run, collected and written as an output table.
+    Output,
+}
+
+/// One SQL file.
+#[derive(Debug, Clone, Copy)]
+pub struct Statement {
+    /// The table or view it makes; also the file name without `.sql`.
+    pub name: &'static str,
+    pub kind: Kind,
+    pub sql: &'static str,
+}
+
+macro_rules! statement {
+    ($name:literal, $kind:ident) => {
+        Statement {
+            name: $name,
+            kind: Kind::$kind,
+            sql: include_str!(concat!("../../sql/", $name, ".sql")),
+        }
+    };
+}
+
+/// The Tallyfy views, registered per connection in this order.
+pub const TALLYFY: &[Statement] = &[
+    statement!("tallyfy_clean", View),
+    statement!("tallyfy_snapshots", View),
+    statement!("tallyfy_latest", View),
+    statement!("tallyfy_processes", View),
+    statement!("tallyfy_tasks", View),
+    statement!("tallyfy_form_fields", View),
+    statement!("tallyfy_comments", View),
+    statement!("tallyfy_members", View),
+];
+
+/// The scoring statements, in order: views first, then the output tables.
+pub const SCORING: &[Statement] = &[
+    statement!("kr_scores", View),
+    statement!("okr_rollup", View),
+    statement!("okr_status", View),
+    statement!("kr_snapshots", Output),
+    statement!("objective_snapshots", Output),
+    statement!("quarter_scores", Output),
+    statement!("runs", Output),
+];
+
+/// Every statement in the registry.
+pub fn all() -> impl Iterator<Item = &'static Statement> {
+    TALLYFY.iter().chain(SCORING)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn every_sql_file_is_registered_once() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/sql");
+        let files: BTreeSet<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".sql"))
+            .map(|n| n.trim_end_matches(".sql").to_string())
+            .collect();
+        let registered: Vec<&str> = all().map(|s| s.name).collect();
+        let unique: BTreeSet<String> = registered.iter().map(|s| s.to_string()).collect();
+        assert_eq!(
+            unique.len(),
+            registered.len(),
+            "a statement is registered twice"
+        );
+        assert_eq!(files, unique, "sql/ and the registry differ");
+    }
+
+    #[test]
+    fn statements_read_as_ctes_ending_in_final() {
+        for s in all() {
+            let body = s.sql.to_ascii_lowercase();
+            assert!(
+                body.contains("final as ("),
+                "{}.sql has no `final` CTE",
+                s.name
+            );
+            assert!(
+                body.trim_end().contains("from final"),
+                "{}.sql does not select from `final`",
+                s.name
+            );
+        }
+    }
+}

@@ -1,0 +1,338 @@
+//! The input tables the scoring SQL reads, built from the plan and the extracted values:
+//! `run_info`, `kr_definitions`, `kr_milestones`, `objective_definitions` and `kr_values`.
+//! Rust only moves data here; what the columns mean is decided in `sql/`.
+
+use super::{EngineError, register_batches};
+use crate::model::{LatePenalty, Measure, Plan};
+use crate::sources::KrValue;
+use chrono::{DateTime, NaiveDate, Utc};
+use datafusion::arrow::array::{
+    ArrayRef, Date32Array, Float64Array, Int64Array, StringArray, TimestampMillisecondArray,
+};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::prelude::SessionContext;
+use std::sync::Arc;
+
+/// What identifies one run.
+#[derive(Debug, Clone)]
+pub struct RunInfo {
+    pub run_id: String,
+    pub as_of: NaiveDate,
+    pub started_at: DateTime<Utc>,
+    pub computed_at: DateTime<Utc>,
+    /// SHA-256 of the job file's text.
+    pub definition_hash: String,
+}
+
+/// Days since 1970-01-01, Arrow's `Date32`.
+pub fn date32(d: NaiveDate) -> i32 {
+    (d - NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days() as i32
+}
+
+/// A column of a table under construction.
+enum Col {
+    Text(Vec<Option<String>>),
+    Float(Vec<Option<f64>>),
+    Int(Vec<Option<i64>>),
+    Date(Vec<Option<i32>>),
+    Millis(Vec<Option<i64>>),
+}
+
+impl Col {
+    fn data_type(&self) -> DataType {
+        match self {
+            Col::Text(_) => DataType::Utf8,
+            Col::Float(_) => DataType::Float64,
+            Col::Int(_) => DataType::Int64,
+            Col::Date(_) => DataType::Date32,
+            Col::Millis(_) => DataType::Timestamp(TimeUnit::Millisecond, None),
+        }
+    }
+    fn into_array(self) -> ArrayRef {
+        match self {
+            Col::Text(v) => Arc::new(StringArray::from(v)),
+            Col::Float(v) => Arc::new(Float64Array::from(v)),
+            Col::Int(v) => Arc::new(Int64Array::from(v)),
+            Col::Date(v) => Arc::new(Date32Array::from(v)),
+            Col::Millis(v) => Arc::new(TimestampMillisecondArray::from(v)),
+        }
+    }
+}
+
+/// Registers `name` with the given named columns.
+fn register(ctx: &SessionContext, name: &str, cols: Vec<(&str, Col)>) -> Result<(), EngineError> {
+    let schema: SchemaRef = Arc::new(Schema::new(
+        cols.iter()
+            .map(|(n, c)| Field::new(*n, c.data_type(), true))
+            .collect::<Vec<_>>(),
+    ));
+    let arrays: Vec<ArrayRef> = cols.into_iter().map(|(_, c)| c.into_array()).collect();
+    let batch =
+        RecordBatch::try_new(schema.clone(), arrays).map_err(|e| EngineError::Register {
+            table: name.to_string(),
+            message: e.to_string(),
+        })?;
+    register_batches(ctx, name, vec![batch], schema)
+}
+
+fn text(v: impl IntoIterator<Item = Option<String>>) -> Col {
+    Col::Text(v.into_iter().collect())
+}
+
+/// Registers `run_info`, `kr_definitions`, `kr_milestones` and `objective_definitions`.
+pub fn register_definitions(
+    ctx: &SessionContext,
+    plan: &Plan,
+    run: &RunInfo,
+) -> Result<(), EngineError> {
+    register(
+        ctx,
+        "run_info",
+        vec![
+            ("run_id", text([Some(run.run_id.clone())])),
+            ("job_name", text([Some(plan.job_name.clone())])),
+            ("as_of", Col::Date(vec![Some(date32(run.as_of))])),
+            (
+                "started_at",
+                Col::Millis(vec![Some(run.started_at.timestamp_millis())]),
+            ),
+            (
+                "computed_at",
+                Col::Millis(vec![Some(run.computed_at.timestamp_millis())]),
+            ),
+            (
+                "behind_below",
+                Col::Float(vec![Some(plan.thresholds.behind_below)]),
+            ),
+            (
+                "at_risk_below",
+                Col::Float(vec![Some(plan.thresholds.at_risk_below)]),
+            ),
+            (
+                "okrflow_version",
+                text([Some(env!("CARGO_PKG_VERSION").to_string())]),
+            ),
+            ("definition_hash", text([Some(run.definition_hash.clone())])),
+            ("job_definition", text([Some(plan.job_text.clone())])),
+        ],
+    )?;
+
+    let krs = &plan.key_results;
+    let objective_owner = |id: &str| {
+        plan.objectives
+            .iter()
+            .find(|o| o.id == id)
+            .and_then(|o| o.owner.clone())
+    };
+    let (start, target): (Vec<_>, Vec<_>) = krs
+        .iter()
+        .map(|k| match k.measure {
+            Measure::Kpi { start, target } => (Some(start), Some(target)),
+            _ => (None, None),
+        })
+        .unzip();
+    let penalty = |k: &crate::model::KeyResult| match k.late_penalty {
+        LatePenalty::None => ("none", None),
+        LatePenalty::PerWeek(w) => ("per_week", Some(w)),
+        LatePenalty::ZeroIfMissed => ("zero_if_missed", None),
+    };
+    register(
+        ctx,
+        "kr_definitions",
+        vec![
+            ("kr_id", text(krs.iter().map(|k| Some(k.id.clone())))),
+            (
+                "objective_id",
+                text(krs.iter().map(|k| Some(k.objective_id.clone()))),
+            ),
+            (
+                "period",
+                text(krs.iter().map(|k| Some(k.period.label.clone()))),
+            ),
+            (
+                "period_start",
+                Col::Date(krs.iter().map(|k| Some(date32(k.period.start))).collect()),
+            ),
+            (
+                "period_end",
+                Col::Date(krs.iter().map(|k| Some(date32(k.period.end))).collect()),
+            ),
+            ("kr_title", text(krs.iter().map(|k| Some(k.title.clone())))),
+            (
+                "owner",
+                text(
+                    krs.iter()
+                        .map(|k| k.owner.clone().or_else(|| objective_owner(&k.objective_id))),
+                ),
+            ),
+            (
+                "measure_kind",
+                text(krs.iter().map(|k| Some(k.measure.kind().to_string()))),
+            ),
+            ("start_value", Col::Float(start)),
+            ("target_value", Col::Float(target)),
+            (
+                "weight",
+                Col::Float(krs.iter().map(|k| Some(k.weight)).collect()),
+            ),
+            (
+                "window_start",
+                Col::Date(krs.iter().map(|k| Some(date32(k.period.start))).collect()),
+            ),
+            (
+                "due",
+                Col::Date(krs.iter().map(|k| Some(date32(k.due))).collect()),
+            ),
+            (
+                "eval_date",
+                Col::Date(
+                    krs.iter()
+                        .map(|k| Some(date32(k.evaluation_date(run.as_of))))
+                        .collect(),
+                ),
+            ),
+            (
+                "late_penalty_kind",
+                text(krs.iter().map(|k| Some(penalty(k).0.to_string()))),
+            ),
+            (
+                "late_penalty_per_week",
+                Col::Float(krs.iter().map(|k| penalty(k).1).collect()),
+            ),
+            (
+                "source_kind",
+                text(
+                    krs.iter()
+                        .map(|k| k.source.as_ref().map(|s| s.kind().to_string())),
+                ),
+            ),
+            (
+                "connection",
+                text(
+                    krs.iter()
+                        .map(|k| k.source.as_ref().map(|s| s.connection().to_string())),
+                ),
+            ),
+        ],
+    )?;
+
+    let milestones: Vec<(&str, usize, &crate::model::Milestone)> = krs
+        .iter()
+        .flat_map(|k| match &k.measure {
+            Measure::Milestones(m) => m
+                .iter()
+                .enumerate()
+                .map(|(i, m)| (k.id.as_str(), i + 1, m))
+                .collect(),
+            _ => Vec::new(),
+        })
+        .collect();
+    register(
+        ctx,
+        "kr_milestones",
+        vec![
+            (
+                "kr_id",
+                text(milestones.iter().map(|m| Some(m.0.to_string()))),
+            ),
+            (
+                "position",
+                Col::Int(milestones.iter().map(|m| Some(m.1 as i64)).collect()),
+            ),
+            (
+                "title",
+                text(milestones.iter().map(|m| Some(m.2.title.clone()))),
+            ),
+            (
+                "at_value",
+                Col::Float(milestones.iter().map(|m| Some(m.2.at)).collect()),
+            ),
+            (
+                "progress",
+                Col::Float(milestones.iter().map(|m| Some(m.2.progress)).collect()),
+            ),
+        ],
+    )?;
+
+    let objs = &plan.objectives;
+    register(
+        ctx,
+        "objective_definitions",
+        vec![
+            (
+                "objective_id",
+                text(objs.iter().map(|o| Some(o.id.clone()))),
+            ),
+            ("title", text(objs.iter().map(|o| Some(o.title.clone())))),
+            ("owner", text(objs.iter().map(|o| o.owner.clone()))),
+            (
+                "level",
+                text(objs.iter().map(|o| Some(o.level.as_str().to_string()))),
+            ),
+            (
+                "period",
+                text(objs.iter().map(|o| Some(o.period.label.clone()))),
+            ),
+            (
+                "period_start",
+                Col::Date(objs.iter().map(|o| Some(date32(o.period.start))).collect()),
+            ),
+            (
+                "period_end",
+                Col::Date(objs.iter().map(|o| Some(date32(o.period.end))).collect()),
+            ),
+            (
+                "eval_date",
+                Col::Date(
+                    objs.iter()
+                        .map(|o| Some(date32(run.as_of.min(o.period.end))))
+                        .collect(),
+                ),
+            ),
+            (
+                "parent_kr_id",
+                text(
+                    objs.iter()
+                        .map(|o| o.aligns_to.as_ref().map(|a| a.0.clone())),
+                ),
+            ),
+            (
+                "contribution",
+                Col::Float(
+                    objs.iter()
+                        .map(|o| o.aligns_to.as_ref().map(|a| a.1))
+                        .collect(),
+                ),
+            ),
+        ],
+    )
+}
+
+/// Registers `kr_values`: one row per key result with a source, its value or its error.
+pub fn register_values(ctx: &SessionContext, values: &[KrValue]) -> Result<(), EngineError> {
+    register(
+        ctx,
+        "kr_values",
+        vec![
+            ("kr_id", text(values.iter().map(|v| Some(v.kr_id.clone())))),
+            (
+                "value",
+                Col::Float(
+                    values
+                        .iter()
+                        .map(|v| v.value.as_ref().ok().copied())
+                        .collect(),
+                ),
+            ),
+            (
+                "error",
+                text(
+                    values
+                        .iter()
+                        .map(|v| v.value.as_ref().err().map(|e| e.to_string())),
+                ),
+            ),
+        ],
+    )
+}

@@ -1,0 +1,20 @@
+//! okrflow: a nightly batch job that turns Tallyfy, Looker and Jira numbers into scored OKR
+//! snapshots with DataFusion, and writes them as Athena-ready Parquet.
+//!
+//! The layers, in the order a run goes through them:
+//! - [`model`]: the job file, parsed and validated into a [`model::Plan`] without I/O;
+//! - [`sources`]: extract one raw value per key result (Tallyfy today);
+//! - [`engine`]: the DataFusion session and the SQL registry that holds every business rule;
+//! - [`sink`]: Parquet output, partitioned and committed atomically;
+//! - [`pipeline`]: one run from plan to committed output.
+
+pub mod cli;
+pub mod engine;
+pub mod error;
+pub mod model;
+pub mod pipeline;
+pub mod sink;
+pub mod sources;
+pub mod summary;
+
+pub use error::Outcome;

@@ -1,0 +1,211 @@
+//! The job file as written: typed serde structures with `deny_unknown_fields`, and every
+//! default in one place ([`Defaults`]). [`super::plan`] turns this into a validated plan.
+
+use crate::sources::tallyfy::config::{TallyfyConnection, TallyfySource};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use toml::Spanned;
+
+/// Every default a job file can leave out.
+pub struct Defaults;
+
+impl Defaults {
+    /// Fiscal years start in January unless the job says otherwise.
+    pub const FISCAL_YEAR_START_MONTH: u32 = 1;
+    /// Progress minus expected below which a key result is `behind` (points of 1.0).
+    pub const BEHIND_BELOW: f64 = 0.0;
+    /// Progress minus expected below which a key result is `at_risk`.
+    pub const AT_RISK_BELOW: f64 = -0.25;
+    /// Weight of a key result inside its objective.
+    pub const KR_WEIGHT: f64 = 1.0;
+    /// Contribution of an aligned objective to its parent.
+    pub const CONTRIBUTION: f64 = 1.0;
+
+    fn behind_below() -> f64 {
+        Self::BEHIND_BELOW
+    }
+    fn at_risk_below() -> f64 {
+        Self::AT_RISK_BELOW
+    }
+    fn kr_weight() -> f64 {
+        Self::KR_WEIGHT
+    }
+    fn contribution() -> f64 {
+        Self::CONTRIBUTION
+    }
+}
+
+/// The whole job file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobFile {
+    pub job: JobSection,
+    pub output: OutputSection,
+    #[serde(default)]
+    pub connections: BTreeMap<String, Spanned<ConnectionConfig>>,
+    #[serde(default)]
+    pub objectives: Vec<ObjectiveConfig>,
+}
+
+/// `[job]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobSection {
+    pub name: Spanned<String>,
+    /// Month the fiscal year starts in; default [`Defaults::FISCAL_YEAR_START_MONTH`].
+    #[serde(default)]
+    pub fiscal_year_start_month: Option<Spanned<u32>>,
+    /// Status thresholds; default [`StatusThresholds::default`].
+    #[serde(default)]
+    pub status: Option<Spanned<StatusThresholds>>,
+}
+
+/// `status = { behind_below = 0.0, at_risk_below = -0.25 }`: progress minus expected progress.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StatusThresholds {
+    #[serde(default = "Defaults::behind_below")]
+    pub behind_below: f64,
+    #[serde(default = "Defaults::at_risk_below")]
+    pub at_risk_below: f64,
+}
+
+impl Default for StatusThresholds {
+    fn default() -> Self {
+        StatusThresholds {
+            behind_below: Defaults::BEHIND_BELOW,
+            at_risk_below: Defaults::AT_RISK_BELOW,
+        }
+    }
+}
+
+/// `[output]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputSection {
+    /// A local folder (relative to the job file) where the tables are written.
+    pub url: Spanned<String>,
+}
+
+/// `[connections.NAME]`, told apart by `kind`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ConnectionConfig {
+    Tallyfy(TallyfyConnection),
+}
+
+impl ConnectionConfig {
+    /// The `kind` as written in the job file.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ConnectionConfig::Tallyfy(_) => "tallyfy",
+        }
+    }
+}
+
+/// `[[objectives]]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectiveConfig {
+    pub id: Spanned<String>,
+    pub title: String,
+    #[serde(default)]
+    pub owner: Option<String>,
+    #[serde(default)]
+    pub level: Level,
+    pub period: Spanned<String>,
+    #[serde(default)]
+    pub aligns_to: Option<Spanned<AlignmentConfig>>,
+    #[serde(default)]
+    pub key_results: Vec<KeyResultConfig>,
+}
+
+/// Where an objective sits in the company.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    Company,
+    Department,
+    #[default]
+    Team,
+    Individual,
+}
+
+impl Level {
+    /// The level as written in the job file and in the output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Company => "company",
+            Level::Department => "department",
+            Level::Team => "team",
+            Level::Individual => "individual",
+        }
+    }
+}
+
+/// `aligns_to = { key_result = "CEO-KR2", contribution = 1.0 }`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlignmentConfig {
+    pub key_result: String,
+    /// Weight of this objective in its parent's progress; 0.0 shows the link but counts nothing.
+    #[serde(default = "Defaults::contribution")]
+    pub contribution: f64,
+}
+
+/// `[[objectives.key_results]]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyResultConfig {
+    pub id: Spanned<String>,
+    pub title: String,
+    #[serde(default)]
+    pub owner: Option<String>,
+    pub measure: Spanned<MeasureConfig>,
+    /// Due date; defaults to the last day of the objective's period.
+    #[serde(default)]
+    pub due: Option<Spanned<toml::value::Datetime>>,
+    #[serde(default = "Defaults::kr_weight")]
+    pub weight: f64,
+    #[serde(default)]
+    pub late_penalty: Option<Spanned<LatePenaltyConfig>>,
+    #[serde(default)]
+    pub source: Option<Spanned<SourceConfig>>,
+}
+
+/// `measure = { kpi = {...} }`, `{ percent_complete = {} }`, `{ milestones = [...] }` or
+/// `{ aligned = {} }` (measured by the objectives aligned to this key result).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum MeasureConfig {
+    Kpi { start: f64, target: f64 },
+    PercentComplete {},
+    Milestones(Vec<MilestoneConfig>),
+    Aligned {},
+}
+
+/// One row of a milestone table: reaching `at` (default: the milestone's position, 1-based)
+/// means `progress` is done.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MilestoneConfig {
+    pub title: String,
+    #[serde(default)]
+    pub at: Option<f64>,
+    pub progress: f64,
+}
+
+/// `late_penalty = { per_week = 0.10 }` or `late_penalty = "zero_if_missed"`.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum LatePenaltyConfig {
+    PerWeek(f64),
+    ZeroIfMissed,
+}
+
+/// `source = { tallyfy = {...} }`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum SourceConfig {
+    Tallyfy(TallyfySource),
+}

@@ -1,0 +1,1043 @@
+//! The validated plan: the job file with references resolved, defaults applied and every
+//! check that needs no network done. All problems are collected at once, so a user fixes a
+//! job file in one pass.
+
+use super::job::{
+    ConnectionConfig, JobFile, LatePenaltyConfig, Level, MeasureConfig, SourceConfig,
+    StatusThresholds,
+};
+use super::{JobError, Period, Problem, Severity, line_col};
+use chrono::NaiveDate;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+/// A place data is read from or written to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A local folder (absolute, or relative to the working directory).
+    Local(PathBuf),
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::Local(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+impl Location {
+    /// Resolves a job-file `url` against the job file's folder.
+    pub fn parse(url: &str, base_dir: &Path) -> Result<Location, String> {
+        let url = url.trim();
+        if url.is_empty() {
+            return Err("url is empty".into());
+        }
+        if let Some((scheme, _)) = url.split_once("://") {
+            if scheme == "file" {
+                return Ok(Location::Local(PathBuf::from(&url["file://".len()..])));
+            }
+            return Err(format!(
+                "url `{url}`: only local folders are supported by this version of okrflow \
+                 (`{scheme}://` is not)"
+            ));
+        }
+        let path = Path::new(url);
+        Ok(Location::Local(if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            base_dir.join(path)
+        }))
+    }
+}
+
+/// A resolved connection.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Connection {
+    /// Tallyfy Parquet exports.
+    Tallyfy { location: Location },
+}
+
+impl Connection {
+    /// The connection's `kind`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Connection::Tallyfy { .. } => "tallyfy",
+        }
+    }
+}
+
+/// An objective of the OKR tree.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Objective {
+    pub id: String,
+    pub title: String,
+    pub owner: Option<String>,
+    pub level: Level,
+    pub period: Period,
+    /// The key result this objective contributes to, and with which weight.
+    pub aligns_to: Option<(String, f64)>,
+}
+
+/// How a key result's value becomes progress.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Measure {
+    /// From `start` to `target` (either direction).
+    Kpi { start: f64, target: f64 },
+    /// The value is a percentage, 0 to 100.
+    PercentComplete,
+    /// The highest milestone whose `at` the value reaches.
+    Milestones(Vec<Milestone>),
+    /// The contribution-weighted progress of the objectives aligned to this key result.
+    Aligned,
+}
+
+impl Measure {
+    /// The measure's name in the job file and in the output.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Measure::Kpi { .. } => "kpi",
+            Measure::PercentComplete => "percent_complete",
+            Measure::Milestones(_) => "milestones",
+            Measure::Aligned => "aligned",
+        }
+    }
+}
+
+/// One row of a milestone table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Milestone {
+    pub title: String,
+    pub at: f64,
+    pub progress: f64,
+}
+
+/// What happens to the score after the due date.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LatePenalty {
+    None,
+    /// Points of 1.0 taken off for every started week past the due date.
+    PerWeek(f64),
+    /// Score 0 when not done by the due date.
+    ZeroIfMissed,
+}
+
+/// Where a key result's value comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KrSource {
+    Tallyfy { connection: String, sql: String },
+}
+
+impl KrSource {
+    /// The source kind (`tallyfy`, …).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            KrSource::Tallyfy { .. } => "tallyfy",
+        }
+    }
+
+    /// The connection name.
+    pub fn connection(&self) -> &str {
+        match self {
+            KrSource::Tallyfy { connection, .. } => connection,
+        }
+    }
+}
+
+/// A key result with everything resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyResult {
+    pub id: String,
+    pub objective_id: String,
+    pub title: String,
+    pub owner: Option<String>,
+    pub measure: Measure,
+    pub weight: f64,
+    pub period: Period,
+    /// Due date: the one in the job file, or the last day of the period.
+    pub due: NaiveDate,
+    pub late_penalty: LatePenalty,
+    /// `None` only for [`Measure::Aligned`].
+    pub source: Option<KrSource>,
+}
+
+impl KeyResult {
+    /// The day the key result is evaluated on for a run as of `as_of`: the run's date, or the
+    /// last day of the period when the period is over, so that a closed quarter keeps its
+    /// final numbers.
+    pub fn evaluation_date(&self, as_of: NaiveDate) -> NaiveDate {
+        as_of.min(self.period.end)
+    }
+}
+
+/// A validated job, ready to run.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub job_name: String,
+    pub job_path: PathBuf,
+    /// The job file's text, recorded with each run.
+    pub job_text: String,
+    pub fiscal_year_start_month: u32,
+    pub thresholds: StatusThresholds,
+    pub output: Location,
+    pub connections: BTreeMap<String, Connection>,
+    pub objectives: Vec<Objective>,
+    pub key_results: Vec<KeyResult>,
+    /// OKR-practice findings that do not stop the job.
+    pub warnings: Vec<Problem>,
+}
+
+impl Plan {
+    /// The key result with this id.
+    pub fn key_result(&self, id: &str) -> Option<&KeyResult> {
+        self.key_results.iter().find(|k| k.id == id)
+    }
+}
+
+/// Collects problems while the plan is built.
+struct Checker<'a> {
+    path: &'a Path,
+    text: &'a str,
+    problems: Vec<Problem>,
+}
+
+impl Checker<'_> {
+    fn push(
+        &mut self,
+        severity: Severity,
+        span: Option<Range<usize>>,
+        subject: Option<String>,
+        message: String,
+    ) {
+        self.problems.push(Problem {
+            severity,
+            file: self.path.to_path_buf(),
+            line: span.map(|s| line_col(self.text, s.start)),
+            subject,
+            message,
+        });
+    }
+    fn error(
+        &mut self,
+        span: Range<usize>,
+        subject: impl Into<Option<String>>,
+        message: impl Into<String>,
+    ) {
+        self.push(Severity::Error, Some(span), subject.into(), message.into());
+    }
+    fn warn(
+        &mut self,
+        span: Option<Range<usize>>,
+        subject: impl Into<Option<String>>,
+        message: impl Into<String>,
+    ) {
+        self.push(Severity::Warning, span, subject.into(), message.into());
+    }
+}
+
+/// Parses and validates a job file's text. `path` is used for messages and to resolve
+/// relative URLs.
+pub fn parse(path: &Path, text: &str) -> Result<Plan, JobError> {
+    let file: JobFile = toml::from_str(text).map_err(|e| {
+        let (line, column) = e.span().map_or((1, 1), |s| line_col(text, s.start));
+        JobError::Syntax {
+            path: path.to_path_buf(),
+            line,
+            column,
+            message: e.message().trim().to_string(),
+        }
+    })?;
+    let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut c = Checker {
+        path,
+        text,
+        problems: Vec::new(),
+    };
+
+    let job_name = file.job.name.get_ref().trim().to_string();
+    if job_name.is_empty() {
+        c.error(file.job.name.span(), None, "job name is empty");
+    }
+    let fiscal_year_start_month = file
+        .job
+        .fiscal_year_start_month
+        .as_ref()
+        .map_or(super::job::Defaults::FISCAL_YEAR_START_MONTH, |m| {
+            *m.get_ref()
+        });
+    if let Some(m) = &file.job.fiscal_year_start_month
+        && !(1..=12).contains(&fiscal_year_start_month)
+    {
+        c.error(
+            m.span(),
+            None,
+            format!("fiscal_year_start_month must be 1 to 12, not {fiscal_year_start_month}"),
+        );
+    }
+    let thresholds = file
+        .job
+        .status
+        .as_ref()
+        .map_or_else(StatusThresholds::default, |s| *s.get_ref());
+    if thresholds.at_risk_below > thresholds.behind_below {
+        c.error(
+            file.job.status.as_ref().map_or(0..0, |s| s.span()),
+            None,
+            format!(
+                "status.at_risk_below ({}) must not be above status.behind_below ({})",
+                thresholds.at_risk_below, thresholds.behind_below
+            ),
+        );
+    }
+
+    let output = match Location::parse(file.output.url.get_ref(), &base_dir) {
+        Ok(l) => Some(l),
+        Err(e) => {
+            c.error(file.output.url.span(), Some("output".into()), e);
+            None
+        }
+    };
+
+    let mut connections = BTreeMap::new();
+    for (name, conn) in &file.connections {
+        let subject = Some(format!("connection {name}"));
+        match conn.get_ref() {
+            ConnectionConfig::Tallyfy(t) => match Location::parse(&t.url, &base_dir) {
+                Ok(location) => {
+                    connections.insert(name.clone(), Connection::Tallyfy { location });
+                }
+                Err(e) => c.error(conn.span(), subject, e),
+            },
+        }
+    }
+
+    let mut objectives = Vec::new();
+    let mut key_results = Vec::new();
+    let mut objective_spans: HashMap<String, Range<usize>> = HashMap::new();
+    let mut kr_spans: HashMap<String, Range<usize>> = HashMap::new();
+    let mut alignment_spans: HashMap<String, Range<usize>> = HashMap::new();
+
+    for o in &file.objectives {
+        let id = o.id.get_ref().trim().to_string();
+        let subject = Some(format!("objective {id}"));
+        if id.is_empty() {
+            c.error(o.id.span(), None, "objective id is empty");
+        }
+        if let Some(first) = objective_spans.get(&id) {
+            let (line, _) = line_col(text, first.start);
+            c.error(
+                o.id.span(),
+                subject.clone(),
+                format!("duplicate objective id (first defined on line {line})"),
+            );
+        } else {
+            objective_spans.insert(id.clone(), o.id.span());
+        }
+        let period = match Period::parse(o.period.get_ref(), fiscal_year_start_month) {
+            Ok(p) => p,
+            Err(e) => {
+                c.error(o.period.span(), subject.clone(), e);
+                continue;
+            }
+        };
+        if o.owner.as_deref().is_none_or(|s| s.trim().is_empty()) {
+            c.warn(Some(o.id.span()), subject.clone(), "objective has no owner");
+        }
+        let aligns_to = o.aligns_to.as_ref().map(|a| {
+            let cfg = a.get_ref();
+            if !(cfg.contribution >= 0.0 && cfg.contribution.is_finite()) {
+                c.error(
+                    a.span(),
+                    subject.clone(),
+                    format!("contribution must be 0 or more, not {}", cfg.contribution),
+                );
+            }
+            alignment_spans.insert(id.clone(), a.span());
+            (cfg.key_result.trim().to_string(), cfg.contribution)
+        });
+        if o.key_results.len() > 3 {
+            c.warn(
+                Some(o.id.span()),
+                subject.clone(),
+                format!(
+                    "{} key results; three or fewer keep an objective focused",
+                    o.key_results.len()
+                ),
+            );
+        }
+        for kr in &o.key_results {
+            if let Some(k) = key_result(&mut c, kr, &id, &period, &connections, &mut kr_spans) {
+                key_results.push(k);
+            }
+        }
+        objectives.push(Objective {
+            id,
+            title: o.title.clone(),
+            owner: o.owner.clone().filter(|s| !s.trim().is_empty()),
+            level: o.level,
+            period,
+            aligns_to,
+        });
+    }
+
+    check_tree(
+        &mut c,
+        &objectives,
+        &key_results,
+        &objective_spans,
+        &alignment_spans,
+    );
+
+    let (errors, warnings): (Vec<_>, Vec<_>) = c
+        .problems
+        .into_iter()
+        .partition(|p| p.severity == Severity::Error);
+    if !errors.is_empty() {
+        return Err(JobError::Invalid {
+            path: path.to_path_buf(),
+            problems: errors,
+            warnings,
+        });
+    }
+    Ok(Plan {
+        job_name,
+        job_path: path.to_path_buf(),
+        job_text: text.to_string(),
+        fiscal_year_start_month,
+        thresholds,
+        output: output.expect("an output error was reported above"),
+        connections,
+        objectives,
+        key_results,
+        warnings,
+    })
+}
+
+/// Validates one key result; `None` when it has errors (already recorded).
+fn key_result(
+    c: &mut Checker<'_>,
+    kr: &super::job::KeyResultConfig,
+    objective_id: &str,
+    period: &Period,
+    connections: &BTreeMap<String, Connection>,
+    kr_spans: &mut HashMap<String, Range<usize>>,
+) -> Option<KeyResult> {
+    let before = c
+        .problems
+        .iter()
+        .filter(|p| p.severity == Severity::Error)
+        .count();
+    let id = kr.id.get_ref().trim().to_string();
+    let subject = Some(format!("key result {id}"));
+    if id.is_empty() {
+        c.error(kr.id.span(), None, "key result id is empty");
+    }
+    if let Some(first) = kr_spans.get(&id) {
+        let (line, _) = line_col(c.text, first.start);
+        c.error(
+            kr.id.span(),
+            subject.clone(),
+            format!("duplicate key result id (first defined on line {line})"),
+        );
+    } else {
+        kr_spans.insert(id.clone(), kr.id.span());
+    }
+    if kr.owner.as_deref().is_none_or(|s| s.trim().is_empty()) {
+        c.warn(
+            Some(kr.id.span()),
+            subject.clone(),
+            "key result has no owner",
+        );
+    }
+    if !(kr.weight >= 0.0 && kr.weight.is_finite()) {
+        c.error(
+            kr.id.span(),
+            subject.clone(),
+            format!("weight must be 0 or more, not {}", kr.weight),
+        );
+    }
+
+    let mspan = kr.measure.span();
+    let measure = match kr.measure.get_ref() {
+        MeasureConfig::Kpi { start, target } => {
+            if start == target {
+                c.error(
+                    mspan.clone(),
+                    subject.clone(),
+                    format!("target equals start ({start}): progress would divide by zero"),
+                );
+            }
+            if !start.is_finite() || !target.is_finite() {
+                c.error(
+                    mspan.clone(),
+                    subject.clone(),
+                    "start and target must be finite numbers",
+                );
+            }
+            Measure::Kpi {
+                start: *start,
+                target: *target,
+            }
+        }
+        MeasureConfig::PercentComplete {} => Measure::PercentComplete,
+        MeasureConfig::Aligned {} => Measure::Aligned,
+        MeasureConfig::Milestones(list) => {
+            if list.is_empty() {
+                c.error(
+                    mspan.clone(),
+                    subject.clone(),
+                    "the milestone table is empty",
+                );
+            }
+            let mut out: Vec<Milestone> = Vec::new();
+            for (i, m) in list.iter().enumerate() {
+                let at = m.at.unwrap_or((i + 1) as f64);
+                if !(m.progress > 0.0 && m.progress <= 1.0) {
+                    c.error(
+                        mspan.clone(),
+                        subject.clone(),
+                        format!(
+                            "milestone `{}`: progress must be above 0 and at most 1, not {}",
+                            m.title, m.progress
+                        ),
+                    );
+                }
+                if let Some(prev) = out.last()
+                    && (at <= prev.at || m.progress <= prev.progress)
+                {
+                    c.error(
+                        mspan.clone(),
+                        subject.clone(),
+                        format!(
+                            "milestone `{}` must come after `{}` in both `at` and `progress`",
+                            m.title, prev.title
+                        ),
+                    );
+                }
+                out.push(Milestone {
+                    title: m.title.clone(),
+                    at,
+                    progress: m.progress,
+                });
+            }
+            Measure::Milestones(out)
+        }
+    };
+
+    let due = match &kr.due {
+        None => period.end,
+        Some(d) => match d
+            .get_ref()
+            .date
+            .and_then(|t| NaiveDate::from_ymd_opt(t.year.into(), t.month.into(), t.day.into()))
+        {
+            Some(day) if d.get_ref().time.is_none() => {
+                if day < period.start {
+                    c.error(
+                        d.span(),
+                        subject.clone(),
+                        format!("due date {day} is before the period starts ({period})"),
+                    );
+                } else if day > period.end {
+                    c.warn(
+                        Some(d.span()),
+                        subject.clone(),
+                        format!("due date {day} is after the period ends ({period})"),
+                    );
+                }
+                day
+            }
+            _ => {
+                c.error(
+                    d.span(),
+                    subject.clone(),
+                    "due must be a date such as 2026-04-15",
+                );
+                period.end
+            }
+        },
+    };
+
+    let late_penalty = match kr.late_penalty.as_ref().map(|p| (p.span(), *p.get_ref())) {
+        None => LatePenalty::None,
+        Some((_, LatePenaltyConfig::ZeroIfMissed)) => LatePenalty::ZeroIfMissed,
+        Some((span, LatePenaltyConfig::PerWeek(w))) => {
+            if !(0.0..=1.0).contains(&w) {
+                c.error(
+                    span,
+                    subject.clone(),
+                    format!("late_penalty.per_week must be 0 to 1, not {w}"),
+                );
+            }
+            LatePenalty::PerWeek(w)
+        }
+    };
+
+    let source = match (&measure, &kr.source) {
+        (Measure::Aligned, None) => None,
+        (Measure::Aligned, Some(s)) => {
+            c.error(
+                s.span(),
+                subject.clone(),
+                "an `aligned` key result is measured by its aligned objectives and takes no source",
+            );
+            None
+        }
+        (_, None) => {
+            c.error(kr.id.span(), subject.clone(), "key result has no `source`");
+            None
+        }
+        (_, Some(s)) => match s.get_ref() {
+            SourceConfig::Tallyfy(t) => {
+                let connection = resolve_connection(
+                    c,
+                    s.span(),
+                    &subject,
+                    t.connection.as_deref(),
+                    "tallyfy",
+                    connections,
+                );
+                if let Err(e) = crate::sources::tallyfy::query::check_sql(&t.sql) {
+                    c.error(s.span(), subject.clone(), e);
+                }
+                connection.map(|connection| KrSource::Tallyfy {
+                    connection,
+                    sql: t.sql.clone(),
+                })
+            }
+        },
+    };
+
+    let after = c
+        .problems
+        .iter()
+        .filter(|p| p.severity == Severity::Error)
+        .count();
+    (after == before).then(|| KeyResult {
+        id,
+        objective_id: objective_id.to_string(),
+        title: kr.title.clone(),
+        owner: kr.owner.clone().filter(|s| !s.trim().is_empty()),
+        measure,
+        weight: kr.weight,
+        period: period.clone(),
+        due,
+        late_penalty,
+        source,
+    })
+}
+
+/// Finds the named connection, or the only one of `kind` when none is named.
+fn resolve_connection(
+    c: &mut Checker<'_>,
+    span: Range<usize>,
+    subject: &Option<String>,
+    named: Option<&str>,
+    kind: &str,
+    connections: &BTreeMap<String, Connection>,
+) -> Option<String> {
+    match named {
+        Some(name) => match connections.get(name) {
+            Some(conn) if conn.kind() == kind => Some(name.to_string()),
+            Some(conn) => {
+                c.error(
+                    span,
+                    subject.clone(),
+                    format!(
+                        "connection `{name}` is a {} connection, not {kind}",
+                        conn.kind()
+                    ),
+                );
+                None
+            }
+            None => {
+                let known: Vec<_> = connections.keys().map(String::as_str).collect();
+                c.error(
+                    span,
+                    subject.clone(),
+                    format!(
+                        "unknown connection `{name}` (the job defines: {})",
+                        if known.is_empty() {
+                            "none".to_string()
+                        } else {
+                            known.join(", ")
+                        }
+                    ),
+                );
+                None
+            }
+        },
+        None => {
+            let of_kind: Vec<_> = connections
+                .iter()
+                .filter(|(_, v)| v.kind() == kind)
+                .map(|(k, _)| k.clone())
+                .collect();
+            match of_kind.as_slice() {
+                [only] => Some(only.clone()),
+                [] => {
+                    c.error(
+                        span,
+                        subject.clone(),
+                        format!("the job has no {kind} connection"),
+                    );
+                    None
+                }
+                many => {
+                    c.error(
+                        span,
+                        subject.clone(),
+                        format!(
+                            "name the connection: the job has several {kind} connections ({})",
+                            many.join(", ")
+                        ),
+                    );
+                    None
+                }
+            }
+        }
+    }
+}
+
+/// Checks the alignment tree: unknown targets, cycles, and the practice warnings that need the
+/// whole job.
+fn check_tree(
+    c: &mut Checker<'_>,
+    objectives: &[Objective],
+    key_results: &[KeyResult],
+    objective_spans: &HashMap<String, Range<usize>>,
+    alignment_spans: &HashMap<String, Range<usize>>,
+) {
+    let kr_owner: HashMap<&str, &str> = key_results
+        .iter()
+        .map(|k| (k.id.as_str(), k.objective_id.as_str()))
+        .collect();
+    // Each objective has at most one parent objective: the owner of the KR it aligns to.
+    let mut parent: HashMap<&str, &str> = HashMap::new();
+    for o in objectives {
+        if let Some((kr, _)) = &o.aligns_to {
+            match kr_owner.get(kr.as_str()) {
+                Some(p) => {
+                    parent.insert(o.id.as_str(), p);
+                }
+                None => c.warn(
+                    alignment_spans.get(&o.id).cloned(),
+                    Some(format!("objective {}", o.id)),
+                    format!("aligns to key result `{kr}`, which this job does not define; its contribution is not rolled up"),
+                ),
+            }
+        }
+    }
+    let mut reported: HashSet<&str> = HashSet::new();
+    for o in objectives {
+        let mut seen = vec![o.id.as_str()];
+        let mut at = o.id.as_str();
+        while let Some(&p) = parent.get(at) {
+            if let Some(pos) = seen.iter().position(|s| *s == p) {
+                let cycle = &seen[pos..];
+                if cycle.iter().all(|s| reported.insert(s)) {
+                    let mut path: Vec<&str> = cycle.to_vec();
+                    path.push(p);
+                    c.error(
+                        alignment_spans
+                            .get(p)
+                            .or_else(|| objective_spans.get(p))
+                            .cloned()
+                            .unwrap_or(0..0),
+                        Some(format!("objective {p}")),
+                        format!("alignment cycle: {}", path.join(" → ")),
+                    );
+                }
+                break;
+            }
+            seen.push(p);
+            at = p;
+        }
+    }
+    for k in key_results {
+        if k.measure == Measure::Aligned
+            && !objectives
+                .iter()
+                .any(|o| o.aligns_to.as_ref().is_some_and(|(kr, _)| *kr == k.id))
+        {
+            c.warn(
+                None,
+                Some(format!("key result {}", k.id)),
+                "is measured by its aligned objectives, but none aligns to it",
+            );
+        }
+    }
+    let mut per_owner: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    for o in objectives {
+        if let Some(owner) = &o.owner {
+            *per_owner
+                .entry((owner.as_str(), o.period.label.as_str()))
+                .or_default() += 1;
+        }
+    }
+    for ((owner, period), n) in per_owner {
+        if n > 3 {
+            c.warn(
+                None,
+                Some(format!("owner {owner}")),
+                format!("{n} objectives in {period}; three or fewer keep focus"),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEAD: &str = r#"
+[job]
+name = "t"
+fiscal_year_start_month = 2
+
+[output]
+url = "out"
+
+[connections.tallyfy]
+kind = "tallyfy"
+url = "data"
+"#;
+
+    fn parse_str(body: &str) -> Result<Plan, JobError> {
+        parse(Path::new("jobs/t.toml"), &format!("{HEAD}{body}"))
+    }
+
+    fn errors(body: &str) -> Vec<String> {
+        match parse_str(body) {
+            Err(JobError::Invalid { problems, .. }) => {
+                problems.iter().map(|p| p.to_string()).collect()
+            }
+            Err(other) => vec![other.to_string()],
+            Ok(_) => vec![],
+        }
+    }
+
+    const KR_SQL: &str =
+        r#"source = { tallyfy = { sql = "SELECT count(*) FROM tallyfy_processes" } }"#;
+
+    #[test]
+    fn a_valid_tree_resolves_defaults_and_connections() {
+        let plan = parse_str(&format!(
+            r#"
+[[objectives]]
+id = "C1"
+title = "Company"
+owner = "ceo"
+level = "company"
+period = "FY27-Q1"
+[[objectives.key_results]]
+id = "C1-KR1"
+title = "Teams deliver"
+owner = "ceo"
+measure = {{ aligned = {{}} }}
+
+[[objectives]]
+id = "O1"
+title = "Team"
+owner = "ops"
+period = "FY27-Q1"
+aligns_to = {{ key_result = "C1-KR1", contribution = 0.5 }}
+[[objectives.key_results]]
+id = "O1-KR1"
+title = "Do things"
+owner = "dana"
+measure = {{ kpi = {{ start = 0, target = 120 }} }}
+due = 2026-04-15
+late_penalty = {{ per_week = 0.1 }}
+{KR_SQL}
+"#
+        ))
+        .unwrap();
+        assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
+        let kr = plan.key_result("O1-KR1").unwrap();
+        assert_eq!(
+            kr.measure,
+            Measure::Kpi {
+                start: 0.0,
+                target: 120.0
+            }
+        );
+        assert_eq!(kr.due, NaiveDate::from_ymd_opt(2026, 4, 15).unwrap());
+        assert_eq!(kr.late_penalty, LatePenalty::PerWeek(0.1));
+        assert_eq!(kr.source.as_ref().unwrap().connection(), "tallyfy");
+        assert_eq!(
+            plan.key_result("C1-KR1").unwrap().due,
+            NaiveDate::from_ymd_opt(2026, 4, 30).unwrap()
+        );
+        assert_eq!(
+            plan.objectives[1].aligns_to,
+            Some(("C1-KR1".to_string(), 0.5))
+        );
+        assert_eq!(plan.output, Location::Local(PathBuf::from("jobs/out")));
+        assert_eq!(
+            plan.thresholds,
+            StatusThresholds {
+                behind_below: 0.0,
+                at_risk_below: -0.25
+            }
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_with_line_and_column() {
+        let err = parse_str(
+            "[[objectives]]\nid = \"O1\"\ntitle = \"x\"\nperiod = \"FY27-Q1\"\ncolour = \"red\"\n",
+        )
+        .unwrap_err();
+        let msg = err.to_string();
+        // HEAD has 11 lines plus a leading newline; `colour` is on line 17.
+        assert!(
+            msg.starts_with("jobs/t.toml:17:1: unknown field `colour`"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn target_equal_to_start_names_the_key_result_and_line() {
+        let errs = errors(&format!(
+            "[[objectives]]\nid = \"O1\"\ntitle = \"x\"\nowner = \"o\"\nperiod = \"FY27-Q1\"\n[[objectives.key_results]]\nid = \"O1-KR1\"\ntitle = \"t\"\nowner = \"o\"\nmeasure = {{ kpi = {{ start = 5, target = 5 }} }}\n{KR_SQL}\n"
+        ));
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(
+            errs[0].starts_with(
+                "jobs/t.toml:22:11: error: key result O1-KR1: target equals start (5)"
+            ),
+            "{}",
+            errs[0]
+        );
+    }
+
+    #[test]
+    fn reference_errors_are_all_reported_at_once() {
+        let errs = errors(
+            r#"
+[[objectives]]
+id = "O1"
+title = "x"
+owner = "o"
+period = "FY27-Q9"
+
+[[objectives]]
+id = "O2"
+title = "y"
+owner = "o"
+period = "FY27-Q1"
+[[objectives.key_results]]
+id = "K1"
+title = "t"
+owner = "o"
+measure = { percent_complete = {} }
+source = { tallyfy = { connection = "nope", sql = "SELECT 1" } }
+[[objectives.key_results]]
+id = "K1"
+title = "t"
+owner = "o"
+measure = { percent_complete = {} }
+source = { tallyfy = { sql = "DELETE FROM tallyfy_processes" } }
+"#,
+        );
+        assert_eq!(errs.len(), 4, "{errs:#?}");
+        assert!(
+            errs[0].contains("objective O1: period `FY27-Q9`"),
+            "{}",
+            errs[0]
+        );
+        assert!(
+            errs[1].contains("key result K1: unknown connection `nope` (the job defines: tallyfy)"),
+            "{}",
+            errs[1]
+        );
+        assert!(
+            errs[2].contains("key result K1: duplicate key result id (first defined on line 25)"),
+            "{}",
+            errs[2]
+        );
+        assert!(errs[3].contains("only a single SELECT"), "{}", errs[3]);
+    }
+
+    #[test]
+    fn alignment_cycle_is_an_error_and_unknown_alignment_a_warning() {
+        let obj = |id: &str, to: &str| {
+            format!(
+                "[[objectives]]\nid = \"{id}\"\ntitle = \"x\"\nowner = \"{id}\"\nperiod = \"FY27-Q1\"\naligns_to = {{ key_result = \"{to}\" }}\n[[objectives.key_results]]\nid = \"{id}-KR\"\ntitle = \"t\"\nowner = \"o\"\nmeasure = {{ percent_complete = {{}} }}\n{KR_SQL}\n"
+            )
+        };
+        let errs = errors(&format!(
+            "{}{}{}",
+            obj("A", "B-KR"),
+            obj("B", "C-KR"),
+            obj("C", "A-KR")
+        ));
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(errs[0].contains("alignment cycle: "), "{}", errs[0]);
+
+        let plan = parse_str(&obj("A", "CEO-KR2")).unwrap();
+        assert_eq!(plan.warnings.len(), 1);
+        assert!(
+            plan.warnings[0]
+                .to_string()
+                .contains("aligns to key result `CEO-KR2`, which this job does not define")
+        );
+    }
+
+    #[test]
+    fn practice_warnings() {
+        let mut body = String::new();
+        for i in 0..4 {
+            body.push_str(&format!("[[objectives]]\nid = \"O{i}\"\ntitle = \"x\"\nowner = \"sam\"\nperiod = \"FY27-Q1\"\n"));
+        }
+        for j in 0..4 {
+            body.push_str(&format!(
+                "[[objectives.key_results]]\nid = \"O3-KR{j}\"\ntitle = \"t\"\nmeasure = {{ percent_complete = {{}} }}\n{KR_SQL}\n"
+            ));
+        }
+        let plan = parse_str(&body).unwrap();
+        let w: Vec<String> = plan.warnings.iter().map(|p| p.to_string()).collect();
+        assert_eq!(
+            w.iter()
+                .filter(|s| s.contains("key result has no owner"))
+                .count(),
+            4,
+            "{w:#?}"
+        );
+        assert!(
+            w.iter().any(|s| s.contains("objective O3: 4 key results")),
+            "{w:#?}"
+        );
+        assert!(
+            w.iter()
+                .any(|s| s.contains("owner sam: 4 objectives in FY27-Q1")),
+            "{w:#?}"
+        );
+    }
+
+    #[test]
+    fn milestones_take_positions_by_default_and_must_ascend() {
+        let kr = |m: &str| {
+            format!(
+                "[[objectives]]\nid = \"O\"\ntitle = \"x\"\nowner = \"o\"\nperiod = \"FY27-Q1\"\n[[objectives.key_results]]\nid = \"K\"\ntitle = \"t\"\nowner = \"o\"\nmeasure = {{ milestones = {m} }}\n{KR_SQL}\n"
+            )
+        };
+        let plan = parse_str(&kr(
+            r#"[{ title = "a", progress = 0.2 }, { title = "b", progress = 0.4 }]"#,
+        ))
+        .unwrap();
+        let Measure::Milestones(m) = &plan.key_results[0].measure else {
+            panic!()
+        };
+        assert_eq!((m[0].at, m[1].at), (1.0, 2.0));
+        let errs = errors(&kr(
+            r#"[{ title = "a", progress = 0.6 }, { title = "b", progress = 0.4 }]"#,
+        ));
+        assert!(
+            errs[0].contains("milestone `b` must come after `a`"),
+            "{errs:?}"
+        );
+    }
+}

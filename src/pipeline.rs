@@ -1,0 +1,237 @@
+//! One run, from a validated plan to committed output: extract a value per key result,
+//! score everything with the registered SQL, write and commit the partitions.
+
+use crate::engine::tables::{RunInfo, register_definitions, register_values};
+use crate::engine::{self, EngineError, registry};
+use crate::model::{Connection, KrSource, Location, Plan};
+use crate::sink::commit::{LocalCommit, TableOutput};
+use crate::sink::{self, SinkError};
+use crate::sources::tallyfy::query::QueryParams;
+use crate::sources::{KrValue, SourceError, tallyfy};
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::prelude::SessionContext;
+use datafusion::scalar::ScalarValue;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Why a run could not finish. A single key result's failure is not here: it is written
+/// to its snapshot row instead.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+}
+
+/// What a run is asked to do.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The run date: the `as_of` partition, and the evaluation date of running periods.
+    pub as_of: NaiveDate,
+    /// Write here instead of the job's `[output]`.
+    pub output: Option<Location>,
+}
+
+/// What a run did.
+#[derive(Debug)]
+pub struct RunReport {
+    pub run_id: String,
+    pub as_of: NaiveDate,
+    pub output: Location,
+    /// Key results whose extraction failed, with the error.
+    pub failed: Vec<(String, String)>,
+    /// The output tables as written (partition columns included).
+    pub tables: BTreeMap<String, Vec<RecordBatch>>,
+    /// Partition folders switched in.
+    pub partitions: Vec<PathBuf>,
+}
+
+/// Extracts every key result's raw value. Key results of one Tallyfy connection share one
+/// session; a connection that cannot be read fails each of its key results with that error.
+pub async fn extract(plan: &Plan, as_of: NaiveDate) -> Result<Vec<KrValue>, EngineError> {
+    let mut values = Vec::new();
+    for (name, connection) in &plan.connections {
+        let krs: Vec<_> = plan
+            .key_results
+            .iter()
+            .filter(|k| k.source.as_ref().is_some_and(|s| s.connection() == name))
+            .collect();
+        if krs.is_empty() {
+            continue;
+        }
+        match connection {
+            Connection::Tallyfy { location } => {
+                let ctx = engine::new_session();
+                if let Err(e) = tallyfy::loader::register(&ctx, name, location).await {
+                    tracing::error!(connection = %name, error = %e, "Tallyfy exports unreadable");
+                    values.extend(krs.iter().map(|k| KrValue {
+                        kr_id: k.id.clone(),
+                        value: Err(e.clone()),
+                    }));
+                    continue;
+                }
+                // Evaluation dates differ only between periods; register the views once per date.
+                let mut by_date: BTreeMap<NaiveDate, Vec<_>> = BTreeMap::new();
+                for k in krs {
+                    by_date.entry(k.evaluation_date(as_of)).or_default().push(k);
+                }
+                for (day, krs) in by_date {
+                    register_tallyfy_views(&ctx, day).await?;
+                    for k in krs {
+                        let Some(KrSource::Tallyfy { sql, .. }) = &k.source else {
+                            continue;
+                        };
+                        let params = QueryParams {
+                            as_of: day,
+                            period_start: k.period.start,
+                            period_end: k.period.end,
+                        };
+                        let value = tallyfy::query::run(&ctx, &k.id, sql, &params).await;
+                        match &value {
+                            Ok(v) => tracing::info!(kr = %k.id, value = v, "key result value"),
+                            Err(e) => tracing::warn!(kr = %k.id, error = %e, "key result failed"),
+                        }
+                        values.push(KrValue {
+                            kr_id: k.id.clone(),
+                            value,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    Ok(values)
+}
+
+/// Registers `tallyfy_params` for an evaluation day and the Tallyfy views over it.
+pub async fn register_tallyfy_views(
+    ctx: &SessionContext,
+    day: NaiveDate,
+) -> Result<(), EngineError> {
+    let end = NaiveDateTime::new(day.succ_opt().unwrap_or(day), NaiveTime::MIN)
+        .and_utc()
+        .timestamp_nanos_opt();
+    let batch = RecordBatch::try_from_iter(vec![(
+        "as_of_end",
+        ScalarValue::TimestampNanosecond(end, None)
+            .to_array()
+            .map_err(reg_err)?,
+    )])
+    .map_err(|e| reg_err(e.into()))?;
+    engine::register_batches(ctx, "tallyfy_params", vec![batch.clone()], batch.schema())?;
+    for s in registry::TALLYFY {
+        engine::register_view(ctx, s).await?;
+    }
+    Ok(())
+}
+
+fn reg_err(e: datafusion::error::DataFusionError) -> EngineError {
+    EngineError::Register {
+        table: "tallyfy_params".into(),
+        message: e.to_string(),
+    }
+}
+
+/// An output table: name, schema, rows.
+pub type ScoredTable = (
+    String,
+    datafusion::arrow::datatypes::SchemaRef,
+    Vec<RecordBatch>,
+);
+
+/// Scores the extracted values: registers the inputs and runs every scoring statement.
+/// Returns the output tables in registry order.
+pub async fn score(
+    plan: &Plan,
+    run: &RunInfo,
+    values: &[KrValue],
+    output: &Location,
+) -> Result<Vec<ScoredTable>, PipelineError> {
+    let ctx = engine::new_session();
+    register_definitions(&ctx, plan, run)?;
+    register_values(&ctx, values)?;
+    let Location::Local(root) = output;
+    let earlier = sink::history::register(&ctx, root).await?;
+    tracing::debug!(rows = earlier, "earlier snapshots read");
+    let mut outputs = Vec::new();
+    for s in registry::SCORING {
+        match s.kind {
+            registry::Kind::View => engine::register_view(&ctx, s).await?,
+            registry::Kind::Output => {
+                let (schema, batches) = engine::collect(&ctx, s).await?;
+                engine::register_batches(&ctx, s.name, batches.clone(), schema.clone())?;
+                outputs.push((s.name.to_string(), schema, batches));
+            }
+        }
+    }
+    Ok(outputs)
+}
+
+/// Runs a job once: extract, score, write, commit.
+pub async fn run(plan: &Plan, options: &RunOptions) -> Result<RunReport, PipelineError> {
+    let started_at = Utc::now();
+    let run_id = format!(
+        "{}-{}",
+        options.as_of.format("%Y%m%d"),
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    );
+    let output = options
+        .output
+        .clone()
+        .unwrap_or_else(|| plan.output.clone());
+    tracing::info!(job = %plan.job_name, %run_id, as_of = %options.as_of, output = %output, "run started");
+
+    let values = extract(plan, options.as_of).await?;
+    let failed: Vec<(String, String)> = values
+        .iter()
+        .filter_map(|v| {
+            v.value
+                .as_ref()
+                .err()
+                .map(|e: &SourceError| (v.kr_id.clone(), e.to_string()))
+        })
+        .collect();
+    let run = RunInfo {
+        run_id: run_id.clone(),
+        as_of: options.as_of,
+        started_at,
+        computed_at: Utc::now(),
+        definition_hash: hex(&Sha256::digest(plan.job_text.as_bytes())),
+    };
+    let outputs = score(plan, &run, &values, &output).await?;
+
+    let Location::Local(root) = &output;
+    let mut commit = LocalCommit::new(root, &run_id);
+    for (table, partition_column) in sink::TABLES {
+        let (_, schema, batches) = outputs
+            .iter()
+            .find(|(n, _, _)| n == table)
+            .expect("every output table is in the registry");
+        let schema = schema.clone();
+        sink::parquet::check_athena_types(table, &schema)?;
+        let partitions = sink::parquet::split(table, partition_column, &schema, batches)?;
+        commit.stage(&TableOutput {
+            table: table.to_string(),
+            partition_column: partition_column.to_string(),
+            schema,
+            partitions,
+        })?;
+    }
+    let partitions = commit.commit()?;
+    tracing::info!(%run_id, partitions = partitions.len(), failed = failed.len(), "run committed");
+    Ok(RunReport {
+        run_id,
+        as_of: options.as_of,
+        output,
+        failed,
+        tables: outputs.into_iter().map(|(n, _, b)| (n, b)).collect(),
+        partitions,
+    })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

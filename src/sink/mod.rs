@@ -1,0 +1,43 @@
+//! Output: Athena-safe Parquet under Hive partitions, committed so that a reader never sees
+//! half a run.
+//!
+//! - [`parquet`]: splits a table into partitions and writes each as one Snappy file;
+//! - [`commit`]: stages a run's files and switches each partition over at once;
+//! - [`history`]: reads earlier `kr_snapshots` back for stale values.
+
+pub mod commit;
+pub mod history;
+pub mod parquet;
+
+use std::path::PathBuf;
+
+/// The output tables, their partition column, in commit order (`runs` last: a run is only
+/// listed once its results are in place).
+pub const TABLES: [(&str, &str); 4] = [
+    ("kr_snapshots", "as_of"),
+    ("objective_snapshots", "as_of"),
+    ("quarter_scores", "period"),
+    ("runs", "as_of"),
+];
+
+/// Why output could not be written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error(
+        "table {table}: column `{column}` has type {data_type}, which Athena cannot read from Parquet{hint}"
+    )]
+    UnsafeType {
+        table: String,
+        column: String,
+        data_type: String,
+        hint: &'static str,
+    },
+    #[error("table {table}: partition column `{column}` is missing or not text")]
+    Partition { table: String, column: String },
+    #[error("cannot write {}: {message}", path.display())]
+    Write { path: PathBuf, message: String },
+    #[error("cannot commit {}: {message}", path.display())]
+    Commit { path: PathBuf, message: String },
+    #[error("cannot read earlier results under {}: {message}", path.display())]
+    History { path: PathBuf, message: String },
+}

@@ -1,0 +1,193 @@
+//! Finds a connection's export files and registers them in a DataFusion session as
+//! `tallyfy_raw` (process exports) and `tallyfy_members_raw` (member lists), every column a
+//! nullable string, plus the `src_file` and `src_mtime` columns the dedup SQL orders
+//! snapshots by. DataFusion does not expose file names, so each file is scanned on its own
+//! and the scans are put together with `UNION ALL`.
+
+use super::{MEMBER_COLUMNS, PROCESS_COLUMNS};
+use crate::model::Location;
+use crate::sources::SourceError;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use datafusion::datasource::MemTable;
+use datafusion::parquet::errors::ParquetError;
+use datafusion::parquet::file::metadata::ParquetMetaDataReader;
+use datafusion::prelude::{DataFrame, ParquetReadOptions, SessionContext, lit};
+use datafusion::scalar::ScalarValue;
+use futures::TryStreamExt;
+use object_store::local::LocalFileSystem;
+use object_store::{ObjectStore, ObjectStoreExt};
+use std::sync::Arc;
+
+/// What was found under a connection's URL.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoadStats {
+    pub process_files: usize,
+    pub member_files: usize,
+}
+
+/// One export file.
+#[derive(Debug, Clone)]
+struct ExportFile {
+    /// Path as DataFusion reads it.
+    url: String,
+    /// Path relative to the connection's URL, written to `src_file`.
+    key: String,
+    mtime_nanos: i64,
+    size: u64,
+}
+
+/// The all-string schema of an export with the given columns.
+fn string_schema(columns: &[&str]) -> SchemaRef {
+    Arc::new(Schema::new(
+        columns
+            .iter()
+            .map(|c| Field::new(*c, DataType::Utf8, true))
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// The schema of `tallyfy_raw` / `tallyfy_members_raw`: the export's columns plus the file
+/// columns.
+fn raw_schema(columns: &[&str]) -> SchemaRef {
+    let mut fields: Vec<Field> = string_schema(columns)
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    fields.push(Field::new("src_file", DataType::Utf8, false));
+    fields.push(Field::new(
+        "src_mtime",
+        DataType::Timestamp(TimeUnit::Nanosecond, None),
+        false,
+    ));
+    Arc::new(Schema::new(fields))
+}
+
+/// Lists the connection's `*.parquet` files and registers `tallyfy_raw` and
+/// `tallyfy_members_raw` in `ctx`. A file that is not readable Parquet makes the whole
+/// connection fail with its name: skipping it could silently bring back an older snapshot.
+pub async fn register(
+    ctx: &SessionContext,
+    connection: &str,
+    location: &Location,
+) -> Result<LoadStats, SourceError> {
+    let unreadable = |message: String| SourceError::Unreadable {
+        connection: connection.to_string(),
+        location: location.to_string(),
+        message,
+    };
+    let Location::Local(root) = location;
+    if !root.is_dir() {
+        return Err(unreadable("no such folder".into()));
+    }
+    let store: Arc<dyn ObjectStore> =
+        Arc::new(LocalFileSystem::new_with_prefix(root).map_err(|e| unreadable(e.to_string()))?);
+    let root = root.canonicalize().map_err(|e| unreadable(e.to_string()))?;
+    let mut metas: Vec<_> = store
+        .list(None)
+        .try_collect()
+        .await
+        .map_err(|e| unreadable(e.to_string()))?;
+    metas.sort_by(|a, b| a.location.cmp(&b.location));
+
+    let (mut processes, mut members) = (Vec::new(), Vec::new());
+    for meta in metas {
+        let key = meta.location.to_string();
+        if !key.ends_with(".parquet") {
+            continue;
+        }
+        let file = ExportFile {
+            url: root.join(&key).to_string_lossy().into_owned(),
+            mtime_nanos: meta.last_modified.timestamp_nanos_opt().unwrap_or(0),
+            size: meta.size,
+            key: key.clone(),
+        };
+        check_footer(&store, &meta.location, file.size)
+            .await
+            .map_err(|e| unreadable(format!("{key}: {e}")))?;
+        if key.starts_with("members/") {
+            members.push(file);
+        } else {
+            processes.push(file);
+        }
+    }
+    let stats = LoadStats {
+        process_files: processes.len(),
+        member_files: members.len(),
+    };
+    register_union(ctx, "tallyfy_raw", &PROCESS_COLUMNS, &processes)
+        .await
+        .map_err(|e| unreadable(e.to_string()))?;
+    register_union(ctx, "tallyfy_members_raw", &MEMBER_COLUMNS, &members)
+        .await
+        .map_err(|e| unreadable(e.to_string()))?;
+    tracing::debug!(connection, ?stats, "registered Tallyfy exports");
+    Ok(stats)
+}
+
+/// Reads a file's footer so that a truncated or non-Parquet file is reported by name before
+/// any query runs.
+async fn check_footer(
+    store: &Arc<dyn ObjectStore>,
+    path: &object_store::path::Path,
+    size: u64,
+) -> Result<(), String> {
+    let bad = |e: ParquetError| format!("not a readable Parquet file ({e})");
+    let mut tail_len = size.min(64 * 1024);
+    loop {
+        let tail = store
+            .get_range(path, size - tail_len..size)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut reader = ParquetMetaDataReader::new();
+        match reader.try_parse_sized(&tail, size) {
+            Ok(()) => return reader.finish().map(|_| ()).map_err(bad),
+            Err(ParquetError::NeedMoreData(needed))
+                if (needed as u64) <= size && needed as u64 > tail_len =>
+            {
+                tail_len = needed as u64;
+            }
+            Err(e) => return Err(bad(e)),
+        }
+    }
+}
+
+/// Registers `name` as the union of every file's scan, each with its `src_file` and
+/// `src_mtime`; an empty table when there are no files.
+async fn register_union(
+    ctx: &SessionContext,
+    name: &str,
+    columns: &[&str],
+    files: &[ExportFile],
+) -> datafusion::error::Result<()> {
+    let file_schema = string_schema(columns);
+    let mut union: Option<DataFrame> = None;
+    for f in files {
+        let df = ctx
+            .read_parquet(
+                f.url.as_str(),
+                ParquetReadOptions::default().schema(&file_schema),
+            )
+            .await?
+            .with_column("src_file", lit(f.key.as_str()))?
+            .with_column(
+                "src_mtime",
+                lit(ScalarValue::TimestampNanosecond(Some(f.mtime_nanos), None)),
+            )?;
+        union = Some(match union {
+            None => df,
+            Some(u) => u.union(df)?,
+        });
+    }
+    ctx.deregister_table(name)?;
+    match union {
+        Some(df) => {
+            ctx.register_table(name, df.into_view())?;
+        }
+        None => {
+            let schema = raw_schema(columns);
+            ctx.register_table(name, Arc::new(MemTable::try_new(schema, vec![vec![]])?))?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,247 @@
+//! A key result's own SQL: checked statically when the job is validated (one read-only
+//! `SELECT`, known parameters only) and run with its parameters bound, never spliced.
+
+use crate::sources::SourceError;
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use datafusion::arrow::array::Array;
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::util::display::array_value_to_string;
+use datafusion::common::ParamValues;
+use datafusion::execution::context::SQLOptions;
+use datafusion::prelude::SessionContext;
+use datafusion::scalar::ScalarValue;
+use datafusion::sql::sqlparser::ast::Statement;
+use datafusion::sql::sqlparser::dialect::GenericDialect;
+use datafusion::sql::sqlparser::parser::Parser;
+use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+
+/// The parameters a key result's SQL may use.
+pub const PARAMETERS: [&str; 4] = ["as_of", "as_of_end", "period_start", "period_end"];
+
+/// The values bound to a key result's SQL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueryParams {
+    /// `$as_of`: the evaluation date (a DATE).
+    pub as_of: NaiveDate,
+    /// `$period_start`, `$period_end`: the period's first day and the day after its last day,
+    /// as timestamps at midnight UTC, so `t >= $period_start AND t < $period_end` is the
+    /// whole period. `$as_of_end` is midnight after `$as_of`.
+    pub period_start: NaiveDate,
+    pub period_end: NaiveDate,
+}
+
+fn midnight(day: NaiveDate) -> ScalarValue {
+    let ts = NaiveDateTime::new(day, NaiveTime::MIN)
+        .and_utc()
+        .timestamp_nanos_opt();
+    ScalarValue::TimestampNanosecond(ts, None)
+}
+
+impl QueryParams {
+    /// The named parameter values, as DataFusion binds them.
+    pub fn values(&self) -> ParamValues {
+        let next = |d: NaiveDate| d.succ_opt().unwrap_or(d);
+        let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
+        ParamValues::from(vec![
+            (
+                "as_of",
+                ScalarValue::Date32(Some((self.as_of - epoch).num_days() as i32)),
+            ),
+            ("as_of_end", midnight(next(self.as_of))),
+            ("period_start", midnight(self.period_start)),
+            ("period_end", midnight(next(self.period_end))),
+        ])
+    }
+}
+
+/// Checks, without running it, that `sql` is one read-only query using only known parameters.
+pub fn check_sql(sql: &str) -> Result<(), String> {
+    let dialect = GenericDialect {};
+    let statements =
+        Parser::parse_sql(&dialect, sql).map_err(|e| format!("sql does not parse: {e}"))?;
+    match statements.as_slice() {
+        [Statement::Query(_)] => {}
+        _ => {
+            return Err(format!(
+                "sql must be only a single SELECT (or WITH … SELECT) statement, since it runs read-only; found {} statement(s)",
+                statements.len()
+            ));
+        }
+    }
+    let tokens = Tokenizer::new(&dialect, sql)
+        .tokenize()
+        .map_err(|e| format!("sql does not parse: {e}"))?;
+    for token in tokens {
+        if let Token::Placeholder(p) = token {
+            let name = p.trim_start_matches('$');
+            if !PARAMETERS.contains(&name) {
+                return Err(format!(
+                    "unknown parameter `{p}` in sql; available: {}",
+                    PARAMETERS
+                        .iter()
+                        .map(|n| format!("${n}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs a key result's SQL read-only with its parameters bound and returns its one number.
+pub async fn run(
+    ctx: &SessionContext,
+    kr_id: &str,
+    sql: &str,
+    params: &QueryParams,
+) -> Result<f64, SourceError> {
+    let query_err = |e: datafusion::error::DataFusionError| SourceError::Query {
+        kr_id: kr_id.to_string(),
+        message: e.strip_backtrace().trim().to_string(),
+    };
+    let options = SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+        .with_allow_statements(false);
+    let df = ctx
+        .sql_with_options(sql, options)
+        .await
+        .map_err(query_err)?
+        .with_param_values(params.values())
+        .map_err(query_err)?;
+    let batches = df.collect().await.map_err(query_err)?;
+    let not_one = |message: String| SourceError::NotOneNumber {
+        kr_id: kr_id.to_string(),
+        message,
+    };
+    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+    if rows != 1 {
+        return Err(not_one(format!(
+            "query returned {rows} rows; it must return exactly one row with one number"
+        )));
+    }
+    let batch = batches.iter().find(|b| b.num_rows() == 1).expect("one row");
+    if batch.num_columns() != 1 {
+        return Err(not_one(format!(
+            "query returned {} columns; it must return exactly one number",
+            batch.num_columns()
+        )));
+    }
+    let column = batch.column(0);
+    let name = batch.schema().field(0).name().clone();
+    if column.is_null(0) {
+        return Err(not_one(format!(
+            "query returned NULL in `{name}` (no matching data?); it must return a number"
+        )));
+    }
+    if !column.data_type().is_numeric() {
+        let shown = array_value_to_string(column, 0).unwrap_or_default();
+        return Err(not_one(format!(
+            "query returned {} value `{shown}` in `{name}`, not a number",
+            column.data_type()
+        )));
+    }
+    let as_f64 = cast(column, &DataType::Float64).map_err(|e| not_one(e.to_string()))?;
+    let value = as_f64
+        .as_any()
+        .downcast_ref::<datafusion::arrow::array::Float64Array>()
+        .expect("cast to Float64")
+        .value(0);
+    if !value.is_finite() {
+        return Err(not_one(format!(
+            "query returned {value} in `{name}`, not a finite number"
+        )));
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn static_check_accepts_select_and_known_parameters() {
+        check_sql("WITH x AS (SELECT 1 AS n) SELECT n FROM x WHERE $as_of_end > $period_start")
+            .unwrap();
+        let e = check_sql("SELECT 1; SELECT 2").unwrap_err();
+        assert!(e.contains("found 2 statement(s)"), "{e}");
+        let e = check_sql("DROP TABLE tallyfy_processes").unwrap_err();
+        assert!(e.contains("only a single SELECT"), "{e}");
+        let e = check_sql("SELECT count(*) FROM t WHERE d < $asof").unwrap_err();
+        assert!(e.contains("unknown parameter `$asof`"), "{e}");
+        assert!(
+            check_sql("SELEC 1")
+                .unwrap_err()
+                .starts_with("sql does not parse")
+        );
+    }
+
+    async fn one(sql: &str) -> Result<f64, SourceError> {
+        let ctx = SessionContext::new();
+        let d = |m, day| NaiveDate::from_ymd_opt(2026, m, day).unwrap();
+        let params = QueryParams {
+            as_of: d(3, 15),
+            period_start: d(2, 1),
+            period_end: d(4, 30),
+        };
+        run(&ctx, "K1", sql, &params).await
+    }
+
+    #[tokio::test]
+    async fn parameters_are_bound_with_their_types() {
+        // 15 March 2026 is day 42 after 1 February (inclusive of neither end).
+        let v = one("SELECT date_part('day', $as_of_end - $period_start) + 0.5")
+            .await
+            .unwrap();
+        assert_eq!(v, 42.5);
+        let v =
+            one("SELECT CAST(($period_end - $period_start) / INTERVAL '1 day' AS DOUBLE)").await;
+        // the period is 89 days long, so its exclusive end is 89 days after its start
+        assert_eq!(v.unwrap(), 89.0);
+        assert_eq!(
+            one("SELECT CASE WHEN $as_of = DATE '2026-03-15' THEN 1 ELSE 0 END")
+                .await
+                .unwrap(),
+            1.0
+        );
+    }
+
+    #[tokio::test]
+    async fn results_that_are_not_one_number_are_clear_errors() {
+        let e = one("SELECT * FROM (VALUES (1), (2)) t(x)")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "key result K1: query returned 2 rows; it must return exactly one row with one number"
+        );
+        let e = one("SELECT 1 WHERE false").await.unwrap_err().to_string();
+        assert!(e.contains("returned 0 rows"), "{e}");
+        let e = one("SELECT 'abc' AS answer").await.unwrap_err().to_string();
+        assert!(e.contains("value `abc` in `answer`, not a number"), "{e}");
+        let e = one("SELECT 1, 2").await.unwrap_err().to_string();
+        assert!(e.contains("2 columns"), "{e}");
+        let e = one("SELECT CAST(NULL AS DOUBLE) AS v")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("NULL in `v`"), "{e}");
+        let e = one("SELECT no_such_column FROM (VALUES (1)) t(x)")
+            .await
+            .unwrap_err();
+        assert!(matches!(e, SourceError::Query { .. }), "{e:?}");
+        assert_eq!(one("SELECT CAST(7 AS BIGINT)").await.unwrap(), 7.0);
+    }
+
+    #[tokio::test]
+    async fn writes_are_refused_at_run_time_too() {
+        let e = one("CREATE TABLE x AS SELECT 1")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("query failed"), "{e}");
+    }
+}

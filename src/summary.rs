@@ -1,0 +1,122 @@
+//! The readable table a run prints: objectives, each followed by its key results, with value,
+//! progress, expected progress and status.
+
+use crate::model::Plan;
+use comfy_table::{Cell, Table, presets::UTF8_FULL_CONDENSED};
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::datatypes::Float64Type;
+use datafusion::arrow::record_batch::RecordBatch;
+use std::collections::HashMap;
+
+/// One printed row, read back from an output table.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Row {
+    pub value: Option<f64>,
+    pub progress: Option<f64>,
+    pub expected: Option<f64>,
+    pub score: Option<f64>,
+    pub status: Option<String>,
+    pub stale: bool,
+    pub error: Option<String>,
+}
+
+fn text(batch: &RecordBatch, col: &str, i: usize) -> Option<String> {
+    let c = batch.column_by_name(col)?;
+    let c = c.as_string_opt::<i32>()?;
+    c.is_valid(i).then(|| c.value(i).to_string())
+}
+
+fn number(batch: &RecordBatch, col: &str, i: usize) -> Option<f64> {
+    let c = batch.column_by_name(col)?;
+    let c = c.as_primitive_opt::<Float64Type>()?;
+    c.is_valid(i).then(|| c.value(i))
+}
+
+/// Rows of an output table keyed by `key` (`kr_id` or `objective_id`).
+pub fn rows(batches: &[RecordBatch], key: &str) -> HashMap<String, Row> {
+    let mut out = HashMap::new();
+    for b in batches {
+        for i in 0..b.num_rows() {
+            let Some(id) = text(b, key, i) else { continue };
+            let stale = b
+                .column_by_name("stale")
+                .and_then(|c| c.as_boolean_opt().map(|c| c.is_valid(i) && c.value(i)))
+                .unwrap_or(false);
+            out.insert(
+                id,
+                Row {
+                    value: number(b, "value", i),
+                    progress: number(b, "progress", i),
+                    expected: number(b, "expected_progress", i),
+                    score: number(b, "score", i),
+                    status: text(b, "status", i),
+                    stale,
+                    error: text(b, "error", i),
+                },
+            );
+        }
+    }
+    out
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map_or_else(|| "–".into(), |v| format!("{:.0}%", v * 100.0))
+}
+
+fn num(v: Option<f64>) -> String {
+    match v {
+        None => "–".into(),
+        Some(v) if v.fract() == 0.0 && v.abs() < 1e12 => format!("{v:.0}"),
+        Some(v) => format!("{v:.2}"),
+    }
+}
+
+/// Renders the summary table for a run's `kr_snapshots` and `objective_snapshots`.
+pub fn render(plan: &Plan, krs: &[RecordBatch], objectives: &[RecordBatch]) -> String {
+    let kr_rows = rows(krs, "kr_id");
+    let obj_rows = rows(objectives, "objective_id");
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    table.set_header([
+        "id", "title", "owner", "value", "progress", "expected", "score", "status", "note",
+    ]);
+    for o in &plan.objectives {
+        let r = obj_rows.get(&o.id).cloned().unwrap_or_default();
+        table.add_row([
+            Cell::new(&o.id),
+            Cell::new(format!("{} [{}]", o.title, o.period.label)),
+            Cell::new(o.owner.as_deref().unwrap_or("")),
+            Cell::new(""),
+            Cell::new(pct(r.progress)),
+            Cell::new(pct(r.expected)),
+            Cell::new(pct(r.score)),
+            Cell::new(r.status.as_deref().unwrap_or("–")),
+            Cell::new(
+                o.aligns_to
+                    .as_ref()
+                    .map(|(kr, w)| format!("→ {kr} ×{w}"))
+                    .unwrap_or_default(),
+            ),
+        ]);
+        for k in plan.key_results.iter().filter(|k| k.objective_id == o.id) {
+            let r = kr_rows.get(&k.id).cloned().unwrap_or_default();
+            let note = match (&r.error, r.stale) {
+                (Some(e), true) => format!("stale: {e}"),
+                (Some(e), false) => format!("failed: {e}"),
+                _ => String::new(),
+            };
+            table.add_row([
+                Cell::new(format!("  {}", k.id)),
+                Cell::new(&k.title),
+                Cell::new(k.owner.as_deref().unwrap_or("")),
+                Cell::new(num(r.value)),
+                Cell::new(pct(r.progress)),
+                Cell::new(pct(r.expected)),
+                Cell::new(pct(r.score)),
+                Cell::new(r.status.as_deref().unwrap_or("–")),
+                Cell::new(note),
+            ]);
+        }
+    }
+    table.to_string()
+}
