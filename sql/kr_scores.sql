@@ -94,7 +94,8 @@ attained AS (
 timed AS (
   SELECT
     *,
-    greatest(0.0, least(1.0, attainment)) AS progress,
+    -- greatest/least skip NULLs, so a missing attainment must stay NULL explicitly
+    CASE WHEN attainment IS NOT NULL THEN greatest(0.0, least(1.0, attainment)) END AS progress,
     greatest(0.0, least(1.0,
       (date_part('epoch', eval_date) - date_part('epoch', window_start) + 86400.0)
       / (date_part('epoch', due) - date_part('epoch', window_start) + 86400.0)

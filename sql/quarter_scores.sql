@@ -41,7 +41,8 @@ final AS (
     score,
     CASE
       WHEN evaluated_on >= period_end THEN score
-      WHEN expected_progress > 0.0 THEN greatest(0.0, least(1.0, attainment / expected_progress))
+      WHEN attainment IS NOT NULL AND expected_progress > 0.0
+        THEN greatest(0.0, least(1.0, attainment / expected_progress))
     END AS quarter_score
   FROM items
 )

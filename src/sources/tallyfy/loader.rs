@@ -1,18 +1,24 @@
 //! Finds a connection's export files and registers them in a DataFusion session as
 //! `tallyfy_raw` (process exports) and `tallyfy_members_raw` (member lists), every column a
 //! nullable string, plus the `src_file` and `src_mtime` columns the dedup SQL orders
-//! snapshots by. DataFusion does not expose file names, so each file is scanned on its own
-//! and the scans are put together with `UNION ALL`.
+//! snapshots by. Files are listed here (to check each footer and to know each file's time)
+//! and scanned as one table; `input_file_name()` ties each row back to its file.
 
 use super::{MEMBER_COLUMNS, PROCESS_COLUMNS};
 use crate::model::Location;
 use crate::sources::SourceError;
+use datafusion::arrow::array::{RecordBatch, StringArray, TimestampNanosecondArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::datasource::MemTable;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::functions::core::expr_fn::input_file_name;
+use datafusion::logical_expr::{Expr, JoinType};
 use datafusion::parquet::errors::ParquetError;
 use datafusion::parquet::file::metadata::ParquetMetaDataReader;
-use datafusion::prelude::{DataFrame, ParquetReadOptions, SessionContext, lit};
-use datafusion::scalar::ScalarValue;
+use datafusion::prelude::{SessionContext, col, ident};
 use futures::TryStreamExt;
 use object_store::local::LocalFileSystem;
 use object_store::{ObjectStore, ObjectStoreExt};
@@ -32,6 +38,8 @@ struct ExportFile {
     url: String,
     /// Path relative to the connection's URL, written to `src_file`.
     key: String,
+    /// The object-store location DataFusion reports through `input_file_name()`.
+    location: String,
     mtime_nanos: i64,
     size: u64,
 }
@@ -96,8 +104,12 @@ pub async fn register(
         if !key.ends_with(".parquet") {
             continue;
         }
+        let absolute = root.join(&key);
         let file = ExportFile {
-            url: root.join(&key).to_string_lossy().into_owned(),
+            location: object_store::path::Path::from_absolute_path(&absolute)
+                .map_err(|e| unreadable(e.to_string()))?
+                .to_string(),
+            url: absolute.to_string_lossy().into_owned(),
             mtime_nanos: meta.last_modified.timestamp_nanos_opt().unwrap_or(0),
             size: meta.size,
             key: key.clone(),
@@ -115,10 +127,10 @@ pub async fn register(
         process_files: processes.len(),
         member_files: members.len(),
     };
-    register_union(ctx, "tallyfy_raw", &PROCESS_COLUMNS, &processes)
+    register_files(ctx, "tallyfy_raw", &PROCESS_COLUMNS, &processes)
         .await
         .map_err(|e| unreadable(e.to_string()))?;
-    register_union(ctx, "tallyfy_members_raw", &MEMBER_COLUMNS, &members)
+    register_files(ctx, "tallyfy_members_raw", &MEMBER_COLUMNS, &members)
         .await
         .map_err(|e| unreadable(e.to_string()))?;
     tracing::debug!(connection, ?stats, "registered Tallyfy exports");
@@ -152,42 +164,68 @@ async fn check_footer(
     }
 }
 
-/// Registers `name` as the union of every file's scan, each with its `src_file` and
-/// `src_mtime`; an empty table when there are no files.
-async fn register_union(
+/// Registers `name` as one scan over all `files` (columns matched by name, missing ones
+/// NULL), each row tagged with its file's `src_file` and `src_mtime` through
+/// `input_file_name()`; an empty table when there are no files.
+async fn register_files(
     ctx: &SessionContext,
     name: &str,
     columns: &[&str],
     files: &[ExportFile],
 ) -> datafusion::error::Result<()> {
-    let file_schema = string_schema(columns);
-    let mut union: Option<DataFrame> = None;
-    for f in files {
-        let df = ctx
-            .read_parquet(
-                f.url.as_str(),
-                ParquetReadOptions::default().schema(&file_schema),
-            )
-            .await?
-            .with_column("src_file", lit(f.key.as_str()))?
-            .with_column(
-                "src_mtime",
-                lit(ScalarValue::TimestampNanosecond(Some(f.mtime_nanos), None)),
-            )?;
-        union = Some(match union {
-            None => df,
-            Some(u) => u.union(df)?,
-        });
-    }
     ctx.deregister_table(name)?;
-    match union {
-        Some(df) => {
-            ctx.register_table(name, df.into_view())?;
-        }
-        None => {
-            let schema = raw_schema(columns);
-            ctx.register_table(name, Arc::new(MemTable::try_new(schema, vec![vec![]])?))?;
-        }
+    if files.is_empty() {
+        ctx.register_table(
+            name,
+            Arc::new(MemTable::try_new(raw_schema(columns), vec![vec![]])?),
+        )?;
+        return Ok(());
     }
+    let urls = files
+        .iter()
+        .map(|f| ListingTableUrl::parse(&f.url))
+        .collect::<datafusion::error::Result<Vec<_>>>()?;
+    let options =
+        ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+    let config = ListingTableConfig::new_with_multi_paths(urls)
+        .with_listing_options(options)
+        .with_schema(string_schema(columns));
+    let rows = ctx.read_table(Arc::new(ListingTable::try_new(config)?))?;
+    let index_schema = Arc::new(Schema::new(vec![
+        Field::new("file_path", DataType::Utf8, false),
+        Field::new("src_file", DataType::Utf8, false),
+        Field::new(
+            "src_mtime",
+            DataType::Timestamp(TimeUnit::Nanosecond, None),
+            false,
+        ),
+    ]));
+    let index = MemTable::try_new(
+        index_schema.clone(),
+        vec![vec![RecordBatch::try_new(
+            index_schema,
+            vec![
+                Arc::new(StringArray::from_iter_values(
+                    files.iter().map(|f| f.location.as_str()),
+                )),
+                Arc::new(StringArray::from_iter_values(
+                    files.iter().map(|f| f.key.as_str()),
+                )),
+                Arc::new(TimestampNanosecondArray::from_iter_values(
+                    files.iter().map(|f| f.mtime_nanos),
+                )),
+            ],
+        )?]],
+    )?;
+    let index = ctx.read_table(Arc::new(index))?;
+    let mut select: Vec<Expr> = columns.iter().map(|c| ident(*c)).collect();
+    select.push(input_file_name().alias("src_path"));
+    let joined =
+        rows.select(select)?
+            .join(index, JoinType::Inner, &["src_path"], &["file_path"], None)?;
+    let mut keep: Vec<Expr> = columns.iter().map(|c| ident(*c)).collect();
+    keep.push(col("src_file"));
+    keep.push(col("src_mtime"));
+    ctx.register_table(name, joined.select(keep)?.into_view())?;
     Ok(())
 }

@@ -191,15 +191,15 @@ mod tests {
 
     #[tokio::test]
     async fn parameters_are_bound_with_their_types() {
-        // 15 March 2026 is day 42 after 1 February (inclusive of neither end).
-        let v = one("SELECT date_part('day', $as_of_end - $period_start) + 0.5")
-            .await
-            .unwrap();
-        assert_eq!(v, 42.5);
-        let v =
-            one("SELECT CAST(($period_end - $period_start) / INTERVAL '1 day' AS DOUBLE)").await;
-        // the period is 89 days long, so its exclusive end is 89 days after its start
-        assert_eq!(v.unwrap(), 89.0);
+        // as of 15 March: the window is [1 Feb 00:00, 16 Mar 00:00)
+        let window = "SELECT count(*) FROM (VALUES (TIMESTAMP '2026-01-31 23:59:59'), \
+            (TIMESTAMP '2026-02-01 00:00:00'), (TIMESTAMP '2026-03-15 23:59:59'), \
+            (TIMESTAMP '2026-03-16 00:00:00')) t(x) WHERE x >= $period_start AND x < $as_of_end";
+        assert_eq!(one(window).await.unwrap(), 2.0);
+        // the period ends on 30 April: $period_end is 1 May 00:00, exclusive
+        let end = "SELECT count(*) FROM (VALUES (TIMESTAMP '2026-04-30 23:00:00'), \
+            (TIMESTAMP '2026-05-01 00:00:00')) t(x) WHERE x < $period_end";
+        assert_eq!(one(end).await.unwrap(), 1.0);
         assert_eq!(
             one("SELECT CASE WHEN $as_of = DATE '2026-03-15' THEN 1 ELSE 0 END")
                 .await
