@@ -1,0 +1,227 @@
+//! The demo job end to end on the bundled sample exports. Every expected number below was
+//! worked out by hand from the process table in `src/sources/tallyfy/generate.rs` (and
+//! cross-checked with DuckDB over the same files: tests/fixtures/tallyfy/crosscheck_demo.py).
+
+mod common;
+use common::*;
+use datafusion::arrow::datatypes::{DataType, TimeUnit as ArrowTimeUnit};
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use datafusion::parquet::basic::Compression;
+use datafusion::parquet::file::reader::{FileReader, SerializedFileReader};
+
+#[tokio::test]
+async fn a_closed_quarter_is_scored_on_its_last_day() {
+    let out = tempfile::tempdir().unwrap();
+    let report = run(&demo_plan(), "2026-11-23", out.path()).await;
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+
+    // 9 onboardings done in Feb–Apr: onb-05..09 and onb-11..14 (onb-10 was reopened,
+    // onb-17 finished on 2 May). Due 15 April and not done: 15 days late = 3 started weeks,
+    // so the score is 0.45 - 3 × 0.10.
+    let k = kr(&report, "O1-KR1");
+    close(k.value, 9.0);
+    close(k.progress, 0.45);
+    close(k.expected, 1.0);
+    close(k.score, 0.15);
+    assert_eq!(k.status.as_deref(), Some("at_risk"));
+
+    // 52 shown onboarding tasks completed in the quarter, 5 of them after their deadline
+    // (onb-07 tasks 2 and 4, onb-10 tasks 1 and 3, onb-12 task 5): 47 / 52.
+    let k = kr(&report, "O1-KR2");
+    close(k.value, 100.0 * 47.0 / 52.0);
+    close(k.progress, (100.0 * 47.0 / 52.0 - 80.0) / 15.0);
+
+    // Durations of the nine: 10, 10, 10, 11, 12, 13, 15, 15, 17 days → median 12;
+    // from 20 towards 10 that is 80 %, 20 points under expected: behind.
+    let k = kr(&report, "O1-KR3");
+    close(k.value, 12.0);
+    close(k.progress, 0.8);
+    assert_eq!(k.status.as_deref(), Some("behind"));
+
+    // Open issues: onb-10 3 reported 1 resolved, onb-12 1/0, onb-15 2/0 (onb-03 and onb-07
+    // resolved theirs) = 5; from 8 towards 0.
+    let k = kr(&report, "O2-KR1");
+    close(k.value, 5.0);
+    close(k.progress, 0.375);
+
+    // Satisfaction answers of the nine: 8 9 6 7 10 8 n/a 9 7 → the eight numbers average 8.
+    close(kr(&report, "O2-KR2").value, 8.0);
+    close(kr(&report, "O2-KR2").progress, 0.5);
+
+    // Rollout: milestones 1–3 done by 30 April (the fourth on 8 May) → 60 %.
+    close(kr(&report, "O3-KR1").value, 3.0);
+    close(kr(&report, "O3-KR1").progress, 0.6);
+
+    // Vendor reviews started in the quarter: 5, of which 4 complete.
+    close(kr(&report, "C1-KR2").value, 80.0);
+    assert_eq!(kr(&report, "C1-KR2").status.as_deref(), Some("behind"));
+
+    // Roll-ups: O1 = mean(0.45, 0.6923, 0.8); O2 = mean(0.375, 0.5); C1-KR1 weighs O1 1.0,
+    // O2 0.5 and O3 0.0; C1 = mean(C1-KR1, C1-KR2).
+    let o1 = (0.45 + (100.0 * 47.0 / 52.0 - 80.0) / 15.0 + 0.8) / 3.0;
+    close(objective(&report, "O1").progress, o1);
+    close(
+        objective(&report, "O1").score,
+        (0.15 + (100.0 * 47.0 / 52.0 - 80.0) / 15.0 + 0.8) / 3.0,
+    );
+    close(objective(&report, "O2").progress, 0.4375);
+    close(objective(&report, "O3").progress, 0.6);
+    let c1_kr1 = (1.0 * o1 + 0.5 * 0.4375) / 1.5;
+    close(kr(&report, "C1-KR1").progress, c1_kr1);
+    close(kr(&report, "C1-KR1").value, 100.0 * c1_kr1);
+    close(objective(&report, "C1").progress, (c1_kr1 + 0.8) / 2.0);
+}
+
+#[tokio::test]
+async fn mid_quarter_uses_the_snapshots_of_that_day_and_linear_expectation() {
+    let out = tempfile::tempdir().unwrap();
+    let report = run(&demo_plan(), "2026-03-15", out.path()).await;
+    // By the end of 15 March: onb-05, 06, 07, 08, 09 are done (onb-11 finishes on the 19th).
+    let k = kr(&report, "O1-KR1");
+    close(k.value, 5.0);
+    // 43 of the 74 days from 1 February to the 15 April due date have passed.
+    close(k.expected, 43.0 / 74.0);
+    assert_eq!(k.status.as_deref(), Some("at_risk")); // 0.25 vs 0.58
+    // 43 of the quarter's 89 days.
+    close(kr(&report, "O1-KR3").expected, 43.0 / 89.0);
+    // ven-01 and ven-02 are done; ven-03 (started 10 March) is still running.
+    close(kr(&report, "C1-KR2").value, 200.0 / 3.0);
+    // Nothing is final yet: quarter scores are projections.
+    let q = &report.tables["quarter_scores"];
+    let finals = q
+        .iter()
+        .map(|b| {
+            b.column_by_name("final")
+                .unwrap()
+                .as_any()
+                .downcast_ref::<datafusion::arrow::array::BooleanArray>()
+                .unwrap()
+                .true_count()
+        })
+        .sum::<usize>();
+    assert_eq!(finals, 0);
+}
+
+#[tokio::test]
+async fn rerunning_a_date_replaces_its_partitions() {
+    let out = tempfile::tempdir().unwrap();
+    let plan = demo_plan();
+    let first = run(&plan, "2026-04-10", out.path()).await;
+    let second = run(&plan, "2026-04-10", out.path()).await;
+    assert_ne!(first.run_id, second.run_id);
+    for table in ["kr_snapshots", "objective_snapshots", "runs"] {
+        let dir = out.path().join(table).join("as_of=2026-04-10");
+        assert_eq!(
+            files(&dir),
+            [format!("part-{}.parquet", second.run_id)],
+            "{table}"
+        );
+    }
+    assert_eq!(
+        files(&out.path().join("quarter_scores/period=FY27-Q1")),
+        [format!("part-{}.parquet", second.run_id)]
+    );
+    // Only the partition folders and the (empty) staging area are left.
+    assert_eq!(
+        files(out.path()),
+        [
+            "_okrflow",
+            "kr_snapshots",
+            "objective_snapshots",
+            "quarter_scores",
+            "runs"
+        ]
+    );
+    assert!(files(&out.path().join("_okrflow/staging")).is_empty());
+}
+
+#[tokio::test]
+async fn output_files_are_athena_safe() {
+    let out = tempfile::tempdir().unwrap();
+    let report = run(&demo_plan(), "2026-11-23", out.path()).await;
+    let file = out
+        .path()
+        .join("kr_snapshots/as_of=2026-11-23")
+        .join(format!("part-{}.parquet", report.run_id));
+    let reader = SerializedFileReader::new(std::fs::File::open(&file).unwrap()).unwrap();
+    let meta = reader.metadata();
+    assert_eq!(meta.file_metadata().num_rows(), 8);
+    let schema = meta.file_metadata().schema_descr();
+    let names: Vec<String> = schema
+        .columns()
+        .iter()
+        .map(|c| c.name().to_string())
+        .collect();
+    assert!(
+        !names.contains(&"as_of".to_string()),
+        "the partition column stays out of the file"
+    );
+    for name in &names {
+        assert_eq!(name, &name.to_lowercase());
+    }
+    for expected in [
+        "run_id",
+        "period",
+        "objective_id",
+        "kr_id",
+        "kr_title",
+        "owner",
+        "source_kind",
+        "connection",
+        "value",
+        "start_value",
+        "target_value",
+        "attainment",
+        "progress",
+        "expected_progress",
+        "status",
+        "score",
+        "stale",
+        "error",
+        "computed_at",
+    ] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "missing column {expected}"
+        );
+    }
+    // Read back as Arrow from the Parquet types alone (no embedded Arrow schema).
+    let arrow = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&file).unwrap())
+        .unwrap()
+        .schema()
+        .clone();
+    for f in arrow.fields() {
+        let ok = matches!(
+            f.data_type(),
+            DataType::Utf8
+                | DataType::Float64
+                | DataType::Int64
+                | DataType::Boolean
+                | DataType::Date32
+                | DataType::Timestamp(ArrowTimeUnit::Millisecond, None)
+        );
+        assert!(ok, "{} has type {}", f.name(), f.data_type());
+    }
+    assert_eq!(
+        arrow.field_with_name("computed_at").unwrap().data_type(),
+        &DataType::Timestamp(ArrowTimeUnit::Millisecond, None)
+    );
+    assert_eq!(
+        arrow.field_with_name("value").unwrap().data_type(),
+        &DataType::Float64
+    );
+    assert_eq!(
+        arrow.field_with_name("due").unwrap().data_type(),
+        &DataType::Date32
+    );
+    for rg in meta.row_groups() {
+        for col in rg.columns() {
+            assert_eq!(col.compression(), Compression::SNAPPY);
+        }
+    }
+    assert!(
+        meta.file_metadata()
+            .key_value_metadata()
+            .is_none_or(|kv| kv.iter().all(|k| k.key != "ARROW:schema"))
+    );
+}
