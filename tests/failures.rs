@@ -1,0 +1,171 @@
+//! One failing key result never sinks the others: it is reported, keeps its last good value
+//! marked stale, and the exit code tells the scheduler. Runs the real binary.
+
+mod common;
+use common::*;
+use std::process::Command;
+
+const GOOD: &str = "SELECT count(*) FROM tallyfy_processes WHERE blueprint_id = 'bp-vendor' AND started_at < $as_of_end";
+
+fn job(dir: &std::path::Path, second_sql: &str) -> std::path::PathBuf {
+    job_with(
+        dir,
+        &format!(
+            "[[objectives]]\nid = \"O\"\ntitle = \"o\"\nowner = \"o\"\nperiod = \"FY27-Q1\"\n\
+             [[objectives.key_results]]\nid = \"K1\"\ntitle = \"vendor reviews\"\nowner = \"o\"\nmeasure = {{ kpi = {{ start = 0, target = 10 }} }}\n\
+             source = {{ tallyfy = {{ sql = \"{GOOD}\" }} }}\n\
+             [[objectives.key_results]]\nid = \"K2\"\ntitle = \"flaky\"\nowner = \"o\"\nmeasure = {{ kpi = {{ start = 0, target = 10 }} }}\n\
+             source = {{ tallyfy = {{ sql = \"{second_sql}\" }} }}\n"
+        ),
+    );
+    dir.join("job.toml")
+}
+
+fn okrflow(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_okrflow"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_failing_key_result_is_written_stale_with_its_last_good_value_and_exit_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let out_s = out.to_str().unwrap();
+    // Day 1: both work. ven-01 and ven-02 have started by 1 March, plus ven-00 from January.
+    let path = job(dir.path(), GOOD);
+    let ok = okrflow(&[
+        "run",
+        path.to_str().unwrap(),
+        "--as-of",
+        "2026-03-01",
+        "--output",
+        out_s,
+        "-q",
+    ]);
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+
+    // Day 2 and 3: K2's query returns text.
+    let path = job(dir.path(), "SELECT 'n/a' AS answer");
+    for day in ["2026-03-02", "2026-03-03"] {
+        let run = okrflow(&[
+            "run",
+            path.to_str().unwrap(),
+            "--as-of",
+            day,
+            "--output",
+            out_s,
+            "-q",
+        ]);
+        assert_eq!(
+            run.status.code(),
+            Some(3),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert!(
+            stderr.contains(
+                "key result K2: query returned Utf8 value `n/a` in `answer`, not a number"
+            ),
+            "{stderr}"
+        );
+        let stdout = String::from_utf8_lossy(&run.stdout);
+        assert!(stdout.contains("stale: key result K2"), "{stdout}");
+    }
+
+    // Read back what day 3 wrote.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let rows = rt.block_on(async {
+        let ctx = datafusion::prelude::SessionContext::new();
+        let options = datafusion::prelude::ParquetReadOptions::default()
+            .table_partition_cols(vec![("as_of".to_string(), datafusion::arrow::datatypes::DataType::Utf8)]);
+        ctx.register_parquet("k", out.join("kr_snapshots").to_str().unwrap(), options).await.unwrap();
+        let df = ctx
+            .sql("SELECT as_of, kr_id, value, stale, CAST(stale_since AS VARCHAR) AS since, status, error FROM k ORDER BY as_of, kr_id")
+            .await
+            .unwrap();
+        datafusion::arrow::util::pretty::pretty_format_batches(&df.collect().await.unwrap()).unwrap().to_string()
+    });
+    let lines: Vec<&str> = rows.lines().filter(|l| l.contains("| 2026-")).collect();
+    assert_eq!(lines.len(), 6, "{rows}");
+    // K1 is fresh every day: 3 vendor reviews started by then.
+    assert!(
+        lines[4].contains("| 2026-03-03 | K1    | 3.0   | false |"),
+        "{rows}"
+    );
+    // K2 keeps day 1's value (3), stale since day 2, with today's error; its status comes
+    // from that value: 0.3 against 31/89 = 0.348 expected on 3 March is behind.
+    assert!(
+        lines[5].contains("| 2026-03-03 | K2    | 3.0   | true  | 2026-03-02 | behind |"),
+        "{rows}"
+    );
+    assert!(lines[5].contains("not a number"), "{rows}");
+
+    // The runs table counts it.
+    let runs = std::fs::read_dir(out.join("runs/as_of=2026-03-03"))
+        .unwrap()
+        .count();
+    assert_eq!(runs, 1);
+}
+
+#[test]
+fn a_job_that_cannot_run_exits_1_and_names_the_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(&path, "[job]\nname = \"x\"\n[output]\nurl = \"out\"\n[[objectives]]\nid = \"O\"\ntitle = \"t\"\nperiod = \"FY27-Q1\"\nowner = 3\n").unwrap();
+    let run = okrflow(&["run", path.to_str().unwrap()]);
+    assert_eq!(run.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains("bad.toml:9:9: invalid type: integer `3`, expected a string"),
+        "{stderr}"
+    );
+
+    let validate = okrflow(&["validate", path.to_str().unwrap()]);
+    assert_eq!(validate.status.code(), Some(1));
+    assert_eq!(
+        okrflow(&["run"]).status.code(),
+        Some(2),
+        "usage errors are clap's 2"
+    );
+}
+
+#[test]
+fn an_unreadable_export_fails_its_connection_by_file_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("broken.parquet"), b"PAR1 this is not parquet").unwrap();
+    let path = dir.path().join("job.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[job]\nname = \"x\"\n[output]\nurl = \"out\"\n[connections.t]\nkind = \"tallyfy\"\nurl = \"{}\"\n\
+             [[objectives]]\nid = \"O\"\ntitle = \"t\"\nowner = \"o\"\nperiod = \"FY27-Q1\"\n\
+             [[objectives.key_results]]\nid = \"K\"\ntitle = \"k\"\nowner = \"o\"\nmeasure = {{ percent_complete = {{}} }}\n\
+             source = {{ tallyfy = {{ sql = \"SELECT 1\" }} }}\n",
+            data.display()
+        ),
+    )
+    .unwrap();
+    let run = okrflow(&["run", path.to_str().unwrap(), "--as-of", "2026-03-01"]);
+    assert_eq!(run.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains("broken.parquet: not a readable Parquet file"),
+        "{stderr}"
+    );
+    assert!(
+        dir.path()
+            .join("out/kr_snapshots/as_of=2026-03-01")
+            .is_dir(),
+        "results are still written"
+    );
+}
