@@ -1,0 +1,143 @@
+//! The Tallyfy source on small hand-written snapshots (tests/fixtures/tallyfy/dedup/): the
+//! newest whole snapshot per process, the as-of cut, older layouts and empty markers.
+
+mod common;
+use common::date;
+use datafusion::arrow::util::pretty::pretty_format_batches;
+use datafusion::prelude::SessionContext;
+use okrflow::model::Location;
+use okrflow::pipeline::register_tallyfy_views;
+use okrflow::sources::tallyfy::{generate::write_export, loader};
+use std::path::Path;
+
+/// Turns every fixture TSV into a Parquet export under `dir`.
+fn exports(dir: &Path) {
+    let fixtures = common::repo().join("tests/fixtures/tallyfy/dedup");
+    for entry in std::fs::read_dir(&fixtures).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "tsv") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut lines = text.lines();
+        let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
+        let rows: Vec<Vec<String>> = lines
+            .map(|l| l.split('\t').map(str::to_string).collect())
+            .collect();
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        write_export(&dir.join(format!("{name}.parquet")), &header, &rows).unwrap();
+    }
+}
+
+async fn query(ctx: &SessionContext, sql: &str) -> String {
+    pretty_format_batches(&ctx.sql(sql).await.unwrap().collect().await.unwrap())
+        .unwrap()
+        .to_string()
+}
+
+async fn session(as_of: &str) -> (tempfile::TempDir, SessionContext) {
+    let dir = tempfile::tempdir().unwrap();
+    exports(dir.path());
+    let ctx = okrflow::engine::new_session();
+    let stats = loader::register(&ctx, "t", &Location::Local(dir.path().to_path_buf()))
+        .await
+        .unwrap();
+    assert_eq!(stats.process_files, 5);
+    register_tallyfy_views(&ctx, date(as_of)).await.unwrap();
+    (dir, ctx)
+}
+
+#[tokio::test]
+async fn the_newest_whole_snapshot_wins_and_rows_are_never_mixed() {
+    let (_dir, ctx) = session("2026-02-20").await;
+    let snapshots = query(
+        &ctx,
+        "SELECT process_id, src_file FROM tallyfy_snapshots ORDER BY process_id",
+    )
+    .await;
+    assert_eq!(
+        snapshots
+            .lines()
+            .filter(|l| l.starts_with("| P"))
+            .collect::<Vec<_>>(),
+        [
+            "| P1         | p1_newer.parquet      |",
+            "| P2         | p2_b.parquet          |",
+            "| P3         | p3_45_columns.parquet |"
+        ],
+        "{snapshots}"
+    );
+    // P1's newer snapshot deleted task 2 and its comment: neither comes back.
+    let tasks = query(
+        &ctx,
+        "SELECT process_task_id FROM tallyfy_tasks WHERE process_id = 'P1'",
+    )
+    .await;
+    assert!(
+        tasks.contains("P1-t1") && !tasks.contains("P1-t2"),
+        "{tasks}"
+    );
+    let comments = query(&ctx, "SELECT count(*) AS n FROM tallyfy_comments").await;
+    assert!(comments.contains("| 0 "), "{comments}");
+}
+
+#[tokio::test]
+async fn as_of_an_earlier_day_the_older_snapshot_is_used() {
+    let (_dir, ctx) = session("2026-02-11").await;
+    let tasks = query(&ctx, "SELECT process_task_id, completed_on FROM tallyfy_tasks WHERE process_id = 'P1' ORDER BY 1").await;
+    assert!(
+        tasks.contains("| P1-t1           | 2026-02-09T10:00:00 |"),
+        "{tasks}"
+    );
+    assert!(
+        tasks.contains("| P1-t2           |                     |"),
+        "{tasks}"
+    );
+    let issues = query(
+        &ctx,
+        "SELECT no_of_issue_reported, no_of_issue_resolved FROM tallyfy_comments",
+    )
+    .await;
+    assert!(
+        issues.contains("| 2                    | 0                    |"),
+        "{issues}"
+    );
+}
+
+#[tokio::test]
+async fn older_layouts_and_empty_markers_are_typed_once() {
+    let (_dir, ctx) = session("2026-02-20").await;
+    let p = query(&ctx, "SELECT process_id, process_status, process_completed_at, done_at, started_at, duration_days, total_tasks_in_process FROM tallyfy_processes ORDER BY 1").await;
+    // P1 (49 columns) has process_completed_at; P3 (older layout) falls back to its last
+    // task's completion.
+    assert!(
+        p.contains("| P1         | complete       | 2026-02-12T08:30:00  | 2026-02-12T08:30:00 |"),
+        "{p}"
+    );
+    // P3: `Complete` → complete, done 5 Feb 09:00 (its file has no assigned_or_shown_on
+    // column, so no start and no duration); `3.0` → 3.
+    assert!(
+        p.contains("| P3         | complete       |                      | 2026-02-05T09:00:00 |"),
+        "{p}"
+    );
+    assert!(p.contains("| 3                      |"), "{p}");
+    let t = query(&ctx, "SELECT process_task_id, process_task_status, due_by, has_form_fields FROM tallyfy_tasks WHERE process_id = 'P3' ORDER BY 1").await;
+    assert!(
+        t.contains(
+            "| P3-t1           | shown               | 2026-02-04T09:00:00 | true            |"
+        ),
+        "{t}"
+    );
+    assert!(
+        t.contains(
+            "| P3-t2           | shown               |                     | false           |"
+        ),
+        "{t}"
+    );
+    assert!(
+        t.contains(
+            "| P3-t3           | hidden              |                     |                 |"
+        ),
+        "{t}"
+    );
+}
