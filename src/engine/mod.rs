@@ -7,7 +7,7 @@ pub mod tables;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::execution::context::SQLOptions;
-use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 use registry::{Kind, Statement};
 
 /// Why a registered statement failed. These are okrflow's own SQL, so a failure here is a
@@ -44,16 +44,20 @@ fn statement_err(s: &Statement, e: datafusion::error::DataFusionError) -> Engine
     }
 }
 
-/// Registers a view statement under its name, replacing an earlier one.
-pub async fn register_view(ctx: &SessionContext, s: &Statement) -> Result<(), EngineError> {
-    debug_assert_eq!(s.kind, Kind::View);
+/// Plans a registered statement; okrflow's own SQL may not define or change tables.
+async fn plan(ctx: &SessionContext, s: &Statement) -> Result<DataFrame, EngineError> {
     let options = SQLOptions::new()
         .with_allow_ddl(false)
         .with_allow_dml(false);
-    let df = ctx
-        .sql_with_options(s.sql, options)
+    ctx.sql_with_options(s.sql, options)
         .await
-        .map_err(|e| statement_err(s, e))?;
+        .map_err(|e| statement_err(s, e))
+}
+
+/// Registers a view statement under its name, replacing an earlier one.
+pub async fn register_view(ctx: &SessionContext, s: &Statement) -> Result<(), EngineError> {
+    debug_assert_eq!(s.kind, Kind::View);
+    let df = plan(ctx, s).await?;
     ctx.deregister_table(s.name)
         .map_err(|e| statement_err(s, e))?;
     ctx.register_table(s.name, df.into_view())
@@ -67,13 +71,7 @@ pub async fn collect(
     ctx: &SessionContext,
     s: &Statement,
 ) -> Result<(SchemaRef, Vec<RecordBatch>), EngineError> {
-    let options = SQLOptions::new()
-        .with_allow_ddl(false)
-        .with_allow_dml(false);
-    let df = ctx
-        .sql_with_options(s.sql, options)
-        .await
-        .map_err(|e| statement_err(s, e))?;
+    let df = plan(ctx, s).await?;
     let schema = df.schema().inner().clone();
     let batches = df.collect().await.map_err(|e| statement_err(s, e))?;
     // Collected batches may differ from the plan's schema in nullability; theirs is the truth.

@@ -1,6 +1,6 @@
 //! Fiscal periods: `FY27-Q1` and friends, resolved against the job's fiscal-year start month.
 
-use chrono::{Datelike, Months, NaiveDate};
+use chrono::{Months, NaiveDate};
 use std::fmt;
 
 /// One fiscal quarter, with its first and last day (both inclusive).
@@ -71,11 +71,6 @@ impl Period {
     /// True when `day` falls inside the period.
     pub fn contains(&self, day: NaiveDate) -> bool {
         self.start <= day && day <= self.end
-    }
-
-    /// The calendar year and month the period starts in, for messages.
-    pub fn start_month(&self) -> (i32, u32) {
-        (self.start.year(), self.start.month())
     }
 }
 
