@@ -2,12 +2,17 @@
 -- come from kr_scores (own source) or okr_rollup (aligned, whose value is its attainment in
 -- percent); the status from okr_status. Types are the ones Athena reads: doubles, dates,
 -- millisecond timestamps holding UTC, lower-case names. `as_of` becomes the Hive partition.
+-- A key result without an owner is shown with its objective's owner.
 WITH run AS (
   SELECT * FROM run_info
 ),
 
 definitions AS (
   SELECT * FROM kr_definitions
+),
+
+objectives AS (
+  SELECT objective_id, owner AS objective_owner FROM objective_definitions
 ),
 
 scores AS (
@@ -28,7 +33,7 @@ final AS (
     d.objective_id,
     d.kr_id,
     d.kr_title,
-    d.owner,
+    coalesce(d.owner, o.objective_owner) AS owner,
     d.measure_kind,
     d.source_kind,
     d.connection,
@@ -50,6 +55,7 @@ final AS (
     arrow_cast(r.computed_at, 'Timestamp(Millisecond, None)') AS computed_at
   FROM definitions d
   CROSS JOIN run r
+  JOIN objectives o ON o.objective_id = d.objective_id
   LEFT JOIN scores k ON k.kr_id = d.kr_id
   LEFT JOIN statuses s ON s.node_id = d.kr_id
 )

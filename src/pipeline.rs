@@ -3,15 +3,12 @@
 
 use crate::engine::tables::{RunInfo, register_definitions, register_values};
 use crate::engine::{self, EngineError, registry};
-use crate::model::{Connection, KrSource, Location, Plan};
+use crate::model::{Connection, Location, Plan};
 use crate::sink::commit::{LocalCommit, TableOutput};
 use crate::sink::{self, SinkError};
-use crate::sources::tallyfy::query::QueryParams;
 use crate::sources::{KrValue, SourceError, tallyfy};
-use chrono::{NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use chrono::{NaiveDate, Utc};
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::prelude::SessionContext;
-use datafusion::scalar::ScalarValue;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -49,8 +46,7 @@ pub struct RunReport {
     pub partitions: Vec<PathBuf>,
 }
 
-/// Extracts every key result's raw value. Key results of one Tallyfy connection share one
-/// session; a connection that cannot be read fails each of its key results with that error.
+/// Extracts every key result's raw value, one connection at a time.
 pub async fn extract(plan: &Plan, as_of: NaiveDate) -> Result<Vec<KrValue>, EngineError> {
     let mut values = Vec::new();
     for (name, connection) in &plan.connections {
@@ -64,75 +60,11 @@ pub async fn extract(plan: &Plan, as_of: NaiveDate) -> Result<Vec<KrValue>, Engi
         }
         match connection {
             Connection::Tallyfy { location } => {
-                let ctx = engine::new_session();
-                if let Err(e) = tallyfy::loader::register(&ctx, name, location).await {
-                    tracing::error!(connection = %name, error = %e, "Tallyfy exports unreadable");
-                    values.extend(krs.iter().map(|k| KrValue {
-                        kr_id: k.id.clone(),
-                        value: Err(e.clone()),
-                    }));
-                    continue;
-                }
-                // Evaluation dates differ only between periods; register the views once per date.
-                let mut by_date: BTreeMap<NaiveDate, Vec<_>> = BTreeMap::new();
-                for k in krs {
-                    by_date.entry(k.evaluation_date(as_of)).or_default().push(k);
-                }
-                for (day, krs) in by_date {
-                    register_tallyfy_views(&ctx, day).await?;
-                    for k in krs {
-                        let Some(KrSource::Tallyfy { sql, .. }) = &k.source else {
-                            continue;
-                        };
-                        let params = QueryParams {
-                            as_of: day,
-                            period_start: k.period.start,
-                            period_end: k.period.end,
-                        };
-                        let value = tallyfy::query::run(&ctx, &k.id, sql, &params).await;
-                        match &value {
-                            Ok(v) => tracing::info!(kr = %k.id, value = v, "key result value"),
-                            Err(e) => tracing::warn!(kr = %k.id, error = %e, "key result failed"),
-                        }
-                        values.push(KrValue {
-                            kr_id: k.id.clone(),
-                            value,
-                        });
-                    }
-                }
+                values.extend(tallyfy::extract(name, location, &krs, as_of).await?);
             }
         }
     }
     Ok(values)
-}
-
-/// Registers `tallyfy_params` for an evaluation day and the Tallyfy views over it.
-pub async fn register_tallyfy_views(
-    ctx: &SessionContext,
-    day: NaiveDate,
-) -> Result<(), EngineError> {
-    let end = NaiveDateTime::new(day.succ_opt().unwrap_or(day), NaiveTime::MIN)
-        .and_utc()
-        .timestamp_nanos_opt();
-    let batch = RecordBatch::try_from_iter(vec![(
-        "as_of_end",
-        ScalarValue::TimestampNanosecond(end, None)
-            .to_array()
-            .map_err(reg_err)?,
-    )])
-    .map_err(|e| reg_err(e.into()))?;
-    engine::register_batches(ctx, "tallyfy_params", vec![batch.clone()], batch.schema())?;
-    for s in registry::TALLYFY {
-        engine::register_view(ctx, s).await?;
-    }
-    Ok(())
-}
-
-fn reg_err(e: datafusion::error::DataFusionError) -> EngineError {
-    EngineError::Register {
-        table: "tallyfy_params".into(),
-        message: e.to_string(),
-    }
 }
 
 /// An output table: name, schema, rows.

@@ -21,6 +21,30 @@ fn job(dir: &std::path::Path, second_sql: &str) -> std::path::PathBuf {
     dir.join("job.toml")
 }
 
+/// Runs `sql` over an output table registered as `t`, partition column included.
+fn read(out: &std::path::Path, table: &str, sql: &str) -> String {
+    let partition = if table == "quarter_scores" {
+        "period"
+    } else {
+        "as_of"
+    };
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let ctx = datafusion::prelude::SessionContext::new();
+        let options =
+            datafusion::prelude::ParquetReadOptions::default().table_partition_cols(vec![(
+                partition.to_string(),
+                datafusion::arrow::datatypes::DataType::Utf8,
+            )]);
+        ctx.register_parquet("t", out.join(table).to_str().unwrap(), options)
+            .await
+            .unwrap();
+        let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+        datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+            .unwrap()
+            .to_string()
+    })
+}
+
 fn okrflow(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_okrflow"))
         .args(args)
@@ -80,19 +104,12 @@ fn a_failing_key_result_is_written_stale_with_its_last_good_value_and_exit_3() {
         assert!(stdout.contains("stale: key result K2"), "{stdout}");
     }
 
-    // Read back what day 3 wrote.
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let rows = rt.block_on(async {
-        let ctx = datafusion::prelude::SessionContext::new();
-        let options = datafusion::prelude::ParquetReadOptions::default()
-            .table_partition_cols(vec![("as_of".to_string(), datafusion::arrow::datatypes::DataType::Utf8)]);
-        ctx.register_parquet("k", out.join("kr_snapshots").to_str().unwrap(), options).await.unwrap();
-        let df = ctx
-            .sql("SELECT as_of, kr_id, value, stale, CAST(stale_since AS VARCHAR) AS since, status, error FROM k ORDER BY as_of, kr_id")
-            .await
-            .unwrap();
-        datafusion::arrow::util::pretty::pretty_format_batches(&df.collect().await.unwrap()).unwrap().to_string()
-    });
+    // Read back what the three days wrote.
+    let rows = read(
+        &out,
+        "kr_snapshots",
+        "SELECT as_of, kr_id, value, stale, CAST(stale_since AS VARCHAR) AS since, status, error FROM t ORDER BY as_of, kr_id",
+    );
     let lines: Vec<&str> = rows.lines().filter(|l| l.contains("| 2026-")).collect();
     assert_eq!(lines.len(), 6, "{rows}");
     // K1 is fresh every day: 3 vendor reviews started by then.
@@ -108,11 +125,29 @@ fn a_failing_key_result_is_written_stale_with_its_last_good_value_and_exit_3() {
     );
     assert!(lines[5].contains("not a number"), "{rows}");
 
-    // The runs table counts it.
-    let runs = std::fs::read_dir(out.join("runs/as_of=2026-03-03"))
-        .unwrap()
-        .count();
-    assert_eq!(runs, 1);
+    // The runs table and the objective's roll-up count it: one fresh, one stale, none failed.
+    let runs = read(
+        &out,
+        "runs",
+        "SELECT as_of, krs_total, krs_ok, krs_stale, krs_failed FROM t ORDER BY as_of",
+    );
+    assert!(
+        runs.contains("| 2026-03-01 | 2         | 2      | 0         | 0          |"),
+        "{runs}"
+    );
+    assert!(
+        runs.contains("| 2026-03-03 | 2         | 1      | 1         | 0          |"),
+        "{runs}"
+    );
+    let objectives = read(
+        &out,
+        "objective_snapshots",
+        "SELECT krs_total, krs_stale, krs_failed FROM t WHERE as_of = '2026-03-03'",
+    );
+    assert!(
+        objectives.contains("| 2         | 1         | 0          |"),
+        "{objectives}"
+    );
 }
 
 #[test]

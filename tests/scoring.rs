@@ -246,8 +246,6 @@ async fn a_failed_key_result_without_history_has_no_status() {
 
 #[tokio::test]
 async fn contributions_weight_aligned_objectives() {
-    let dir = tempfile::tempdir().unwrap();
-    let _ = dir;
     let krs = format!(
         "{}\n[[objectives]]\nid = \"A\"\ntitle = \"a\"\nowner = \"a\"\nperiod = \"FY27-Q1\"\naligns_to = {{ key_result = \"PARENT\", contribution = 3.0 }}\n{}\n\
          [[objectives]]\nid = \"B\"\ntitle = \"b\"\nowner = \"b\"\nperiod = \"FY27-Q1\"\naligns_to = {{ key_result = \"PARENT\", contribution = 1.0 }}\n{}\n\

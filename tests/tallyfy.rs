@@ -6,8 +6,7 @@ use common::date;
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion::prelude::SessionContext;
 use okrflow::model::Location;
-use okrflow::pipeline::register_tallyfy_views;
-use okrflow::sources::tallyfy::{generate::write_export, loader};
+use okrflow::sources::tallyfy::{generate::write_export, loader, register_views};
 use std::path::Path;
 
 /// Turns every fixture TSV into a Parquet export under `dir`.
@@ -43,7 +42,7 @@ async fn session(as_of: &str) -> (tempfile::TempDir, SessionContext) {
         .await
         .unwrap();
     assert_eq!(stats.process_files, 5);
-    register_tallyfy_views(&ctx, date(as_of)).await.unwrap();
+    register_views(&ctx, date(as_of)).await.unwrap();
     (dir, ctx)
 }
 

@@ -4,10 +4,12 @@
 pub mod registry;
 pub mod tables;
 
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::execution::context::SQLOptions;
 use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
+use datafusion::scalar::ScalarValue;
 use registry::{Kind, Statement};
 
 /// Why a registered statement failed. These are okrflow's own SQL, so a failure here is a
@@ -21,6 +23,20 @@ pub enum EngineError {
     },
     #[error("cannot register table {table}: {message}")]
     Register { table: String, message: String },
+}
+
+/// Days since 1970-01-01: Arrow's `Date32`.
+pub fn date32(day: NaiveDate) -> i32 {
+    (day - NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date")).num_days() as i32
+}
+
+/// Midnight UTC at the start of `day`, as the zone-less nanosecond timestamps the Tallyfy
+/// views compare with.
+pub fn midnight(day: NaiveDate) -> ScalarValue {
+    let nanos = NaiveDateTime::new(day, NaiveTime::MIN)
+        .and_utc()
+        .timestamp_nanos_opt();
+    ScalarValue::TimestampNanosecond(nanos, None)
 }
 
 /// A session configured the way okrflow needs it: UTC, strings read as plain `Utf8`, and

@@ -2,7 +2,7 @@
 //! `run_info`, `kr_definitions`, `kr_milestones`, `objective_definitions` and `kr_values`.
 //! Rust only moves data here; what the columns mean is decided in `sql/`.
 
-use super::{EngineError, register_batches};
+use super::{EngineError, date32, register_batches};
 use crate::model::{LatePenalty, Measure, Plan};
 use crate::sources::KrValue;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -23,11 +23,6 @@ pub struct RunInfo {
     pub computed_at: DateTime<Utc>,
     /// SHA-256 of the job file's text.
     pub definition_hash: String,
-}
-
-/// Days since 1970-01-01, Arrow's `Date32`.
-pub fn date32(d: NaiveDate) -> i32 {
-    (d - NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days() as i32
 }
 
 /// A column of a table under construction.
@@ -119,12 +114,6 @@ pub fn register_definitions(
     )?;
 
     let krs = &plan.key_results;
-    let objective_owner = |id: &str| {
-        plan.objectives
-            .iter()
-            .find(|o| o.id == id)
-            .and_then(|o| o.owner.clone())
-    };
     let (start, target): (Vec<_>, Vec<_>) = krs
         .iter()
         .map(|k| match k.measure {
@@ -159,13 +148,7 @@ pub fn register_definitions(
                 Col::Date(krs.iter().map(|k| Some(date32(k.period.end))).collect()),
             ),
             ("kr_title", text(krs.iter().map(|k| Some(k.title.clone())))),
-            (
-                "owner",
-                text(
-                    krs.iter()
-                        .map(|k| k.owner.clone().or_else(|| objective_owner(&k.objective_id))),
-                ),
-            ),
+            ("owner", text(krs.iter().map(|k| k.owner.clone()))),
             (
                 "measure_kind",
                 text(krs.iter().map(|k| Some(k.measure.kind().to_string()))),
@@ -286,7 +269,7 @@ pub fn register_definitions(
                 "eval_date",
                 Col::Date(
                     objs.iter()
-                        .map(|o| Some(date32(run.as_of.min(o.period.end))))
+                        .map(|o| Some(date32(o.period.evaluation_date(run.as_of))))
                         .collect(),
                 ),
             ),

@@ -68,6 +68,12 @@ impl Period {
         (self.end - self.start).num_days() + 1
     }
 
+    /// The day a period is evaluated on for a run as of `as_of`: the run's date, or the
+    /// period's last day once it is over, so that a closed quarter keeps its final numbers.
+    pub fn evaluation_date(&self, as_of: NaiveDate) -> NaiveDate {
+        as_of.min(self.end)
+    }
+
     /// True when `day` falls inside the period.
     pub fn contains(&self, day: NaiveDate) -> bool {
         self.start <= day && day <= self.end

@@ -163,11 +163,9 @@ pub struct KeyResult {
 }
 
 impl KeyResult {
-    /// The day the key result is evaluated on for a run as of `as_of`: the run's date, or the
-    /// last day of the period when the period is over, so that a closed quarter keeps its
-    /// final numbers.
+    /// The day the key result is evaluated on: see [`Period::evaluation_date`].
     pub fn evaluation_date(&self, as_of: NaiveDate) -> NaiveDate {
-        as_of.min(self.period.end)
+        self.period.evaluation_date(as_of)
     }
 }
 

@@ -137,7 +137,7 @@ fn exchange(_: &Path, _: &Path) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::arrow::array::{Int64Array, StringArray};
+    use datafusion::arrow::array::Int64Array;
     use datafusion::arrow::datatypes::{DataType, Field, Schema};
     use std::sync::Arc;
 
@@ -151,7 +151,6 @@ mod tests {
             vec![Arc::new(Int64Array::from(values.to_vec()))],
         )
         .unwrap();
-        let _ = StringArray::from(vec!["unused"]);
         TableOutput {
             table: "t".into(),
             partition_column: "as_of".into(),

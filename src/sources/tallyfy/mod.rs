@@ -11,6 +11,84 @@ pub mod generate;
 pub mod loader;
 pub mod query;
 
+use crate::engine::{self, EngineError, midnight, registry};
+use crate::model::{KeyResult, KrSource, Location};
+use crate::sources::KrValue;
+use chrono::NaiveDate;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::prelude::SessionContext;
+use query::QueryParams;
+use std::collections::BTreeMap;
+
+/// Extracts the values of the key results of one Tallyfy connection. They share one session;
+/// a connection that cannot be read fails each of them with that error. Views are registered
+/// once per evaluation date (dates differ only between periods).
+pub async fn extract(
+    connection: &str,
+    location: &Location,
+    krs: &[&KeyResult],
+    as_of: NaiveDate,
+) -> Result<Vec<KrValue>, EngineError> {
+    let ctx = engine::new_session();
+    if let Err(e) = loader::register(&ctx, connection, location).await {
+        tracing::error!(connection, error = %e, "Tallyfy exports unreadable");
+        return Ok(krs
+            .iter()
+            .map(|k| KrValue {
+                kr_id: k.id.clone(),
+                value: Err(e.clone()),
+            })
+            .collect());
+    }
+    let mut by_date: BTreeMap<NaiveDate, Vec<&KeyResult>> = BTreeMap::new();
+    for k in krs {
+        by_date.entry(k.evaluation_date(as_of)).or_default().push(k);
+    }
+    let mut values = Vec::new();
+    for (day, krs) in by_date {
+        register_views(&ctx, day).await?;
+        for k in krs {
+            let Some(KrSource::Tallyfy { sql, .. }) = &k.source else {
+                continue;
+            };
+            let params = QueryParams {
+                as_of: day,
+                period_start: k.period.start,
+                period_end: k.period.end,
+            };
+            let value = query::run(&ctx, &k.id, sql, &params).await;
+            match &value {
+                Ok(v) => tracing::info!(kr = %k.id, value = v, "key result value"),
+                Err(e) => tracing::warn!(kr = %k.id, error = %e, "key result failed"),
+            }
+            values.push(KrValue {
+                kr_id: k.id.clone(),
+                value,
+            });
+        }
+    }
+    Ok(values)
+}
+
+/// Registers `tallyfy_params` (the end of the evaluation day) and the Tallyfy views of
+/// `sql/` over the raw tables [`loader::register`] made.
+pub async fn register_views(ctx: &SessionContext, day: NaiveDate) -> Result<(), EngineError> {
+    let err = |message: String| EngineError::Register {
+        table: "tallyfy_params".into(),
+        message,
+    };
+    let end = midnight(day.succ_opt().unwrap_or(day))
+        .to_array()
+        .map_err(|e| err(e.to_string()))?;
+    let batch =
+        RecordBatch::try_from_iter(vec![("as_of_end", end)]).map_err(|e| err(e.to_string()))?;
+    engine::register_batches(ctx, "tallyfy_params", vec![batch.clone()], batch.schema())?;
+    for s in registry::TALLYFY {
+        engine::register_view(ctx, s).await?;
+    }
+    Ok(())
+}
+
 /// The 49 columns of the newest process export, in the documented order. Older files have
 /// 45 (no milestone columns, no `process_completed_at`) or 48 (no `process_completed_at`);
 /// columns are matched by name and missing ones read as NULL.

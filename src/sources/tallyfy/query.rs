@@ -1,8 +1,9 @@
 //! A key result's own SQL: checked statically when the job is validated (one read-only
 //! `SELECT`, known parameters only) and run with its parameters bound, never spliced.
 
+use crate::engine::{date32, midnight};
 use crate::sources::SourceError;
-use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use chrono::NaiveDate;
 use datafusion::arrow::array::Array;
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
@@ -31,23 +32,12 @@ pub struct QueryParams {
     pub period_end: NaiveDate,
 }
 
-fn midnight(day: NaiveDate) -> ScalarValue {
-    let ts = NaiveDateTime::new(day, NaiveTime::MIN)
-        .and_utc()
-        .timestamp_nanos_opt();
-    ScalarValue::TimestampNanosecond(ts, None)
-}
-
 impl QueryParams {
     /// The named parameter values, as DataFusion binds them.
     pub fn values(&self) -> ParamValues {
         let next = |d: NaiveDate| d.succ_opt().unwrap_or(d);
-        let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
         ParamValues::from(vec![
-            (
-                "as_of",
-                ScalarValue::Date32(Some((self.as_of - epoch).num_days() as i32)),
-            ),
+            ("as_of", ScalarValue::Date32(Some(date32(self.as_of)))),
             ("as_of_end", midnight(next(self.as_of))),
             ("period_start", midnight(self.period_start)),
             ("period_end", midnight(next(self.period_end))),
