@@ -1,7 +1,8 @@
-//! The command line: `run`, `validate` and `demo-data`, and how their results become an
+//! The command line: `run`, `validate`, `preview` and `demo-data`, and how their results become an
 //! [`Outcome`].
 
 use crate::error::Outcome;
+use crate::inspect;
 use crate::model::{self, Location};
 use crate::pipeline::{self, RunOptions};
 use anyhow::Context;
@@ -9,8 +10,8 @@ use chrono::{NaiveDate, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
-/// okrflow keeps OKRs honest with data: it reads key-result numbers from Tallyfy exports,
-/// scores them in SQL (progress, expected progress, status, quarterly score) and writes
+/// okrflow keeps OKRs honest with data: it reads key-result numbers from Tallyfy exports
+/// and Looker tiles and looks, scores them in SQL (progress, expected progress, status, quarterly score) and writes
 /// Athena-ready Parquet partitions.
 ///
 /// Exit codes: 0 all key results computed; 3 results written but some key results failed
@@ -56,12 +57,39 @@ pub enum Command {
         /// Do not print the summary table.
         #[arg(long)]
         no_summary: bool,
+        /// Answer Looker requests from this raw archive instead of the network: an output's
+        /// `raw/` folder (the run date's `as_of=` folder is used) or one day's folder.
+        #[arg(long, value_name = "DIR")]
+        replay: Option<PathBuf>,
     },
-    /// Check a job file without reading any data: syntax, references, periods, SQL, and the
-    /// OKR-practice warnings a reviewer would raise. Exit 1 when it has errors.
+    /// Check a job file: syntax, references, periods, SQL, and the OKR-practice warnings a
+    /// reviewer would raise, without reading any data. With --online, also log in to every
+    /// connection and resolve every dashboard, tile and look (no query is run). Exit 1 when
+    /// it has errors.
     Validate {
         /// The job file (TOML).
         job: PathBuf,
+        /// Also reach every connection and resolve what each key result reads.
+        #[arg(long)]
+        online: bool,
+        /// With --online: answer Looker requests from this raw archive.
+        #[arg(long, value_name = "DIR")]
+        replay: Option<PathBuf>,
+    },
+    /// Fetch one key result's value as a run would and print it with the rows it came from.
+    /// Nothing is written or archived.
+    Preview {
+        /// The job file (TOML).
+        job: PathBuf,
+        /// The key result's id.
+        #[arg(long)]
+        kr: String,
+        /// The evaluation date (YYYY-MM-DD, default: today in UTC).
+        #[arg(long, value_parser = parse_date)]
+        as_of: Option<NaiveDate>,
+        /// Answer Looker requests from this raw archive instead of the network.
+        #[arg(long, value_name = "DIR")]
+        replay: Option<PathBuf>,
     },
     /// Regenerate the bundled sample Tallyfy exports (deterministic: the same files every time).
     DemoData {
@@ -103,12 +131,12 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
         match cli.command {
-            Command::Run { job, as_of, output, no_summary } => {
+            Command::Run { job, as_of, output, no_summary, replay } => {
                 let plan = model::load(&job)?;
                 for w in &plan.warnings {
                     tracing::warn!("{w}");
                 }
-                let options = RunOptions { as_of: as_of.unwrap_or_else(|| Utc::now().date_naive()), output: output.map(Location::Local) };
+                let options = RunOptions { as_of: as_of.unwrap_or_else(|| Utc::now().date_naive()), output: output.map(Location::Local), replay };
                 let report = pipeline::run(&plan, &options).await.with_context(|| format!("job {} could not run", job.display()))?;
                 if !no_summary {
                     let empty = Vec::new();
@@ -128,14 +156,23 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
                     Ok(Outcome::SomeKeyResultsFailed)
                 }
             }
-            Command::Validate { job } => match model::load(&job) {
+            Command::Validate { job, online, replay } => match model::load(&job) {
                 Ok(plan) => {
                     for w in &plan.warnings {
                         println!("{w}");
                     }
+                    let problems = if online { inspect::check_online(&plan, replay).await } else { Vec::new() };
+                    for (subject, problem) in &problems {
+                        println!("{}: error: {subject}: {problem}", job.display());
+                    }
+                    if !problems.is_empty() {
+                        println!("{}: {} problem(s) online, {} warning(s)", job.display(), problems.len(), plan.warnings.len());
+                        return Ok(Outcome::CouldNotRun);
+                    }
                     println!(
-                        "{}: ok — {} objective(s), {} key result(s), {} connection(s), {} warning(s)",
+                        "{}: ok{} — {} objective(s), {} key result(s), {} connection(s), {} warning(s)",
                         job.display(),
+                        if online { " (online: every connection reached, every dashboard, tile and look found)" } else { "" },
                         plan.objectives.len(),
                         plan.key_results.len(),
                         plan.connections.len(),
@@ -152,6 +189,25 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 }
                 Err(e) => Err(e.into()),
             },
+            Command::Preview { job, kr, as_of, replay } => {
+                let plan = model::load(&job)?;
+                let as_of = as_of.unwrap_or_else(|| Utc::now().date_naive());
+                let preview = inspect::preview(&plan, &kr, as_of, replay).await?;
+                println!("{} as of {as_of} — {}", preview.kr_id, preview.source);
+                if let Some(rows) = &preview.rows {
+                    println!("{rows}");
+                }
+                match preview.value {
+                    Ok(v) => {
+                        println!("value: {v}");
+                        Ok(Outcome::Ok)
+                    }
+                    Err(e) => {
+                        println!("no value: {e}");
+                        Ok(Outcome::SomeKeyResultsFailed)
+                    }
+                }
+            }
             Command::DemoData { out } => {
                 let stats = crate::sources::tallyfy::generate::write_demo(&out).with_context(|| format!("cannot write {}", out.display()))?;
                 println!("wrote {} files ({} rows, {} processes) to {}", stats.files, stats.rows, stats.processes, out.display());

@@ -3,7 +3,7 @@
 //!
 //! The layers, in the order a run goes through them:
 //! - [`model`]: the job file, parsed and validated into a [`model::Plan`] without I/O;
-//! - [`sources`]: extract one raw value per key result (Tallyfy today);
+//! - [`sources`]: extract one raw value per key result (Tallyfy exports, Looker tiles and looks);
 //! - [`engine`]: the DataFusion session and the SQL registry that holds every business rule;
 //! - [`sink`]: Parquet output, partitioned and committed atomically;
 //! - [`pipeline`]: one run from plan to committed output.
@@ -11,8 +11,10 @@
 pub mod cli;
 pub mod engine;
 pub mod error;
+pub mod inspect;
 pub mod model;
 pub mod pipeline;
+pub mod secret;
 pub mod sink;
 pub mod sources;
 pub mod summary;

@@ -6,7 +6,8 @@ use crate::engine::{self, EngineError, registry};
 use crate::model::{Connection, Location, Plan};
 use crate::sink::commit::{LocalCommit, TableOutput};
 use crate::sink::{self, SinkError};
-use crate::sources::{KrValue, SourceError, tallyfy};
+use crate::sources::http::{archive_root, replay_root};
+use crate::sources::{ApiOptions, KrValue, SourceError, looker, tallyfy};
 use chrono::{NaiveDate, Utc};
 use datafusion::arrow::record_batch::RecordBatch;
 use sha2::{Digest, Sha256};
@@ -30,6 +31,8 @@ pub struct RunOptions {
     pub as_of: NaiveDate,
     /// Write here instead of the job's `[output]`.
     pub output: Option<Location>,
+    /// Answer Looker and Jira requests from this raw archive instead of the network.
+    pub replay: Option<PathBuf>,
 }
 
 /// What a run did.
@@ -46,23 +49,38 @@ pub struct RunReport {
     pub partitions: Vec<PathBuf>,
 }
 
-/// Extracts every key result's raw value, one connection at a time.
-pub async fn extract(plan: &Plan, as_of: NaiveDate) -> Result<Vec<KrValue>, EngineError> {
-    let mut values = Vec::new();
-    for (name, connection) in &plan.connections {
-        let krs: Vec<_> = plan
-            .key_results
-            .iter()
-            .filter(|k| k.source.as_ref().is_some_and(|s| s.connection() == name))
-            .collect();
-        if krs.is_empty() {
-            continue;
-        }
-        match connection {
-            Connection::Tallyfy { location } => {
-                values.extend(tallyfy::extract(name, location, &krs, as_of).await?);
+/// The key results that read from connection `name`.
+pub fn key_results_of<'a>(plan: &'a Plan, name: &str) -> Vec<&'a crate::model::KeyResult> {
+    plan.key_results
+        .iter()
+        .filter(|k| k.source.as_ref().is_some_and(|s| s.connection() == name))
+        .collect()
+}
+
+/// Extracts every key result's raw value; connections are read concurrently.
+pub async fn extract(
+    plan: &Plan,
+    as_of: NaiveDate,
+    api: &ApiOptions,
+) -> Result<Vec<KrValue>, EngineError> {
+    let per_connection = plan
+        .connections
+        .iter()
+        .map(|(name, connection)| async move {
+            let krs = key_results_of(plan, name);
+            if krs.is_empty() {
+                return Ok(Vec::new());
             }
-        }
+            match connection {
+                Connection::Tallyfy { location } => {
+                    tallyfy::extract(name, location, &krs, as_of).await
+                }
+                Connection::Looker(settings) => looker::extract(name, settings, &krs, api).await,
+            }
+        });
+    let mut values = Vec::new();
+    for v in futures::future::join_all(per_connection).await {
+        values.extend(v?);
     }
     Ok(values)
 }
@@ -116,7 +134,15 @@ pub async fn run(plan: &Plan, options: &RunOptions) -> Result<RunReport, Pipelin
         .unwrap_or_else(|| plan.output.clone());
     tracing::info!(job = %plan.job_name, %run_id, as_of = %options.as_of, output = %output, "run started");
 
-    let values = extract(plan, options.as_of).await?;
+    let Location::Local(root) = &output;
+    let api = ApiOptions {
+        replay: options
+            .replay
+            .as_deref()
+            .map(|d| replay_root(d, options.as_of)),
+        archive: Some(archive_root(root, options.as_of)),
+    };
+    let values = extract(plan, options.as_of, &api).await?;
     let failed: Vec<(String, String)> = values
         .iter()
         .filter_map(|v| {

@@ -23,6 +23,8 @@ pub enum EngineError {
     },
     #[error("cannot register table {table}: {message}")]
     Register { table: String, message: String },
+    #[error("query `{sql}` failed: {message}")]
+    Query { sql: String, message: String },
 }
 
 /// Days since 1970-01-01: Arrow's `Date32`.
@@ -93,6 +95,20 @@ pub async fn collect(
     // Collected batches may differ from the plan's schema in nullability; theirs is the truth.
     let schema = batches.first().map_or(schema, |b| b.schema());
     Ok((schema, batches))
+}
+
+/// Runs one of okrflow's own fixed queries over registered tables and views.
+pub async fn query(ctx: &SessionContext, sql: &str) -> Result<Vec<RecordBatch>, EngineError> {
+    let err = |e: datafusion::error::DataFusionError| EngineError::Query {
+        sql: sql.to_string(),
+        message: e.strip_backtrace(),
+    };
+    ctx.sql(sql)
+        .await
+        .map_err(err)?
+        .collect()
+        .await
+        .map_err(err)
 }
 
 /// Registers collected rows as an in-memory table, replacing an earlier one.

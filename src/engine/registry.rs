@@ -41,6 +41,14 @@ pub const TALLYFY: &[Statement] = &[
     statement!("tallyfy_members", View),
 ];
 
+/// The Looker views: what each key result's selection refers to, the cells it keeps, and
+/// the value they make.
+pub const LOOKER: &[Statement] = &[
+    statement!("looker_choices", View),
+    statement!("looker_selected", View),
+    statement!("looker_values", View),
+];
+
 /// The scoring statements, in order: views first, then the output tables.
 pub const SCORING: &[Statement] = &[
     statement!("kr_scores", View),
@@ -54,7 +62,7 @@ pub const SCORING: &[Statement] = &[
 
 /// Every statement in the registry.
 pub fn all() -> impl Iterator<Item = &'static Statement> {
-    TALLYFY.iter().chain(SCORING)
+    TALLYFY.iter().chain(LOOKER).chain(SCORING)
 }
 
 #[cfg(test)]

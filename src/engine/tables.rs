@@ -7,7 +7,8 @@ use crate::model::{LatePenalty, Measure, Plan};
 use crate::sources::KrValue;
 use chrono::{DateTime, NaiveDate, Utc};
 use datafusion::arrow::array::{
-    ArrayRef, Date32Array, Float64Array, Int64Array, StringArray, TimestampMillisecondArray,
+    ArrayRef, BooleanArray, Date32Array, Float64Array, Int64Array, StringArray,
+    TimestampMillisecondArray,
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::arrow::record_batch::RecordBatch;
@@ -26,8 +27,9 @@ pub struct RunInfo {
 }
 
 /// A column of a table under construction.
-enum Col {
+pub enum Col {
     Text(Vec<Option<String>>),
+    Bool(Vec<Option<bool>>),
     Float(Vec<Option<f64>>),
     Int(Vec<Option<i64>>),
     Date(Vec<Option<i32>>),
@@ -38,6 +40,7 @@ impl Col {
     fn data_type(&self) -> DataType {
         match self {
             Col::Text(_) => DataType::Utf8,
+            Col::Bool(_) => DataType::Boolean,
             Col::Float(_) => DataType::Float64,
             Col::Int(_) => DataType::Int64,
             Col::Date(_) => DataType::Date32,
@@ -47,6 +50,7 @@ impl Col {
     fn into_array(self) -> ArrayRef {
         match self {
             Col::Text(v) => Arc::new(StringArray::from(v)),
+            Col::Bool(v) => Arc::new(BooleanArray::from(v)),
             Col::Float(v) => Arc::new(Float64Array::from(v)),
             Col::Int(v) => Arc::new(Int64Array::from(v)),
             Col::Date(v) => Arc::new(Date32Array::from(v)),
@@ -55,8 +59,12 @@ impl Col {
     }
 }
 
-/// Registers `name` with the given named columns.
-fn register(ctx: &SessionContext, name: &str, cols: Vec<(&str, Col)>) -> Result<(), EngineError> {
+/// Registers `name` with the given named columns (all nullable).
+pub fn register(
+    ctx: &SessionContext,
+    name: &str,
+    cols: Vec<(&str, Col)>,
+) -> Result<(), EngineError> {
     let schema: SchemaRef = Arc::new(Schema::new(
         cols.iter()
             .map(|(n, c)| Field::new(*n, c.data_type(), true))
@@ -71,7 +79,8 @@ fn register(ctx: &SessionContext, name: &str, cols: Vec<(&str, Col)>) -> Result<
     register_batches(ctx, name, vec![batch], schema)
 }
 
-fn text(v: impl IntoIterator<Item = Option<String>>) -> Col {
+/// A text column.
+pub fn text(v: impl IntoIterator<Item = Option<String>>) -> Col {
     Col::Text(v.into_iter().collect())
 }
 

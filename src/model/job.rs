@@ -1,6 +1,7 @@
 //! The job file as written: typed serde structures with `deny_unknown_fields`, and every
 //! default in one place ([`Defaults`]). [`super::plan`] turns this into a validated plan.
 
+use crate::sources::looker::config::{LookerConnection, LookerSource};
 use crate::sources::tallyfy::config::{TallyfyConnection, TallyfySource};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -92,6 +93,7 @@ pub struct OutputSection {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ConnectionConfig {
     Tallyfy(TallyfyConnection),
+    Looker(LookerConnection),
 }
 
 impl ConnectionConfig {
@@ -99,6 +101,7 @@ impl ConnectionConfig {
     pub fn kind(&self) -> &'static str {
         match self {
             ConnectionConfig::Tallyfy(_) => "tallyfy",
+            ConnectionConfig::Looker(_) => "looker",
         }
     }
 }
@@ -203,9 +206,10 @@ pub enum LatePenaltyConfig {
     ZeroIfMissed,
 }
 
-/// `source = { tallyfy = {...} }`
+/// `source = { tallyfy = {...} }` or `source = { looker = {...} }`
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum SourceConfig {
     Tallyfy(TallyfySource),
+    Looker(LookerSource),
 }

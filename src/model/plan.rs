@@ -7,6 +7,7 @@ use super::job::{
     StatusThresholds,
 };
 use super::{JobError, Period, Problem, Severity, line_col};
+use crate::sources::looker::{LookerLink, LookerSettings};
 use chrono::NaiveDate;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Range;
@@ -57,6 +58,8 @@ impl Location {
 pub enum Connection {
     /// Tallyfy Parquet exports.
     Tallyfy { location: Location },
+    /// A Looker instance (API 4.0).
+    Looker(LookerSettings),
 }
 
 impl Connection {
@@ -64,6 +67,7 @@ impl Connection {
     pub fn kind(&self) -> &'static str {
         match self {
             Connection::Tallyfy { .. } => "tallyfy",
+            Connection::Looker(_) => "looker",
         }
     }
 }
@@ -126,7 +130,14 @@ pub enum LatePenalty {
 /// Where a key result's value comes from.
 #[derive(Debug, Clone, PartialEq)]
 pub enum KrSource {
-    Tallyfy { connection: String, sql: String },
+    Tallyfy {
+        connection: String,
+        sql: String,
+    },
+    Looker {
+        connection: String,
+        link: LookerLink,
+    },
 }
 
 impl KrSource {
@@ -134,13 +145,16 @@ impl KrSource {
     pub fn kind(&self) -> &'static str {
         match self {
             KrSource::Tallyfy { .. } => "tallyfy",
+            KrSource::Looker { .. } => "looker",
         }
     }
 
     /// The connection name.
     pub fn connection(&self) -> &str {
         match self {
-            KrSource::Tallyfy { connection, .. } => connection,
+            KrSource::Tallyfy { connection, .. } | KrSource::Looker { connection, .. } => {
+                connection
+            }
         }
     }
 }
@@ -306,6 +320,25 @@ pub fn parse(path: &Path, text: &str) -> Result<Plan, JobError> {
                     connections.insert(name.clone(), Connection::Tallyfy { location });
                 }
                 Err(e) => c.error(conn.span(), subject, e),
+            },
+            ConnectionConfig::Looker(l) => match LookerSettings::from_config(l, &base_dir) {
+                Ok(settings) => {
+                    if let Some(dir) = &settings.replay
+                        && !dir.is_dir()
+                    {
+                        c.warn(
+                            Some(conn.span()),
+                            subject.clone(),
+                            format!("replay folder {} does not exist", dir.display()),
+                        );
+                    }
+                    connections.insert(name.clone(), Connection::Looker(settings));
+                }
+                Err(problems) => {
+                    for p in problems {
+                        c.error(conn.span(), subject.clone(), p);
+                    }
+                }
             },
         }
     }
@@ -603,6 +636,25 @@ fn key_result(
                     connection,
                     sql: t.sql.clone(),
                 })
+            }
+            SourceConfig::Looker(l) => {
+                let connection = resolve_connection(
+                    c,
+                    s.span(),
+                    &subject,
+                    l.connection.as_deref(),
+                    "looker",
+                    connections,
+                );
+                match LookerLink::from_config(l) {
+                    Ok(link) => connection.map(|connection| KrSource::Looker { connection, link }),
+                    Err(problems) => {
+                        for p in problems {
+                            c.error(s.span(), subject.clone(), format!("looker source: {p}"));
+                        }
+                        None
+                    }
+                }
             }
         },
     };

@@ -1,6 +1,8 @@
 //! Helpers shared by the end-to-end suites.
 #![allow(dead_code)]
 
+pub mod looker;
+
 use chrono::NaiveDate;
 use okrflow::model::{self, Location, Plan};
 use okrflow::pipeline::{self, RunOptions, RunReport};
@@ -25,6 +27,7 @@ pub async fn run(plan: &Plan, as_of: &str, out: &Path) -> RunReport {
     let options = RunOptions {
         as_of: date(as_of),
         output: Some(Location::Local(out.to_path_buf())),
+        replay: None,
     };
     pipeline::run(plan, &options).await.unwrap()
 }

@@ -1,0 +1,146 @@
+//! Looking before running: `preview` (the value one key result would get, and the rows it
+//! came from, without writing anything) and `validate --online` (every connection reached,
+//! every dashboard, tile and look resolved, all problems reported at once).
+
+use crate::engine::{self, EngineError};
+use crate::model::{Connection, KrSource, Plan};
+use crate::pipeline::key_results_of;
+use crate::sources::{ApiOptions, SourceError, looker, tallyfy};
+use chrono::NaiveDate;
+use datafusion::arrow::util::pretty::pretty_format_batches;
+use datafusion::prelude::{col, lit};
+
+/// Why a preview could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum InspectError {
+    #[error("no key result `{id}` in the job (it has: {known})")]
+    UnknownKeyResult { id: String, known: String },
+    #[error("key result {id} has no source: it is measured by the objectives aligned to it")]
+    NoSource { id: String },
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+/// What `preview` found for one key result.
+#[derive(Debug)]
+pub struct Preview {
+    pub kr_id: String,
+    /// The source, as a reader would name it (`looker_prod: dashboard `Sales` tile `Demos``).
+    pub source: String,
+    pub value: Result<f64, SourceError>,
+    /// The selected cells, as a table, for sources that have them.
+    pub rows: Option<String>,
+}
+
+/// Fetches one key result's value as a run would, without archiving or writing anything.
+pub async fn preview(
+    plan: &Plan,
+    kr_id: &str,
+    as_of: NaiveDate,
+    replay: Option<std::path::PathBuf>,
+) -> Result<Preview, InspectError> {
+    let Some(kr) = plan.key_result(kr_id) else {
+        return Err(InspectError::UnknownKeyResult {
+            id: kr_id.into(),
+            known: plan
+                .key_results
+                .iter()
+                .map(|k| k.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    };
+    let Some(source) = &kr.source else {
+        return Err(InspectError::NoSource { id: kr_id.into() });
+    };
+    let name = source.connection();
+    let api = ApiOptions {
+        replay,
+        archive: None,
+    };
+    match (&plan.connections[name], source) {
+        (Connection::Tallyfy { location }, KrSource::Tallyfy { sql, .. }) => {
+            let value = tallyfy::extract(name, location, &[kr], as_of)
+                .await?
+                .pop()
+                .map_or_else(|| unreachable!("one value per key result"), |v| v.value);
+            Ok(Preview {
+                kr_id: kr_id.into(),
+                source: format!("{name}: {}", sql.trim()),
+                value,
+                rows: None,
+            })
+        }
+        (Connection::Looker(settings), KrSource::Looker { link, .. }) => {
+            let fetched = looker::fetch_for(name, settings, &[kr], &api, true).await;
+            let ctx = engine::new_session();
+            let value = looker::values(&ctx, name, &[kr], &fetched)
+                .await?
+                .pop()
+                .map_or_else(|| unreachable!("one value per key result"), |v| v.value);
+            let rows = match ctx.table("looker_selected").await {
+                Ok(df) => {
+                    let batches = df
+                        .filter(col("kr_id").eq(lit(kr_id)))
+                        .and_then(|df| {
+                            df.select_columns(&["x", "measure", "pivot_key", "value", "cell"])
+                        })
+                        .and_then(|df| df.sort_by(vec![col("x"), col("pivot_key")]));
+                    match batches {
+                        Ok(df) => df
+                            .collect()
+                            .await
+                            .ok()
+                            .and_then(|b| pretty_format_batches(&b).ok())
+                            .map(|t| t.to_string()),
+                        Err(_) => None,
+                    }
+                }
+                Err(_) => None,
+            };
+            Ok(Preview {
+                kr_id: kr_id.into(),
+                source: format!("{name}: {}", link.target),
+                value,
+                rows,
+            })
+        }
+        _ => unreachable!("the plan checks that a source's connection has its kind"),
+    }
+}
+
+/// Reaches every connection the job's key results use: Tallyfy exports are listed and their
+/// footers read; Looker connections log in and resolve every dashboard, tile and look.
+/// Returns `(subject, problem)` pairs, empty when everything resolves.
+pub async fn check_online(
+    plan: &Plan,
+    replay: Option<std::path::PathBuf>,
+) -> Vec<(String, String)> {
+    let api = ApiOptions {
+        replay,
+        archive: None,
+    };
+    let checks = plan.connections.iter().map(|(name, connection)| {
+        let api = &api;
+        async move {
+            let krs = key_results_of(plan, name);
+            match connection {
+                Connection::Tallyfy { location } => {
+                    let ctx = engine::new_session();
+                    match tallyfy::loader::register(&ctx, name, location).await {
+                        Ok(_) => Vec::new(),
+                        Err(e) => vec![(format!("connection {name}"), e.to_string())],
+                    }
+                }
+                Connection::Looker(settings) => {
+                    looker::check_online(name, settings, &krs, api).await
+                }
+            }
+        }
+    });
+    futures::future::join_all(checks)
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
+}
