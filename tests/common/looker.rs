@@ -74,10 +74,17 @@ pub struct Server {
     pub logouts: AtomicUsize,
     /// Requests refused for a missing, unknown or expired token.
     unauthorized_count: AtomicUsize,
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
     next_token: AtomicUsize,
 }
 
 impl Server {
+    /// The most requests that were being answered at once.
+    pub fn max_in_flight(&self) -> usize {
+        self.max_in_flight.load(Ordering::SeqCst)
+    }
+
     /// Requests refused with 401 for their token (injected faults not counted).
     pub fn unauthorized(&self) -> usize {
         self.unauthorized_count.load(Ordering::SeqCst)
@@ -103,6 +110,8 @@ impl FakeLooker {
             logins: AtomicUsize::new(0),
             logouts: AtomicUsize::new(0),
             unauthorized_count: AtomicUsize::new(0),
+            in_flight: AtomicUsize::new(0),
+            max_in_flight: AtomicUsize::new(0),
             next_token: AtomicUsize::new(1),
         });
         let app = axum::Router::new()
@@ -196,6 +205,14 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let now = s.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    s.max_in_flight.fetch_max(now, Ordering::SeqCst);
+    let response = answer(&s, method, uri, headers, body).await;
+    s.in_flight.fetch_sub(1, Ordering::SeqCst);
+    response
+}
+
+async fn answer(s: &Server, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
     let line = format!(
         "{method} {}{}",
         uri.path(),
