@@ -323,14 +323,26 @@ pub fn parse(path: &Path, text: &str) -> Result<Plan, JobError> {
             },
             ConnectionConfig::Looker(l) => match LookerSettings::from_config(l, &base_dir) {
                 Ok(settings) => {
-                    if let Some(dir) = &settings.replay
-                        && !dir.is_dir()
-                    {
-                        c.warn(
+                    match &settings.replay {
+                        Some(dir) if !dir.is_dir() => c.warn(
                             Some(conn.span()),
                             subject.clone(),
                             format!("replay folder {} does not exist", dir.display()),
-                        );
+                        ),
+                        Some(_) => {}
+                        None => {
+                            for var in [&settings.client_id_env, &settings.client_secret_env] {
+                                if std::env::var_os(var).is_none() {
+                                    c.warn(
+                                        Some(conn.span()),
+                                        subject.clone(),
+                                        format!(
+                                            "environment variable {var} is not set: this connection's key results will fail"
+                                        ),
+                                    );
+                                }
+                            }
+                        }
                     }
                     connections.insert(name.clone(), Connection::Looker(settings));
                 }
