@@ -3,7 +3,7 @@
 //! calls that find dashboards, tiles and looks, and the query runs in `json_detail`.
 
 use super::model::{
-    AccessToken, Dashboard, DashboardElement, DashboardFilter, JsonDetail, Look, Query, id_text,
+    AccessToken, DashboardElement, DashboardFilter, JsonDetail, Look, Query, SearchHit, id_text,
 };
 use crate::secret::{Secret, SecretError};
 use crate::sources::http::{Body, HttpClient, HttpError, Request, Response};
@@ -258,20 +258,31 @@ impl LookerClient {
 
     /// The id of the dashboard titled exactly `title`.
     pub async fn find_dashboard(&self, title: &str) -> Result<String, LookerError> {
-        let what = format!("dashboard `{title}`");
-        let found: Vec<Dashboard> = self
-            .get(
-                Request::get(
-                    format!("{API}/dashboards/search"),
-                    &[
-                        ("title", title),
-                        ("deleted", "false"),
-                        ("fields", "id,title"),
-                    ],
-                ),
-                &what,
-            )
-            .await?;
+        self.find_by_title("dashboards", "dashboard", title).await
+    }
+
+    /// The id of the look titled exactly `title`.
+    pub async fn find_look(&self, title: &str) -> Result<String, LookerError> {
+        self.find_by_title("looks", "look", title).await
+    }
+
+    /// Searches `/{collection}/search` by title and keeps the exact match.
+    async fn find_by_title(
+        &self,
+        collection: &str,
+        kind: &str,
+        title: &str,
+    ) -> Result<String, LookerError> {
+        let what = format!("{kind} `{title}`");
+        let request = Request::get(
+            format!("{API}/{collection}/search"),
+            &[
+                ("title", title),
+                ("deleted", "false"),
+                ("fields", "id,title"),
+            ],
+        );
+        let found: Vec<SearchHit> = self.get(request, &what).await?;
         let titled = found
             .iter()
             .filter_map(|d| Some((id_text(&d.id)?, d.title.clone()?)));
@@ -305,28 +316,6 @@ impl LookerClient {
             what,
         )
         .await
-    }
-
-    /// The id of the look titled exactly `title`.
-    pub async fn find_look(&self, title: &str) -> Result<String, LookerError> {
-        let what = format!("look `{title}`");
-        let found: Vec<Look> = self
-            .get(
-                Request::get(
-                    format!("{API}/looks/search"),
-                    &[
-                        ("title", title),
-                        ("deleted", "false"),
-                        ("fields", "id,title,query_id"),
-                    ],
-                ),
-                &what,
-            )
-            .await?;
-        let titled = found
-            .iter()
-            .filter_map(|l| Some((id_text(&l.id)?, l.title.clone()?)));
-        exactly_one(&what, title, titled)
     }
 
     /// A look by id (to check it exists).

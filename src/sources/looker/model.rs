@@ -13,9 +13,9 @@ pub struct AccessToken {
     pub expires_in: Option<f64>,
 }
 
-/// An entry of `GET /dashboards/search`.
+/// An entry of `GET /dashboards/search` or `GET /looks/search`.
 #[derive(Debug, Clone, Deserialize)]
-pub struct Dashboard {
+pub struct SearchHit {
     pub id: Value,
     #[serde(default)]
     pub title: Option<String>,
