@@ -1,14 +1,14 @@
 //! Looking before running: `preview` (the value one key result would get, and the rows it
 //! came from, without writing anything) and `validate --online` (every connection reached,
-//! every dashboard, tile and look resolved, all problems reported at once).
+//! every dashboard, tile, look, field and JQL checked, all problems reported at once).
 
 use crate::engine::{self, EngineError};
 use crate::model::{Connection, KrSource, Plan};
 use crate::pipeline::key_results_of;
-use crate::sources::{ApiOptions, SourceError, looker, tallyfy};
+use crate::sources::{ApiOptions, SourceError, jira, looker, tallyfy};
 use chrono::NaiveDate;
 use datafusion::arrow::util::pretty::pretty_format_batches;
-use datafusion::prelude::{col, lit};
+use datafusion::prelude::{SessionContext, col, lit};
 
 /// Why a preview could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -78,26 +78,13 @@ pub async fn preview(
                 .await?
                 .pop()
                 .map_or_else(|| unreachable!("one value per key result"), |v| v.value);
-            let rows = match ctx.table("looker_selected").await {
-                Ok(df) => {
-                    let batches = df
-                        .filter(col("kr_id").eq(lit(kr_id)))
-                        .and_then(|df| {
-                            df.select_columns(&["x", "measure", "pivot_key", "value", "cell"])
-                        })
-                        .and_then(|df| df.sort_by(vec![col("x"), col("pivot_key")]));
-                    match batches {
-                        Ok(df) => df
-                            .collect()
-                            .await
-                            .ok()
-                            .and_then(|b| pretty_format_batches(&b).ok())
-                            .map(|t| t.to_string()),
-                        Err(_) => None,
-                    }
-                }
-                Err(_) => None,
-            };
+            let rows = table(
+                &ctx,
+                "looker_selected",
+                kr_id,
+                &["x", "measure", "pivot_key", "value", "cell"],
+            )
+            .await;
             Ok(Preview {
                 kr_id: kr_id.into(),
                 source: format!("{name}: {}", link.target),
@@ -105,8 +92,57 @@ pub async fn preview(
                 rows,
             })
         }
+        (Connection::Jira(settings), KrSource::Jira { link, .. }) => {
+            let fetched = jira::fetch_for(name, settings, &[kr], &api).await;
+            let ctx = engine::new_session();
+            let value = jira::values(&ctx, name, &[kr], &fetched)
+                .await?
+                .pop()
+                .map_or_else(|| unreachable!("one value per key result"), |v| v.value);
+            let rows = match fetched.get(kr_id) {
+                Some(Ok(jira::Fetched::Counts { matching, done })) => Some(format!(
+                    "counted: {} matching, {} done",
+                    matching.map_or("–".into(), |n| n.to_string()),
+                    done.map_or("–".into(), |n| n.to_string())
+                )),
+                Some(Ok(jira::Fetched::Issues(_))) => table(&ctx, "jira_issues", kr_id, &[]).await,
+                _ => None,
+            };
+            Ok(Preview {
+                kr_id: kr_id.into(),
+                source: format!("{name}: JQL `{}` ({})", link.jql, link.metric.as_str()),
+                value,
+                rows,
+            })
+        }
         _ => unreachable!("the plan checks that a source's connection has its kind"),
     }
+}
+
+/// A registered table's rows for one key result, as text (all columns but `kr_id` when
+/// `columns` is empty); `None` when it cannot be read.
+async fn table(ctx: &SessionContext, name: &str, kr_id: &str, columns: &[&str]) -> Option<String> {
+    let df = ctx
+        .table(name)
+        .await
+        .ok()?
+        .filter(col("kr_id").eq(lit(kr_id)))
+        .ok()?;
+    let df = if columns.is_empty() {
+        let all: Vec<String> = df
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .filter(|n| n != "kr_id")
+            .collect();
+        df.select_columns(&all.iter().map(String::as_str).collect::<Vec<_>>())
+            .ok()?
+    } else {
+        df.select_columns(columns).ok()?
+    };
+    let batches = df.collect().await.ok()?;
+    pretty_format_batches(&batches).ok().map(|t| t.to_string())
 }
 
 /// Reaches every connection the job's key results use: Tallyfy exports are listed and their
@@ -135,6 +171,7 @@ pub async fn check_online(
                 Connection::Looker(settings) => {
                     looker::check_online(name, settings, &krs, api).await
                 }
+                Connection::Jira(settings) => jira::check_online(name, settings, &krs, api).await,
             }
         }
     });

@@ -7,7 +7,7 @@ use crate::model::{Connection, Location, Plan};
 use crate::sink::commit::{LocalCommit, TableOutput};
 use crate::sink::{self, SinkError};
 use crate::sources::http::{archive_root, replay_root};
-use crate::sources::{ApiOptions, KrValue, SourceError, looker, tallyfy};
+use crate::sources::{ApiOptions, KrValue, SourceError, jira, looker, tallyfy};
 use chrono::{NaiveDate, Utc};
 use datafusion::arrow::record_batch::RecordBatch;
 use sha2::{Digest, Sha256};
@@ -76,6 +76,7 @@ pub async fn extract(
                     tallyfy::extract(name, location, &krs, as_of).await
                 }
                 Connection::Looker(settings) => looker::extract(name, settings, &krs, api).await,
+                Connection::Jira(settings) => jira::extract(name, settings, &krs, api).await,
             }
         });
     let mut values = Vec::new();

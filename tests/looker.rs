@@ -453,7 +453,7 @@ async fn tokens_are_renewed_before_they_expire_and_after_a_401() {
     // A token that lives 11 s is renewed after 1 s (10 s early).
     inst.token_ttl_secs = 11;
     let looker = FakeLooker::start(inst).await;
-    *looker.server.latency.lock().unwrap() = Duration::from_millis(350);
+    *looker.server.rec.latency.lock().unwrap() = Duration::from_millis(350);
     let plan = plan(
         &looker.url(),
         "LK_TOKEN",

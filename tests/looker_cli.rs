@@ -114,7 +114,7 @@ async fn secrets_never_reach_logs_errors_or_written_files() {
     .await;
     assert_eq!(json_run.status.code(), Some(0), "{}", text(&json_run));
     // The secret was used: the server saw it in the login body, and handed out tokens.
-    let seen = looker.server.seen.lock().unwrap().join("\n");
+    let seen = looker.server.rec.seen.lock().unwrap().join("\n");
     assert!(seen.contains(&format!("client_secret={CLIENT_SECRET}")));
     let tokens: Vec<String> = (1..=looker
         .server
@@ -330,7 +330,7 @@ async fn requests_to_one_connection_stay_within_its_concurrency_limit() {
         ));
     }
     let looker = FakeLooker::start(instance).await;
-    *looker.server.latency.lock().unwrap() = std::time::Duration::from_millis(150);
+    *looker.server.rec.latency.lock().unwrap() = std::time::Duration::from_millis(150);
     let dir = tempfile::tempdir().unwrap();
     let job_path = job(dir.path(), &looker.url(), &krs);
     let text_job = std::fs::read_to_string(&job_path)
@@ -343,5 +343,5 @@ async fn requests_to_one_connection_stay_within_its_concurrency_limit() {
     )
     .await;
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert_eq!(looker.server.max_in_flight(), 2, "{:#?}", looker.log());
+    assert_eq!(looker.server.rec.max_in_flight(), 2, "{:#?}", looker.log());
 }

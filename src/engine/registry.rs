@@ -49,6 +49,9 @@ pub const LOOKER: &[Statement] = &[
     statement!("looker_values", View),
 ];
 
+/// The Jira statement: one value per key result from its issues or counts.
+pub const JIRA: &[Statement] = &[statement!("jira_values", View)];
+
 /// The scoring statements, in order: views first, then the output tables.
 pub const SCORING: &[Statement] = &[
     statement!("kr_scores", View),
@@ -62,7 +65,7 @@ pub const SCORING: &[Statement] = &[
 
 /// Every statement in the registry.
 pub fn all() -> impl Iterator<Item = &'static Statement> {
-    TALLYFY.iter().chain(LOOKER).chain(SCORING)
+    TALLYFY.iter().chain(LOOKER).chain(JIRA).chain(SCORING)
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The job file as written: typed serde structures with `deny_unknown_fields`, and every
 //! default in one place ([`Defaults`]). [`super::plan`] turns this into a validated plan.
 
+use crate::sources::jira::config::{JiraConnection, JiraSource};
 use crate::sources::looker::config::{LookerConnection, LookerSource};
 use crate::sources::tallyfy::config::{TallyfyConnection, TallyfySource};
 use serde::Deserialize;
@@ -94,6 +95,7 @@ pub struct OutputSection {
 pub enum ConnectionConfig {
     Tallyfy(TallyfyConnection),
     Looker(LookerConnection),
+    Jira(JiraConnection),
 }
 
 impl ConnectionConfig {
@@ -102,6 +104,7 @@ impl ConnectionConfig {
         match self {
             ConnectionConfig::Tallyfy(_) => "tallyfy",
             ConnectionConfig::Looker(_) => "looker",
+            ConnectionConfig::Jira(_) => "jira",
         }
     }
 }
@@ -206,10 +209,11 @@ pub enum LatePenaltyConfig {
     ZeroIfMissed,
 }
 
-/// `source = { tallyfy = {...} }` or `source = { looker = {...} }`
+/// `source = { tallyfy = {...} }`, `{ looker = {...} }` or `{ jira = {...} }`
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum SourceConfig {
     Tallyfy(TallyfySource),
     Looker(LookerSource),
+    Jira(JiraSource),
 }

@@ -7,6 +7,7 @@ use super::job::{
     StatusThresholds,
 };
 use super::{JobError, Period, Problem, Severity, line_col};
+use crate::sources::jira::{JiraLink, JiraSettings};
 use crate::sources::looker::{LookerLink, LookerSettings};
 use chrono::NaiveDate;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -60,6 +61,8 @@ pub enum Connection {
     Tallyfy { location: Location },
     /// A Looker instance (API 4.0).
     Looker(LookerSettings),
+    /// A Jira site (Cloud or Data Center).
+    Jira(JiraSettings),
 }
 
 impl Connection {
@@ -68,6 +71,7 @@ impl Connection {
         match self {
             Connection::Tallyfy { .. } => "tallyfy",
             Connection::Looker(_) => "looker",
+            Connection::Jira(_) => "jira",
         }
     }
 }
@@ -138,6 +142,10 @@ pub enum KrSource {
         connection: String,
         link: LookerLink,
     },
+    Jira {
+        connection: String,
+        link: JiraLink,
+    },
 }
 
 impl KrSource {
@@ -146,15 +154,16 @@ impl KrSource {
         match self {
             KrSource::Tallyfy { .. } => "tallyfy",
             KrSource::Looker { .. } => "looker",
+            KrSource::Jira { .. } => "jira",
         }
     }
 
     /// The connection name.
     pub fn connection(&self) -> &str {
         match self {
-            KrSource::Tallyfy { connection, .. } | KrSource::Looker { connection, .. } => {
-                connection
-            }
+            KrSource::Tallyfy { connection, .. }
+            | KrSource::Looker { connection, .. }
+            | KrSource::Jira { connection, .. } => connection,
         }
     }
 }
@@ -330,21 +339,27 @@ pub fn parse(path: &Path, text: &str) -> Result<Plan, JobError> {
                             format!("replay folder {} does not exist", dir.display()),
                         ),
                         Some(_) => {}
-                        None => {
-                            for var in [&settings.client_id_env, &settings.client_secret_env] {
-                                if std::env::var_os(var).is_none() {
-                                    c.warn(
-                                        Some(conn.span()),
-                                        subject.clone(),
-                                        format!(
-                                            "environment variable {var} is not set: this connection's key results will fail"
-                                        ),
-                                    );
-                                }
-                            }
-                        }
+                        None => warn_unset(
+                            &mut c,
+                            conn.span(),
+                            &subject,
+                            &[&settings.client_id_env, &settings.client_secret_env],
+                        ),
                     }
                     connections.insert(name.clone(), Connection::Looker(settings));
+                }
+                Err(problems) => {
+                    for p in problems {
+                        c.error(conn.span(), subject.clone(), p);
+                    }
+                }
+            },
+            ConnectionConfig::Jira(j) => match JiraSettings::from_config(j, &base_dir) {
+                Ok(settings) => {
+                    if settings.replay.is_none() {
+                        warn_unset(&mut c, conn.span(), &subject, &settings.variables());
+                    }
+                    connections.insert(name.clone(), Connection::Jira(settings));
                 }
                 Err(problems) => {
                     for p in problems {
@@ -455,6 +470,21 @@ pub fn parse(path: &Path, text: &str) -> Result<Plan, JobError> {
         key_results,
         warnings,
     })
+}
+
+/// Warns about environment variables a live connection reads that are not set.
+fn warn_unset(c: &mut Checker<'_>, span: Range<usize>, subject: &Option<String>, vars: &[&str]) {
+    for var in vars {
+        if std::env::var_os(var).is_none() {
+            c.warn(
+                Some(span.clone()),
+                subject.clone(),
+                format!(
+                    "environment variable {var} is not set: this connection's key results will fail"
+                ),
+            );
+        }
+    }
 }
 
 /// Validates one key result; `None` when it has errors (already recorded).
@@ -663,6 +693,25 @@ fn key_result(
                     Err(problems) => {
                         for p in problems {
                             c.error(s.span(), subject.clone(), format!("looker source: {p}"));
+                        }
+                        None
+                    }
+                }
+            }
+            SourceConfig::Jira(j) => {
+                let connection = resolve_connection(
+                    c,
+                    s.span(),
+                    &subject,
+                    j.connection.as_deref(),
+                    "jira",
+                    connections,
+                );
+                match JiraLink::from_config(j, &measure) {
+                    Ok(link) => connection.map(|connection| KrSource::Jira { connection, link }),
+                    Err(problems) => {
+                        for p in problems {
+                            c.error(s.span(), subject.clone(), format!("jira source: {p}"));
                         }
                         None
                     }

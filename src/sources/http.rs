@@ -23,6 +23,31 @@ pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(20);
 
+/// Defaults of every API connection's request settings.
+pub struct HttpDefaults;
+
+impl HttpDefaults {
+    /// Seconds per request.
+    pub const TIMEOUT_SECS: f64 = 40.0;
+    /// Requests in flight at once per connection.
+    pub const CONCURRENCY: usize = 4;
+    /// Retries of 429, 5xx and refused connections.
+    pub const MAX_RETRIES: usize = 4;
+
+    /// serde default of `timeout_secs`.
+    pub fn timeout_secs() -> f64 {
+        Self::TIMEOUT_SECS
+    }
+    /// serde default of `concurrency`.
+    pub fn concurrency() -> usize {
+        Self::CONCURRENCY
+    }
+    /// serde default of `max_retries`.
+    pub fn max_retries() -> usize {
+        Self::MAX_RETRIES
+    }
+}
+
 /// Per-connection request settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HttpSettings {
@@ -32,6 +57,36 @@ pub struct HttpSettings {
     pub concurrency: usize,
     /// Retries after the first attempt for 429, 5xx and refused connections.
     pub max_retries: usize,
+}
+
+impl HttpSettings {
+    /// Checks a connection's `timeout_secs`, `concurrency` and `max_retries`.
+    pub fn checked(
+        timeout_secs: f64,
+        concurrency: usize,
+        max_retries: usize,
+    ) -> Result<HttpSettings, Vec<String>> {
+        let mut problems = Vec::new();
+        if !(timeout_secs > 0.0 && timeout_secs <= 3600.0) {
+            problems.push(format!(
+                "timeout_secs must be above 0 and at most 3600, not {timeout_secs}"
+            ));
+        }
+        if concurrency == 0 {
+            problems.push("concurrency must be at least 1".into());
+        }
+        if max_retries > 10 {
+            problems.push(format!("max_retries must be at most 10, not {max_retries}"));
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(HttpSettings {
+            timeout: Duration::from_secs_f64(timeout_secs),
+            concurrency,
+            max_retries,
+        })
+    }
 }
 
 /// Why a request failed. Every variant names the request (method and URL, which never carry
@@ -216,9 +271,32 @@ pub struct HttpClient {
     archive: Option<PathBuf>,
     permits: Arc<Semaphore>,
     requests: AtomicUsize,
+    /// Headers sent with every request (credentials, proxy headers); never archived or logged.
+    secret_headers: Vec<(reqwest::header::HeaderName, HeaderValue)>,
 }
 
 impl HttpClient {
+    /// Adds headers sent with every network request, such as a fixed `Authorization` or a
+    /// reverse proxy's header. Their values are secrets.
+    pub fn with_secret_headers(
+        mut self,
+        headers: Vec<(String, Secret)>,
+    ) -> Result<HttpClient, HttpError> {
+        for (name, value) in headers {
+            let setup = |what: &str| HttpError::Setup {
+                connection: self.connection.clone(),
+                message: format!("header `{name}`: {what}"),
+            };
+            let name = reqwest::header::HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| setup("not a valid header name"))?;
+            let mut value = HeaderValue::from_str(value.expose())
+                .map_err(|_| setup("the value has characters not allowed in a header"))?;
+            value.set_sensitive(true);
+            self.secret_headers.push((name, value));
+        }
+        Ok(self)
+    }
+
     /// A client for `base` (requests are made below it). With `replay`, answers come from
     /// `replay/<connection>/` and nothing goes over the network. With `archive`, responses are
     /// written to `archive/<connection>/`.
@@ -251,6 +329,7 @@ impl HttpClient {
             transport,
             archive: archive.map(|a| a.join(connection)),
             requests: AtomicUsize::new(0),
+            secret_headers: Vec::new(),
         })
     }
 
@@ -340,6 +419,9 @@ impl HttpClient {
             .request(request.method.clone(), url)
             .timeout(self.settings.timeout)
             .header(reqwest::header::ACCEPT, "application/json");
+        for (name, value) in &self.secret_headers {
+            builder = builder.header(name.clone(), value.clone());
+        }
         if let Some(auth) = authorization {
             let mut value = HeaderValue::from_str(auth.expose()).map_err(|_| HttpError::Setup {
                 connection: self.connection.clone(),

@@ -3,6 +3,7 @@
 //! [`KrValue`]s. [`http`] is the HTTP plumbing the API sources share.
 
 pub mod http;
+pub mod jira;
 pub mod looker;
 pub mod tallyfy;
 

@@ -5,6 +5,8 @@
 //! every request it served.
 #![allow(dead_code)]
 
+pub use super::fake_http::FaultKind;
+use super::fake_http::{Recorder, serve};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
@@ -39,52 +41,19 @@ pub struct Instance {
     pub inline_results: Vec<(String, String, Value, Value)>,
 }
 
-/// A fault served instead of the normal answer, `times` times, to requests whose path
-/// contains `path`.
-#[derive(Clone, Debug)]
-pub struct Fault {
-    pub path: String,
-    pub kind: FaultKind,
-    pub times: usize,
-}
-
-#[derive(Clone, Debug)]
-pub enum FaultKind {
-    Status {
-        status: u16,
-        retry_after: Option<String>,
-    },
-    /// Answer normally, but only after this long.
-    Delay(Duration),
-    /// A 200 with a body that is not JSON.
-    Garbage,
-}
-
 pub struct Server {
     pub instance: Mutex<Instance>,
-    pub faults: Mutex<Vec<Fault>>,
-    /// Added to every request.
-    pub latency: Mutex<Duration>,
+    /// Requests, latency and faults.
+    pub rec: Recorder,
     tokens: Mutex<HashMap<String, Instant>>,
-    /// `METHOD path?query` of every request, in order of arrival.
-    pub log: Mutex<Vec<String>>,
-    /// Headers and bodies of every request, to check for secrets.
-    pub seen: Mutex<Vec<String>>,
     pub logins: AtomicUsize,
     pub logouts: AtomicUsize,
     /// Requests refused for a missing, unknown or expired token.
     unauthorized_count: AtomicUsize,
-    in_flight: AtomicUsize,
-    max_in_flight: AtomicUsize,
     next_token: AtomicUsize,
 }
 
 impl Server {
-    /// The most requests that were being answered at once.
-    pub fn max_in_flight(&self) -> usize {
-        self.max_in_flight.load(Ordering::SeqCst)
-    }
-
     /// Requests refused with 401 for their token (injected faults not counted).
     pub fn unauthorized(&self) -> usize {
         self.unauthorized_count.load(Ordering::SeqCst)
@@ -102,26 +71,17 @@ impl FakeLooker {
     pub async fn start(instance: Instance) -> FakeLooker {
         let server = Arc::new(Server {
             instance: Mutex::new(instance),
-            faults: Mutex::new(Vec::new()),
-            latency: Mutex::new(Duration::ZERO),
+            rec: Recorder::default(),
             tokens: Mutex::new(HashMap::new()),
-            log: Mutex::new(Vec::new()),
-            seen: Mutex::new(Vec::new()),
             logins: AtomicUsize::new(0),
             logouts: AtomicUsize::new(0),
             unauthorized_count: AtomicUsize::new(0),
-            in_flight: AtomicUsize::new(0),
-            max_in_flight: AtomicUsize::new(0),
             next_token: AtomicUsize::new(1),
         });
         let app = axum::Router::new()
             .fallback(handle)
             .with_state(server.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
-        });
+        let addr = serve(app).await;
         FakeLooker { addr, server }
     }
 
@@ -130,26 +90,16 @@ impl FakeLooker {
     }
 
     pub fn fault(&self, path: &str, kind: FaultKind, times: usize) {
-        self.server.faults.lock().unwrap().push(Fault {
-            path: path.into(),
-            kind,
-            times,
-        });
+        self.server.rec.fault(path, kind, times);
     }
 
-    /// Requests served whose `METHOD path` starts with `prefix`.
+    /// Requests served whose `METHOD path?query` starts with `prefix`.
     pub fn count(&self, prefix: &str) -> usize {
-        self.server
-            .log
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|l| l.starts_with(prefix))
-            .count()
+        self.server.rec.count(prefix)
     }
 
     pub fn log(&self) -> Vec<String> {
-        self.server.log.lock().unwrap().clone()
+        self.server.rec.log()
     }
 
     /// Makes every token handed out so far invalid (as after a server restart).
@@ -205,56 +155,14 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let now = s.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-    s.max_in_flight.fetch_max(now, Ordering::SeqCst);
-    let response = answer(&s, method, uri, headers, body).await;
-    s.in_flight.fetch_sub(1, Ordering::SeqCst);
-    response
+    let _in_flight = s.rec.enter();
+    answer(&s, method, uri, headers, body).await
 }
 
 async fn answer(s: &Server, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
-    let line = format!(
-        "{method} {}{}",
-        uri.path(),
-        uri.query().map(|q| format!("?{q}")).unwrap_or_default()
-    );
-    s.log.lock().unwrap().push(line.clone());
-    s.seen.lock().unwrap().push(format!(
-        "{line}\n{headers:?}\n{}",
-        String::from_utf8_lossy(&body)
-    ));
-    let latency = *s.latency.lock().unwrap();
-    if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
+    if let Some(fault) = s.rec.before(&method, &uri, &headers, &body, error).await {
+        return fault;
     }
-    let fault = {
-        let mut faults = s.faults.lock().unwrap();
-        let found = faults
-            .iter_mut()
-            .find(|f| f.times > 0 && uri.path().contains(&f.path));
-        found.map(|f| {
-            f.times -= 1;
-            f.kind.clone()
-        })
-    };
-    match fault {
-        Some(FaultKind::Status {
-            status,
-            retry_after,
-        }) => {
-            let mut r = error(status, "injected fault");
-            if let Some(ra) = retry_after {
-                r.headers_mut().insert("retry-after", ra.parse().unwrap());
-            }
-            return r;
-        }
-        Some(FaultKind::Delay(d)) => tokio::time::sleep(d).await,
-        Some(FaultKind::Garbage) => {
-            return (StatusCode::OK, "<html>proxy error page</html>").into_response();
-        }
-        None => {}
-    }
-
     let path = uri.path().strip_prefix("/api/4.0").unwrap_or("");
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let q = query_map(&uri);

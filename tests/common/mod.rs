@@ -1,6 +1,8 @@
 //! Helpers shared by the end-to-end suites.
 #![allow(dead_code)]
 
+pub mod fake_http;
+pub mod jira;
 pub mod looker;
 
 use chrono::NaiveDate;

@@ -1,29 +1,8 @@
 //! Job-file settings of a Looker connection and of a key result that reads a tile or a look.
 
+use crate::sources::http::HttpDefaults;
 use serde::Deserialize;
 use std::collections::BTreeMap;
-
-/// Defaults of a Looker connection.
-pub struct LookerDefaults;
-
-impl LookerDefaults {
-    /// Seconds per request.
-    pub const TIMEOUT_SECS: f64 = 40.0;
-    /// Requests in flight at once per connection.
-    pub const CONCURRENCY: usize = 4;
-    /// Retries of 429, 5xx and refused connections.
-    pub const MAX_RETRIES: usize = 4;
-
-    fn timeout_secs() -> f64 {
-        Self::TIMEOUT_SECS
-    }
-    fn concurrency() -> usize {
-        Self::CONCURRENCY
-    }
-    fn max_retries() -> usize {
-        Self::MAX_RETRIES
-    }
-}
 
 /// `[connections.NAME] kind = "looker"`.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -35,11 +14,11 @@ pub struct LookerConnection {
     pub client_id_env: String,
     /// Environment variable holding the API client secret.
     pub client_secret_env: String,
-    #[serde(default = "LookerDefaults::timeout_secs")]
+    #[serde(default = "HttpDefaults::timeout_secs")]
     pub timeout_secs: f64,
-    #[serde(default = "LookerDefaults::concurrency")]
+    #[serde(default = "HttpDefaults::concurrency")]
     pub concurrency: usize,
-    #[serde(default = "LookerDefaults::max_retries")]
+    #[serde(default = "HttpDefaults::max_retries")]
     pub max_retries: usize,
     /// Answer from this raw archive (relative to the job file) instead of the network: the
     /// demo's way to run without an account.

@@ -28,7 +28,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 use url::Url;
 
 /// A validated Looker connection.
@@ -73,31 +72,15 @@ impl LookerSettings {
                 problems.push(format!("{key} must name an environment variable"));
             }
         }
-        if !(c.timeout_secs > 0.0 && c.timeout_secs <= 3600.0) {
-            problems.push(format!(
-                "timeout_secs must be above 0 and at most 3600, not {}",
-                c.timeout_secs
-            ));
-        }
-        if c.concurrency == 0 {
-            problems.push("concurrency must be at least 1".into());
-        }
-        if c.max_retries > 10 {
-            problems.push(format!(
-                "max_retries must be at most 10, not {}",
-                c.max_retries
-            ));
-        }
-        match base_url {
-            Some(base_url) if problems.is_empty() => Ok(LookerSettings {
+        let http = HttpSettings::checked(c.timeout_secs, c.concurrency, c.max_retries)
+            .map_err(|p| problems.extend(p))
+            .ok();
+        match (base_url, http) {
+            (Some(base_url), Some(http)) if problems.is_empty() => Ok(LookerSettings {
                 base_url,
                 client_id_env: c.client_id_env.trim().to_string(),
                 client_secret_env: c.client_secret_env.trim().to_string(),
-                http: HttpSettings {
-                    timeout: Duration::from_secs_f64(c.timeout_secs),
-                    concurrency: c.concurrency,
-                    max_retries: c.max_retries,
-                },
+                http,
                 replay: c.replay.as_ref().map(|r| base_dir.join(r)),
             }),
             _ => Err(problems),
@@ -905,6 +888,7 @@ pub async fn check_online(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn source(toml_text: &str) -> LookerSource {
         toml::from_str(toml_text).unwrap()

@@ -1,0 +1,479 @@
+//! The Jira source against a fake Jira on loopback, for Cloud and Data Center: each metric in
+//! each mode with numbers worked out by hand, the seeds' examples, paging with a server that
+//! sends fewer issues than asked, shared fetches, counting requests, and the HTTP behaviour.
+
+mod common;
+
+use common::fake_http::FaultKind;
+use common::jira::{FakeJira, Site, issue};
+use okrflow::model::{Connection, Plan};
+use okrflow::sources::jira::config::Deployment;
+use okrflow::sources::{ApiOptions, jira};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const EPIC: &str = "parent = AE-786";
+const BUGS: &str = "project = PAY AND type = Bug";
+
+/// The AE-786 epic (10 stories, 3 done) and 26 PAY bugs (20 done). Time in seconds.
+fn site(deployment: Deployment) -> Site {
+    let mut s = Site::new(deployment);
+    let h = |hours: f64| Some((hours * 3600.0) as i64);
+    let stories = [
+        // key, category, [spent, original, remaining], progress (logged, total), points
+        (
+            "AE-1",
+            "done",
+            [h(2.0), h(4.0), h(0.0)],
+            Some((7200, 14400)),
+            Some(3.0),
+        ),
+        (
+            "AE-2",
+            "done",
+            [h(1.0), h(2.0), h(0.0)],
+            Some((3600, 7200)),
+            Some(5.0),
+        ),
+        (
+            "AE-3",
+            "done",
+            [None, h(1.0), None],
+            Some((0, 0)),
+            Some(2.0),
+        ),
+        (
+            "AE-4",
+            "indeterminate",
+            [h(1.5), h(8.0), h(5.0)],
+            Some((5400, 23400)),
+            Some(8.0),
+        ),
+        (
+            "AE-5",
+            "indeterminate",
+            [None, h(2.0), h(2.0)],
+            None,
+            Some(3.0),
+        ),
+        ("AE-6", "new", [None, None, None], None, Some(5.0)),
+        ("AE-7", "new", [None, None, None], None, None),
+        ("AE-8", "new", [None, None, None], None, Some(1.0)),
+        ("AE-9", "new", [None, None, None], None, Some(2.0)),
+        ("AE-10", "new", [None, None, None], None, Some(1.0)),
+    ];
+    for (key, category, time, progress, points) in stories {
+        let mut i = issue(key, category, time, progress, points);
+        let revenue = match key {
+            "AE-1" => json!(100),
+            "AE-2" => json!("50"),
+            "AE-5" => json!(25.0),
+            _ => json!(null),
+        };
+        i["fields"]["customfield_10050"] = revenue;
+        s.add(i, &[EPIC, "parent = AE-786 ORDER BY rank"]);
+    }
+    for n in 1..=26 {
+        let category = if n <= 20 { "done" } else { "new" };
+        s.add(
+            issue(&format!("PAY-{n}"), category, [None; 3], None, None),
+            &[BUGS],
+        );
+    }
+    s
+}
+
+/// A plan with one Jira connection to `fake` and one objective holding `krs` as
+/// `(id, measure, source fields)`.
+fn plan(fake: &FakeJira, prefix: &str, extra: &str, krs: &[(&str, &str, &str)]) -> Plan {
+    let site = fake.site().clone();
+    // SAFETY: each test uses its own variable names.
+    unsafe {
+        std::env::set_var(format!("{prefix}_EMAIL"), &site.email);
+        std::env::set_var(format!("{prefix}_TOKEN"), &site.token);
+    }
+    let auth = match site.deployment {
+        Deployment::Cloud => format!("deployment = 'cloud'\nemail_env = '{prefix}_EMAIL'\n"),
+        Deployment::DataCenter => "deployment = 'data_center'\n".to_string(),
+    };
+    let retries = if extra.contains("max_retries") {
+        ""
+    } else {
+        "max_retries = 2\n"
+    };
+    let mut text = format!(
+        "[job]\nname = 't'\n[output]\nurl = 'out'\n[connections.jr]\nkind = 'jira'\nbase_url = '{}'\n{auth}\
+         token_env = '{prefix}_TOKEN'\n{retries}timeout_secs = 5\n{extra}\n\
+         [[objectives]]\nid = 'O'\ntitle = 't'\nowner = 'o'\nperiod = 'FY26-Q4'\n",
+        fake.url()
+    );
+    for (id, measure, source) in krs {
+        text.push_str(&format!(
+            "[[objectives.key_results]]\nid = '{id}'\ntitle = '{id}'\nowner = 'o'\nmeasure = {measure}\nsource = {{ jira = {{ {source} }} }}\n"
+        ));
+    }
+    okrflow::model::plan::parse(Path::new("/tmp/job.toml"), &text)
+        .unwrap_or_else(|e| panic!("{e}\n{text}"))
+}
+
+async fn values(plan: &Plan) -> BTreeMap<String, Result<f64, String>> {
+    let krs: Vec<_> = plan.key_results.iter().collect();
+    let Connection::Jira(settings) = &plan.connections["jr"] else {
+        unreachable!()
+    };
+    jira::extract("jr", settings, &krs, &ApiOptions::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|v| (v.kr_id, v.value.map_err(|e| e.to_string())))
+        .collect()
+}
+
+fn ok(v: &BTreeMap<String, Result<f64, String>>, id: &str) -> f64 {
+    match &v[id] {
+        Ok(x) => *x,
+        Err(e) => panic!("{id} failed: {e}"),
+    }
+}
+
+fn err(v: &BTreeMap<String, Result<f64, String>>, id: &str) -> String {
+    match &v[id] {
+        Ok(x) => panic!("{id} should fail, got {x}"),
+        Err(e) => e.clone(),
+    }
+}
+
+fn close(a: f64, b: f64) {
+    assert!((a - b).abs() < 1e-9, "{a} != {b}");
+}
+
+const PC: &str = "{ percent_complete = {} }";
+const KPI: &str = "{ kpi = { start = 0, target = 20 } }";
+
+/// Every metric in every mode on the epic; the numbers are worked out from [`site`].
+fn metric_krs() -> Vec<(&'static str, &'static str, String)> {
+    let on = |extra: &str| format!("jql = '{EPIC}'{extra}");
+    vec![
+        // 3 of 10 stories done.
+        ("count-pc", PC, on("")),
+        ("count-kpi", KPI, on("")),
+        ("count-kpi-done", KPI, on(", completed_only = true")),
+        // Spent on done 2 + 1 (AE-3 has none) = 3 h of 3 + 1.5 = 4.5 h.
+        ("spent-pc", PC, on(", metric = 'time_spent'")),
+        ("spent-kpi", KPI, on(", metric = 'time_spent'")),
+        (
+            "spent-kpi-done",
+            KPI,
+            on(", metric = 'time_spent', completed_only = true"),
+        ),
+        // Estimated on done 4 + 2 + 1 = 7 h of 7 + 8 + 2 = 17 h.
+        ("estimate-pc", PC, on(", metric = 'original_estimate'")),
+        ("estimate-kpi", KPI, on(", metric = 'original_estimate'")),
+        // Remaining 0 + 0 + 5 + 2 = 7 h.
+        ("remaining-kpi", KPI, on(", metric = 'remaining_estimate'")),
+        // Issues with a progress total: 0.5, 0.5 and 1.5/6.5; AE-3's 0/0 has no percent.
+        ("progress-kpi", KPI, on(", metric = 'progress'")),
+        // Points on done 3 + 5 + 2 = 10 of 30.
+        ("points-pc", PC, on(", metric = 'story_points'")),
+        ("points-kpi", KPI, on(", metric = 'story_points'")),
+        (
+            "points-kpi-all",
+            KPI,
+            on(", metric = 'story_points', completed_only = false"),
+        ),
+        // Revenue impact by name: 100 + "50" on done, + 25 on AE-5.
+        ("revenue-pc", PC, on(", metric = 'Revenue impact'")),
+        ("revenue-kpi", KPI, on(", metric = 'customfield_10050'")),
+        (
+            "revenue-kpi-done",
+            KPI,
+            on(", metric = 'Revenue impact', completed_only = true"),
+        ),
+    ]
+}
+
+async fn check_every_metric(deployment: Deployment) -> FakeJira {
+    let fake = FakeJira::start(site(deployment)).await;
+    let krs = metric_krs();
+    let krs: Vec<(&str, &str, &str)> = krs.iter().map(|(a, b, c)| (*a, *b, c.as_str())).collect();
+    let p = plan(&fake, &format!("JR_METRICS_{deployment:?}"), "", &krs);
+    let v = values(&p).await;
+    close(ok(&v, "count-pc"), 30.0);
+    close(ok(&v, "count-kpi"), 10.0);
+    close(ok(&v, "count-kpi-done"), 3.0);
+    close(ok(&v, "spent-pc"), 100.0 * 3.0 / 4.5);
+    close(ok(&v, "spent-kpi"), 4.5);
+    close(ok(&v, "spent-kpi-done"), 3.0);
+    close(ok(&v, "estimate-pc"), 100.0 * 7.0 / 17.0);
+    close(ok(&v, "estimate-kpi"), 17.0);
+    close(ok(&v, "remaining-kpi"), 7.0);
+    close(
+        ok(&v, "progress-kpi"),
+        100.0 * (0.5 + 0.5 + 5400.0 / 23400.0) / 3.0,
+    );
+    close(ok(&v, "points-pc"), 100.0 * 10.0 / 30.0);
+    close(ok(&v, "points-kpi"), 10.0);
+    close(ok(&v, "points-kpi-all"), 30.0);
+    close(ok(&v, "revenue-pc"), 100.0 * 150.0 / 175.0);
+    close(ok(&v, "revenue-kpi"), 175.0);
+    close(ok(&v, "revenue-kpi-done"), 150.0);
+    fake
+}
+
+#[tokio::test]
+async fn every_metric_in_every_mode_on_cloud_with_one_paged_fetch() {
+    let fake = check_every_metric(Deployment::Cloud).await;
+    // Sixteen key results on one JQL: one search, paged 3 + 3 + 3 + 1 although 100 were
+    // asked for, with only the fields the metrics need; one field list for the names.
+    let searches: Vec<String> = fake
+        .server
+        .rec
+        .log()
+        .into_iter()
+        .filter(|l| l.contains("/search/jql"))
+        .collect();
+    assert_eq!(searches.len(), 4, "{searches:#?}");
+    assert!(searches[0].contains("maxResults=100"), "{}", searches[0]);
+    assert!(
+        searches[0].contains("fields=customfield_10016%2Ccustomfield_10050%2Cprogress%2Cstatus%2Ctimeestimate%2Ctimeoriginalestimate%2Ctimespent"),
+        "{}",
+        searches[0]
+    );
+    assert!(searches[3].contains("nextPageToken=page-9"));
+    assert_eq!(fake.server.rec.count("GET /rest/api/3/field"), 1);
+}
+
+#[tokio::test]
+async fn every_metric_in_every_mode_on_data_center_with_start_at_paging() {
+    let fake = check_every_metric(Deployment::DataCenter).await;
+    let searches: Vec<String> = fake
+        .server
+        .rec
+        .log()
+        .into_iter()
+        .filter(|l| l.contains("/rest/api/2/search"))
+        .collect();
+    assert_eq!(searches.len(), 4, "{searches:#?}");
+    for (i, start) in ["startAt=0", "startAt=3", "startAt=6", "startAt=9"]
+        .iter()
+        .enumerate()
+    {
+        assert!(searches[i].contains(start), "{}", searches[i]);
+    }
+}
+
+#[tokio::test]
+async fn the_seeds_examples_and_issues_changing_between_runs() {
+    let fake = FakeJira::start(site(Deployment::Cloud)).await;
+    let krs = [
+        ("stories", PC, "jql = 'parent = AE-786 ORDER BY rank'"),
+        (
+            "bugs-closed",
+            KPI,
+            "jql = 'project = PAY AND type = Bug', completed_only = true",
+        ),
+        (
+            "bugs-filed",
+            "{ kpi = { start = 0, target = 30 } }",
+            "jql = 'project = PAY AND type = Bug'",
+        ),
+    ];
+    let p = plan(&fake, "JR_SEEDS", "", &krs);
+    // "3 of 10 stories done → 30 %"; "20 bugs closed hits the goal however many are filed".
+    let v = values(&p).await;
+    close(ok(&v, "stories"), 30.0);
+    close(ok(&v, "bugs-closed"), 20.0);
+    close(ok(&v, "bugs-filed"), 26.0);
+    // A count-only KPI is one counting request per count, not a search; the percent-complete
+    // key result needs only the status field.
+    assert_eq!(
+        fake.server
+            .rec
+            .count("POST /rest/api/3/search/approximate-count"),
+        2
+    );
+    assert!(
+        fake.server
+            .rec
+            .log()
+            .iter()
+            .any(|l| l.contains("/search/jql") && l.contains("fields=status&"))
+    );
+
+    // "An 11th story filed → 27 %"; five more bugs filed and closed still count 25 done.
+    {
+        let mut site = fake.site();
+        site.add(
+            issue("AE-11", "new", [None; 3], None, None),
+            &["parent = AE-786 ORDER BY rank"],
+        );
+        for n in 27..=31 {
+            site.add(
+                issue(&format!("PAY-{n}"), "done", [None; 3], None, None),
+                &[BUGS],
+            );
+        }
+    }
+    let v = values(&p).await;
+    close(ok(&v, "stories"), 100.0 * 3.0 / 11.0);
+    close(ok(&v, "bugs-closed"), 25.0);
+    // AE-4 moves to done.
+    fake.site().set_category("AE-4", "done");
+    let v = values(&p).await;
+    close(ok(&v, "stories"), 100.0 * 4.0 / 11.0);
+}
+
+#[tokio::test]
+async fn bad_input_fails_only_its_key_results_with_jiras_words() {
+    let fake = FakeJira::start(site(Deployment::Cloud)).await;
+    fake.site().issues[5]["fields"]["customfield_10050"] = json!({"value": "high"});
+    let krs = [
+        ("good", PC, "jql = 'parent = AE-786'"),
+        ("bad-jql", PC, "jql = 'project = NOPE!'"),
+        (
+            "not-numeric",
+            KPI,
+            "jql = 'parent = AE-786 ORDER BY rank', metric = 'Revenue impact'",
+        ),
+        (
+            "no-field",
+            KPI,
+            "jql = 'parent = AE-786', metric = 'Velocity'",
+        ),
+        ("empty", PC, "jql = 'project = EMPTY'"),
+    ];
+    fake.site()
+        .queries
+        .insert("project = EMPTY".into(), Vec::new());
+    let v = values(&plan(&fake, "JR_BAD", "", &krs)).await;
+    close(ok(&v, "good"), 30.0);
+    let e = err(&v, "bad-jql");
+    assert!(
+        e.starts_with("connection `jr`: JQL `project = NOPE!`: Jira rejected it:")
+            && e.contains("Error in the JQL Query: The character '!' is a reserved JQL character"),
+        "{e}"
+    );
+    assert_eq!(
+        err(&v, "not-numeric"),
+        "connection `jr`: issue AE-6: field `customfield_10050` is not a number: {\"value\":\"high\"}"
+    );
+    assert_eq!(
+        err(&v, "no-field"),
+        "connection `jr`: no field named `Velocity` (numeric custom fields: Story point estimate (customfield_10016), Revenue impact (customfield_10050))"
+    );
+    assert_eq!(
+        err(&v, "empty"),
+        "key result empty: JQL `project = EMPTY`: no issue matches, so percent complete is undefined"
+    );
+}
+
+#[tokio::test]
+async fn auth_throttling_and_server_errors() {
+    // Wrong token: the connection and the likely cause are named.
+    let fake = FakeJira::start(site(Deployment::Cloud)).await;
+    let p = plan(
+        &fake,
+        "JR_AUTH",
+        "",
+        &[("a", PC, "jql = 'parent = AE-786'")],
+    );
+    fake.site().token = "rotated".into();
+    let e = err(&values(&p).await, "a");
+    assert!(
+        e.starts_with("connection `jr`: JQL `parent = AE-786`: GET http://")
+            && e.contains("HTTP 401")
+            && e.contains("check email_env and token_env"),
+        "{e}"
+    );
+    assert!(!e.contains("jira-token-value"), "{e}");
+
+    // 429 with Retry-After, 429 with X-RateLimit-Reset, then a 503: all retried, all succeed.
+    let fake = FakeJira::start(site(Deployment::Cloud)).await;
+    fake.server.rec.fault(
+        "/search/jql",
+        FaultKind::Throttle(vec![("retry-after", "1".into())]),
+        1,
+    );
+    let reset = (chrono::Utc::now() + chrono::Duration::milliseconds(1500)).to_rfc3339();
+    fake.server.rec.fault(
+        "/search/jql",
+        FaultKind::Throttle(vec![("x-ratelimit-reset", reset)]),
+        1,
+    );
+    fake.server.rec.fault(
+        "/search/jql",
+        FaultKind::Status {
+            status: 503,
+            retry_after: None,
+        },
+        1,
+    );
+    let p = plan(
+        &fake,
+        "JR_429",
+        "max_retries = 4",
+        &[("a", PC, "jql = 'parent = AE-786'")],
+    );
+    let started = Instant::now();
+    let v = values(&p).await;
+    close(ok(&v, "a"), 30.0);
+    assert!(
+        started.elapsed() >= Duration::from_millis(1400),
+        "the waits Jira asked for were honoured: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(fake.server.rec.count("GET /rest/api/3/search/jql"), 3 + 4);
+
+    // 500 forever: bounded retries, then the key result fails.
+    let fake = FakeJira::start(site(Deployment::Cloud)).await;
+    fake.server.rec.fault(
+        "/search/jql",
+        FaultKind::Status {
+            status: 500,
+            retry_after: None,
+        },
+        100,
+    );
+    let v = values(&plan(
+        &fake,
+        "JR_500",
+        "",
+        &[("a", PC, "jql = 'parent = AE-786'")],
+    ))
+    .await;
+    assert!(err(&v, "a").contains("HTTP 500"), "{}", err(&v, "a"));
+    assert_eq!(
+        fake.server.rec.count("GET /rest/api/3/search/jql"),
+        3,
+        "one try and max_retries = 2"
+    );
+}
+
+#[tokio::test]
+async fn a_proxy_header_comes_from_the_environment_and_is_sent() {
+    let mut s = site(Deployment::DataCenter);
+    s.proxy_header = Some(("X-Proxy-Auth".into(), "proxy-secret-881".into()));
+    let fake = FakeJira::start(s).await;
+    // SAFETY: only this test reads it.
+    unsafe { std::env::set_var("JR_PROXY_VALUE", "proxy-secret-881") };
+    let p = plan(
+        &fake,
+        "JR_PROXY",
+        "extra_headers_env = { 'X-Proxy-Auth' = 'JR_PROXY_VALUE' }",
+        &[("a", PC, "jql = 'parent = AE-786'")],
+    );
+    close(ok(&values(&p).await, "a"), 30.0);
+    let p = plan(
+        &fake,
+        "JR_NOPROXY",
+        "",
+        &[("a", PC, "jql = 'parent = AE-786'")],
+    );
+    let e = err(&values(&p).await, "a");
+    assert!(
+        e.contains("HTTP 403") && e.contains("extra_headers_env"),
+        "{e}"
+    );
+}
