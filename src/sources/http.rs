@@ -614,7 +614,8 @@ pub fn check_base_url(url: &str) -> Result<Url, String> {
 }
 
 /// How long the server asked us to wait: `Retry-After` (seconds or an HTTP date), else
-/// `X-RateLimit-Reset` (an ISO 8601 time, as Jira sends it).
+/// `X-RateLimit-Reset` (an ISO 8601 time, as Jira Cloud sends it), else Jira Data Center's
+/// `X-RateLimiting-Interval-Seconds` (or `X-RateLimit-` prefixed).
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let text = |name: &str| {
         headers
@@ -643,7 +644,15 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
                 .unwrap_or_default(),
         );
     }
-    None
+    // Jira Data Center's token bucket (8.6 EAP names): one interval refills it.
+    [
+        "x-ratelimiting-interval-seconds",
+        "x-ratelimit-interval-seconds",
+    ]
+    .iter()
+    .find_map(|h| text(h)?.parse::<f64>().ok())
+    .filter(|s| s.is_finite() && *s >= 0.0)
+    .map(Duration::from_secs_f64)
 }
 
 /// The error message of an error body: Looker's `message`, Jira's `errorMessages` and
@@ -783,6 +792,12 @@ mod tests {
             wait > Duration::from_secs(25) && wait <= Duration::from_secs(30),
             "{wait:?}"
         );
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-ratelimiting-interval-seconds",
+            HeaderValue::from_static("2"),
+        );
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(2)));
         assert_eq!(retry_after(&HeaderMap::new()), None);
     }
 }
