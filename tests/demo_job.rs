@@ -71,7 +71,7 @@ async fn a_closed_quarter_is_scored_on_its_last_day() {
     close(kr(&report, "C1-KR1").value, 100.0 * c1_kr1);
     close(objective(&report, "C1").progress, (c1_kr1 + 0.8) / 2.0);
 
-    // Looker, from the bundled archive (jobs/demo/looker/): EMEA demos 7 + 12 + 5 = 24 of
+    // Looker, from the bundled archive (jobs/demo/raw/): EMEA demos 7 + 12 + 5 = 24 of
     // 50; April's payment success 0.9893 → 98.93 %, from 98 towards 99.5 = 0.62; the newest
     // week's 152 active teams, from 120 towards 200 = 0.4.
     close(kr(&report, "O4-KR1").value, 24.0);
@@ -81,9 +81,23 @@ async fn a_closed_quarter_is_scored_on_its_last_day() {
     close(kr(&report, "O4-KR3").value, 152.0);
     close(kr(&report, "O4-KR3").progress, 0.4);
     close(objective(&report, "O4").progress, (0.48 + 0.62 + 0.4) / 3.0);
-    // Each Looker value can be traced to what Looker said: the responses used are archived.
-    let raw = out.path().join("raw/as_of=2026-11-23/looker_demo");
-    assert_eq!(files(&raw).len(), 6, "{:?}", files(&raw));
+    // Jira, from the same archive: 3 of 11 AE-786 stories done; 14 bugs closed of the goal's
+    // 20; 3 + 5 + 2 story points done of 30.
+    close(kr(&report, "O5-KR1").value, 100.0 * 3.0 / 11.0);
+    close(kr(&report, "O5-KR1").progress, 3.0 / 11.0);
+    close(kr(&report, "O5-KR2").value, 14.0);
+    close(kr(&report, "O5-KR2").progress, 0.7);
+    close(kr(&report, "O5-KR3").value, 10.0);
+    close(kr(&report, "O5-KR3").progress, 1.0 / 3.0);
+    // Each API value can be traced to what the API said: the responses used are archived.
+    let raw = out.path().join("raw/as_of=2026-11-23");
+    assert_eq!(files(&raw.join("looker_demo")).len(), 6);
+    assert_eq!(
+        files(&raw.join("jira_demo")).len(),
+        5,
+        "{:?}",
+        files(&raw.join("jira_demo"))
+    );
 }
 
 #[tokio::test]
@@ -160,7 +174,7 @@ async fn output_files_are_athena_safe() {
         .join(format!("part-{}.parquet", report.run_id));
     let reader = SerializedFileReader::new(std::fs::File::open(&file).unwrap()).unwrap();
     let meta = reader.metadata();
-    assert_eq!(meta.file_metadata().num_rows(), 11);
+    assert_eq!(meta.file_metadata().num_rows(), 14);
     let schema = meta.file_metadata().schema_descr();
     let names: Vec<String> = schema
         .columns()

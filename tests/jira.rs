@@ -477,3 +477,44 @@ async fn a_proxy_header_comes_from_the_environment_and_is_sent() {
         "{e}"
     );
 }
+
+/// The demo job's Jira key results read the bundled archive in jobs/demo/raw/. This test runs
+/// them against the fake site and checks that the bundled archive is exactly what it answers
+/// (`OKRFLOW_BLESS=1 cargo test demo_archive` rewrites it after a deliberate change).
+#[tokio::test]
+async fn demo_archive_is_what_the_jira_contract_answers() {
+    let fake = FakeJira::start(common::jira::demo_site()).await;
+    let mut plan = common::demo_plan();
+    let Connection::Jira(settings) = plan.connections.get_mut("jira_demo").unwrap() else {
+        unreachable!()
+    };
+    settings.base_url = url::Url::parse(&fake.url()).unwrap();
+    settings.replay = None;
+    settings.email_env = Some("JR_DEMO_ARCHIVE_EMAIL".into());
+    settings.token_env = "JR_DEMO_ARCHIVE_TOKEN".into();
+    // SAFETY: variables only this test uses.
+    unsafe {
+        std::env::set_var("JR_DEMO_ARCHIVE_EMAIL", "demo@acme.test");
+        std::env::set_var("JR_DEMO_ARCHIVE_TOKEN", "demo-token");
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let api = ApiOptions {
+        replay: None,
+        archive: Some(tmp.path().to_path_buf()),
+    };
+    let krs = okrflow::pipeline::key_results_of(&plan, "jira_demo");
+    let Connection::Jira(settings) = &plan.connections["jira_demo"] else {
+        unreachable!()
+    };
+    let values: BTreeMap<String, f64> = jira::extract("jira_demo", settings, &krs, &api)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|v| (v.kr_id, v.value.unwrap()))
+        .collect();
+    // 3 of 11 stories done; 14 of 18 bugs closed; points on done stories 3 + 5 + 2.
+    close(values["O5-KR1"], 100.0 * 3.0 / 11.0);
+    close(values["O5-KR2"], 14.0);
+    close(values["O5-KR3"], 10.0);
+    common::check_bundled_archive(tmp.path(), "jira_demo", &["demo-token", "Basic "]);
+}

@@ -719,10 +719,10 @@ async fn bad_credentials_and_unreachable_servers_fail_the_connection_clearly() {
     );
 }
 
-/// The demo job's Looker key results read the bundled archive in jobs/demo/looker/. This
+/// The demo job's Looker key results read the bundled archive in jobs/demo/raw/. This
 /// test runs them against the fake instance, archives what it answers, and checks that the
 /// bundled archive is exactly that (request keys, requests and bodies). After a deliberate
-/// change, `OKRFLOW_BLESS=1 cargo test --test looker demo_archive` rewrites the archive.
+/// change, `OKRFLOW_BLESS=1 cargo test demo_archive` rewrites the archive.
 #[tokio::test]
 async fn demo_archive_is_what_the_looker_contract_answers() {
     let looker = FakeLooker::start(demo_instance()).await;
@@ -762,55 +762,5 @@ async fn demo_archive_is_what_the_looker_contract_answers() {
     assert!((values["O4-KR2"] - 98.93).abs() < 1e-9);
     assert_eq!(values["O4-KR3"], 152.0);
 
-    let fresh = tmp.path().join("looker_demo");
-    let bundled = common::repo().join("jobs/demo/looker/looker_demo");
-    let read = |dir: &Path| -> BTreeMap<String, serde_json::Value> {
-        std::fs::read_dir(dir)
-            .map(|entries| {
-                entries
-                    .map(|e| e.unwrap().path())
-                    .map(|p| {
-                        let mut v: serde_json::Value =
-                            serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
-                        v.as_object_mut().unwrap().remove("fetched_at");
-                        (p.file_name().unwrap().to_string_lossy().into_owned(), v)
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    if std::env::var_os("OKRFLOW_BLESS").is_some() {
-        let _ = std::fs::remove_dir_all(&bundled);
-        std::fs::create_dir_all(&bundled).unwrap();
-        for (name, mut v) in read(&fresh) {
-            v["fetched_at"] = json!("2026-05-01T06:00:00Z");
-            std::fs::write(
-                bundled.join(name),
-                serde_json::to_string_pretty(&v).unwrap() + "\n",
-            )
-            .unwrap();
-        }
-    }
-    let (fresh, bundled) = (read(&fresh), read(&bundled));
-    assert_eq!(
-        fresh.keys().collect::<Vec<_>>(),
-        bundled.keys().collect::<Vec<_>>(),
-        "the archive's requests changed; rerun with OKRFLOW_BLESS=1 if that is intended"
-    );
-    assert_eq!(
-        fresh, bundled,
-        "the archived bodies changed; rerun with OKRFLOW_BLESS=1 if intended"
-    );
-    // Logins and logouts are never archived, and no file holds a credential.
-    for (name, v) in &fresh {
-        assert!(
-            !name.contains("login") && !name.contains("logout"),
-            "{name}"
-        );
-        let text = v.to_string();
-        assert!(
-            !text.contains("demo-secret") && !text.contains("access_token"),
-            "{name}"
-        );
-    }
+    common::check_bundled_archive(tmp.path(), "looker_demo", &["demo-secret", "access_token"]);
 }

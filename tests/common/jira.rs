@@ -356,3 +356,38 @@ fn project(site: &Site, key: &str, fields: &str) -> Value {
     }
     json!({"id": issue["id"], "key": key, "self": issue["self"], "fields": out})
 }
+
+/// The Jira Cloud site the demo job's archive comes from: the AE-786 epic (11 stories, 3
+/// done, with story points) and the PAY bugs (18 filed, 14 done).
+pub fn demo_site() -> Site {
+    let mut s = Site::new(Deployment::Cloud);
+    s.email = "demo@acme.test".into();
+    s.token = "demo-token".into();
+    s.page_max = 5;
+    let points = [3.0, 5.0, 2.0, 8.0, 3.0, 5.0, 2.0, 1.0, 2.0, 1.0, 3.0];
+    for (n, p) in points.iter().enumerate() {
+        let category = match n {
+            0..=2 => "done",
+            3 | 4 => "indeterminate",
+            _ => "new",
+        };
+        s.add(
+            issue(
+                &format!("AE-{}", n + 1),
+                category,
+                [None; 3],
+                None,
+                Some(*p),
+            ),
+            &["parent = AE-786"],
+        );
+    }
+    for n in 1..=18 {
+        let category = if n <= 14 { "done" } else { "new" };
+        s.add(
+            issue(&format!("PAY-{n}"), category, [None; 3], None, None),
+            &["project = PAY AND type = Bug"],
+        );
+    }
+    s
+}

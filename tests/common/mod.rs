@@ -76,3 +76,60 @@ pub fn job_with(dir: &Path, objectives: &str) -> Plan {
     std::fs::write(&path, text).unwrap();
     model::load(&path).unwrap()
 }
+
+/// Checks that the responses a test archived under `archive/<connection>/` are exactly the
+/// bundled demo archive in `jobs/demo/raw/<connection>/` (request keys and bodies; the fetch
+/// time aside), and that no file holds a login or one of `secrets`. With `OKRFLOW_BLESS` set,
+/// the bundled archive is rewritten first.
+pub fn check_bundled_archive(archive: &Path, connection: &str, secrets: &[&str]) {
+    let fresh = archive.join(connection);
+    let bundled = repo().join("jobs/demo/raw").join(connection);
+    let read = |dir: &Path| -> std::collections::BTreeMap<String, serde_json::Value> {
+        std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .map(|e| e.unwrap().path())
+                    .map(|p| {
+                        let mut v: serde_json::Value =
+                            serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+                        v.as_object_mut().unwrap().remove("fetched_at");
+                        (p.file_name().unwrap().to_string_lossy().into_owned(), v)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    if std::env::var_os("OKRFLOW_BLESS").is_some() {
+        let _ = std::fs::remove_dir_all(&bundled);
+        std::fs::create_dir_all(&bundled).unwrap();
+        for (name, mut v) in read(&fresh) {
+            v["fetched_at"] = serde_json::json!("2026-05-01T06:00:00Z");
+            std::fs::write(
+                bundled.join(name),
+                serde_json::to_string_pretty(&v).unwrap() + "\n",
+            )
+            .unwrap();
+        }
+    }
+    let (fresh, bundled) = (read(&fresh), read(&bundled));
+    assert!(!fresh.is_empty(), "nothing was archived for {connection}");
+    assert_eq!(
+        fresh.keys().collect::<Vec<_>>(),
+        bundled.keys().collect::<Vec<_>>(),
+        "the archive's requests changed; rerun with OKRFLOW_BLESS=1 if that is intended"
+    );
+    assert_eq!(
+        fresh, bundled,
+        "the archived bodies changed; rerun with OKRFLOW_BLESS=1 if intended"
+    );
+    for (name, v) in &fresh {
+        assert!(
+            !name.contains("login") && !name.contains("logout"),
+            "{name}"
+        );
+        let text = v.to_string();
+        for s in secrets {
+            assert!(!text.contains(s), "{name} holds `{s}`");
+        }
+    }
+}
