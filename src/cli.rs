@@ -10,8 +10,8 @@ use chrono::{NaiveDate, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
-/// okrflow keeps OKRs honest with data: it reads key-result numbers from Tallyfy exports
-/// and Looker tiles and looks, scores them in SQL (progress, expected progress, status, quarterly score) and writes
+/// okrflow keeps OKRs honest with data: it reads key-result numbers from Tallyfy exports,
+/// Looker tiles and looks, and Jira JQL queries, scores them in SQL (progress, expected progress, status, quarterly score) and writes
 /// Athena-ready Parquet partitions.
 ///
 /// Exit codes: 0 all key results computed; 3 results written but some key results failed
@@ -57,22 +57,22 @@ pub enum Command {
         /// Do not print the summary table.
         #[arg(long)]
         no_summary: bool,
-        /// Answer Looker requests from this raw archive instead of the network: an output's
+        /// Answer Looker and Jira requests from this raw archive instead of the network: an output's
         /// `raw/` folder (the run date's `as_of=` folder is used) or one day's folder.
         #[arg(long, value_name = "DIR")]
         replay: Option<PathBuf>,
     },
     /// Check a job file: syntax, references, periods, SQL, and the OKR-practice warnings a
     /// reviewer would raise, without reading any data. With --online, also log in to every
-    /// connection and resolve every dashboard, tile and look (no query is run). Exit 1 when
-    /// it has errors.
+    /// connection, resolve every dashboard, tile, look and Jira field, check every JQL and
+    /// list the Tallyfy exports (no query is run). Exit 1 when it has errors.
     Validate {
         /// The job file (TOML).
         job: PathBuf,
         /// Also reach every connection and resolve what each key result reads.
         #[arg(long)]
         online: bool,
-        /// With --online: answer Looker requests from this raw archive.
+        /// With --online: answer Looker and Jira requests from this raw archive.
         #[arg(long, value_name = "DIR")]
         replay: Option<PathBuf>,
     },
@@ -87,7 +87,7 @@ pub enum Command {
         /// The evaluation date (YYYY-MM-DD, default: today in UTC).
         #[arg(long, value_parser = parse_date)]
         as_of: Option<NaiveDate>,
-        /// Answer Looker requests from this raw archive instead of the network.
+        /// Answer Looker and Jira requests from this raw archive instead of the network.
         #[arg(long, value_name = "DIR")]
         replay: Option<PathBuf>,
     },

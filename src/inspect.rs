@@ -105,7 +105,22 @@ pub async fn preview(
                     matching.map_or("–".into(), |n| n.to_string()),
                     done.map_or("–".into(), |n| n.to_string())
                 )),
-                Some(Ok(jira::Fetched::Issues(_))) => table(&ctx, "jira_issues", kr_id, &[]).await,
+                Some(Ok(jira::Fetched::Issues(_))) => {
+                    let column = match link.metric {
+                        jira::Metric::Count => None,
+                        jira::Metric::TimeSpent => Some("time_spent_hours"),
+                        jira::Metric::OriginalEstimate => Some("original_estimate_hours"),
+                        jira::Metric::RemainingEstimate => Some("remaining_estimate_hours"),
+                        jira::Metric::Progress => Some("progress_hours"),
+                        jira::Metric::StoryPoints | jira::Metric::Field(_) => Some("field_value"),
+                    };
+                    let mut columns = vec!["key", "status_category"];
+                    columns.extend(column);
+                    if link.metric == jira::Metric::Progress {
+                        columns.push("progress_total_hours");
+                    }
+                    table(&ctx, "jira_issues", kr_id, &columns).await
+                }
                 _ => None,
             };
             Ok(Preview {
@@ -119,28 +134,16 @@ pub async fn preview(
     }
 }
 
-/// A registered table's rows for one key result, as text (all columns but `kr_id` when
-/// `columns` is empty); `None` when it cannot be read.
+/// A registered table's rows for one key result, as text; `None` when it cannot be read.
 async fn table(ctx: &SessionContext, name: &str, kr_id: &str, columns: &[&str]) -> Option<String> {
     let df = ctx
         .table(name)
         .await
         .ok()?
         .filter(col("kr_id").eq(lit(kr_id)))
+        .ok()?
+        .select_columns(columns)
         .ok()?;
-    let df = if columns.is_empty() {
-        let all: Vec<String> = df
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .filter(|n| n != "kr_id")
-            .collect();
-        df.select_columns(&all.iter().map(String::as_str).collect::<Vec<_>>())
-            .ok()?
-    } else {
-        df.select_columns(columns).ok()?
-    };
     let batches = df.collect().await.ok()?;
     pretty_format_batches(&batches).ok().map(|t| t.to_string())
 }

@@ -518,3 +518,139 @@ async fn demo_archive_is_what_the_jira_contract_answers() {
     close(values["O5-KR3"], 10.0);
     common::check_bundled_archive(tmp.path(), "jira_demo", &["demo-token", "Basic "]);
 }
+
+/// Runs the binary with the Jira credentials of `site` in its environment.
+async fn okrflow(args: &[&str], site: &Site) -> std::process::Output {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let (email, token) = (site.email.clone(), site.token.clone());
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_okrflow"))
+            .args(&args)
+            .env("OKRFLOW_TEST_JIRA_EMAIL", email)
+            .env("OKRFLOW_TEST_JIRA_TOKEN", token)
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+fn job_file(dir: &Path, url: &str, krs: &str) -> std::path::PathBuf {
+    let text = format!(
+        "[job]\nname = \"cli\"\nfiscal_year_start_month = 2\n[output]\nurl = \"out\"\n\
+         [connections.jira]\nkind = \"jira\"\nbase_url = \"{url}\"\nemail_env = \"OKRFLOW_TEST_JIRA_EMAIL\"\n\
+         token_env = \"OKRFLOW_TEST_JIRA_TOKEN\"\nmax_retries = 1\n\
+         [[objectives]]\nid = \"E\"\ntitle = \"Epic\"\nowner = \"o\"\nperiod = \"FY27-Q1\"\n{krs}"
+    );
+    let path = dir.join("job.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn kr_toml(id: &str, measure: &str, source: &str) -> String {
+    format!(
+        "[[objectives.key_results]]\nid = \"{id}\"\ntitle = \"t\"\nowner = \"o\"\nmeasure = {measure}\nsource = {{ jira = {{ {source} }} }}\n"
+    )
+}
+
+#[tokio::test]
+async fn through_the_binary_validate_online_preview_and_no_secret_anywhere() {
+    let site = site(Deployment::Cloud);
+    let fake = FakeJira::start(site.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let krs = [
+        kr_toml("E-KR1", PC, "jql = \"parent = AE-786\""),
+        kr_toml(
+            "E-KR2",
+            KPI,
+            "jql = \"parent = AE-786\", metric = \"Velocity\"",
+        ),
+        kr_toml("E-KR3", KPI, "jql = \"project = NOPE!\""),
+    ]
+    .concat();
+    let job = job_file(dir.path(), &fake.url(), &krs);
+    let job = job.to_str().unwrap();
+
+    // validate --online: the unknown field and the JQL error, at once, without a search.
+    let validate = okrflow(&["validate", job, "--online"], &site).await;
+    let out = String::from_utf8_lossy(&validate.stdout).to_string();
+    assert_eq!(validate.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("error: key result E-KR2: connection `jira`: no field named `Velocity`"),
+        "{out}"
+    );
+    assert!(out.contains("error: key result E-KR3: connection `jira`: JQL `project = NOPE!`: Error in the JQL Query"), "{out}");
+    assert!(!out.contains("E-KR1"), "{out}");
+    assert_eq!(fake.server.rec.count("GET /rest/api/3/search/jql"), 0);
+    assert_eq!(fake.server.rec.count("POST /rest/api/3/jql/parse"), 1);
+
+    // preview: the value and the issues it came from.
+    let preview = okrflow(&["preview", job, "--kr", "E-KR1"], &site).await;
+    let out = String::from_utf8_lossy(&preview.stdout).to_string();
+    assert_eq!(preview.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("| AE-1  | done            |") && out.contains("| AE-10 | new             |"),
+        "{out}"
+    );
+    assert!(out.contains("value: 30"), "{out}");
+
+    // A run at the most verbose level, and one with a refused token: neither the token nor
+    // the Basic credentials appear in any output or written file.
+    let run = okrflow(
+        &[
+            "-vv",
+            "--log-format",
+            "json",
+            "run",
+            job,
+            "--as-of",
+            "2026-04-30",
+        ],
+        &site,
+    )
+    .await;
+    assert_eq!(
+        run.status.code(),
+        Some(3),
+        "two key results fail: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let mut refused_site = site.clone();
+    refused_site.token = "not-the-token-4471".into();
+    let refused = okrflow(&["-vv", "run", job, "--as-of", "2026-04-30"], &refused_site).await;
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("HTTP 401"));
+    let basic = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        format!("{}:{}", site.email, site.token),
+    );
+    let secrets = [site.token.as_str(), "not-the-token-4471", basic.as_str()];
+    let seen = fake.server.rec.seen.lock().unwrap().join("\n");
+    assert!(seen.contains(&basic), "the credentials were sent");
+    let mut texts = vec![
+        String::from_utf8_lossy(&validate.stdout).to_string(),
+        String::from_utf8_lossy(&validate.stderr).to_string(),
+        String::from_utf8_lossy(&preview.stderr).to_string(),
+        String::from_utf8_lossy(&run.stdout).to_string(),
+        String::from_utf8_lossy(&run.stderr).to_string(),
+        String::from_utf8_lossy(&refused.stdout).to_string(),
+        String::from_utf8_lossy(&refused.stderr).to_string(),
+    ];
+    let mut stack = vec![dir.path().join("out")];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                texts.push(String::from_utf8_lossy(&std::fs::read(&p).unwrap()).to_string());
+            }
+        }
+    }
+    assert!(texts.len() > 10, "the run wrote its files and archive");
+    for t in &texts {
+        for s in secrets {
+            assert!(!t.contains(s), "a secret leaked");
+        }
+    }
+}
