@@ -654,3 +654,27 @@ async fn through_the_binary_validate_online_preview_and_no_secret_anywhere() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_boards_estimation_field_comes_before_the_story_points_types() {
+    let mut s = site(Deployment::DataCenter);
+    // This site's board estimates in "Revenue impact" (a float field, not a story-points type).
+    s.boards.insert(12, json!({"id": 12, "name": "AE board", "estimation": {"type": "field", "field": {"fieldId": "customfield_10050", "displayName": "Revenue impact"}}}));
+    let fake = FakeJira::start(s).await;
+    let krs = [(
+        "points",
+        KPI,
+        "jql = 'parent = AE-786', metric = 'story_points'",
+    )];
+    let v = values(&plan(&fake, "JR_BOARD", "board_id = 12", &krs)).await;
+    close(ok(&v, "points"), 150.0);
+    assert_eq!(
+        fake.server
+            .rec
+            .count("GET /rest/agile/1.0/board/12/configuration"),
+        1
+    );
+    // Without the board, the jsw-story-points field is found: 3 + 5 + 2 points done.
+    let v = values(&plan(&fake, "JR_NOBOARD", "", &krs)).await;
+    close(ok(&v, "points"), 10.0);
+}
