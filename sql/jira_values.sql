@@ -69,7 +69,12 @@ computed AS (
                     || ' to divide by'
             WHEN s.metric = 'progress' AND t.mean_progress IS NULL
                 THEN 'no matching issue has time tracked (progress total is 0 or missing on each)'
-        END AS error
+        END AS error,
+        CASE
+            WHEN s.counted THEN 'counted by one request'
+            WHEN t.issues > t.with_amount AND s.metric NOT IN ('count', 'progress')
+                THEN t.issues || ' issue(s), ' || (t.issues - t.with_amount) || ' without a value'
+        END AS note
     FROM selections AS s
     LEFT JOIN totals AS t ON t.kr_id = s.kr_id
     LEFT JOIN counts AS c ON c.kr_id = s.kr_id
@@ -79,7 +84,8 @@ final AS (
     SELECT
         kr_id,
         CASE WHEN error IS NULL THEN value END AS value,
-        error
+        error,
+        note
     FROM computed
 )
 

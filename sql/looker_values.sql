@@ -122,8 +122,9 @@ final AS (
             ELSE value
         END AS value,
         error,
-        CAST(cells AS BIGINT) AS cells,
-        CAST(nulls AS BIGINT) AS nulls
+        CASE
+            WHEN nulls > 0 THEN cells || ' cell(s) selected, ' || nulls || ' null skipped'
+        END AS note
     FROM aggregated
 )
 

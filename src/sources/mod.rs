@@ -7,6 +7,10 @@ pub mod jira;
 pub mod looker;
 pub mod tallyfy;
 
+use crate::engine::{self, EngineError};
+use datafusion::arrow::array::{Array, Float64Array, StringArray};
+use datafusion::prelude::SessionContext;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// How the API sources (Looker, Jira) reach their servers in a run.
@@ -46,4 +50,103 @@ pub enum SourceError {
     /// The key result's SQL ran but did not return one number.
     #[error("key result {kr_id}: {message}")]
     NotOneNumber { kr_id: String, message: String },
+}
+
+/// What an API source's SQL computed for one key result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Computed {
+    pub value: Option<f64>,
+    pub error: Option<String>,
+    /// What a reader checking the value should know (e.g. null cells skipped).
+    pub note: Option<String>,
+}
+
+/// Reads `kr_id, value, error, note` from one of okrflow's value views.
+pub async fn read_computed(
+    ctx: &SessionContext,
+    view: &str,
+) -> Result<BTreeMap<String, Computed>, EngineError> {
+    let batches = engine::query(
+        ctx,
+        &format!("SELECT kr_id, value, error, note FROM {view}"),
+    )
+    .await?;
+    let mut out = BTreeMap::new();
+    for b in &batches {
+        let text = |i: usize| {
+            b.column(i)
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .expect("a text column")
+        };
+        let (ids, errors, notes) = (text(0), text(2), text(3));
+        let values = b
+            .column(1)
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .expect("value is double");
+        let get = |a: &StringArray, i: usize| (!a.is_null(i)).then(|| a.value(i).to_string());
+        for i in 0..b.num_rows() {
+            out.insert(
+                ids.value(i).to_string(),
+                Computed {
+                    value: (!values.is_null(i)).then(|| values.value(i)),
+                    error: get(errors, i),
+                    note: get(notes, i),
+                },
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// An API key result's value: why its data could not be fetched, why its SQL gave no value,
+/// or the value. `what` names what it reads (a tile, a JQL) in messages.
+pub fn api_value(
+    connection: &str,
+    kr_id: &str,
+    what: &str,
+    fetched: Option<Result<(), String>>,
+    computed: Option<&Computed>,
+) -> KrValue {
+    let value = match (fetched, computed) {
+        (None, _) => Err(SourceError::Api {
+            connection: connection.into(),
+            message: format!("{what}: not fetched"),
+        }),
+        (Some(Err(message)), _) => Err(SourceError::Api {
+            connection: connection.into(),
+            message,
+        }),
+        (
+            Some(Ok(())),
+            Some(Computed {
+                value: Some(v),
+                error: None,
+                note,
+            }),
+        ) => {
+            tracing::info!(
+                kr = kr_id,
+                value = v,
+                note = note.as_deref().unwrap_or(""),
+                "key result value"
+            );
+            Ok(*v)
+        }
+        (Some(Ok(())), c) => Err(SourceError::NotOneNumber {
+            kr_id: kr_id.into(),
+            message: format!(
+                "{what}: {}",
+                c.and_then(|c| c.error.as_deref()).unwrap_or("no value")
+            ),
+        }),
+    };
+    if let Err(e) = &value {
+        tracing::warn!(kr = kr_id, error = %e, "key result failed");
+    }
+    KrValue {
+        kr_id: kr_id.into(),
+        value,
+    }
 }

@@ -17,10 +17,9 @@ use crate::engine::tables::{Col, register, text};
 use crate::engine::{self, EngineError, registry};
 use crate::model::{KeyResult, KrSource, Measure};
 use crate::sources::http::{HttpClient, HttpSettings, check_base_url};
-use crate::sources::{ApiOptions, KrValue, SourceError};
+use crate::sources::{ApiOptions, KrValue, api_value, read_computed};
 use client::{JiraClient, JiraError};
 use config::{Deployment, JiraConnection, JiraSource};
-use datafusion::arrow::array::{Array, Float64Array, StringArray};
 use datafusion::prelude::SessionContext;
 use futures::future::join_all;
 use model::{FieldDetails, IssueRow};
@@ -507,70 +506,23 @@ pub async fn values(
     for s in registry::JIRA {
         engine::register_view(ctx, s).await?;
     }
-    let batches = engine::query(ctx, "SELECT kr_id, value, error FROM jira_values").await?;
-    let mut computed: BTreeMap<String, (Option<f64>, Option<String>)> = BTreeMap::new();
-    for b in &batches {
-        let ids = b
-            .column(0)
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .expect("kr_id is text");
-        let vals = b
-            .column(1)
-            .as_any()
-            .downcast_ref::<Float64Array>()
-            .expect("value is double");
-        let errs = b
-            .column(2)
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .expect("error is text");
-        for i in 0..b.num_rows() {
-            computed.insert(
-                ids.value(i).to_string(),
-                (
-                    (!vals.is_null(i)).then(|| vals.value(i)),
-                    (!errs.is_null(i)).then(|| errs.value(i).to_string()),
-                ),
-            );
-        }
-    }
-    let mut out = Vec::new();
-    for k in krs {
-        let Some(l) = link(k) else { continue };
-        let value = match fetched.get(&k.id) {
-            None => Err(SourceError::Api {
-                connection: connection.into(),
-                message: format!("JQL `{}`: not fetched", l.jql),
-            }),
-            Some(Err(e)) => Err(SourceError::Api {
-                connection: connection.into(),
-                message: e.to_string(),
-            }),
-            Some(Ok(_)) => match computed.get(&k.id) {
-                Some((Some(v), None)) => {
-                    tracing::info!(kr = %k.id, value = v, "key result value");
-                    Ok(*v)
-                }
-                Some((_, Some(error))) => Err(SourceError::NotOneNumber {
-                    kr_id: k.id.clone(),
-                    message: format!("JQL `{}`: {error}", l.jql),
-                }),
-                _ => Err(SourceError::NotOneNumber {
-                    kr_id: k.id.clone(),
-                    message: format!("JQL `{}`: no value", l.jql),
-                }),
-            },
-        };
-        if let Err(e) = &value {
-            tracing::warn!(kr = %k.id, error = %e, "key result failed");
-        }
-        out.push(KrValue {
-            kr_id: k.id.clone(),
-            value,
-        });
-    }
-    Ok(out)
+    let computed = read_computed(ctx, "jira_values").await?;
+    Ok(krs
+        .iter()
+        .filter_map(|k| {
+            let l = link(k)?;
+            let fetched = fetched
+                .get(&k.id)
+                .map(|r| r.as_ref().map(|_| ()).map_err(|e| e.to_string()));
+            Some(api_value(
+                connection,
+                &k.id,
+                &format!("JQL `{}`", l.jql),
+                fetched,
+                computed.get(&k.id),
+            ))
+        })
+        .collect())
 }
 
 fn register_tables(

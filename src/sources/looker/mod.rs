@@ -16,11 +16,9 @@ use crate::engine::tables::{Col, register, text};
 use crate::engine::{self, EngineError, registry};
 use crate::model::{KeyResult, KrSource};
 use crate::sources::http::{HttpClient, HttpSettings, check_base_url};
-use crate::sources::{ApiOptions, KrValue, SourceError};
+use crate::sources::{ApiOptions, KrValue, api_value, read_computed};
 use client::{LookerClient, LookerError};
 use config::{Aggregate, Format, LookerConnection, LookerSource};
-use datafusion::arrow::array::{Array, Float64Array, Int64Array, StringArray};
-use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::prelude::SessionContext;
 use futures::future::join_all;
 use model::{DashboardElement, DashboardFilter, Flattened, JsonDetail, Query, id_text};
@@ -605,73 +603,23 @@ pub async fn values(
     for s in registry::LOOKER {
         engine::register_view(ctx, s).await?;
     }
-    let batches = engine::query(
-        ctx,
-        "SELECT kr_id, value, error, cells, nulls FROM looker_values",
-    )
-    .await?;
-    let mut computed: BTreeMap<String, (Option<f64>, Option<String>, i64, i64)> = BTreeMap::new();
-    for b in &batches {
-        let ids = column::<StringArray>(b, 0);
-        let vals = column::<Float64Array>(b, 1);
-        let errs = column::<StringArray>(b, 2);
-        let cells = column::<Int64Array>(b, 3);
-        let nulls = column::<Int64Array>(b, 4);
-        for i in 0..b.num_rows() {
-            computed.insert(
-                ids.value(i).to_string(),
-                (
-                    (!vals.is_null(i)).then(|| vals.value(i)),
-                    (!errs.is_null(i)).then(|| errs.value(i).to_string()),
-                    cells.value(i),
-                    nulls.value(i),
-                ),
-            );
-        }
-    }
-    let mut out = Vec::new();
-    for k in krs {
-        let Some(l) = link(k) else { continue };
-        let value = match fetched.get(&l.target) {
-            None => Err(SourceError::Api {
-                connection: connection.into(),
-                message: format!("{}: not fetched", l.target),
-            }),
-            Some(Err(e)) => Err(SourceError::Api {
-                connection: connection.into(),
-                message: e.to_string(),
-            }),
-            Some(Ok(_)) => match computed.get(&k.id) {
-                Some((_, Some(error), _, _)) => Err(SourceError::NotOneNumber {
-                    kr_id: k.id.clone(),
-                    message: format!("{}: {error}", l.target),
-                }),
-                Some((Some(v), None, cells, nulls)) => {
-                    tracing::info!(kr = %k.id, value = v, cells, nulls_skipped = nulls, "key result value");
-                    Ok(*v)
-                }
-                _ => Err(SourceError::NotOneNumber {
-                    kr_id: k.id.clone(),
-                    message: format!("{}: no value", l.target),
-                }),
-            },
-        };
-        if let Err(e) = &value {
-            tracing::warn!(kr = %k.id, error = %e, "key result failed");
-        }
-        out.push(KrValue {
-            kr_id: k.id.clone(),
-            value,
-        });
-    }
-    Ok(out)
-}
-
-fn column<T: 'static>(b: &RecordBatch, i: usize) -> &T {
-    b.column(i)
-        .as_any()
-        .downcast_ref::<T>()
-        .expect("looker_values has fixed column types")
+    let computed = read_computed(ctx, "looker_values").await?;
+    Ok(krs
+        .iter()
+        .filter_map(|k| {
+            let l = link(k)?;
+            let fetched = fetched
+                .get(&l.target)
+                .map(|r| r.as_ref().map(|_| ()).map_err(|e| e.to_string()));
+            Some(api_value(
+                connection,
+                &k.id,
+                &l.target.to_string(),
+                fetched,
+                computed.get(&k.id),
+            ))
+        })
+        .collect())
 }
 
 /// Registers `looker_selections`, `looker_filters`, `looker_fields`, `looker_rows`,
