@@ -1,14 +1,17 @@
-//! The command line: `run`, `validate`, `preview` and `demo-data`, and how their results become an
+//! The command line: `run`, `validate`, `preview`, `athena ddl|register`, `lookml` and
+//! `demo-data`, and how their results become an
 //! [`Outcome`].
 
 use crate::error::Outcome;
 use crate::inspect;
 use crate::model::{self, Location};
 use crate::pipeline::{self, RunOptions};
+use crate::sink::{athena, lookml};
 use anyhow::Context;
 use chrono::{NaiveDate, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// okrflow keeps OKRs honest with data: it reads key-result numbers from Tallyfy exports,
 /// Looker tiles and looks, and Jira JQL queries, scores them in SQL (progress, expected progress, status, quarterly score) and writes
@@ -51,9 +54,10 @@ pub enum Command {
         /// over are evaluated on its last day. Rerunning a date replaces its partitions.
         #[arg(long, value_parser = parse_date)]
         as_of: Option<NaiveDate>,
-        /// Write to this folder instead of the job's [output] url.
+        /// Write to this folder or s3://bucket/prefix/ instead of the job's [output] url (S3
+        /// through the default AWS credential chain).
         #[arg(long)]
-        output: Option<PathBuf>,
+        output: Option<String>,
         /// Do not print the summary table.
         #[arg(long)]
         no_summary: bool,
@@ -91,11 +95,62 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         replay: Option<PathBuf>,
     },
+    /// Athena: print or run the statements that make the output tables queryable.
+    Athena {
+        #[command(subcommand)]
+        command: AthenaCommand,
+    },
+    /// Write LookML for the output tables: a view file per table and a model with explores
+    /// joining key results to their objectives.
+    Lookml {
+        /// The job file (TOML).
+        job: PathBuf,
+        /// Folder to write the .lkml files into.
+        #[arg(long)]
+        out: PathBuf,
+        /// The Athena database the tables are registered in.
+        #[arg(long, default_value = "okr")]
+        database: String,
+        /// The Looker connection name the model uses.
+        #[arg(long, default_value = "athena")]
+        connection: String,
+    },
     /// Regenerate the bundled sample Tallyfy exports (deterministic: the same files every time).
     DemoData {
         /// Folder to write into.
         #[arg(long, default_value = "jobs/demo/tallyfy")]
         out: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AthenaCommand {
+    /// Print the DDL: a CREATE EXTERNAL TABLE per output table (Parquet, partition projection
+    /// on as_of and period, so no MSCK REPAIR or ADD PARTITION is needed) and the kr_latest and
+    /// objective_latest views. Needs an s3:// [output].
+    Ddl {
+        /// The job file (TOML).
+        job: PathBuf,
+    },
+    /// Run the DDL through the Athena API, one statement at a time, after CREATE DATABASE IF
+    /// NOT EXISTS; stops at the first failure with Athena's reason. Running it twice ends in
+    /// the same state. Credentials and region come from the output's settings and the AWS
+    /// chain; AWS_ENDPOINT_URL is honoured.
+    Register {
+        /// The job file (TOML).
+        job: PathBuf,
+        /// The database to create the tables in.
+        #[arg(long)]
+        database: String,
+        /// The Athena workgroup (default: the account's primary).
+        #[arg(long)]
+        workgroup: Option<String>,
+        /// Where Athena writes query results (s3://…); default: the workgroup's setting.
+        #[arg(long)]
+        results: Option<String>,
+        /// Give up on a statement after this many seconds.
+        #[arg(long, default_value_t = 300)]
+        timeout_secs: u64,
     },
 }
 
@@ -136,7 +191,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 for w in &plan.warnings {
                     tracing::warn!("{w}");
                 }
-                let options = RunOptions { as_of: as_of.unwrap_or_else(|| Utc::now().date_naive()), output: output.map(Location::Local), replay };
+                let options = RunOptions { as_of: as_of.unwrap_or_else(|| Utc::now().date_naive()), output: output.map(|o| Location::parse(&o, Path::new("."), &Default::default())).transpose().map_err(anyhow::Error::msg)?, replay };
                 let report = pipeline::run(&plan, &options).await.with_context(|| format!("job {} could not run", job.display()))?;
                 if !no_summary {
                     let empty = Vec::new();
@@ -207,6 +262,59 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
                         Ok(Outcome::SomeKeyResultsFailed)
                     }
                 }
+            }
+            Command::Athena { command } => {
+                let (job, register) = match command {
+                    AthenaCommand::Ddl { job } => (job, None),
+                    AthenaCommand::Register { job, database, workgroup, results, timeout_secs } => (
+                        job,
+                        Some(athena::RegisterOptions { database, workgroup, results, timeout: Duration::from_secs(timeout_secs), poll: Duration::from_millis(500) }),
+                    ),
+                };
+                let plan = model::load(&job)?;
+                let Location::S3(s3) = &plan.output else {
+                    return Err(athena::AthenaError::NotS3(plan.output.to_string()).into());
+                };
+                let schemas = pipeline::output_schemas(&plan).await?;
+                let statements = athena::statements(&plan, s3, &schemas)?;
+                match register {
+                    None => {
+                        for s in &statements {
+                            println!("-- {}\n{};\n", s.name, s.sql);
+                        }
+                    }
+                    Some(options) => {
+                        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+                        if let Some(p) = &s3.profile {
+                            loader = loader.profile_name(p);
+                        }
+                        if let Some(r) = &s3.region {
+                            loader = loader.region(aws_config::Region::new(r.clone()));
+                        }
+                        let client = aws_sdk_athena::Client::new(&loader.load().await);
+                        let n = athena::register(&client, &options, &statements).await?;
+                        println!("{n} statement(s) succeeded in database {}", options.database);
+                    }
+                }
+                Ok(Outcome::Ok)
+            }
+            Command::Lookml { job, out, database, connection } => {
+                let plan = model::load(&job)?;
+                let schemas = pipeline::output_schemas(&plan).await?;
+                std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+                let mut written = Vec::new();
+                for (table, partition, schema) in &schemas {
+                    let path = out.join(format!("{table}.view.lkml"));
+                    std::fs::write(&path, lookml::view(&database, table, partition, schema)?).with_context(|| format!("cannot write {}", path.display()))?;
+                    written.push(path);
+                }
+                let path = out.join("okrflow.model.lkml");
+                std::fs::write(&path, lookml::model(&connection)).with_context(|| format!("cannot write {}", path.display()))?;
+                written.push(path);
+                for p in &written {
+                    println!("wrote {}", p.display());
+                }
+                Ok(Outcome::Ok)
             }
             Command::DemoData { out } => {
                 let stats = crate::sources::tallyfy::generate::write_demo(&out).with_context(|| format!("cannot write {}", out.display()))?;

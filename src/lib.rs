@@ -17,6 +17,7 @@ pub mod pipeline;
 pub mod secret;
 pub mod sink;
 pub mod sources;
+pub mod storage;
 pub mod summary;
 
 pub use error::Outcome;

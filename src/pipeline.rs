@@ -4,11 +4,13 @@
 use crate::engine::tables::{RunInfo, register_definitions, register_values};
 use crate::engine::{self, EngineError, registry};
 use crate::model::{Connection, Location, Plan};
-use crate::sink::commit::{LocalCommit, TableOutput};
+use crate::sink::commit::{LocalCommit, S3Commit, TableOutput};
 use crate::sink::{self, SinkError};
-use crate::sources::http::{archive_root, replay_root};
+use crate::sources::http::{Archive, replay_root};
 use crate::sources::{ApiOptions, KrValue, SourceError, jira, looker, tallyfy};
+use crate::storage::{self, Opened, StorageError};
 use chrono::{NaiveDate, Utc};
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -22,6 +24,8 @@ pub enum PipelineError {
     Engine(#[from] EngineError),
     #[error(transparent)]
     Sink(#[from] SinkError),
+    #[error("output {0}")]
+    Output(#[from] StorageError),
 }
 
 /// What a run is asked to do.
@@ -86,6 +90,12 @@ pub async fn extract(
     Ok(values)
 }
 
+/// The commit of a run, by kind of output.
+enum Commit {
+    Local(LocalCommit),
+    S3(S3Commit),
+}
+
 /// An output table: name, schema, rows.
 pub type ScoredTable = (
     String,
@@ -99,13 +109,18 @@ pub async fn score(
     plan: &Plan,
     run: &RunInfo,
     values: &[KrValue],
-    output: &Location,
+    output: Option<&Opened>,
 ) -> Result<Vec<ScoredTable>, PipelineError> {
     let ctx = engine::new_session();
     register_definitions(&ctx, plan, run)?;
     register_values(&ctx, values)?;
-    let Location::Local(root) = output;
-    let earlier = sink::history::register(&ctx, root).await?;
+    let earlier = match output {
+        Some(output) => sink::history::register(&ctx, output).await?,
+        None => {
+            sink::history::register_empty(&ctx)?;
+            0
+        }
+    };
     tracing::debug!(rows = earlier, "earlier snapshots read");
     let mut outputs = Vec::new();
     for s in registry::SCORING {
@@ -119,6 +134,29 @@ pub async fn score(
         }
     }
     Ok(outputs)
+}
+
+/// The output tables' schemas as a run writes them (partition column included), in commit
+/// order: scored over no values and no history, so nothing is read or written.
+pub async fn output_schemas(
+    plan: &Plan,
+) -> Result<Vec<(String, String, SchemaRef)>, PipelineError> {
+    let now = Utc::now();
+    let run = RunInfo {
+        run_id: "schema".into(),
+        as_of: now.date_naive(),
+        started_at: now,
+        computed_at: now,
+        definition_hash: String::new(),
+    };
+    let outputs = score(plan, &run, &[], None).await?;
+    Ok(sink::TABLES
+        .iter()
+        .filter_map(|(table, partition)| {
+            let (_, schema, _) = outputs.iter().find(|(n, _, _)| n == table)?;
+            Some((table.to_string(), partition.to_string(), schema.clone()))
+        })
+        .collect())
 }
 
 /// Runs a job once: extract, score, write, commit.
@@ -135,13 +173,13 @@ pub async fn run(plan: &Plan, options: &RunOptions) -> Result<RunReport, Pipelin
         .unwrap_or_else(|| plan.output.clone());
     tracing::info!(job = %plan.job_name, %run_id, as_of = %options.as_of, output = %output, "run started");
 
-    let Location::Local(root) = &output;
+    let opened = storage::open(&output, true).await?;
     let api = ApiOptions {
         replay: options
             .replay
             .as_deref()
             .map(|d| replay_root(d, options.as_of)),
-        archive: Some(archive_root(root, options.as_of)),
+        archive: Some(Archive::of_output(&opened, options.as_of)),
     };
     let values = extract(plan, options.as_of, &api).await?;
     let failed: Vec<(String, String)> = values
@@ -160,10 +198,12 @@ pub async fn run(plan: &Plan, options: &RunOptions) -> Result<RunReport, Pipelin
         computed_at: Utc::now(),
         definition_hash: hex(&Sha256::digest(plan.job_text.as_bytes())),
     };
-    let outputs = score(plan, &run, &values, &output).await?;
+    let outputs = score(plan, &run, &values, Some(&opened)).await?;
 
-    let Location::Local(root) = &output;
-    let mut commit = LocalCommit::new(root, &run_id);
+    let mut commit = match &output {
+        Location::Local(root) => Commit::Local(LocalCommit::new(root, &run_id)),
+        Location::S3(_) => Commit::S3(S3Commit::new(opened.clone())),
+    };
     for (table, partition_column) in sink::TABLES {
         let (_, schema, batches) = outputs
             .iter()
@@ -172,14 +212,21 @@ pub async fn run(plan: &Plan, options: &RunOptions) -> Result<RunReport, Pipelin
         let schema = schema.clone();
         sink::parquet::check_athena_types(table, &schema)?;
         let partitions = sink::parquet::split(table, partition_column, &schema, batches)?;
-        commit.stage(&TableOutput {
+        let t = TableOutput {
             table: table.to_string(),
             partition_column: partition_column.to_string(),
             schema,
             partitions,
-        })?;
+        };
+        match &mut commit {
+            Commit::Local(c) => c.stage(&t)?,
+            Commit::S3(c) => c.stage(&t)?,
+        }
     }
-    let partitions = commit.commit()?;
+    let partitions = match commit {
+        Commit::Local(c) => c.commit()?,
+        Commit::S3(c) => c.commit().await?,
+    };
     tracing::info!(%run_id, partitions = partitions.len(), failed = failed.len(), "run committed");
     Ok(RunReport {
         run_id,

@@ -500,7 +500,7 @@ async fn demo_archive_is_what_the_jira_contract_answers() {
     let tmp = tempfile::tempdir().unwrap();
     let api = ApiOptions {
         replay: None,
-        archive: Some(tmp.path().to_path_buf()),
+        archive: Some(okrflow::sources::http::Archive::local(tmp.path()).unwrap()),
     };
     let krs = okrflow::pipeline::key_results_of(&plan, "jira_demo");
     let Connection::Jira(settings) = &plan.connections["jira_demo"] else {

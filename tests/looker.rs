@@ -744,7 +744,7 @@ async fn demo_archive_is_what_the_looker_contract_answers() {
     let tmp = tempfile::tempdir().unwrap();
     let api = ApiOptions {
         replay: None,
-        archive: Some(tmp.path().to_path_buf()),
+        archive: Some(okrflow::sources::http::Archive::local(tmp.path()).unwrap()),
     };
     let krs = okrflow::pipeline::key_results_of(&plan, "looker_demo");
     let okrflow::model::Connection::Looker(settings) = &plan.connections["looker_demo"] else {

@@ -42,8 +42,9 @@ async fn score(krs: &str, values: &[(&str, Result<f64, &str>)], as_of: &str) -> 
         computed_at: chrono::Utc::now(),
         definition_hash: "h".into(),
     };
-    let out = okrflow::model::Location::Local(dir.path().join("out"));
-    let tables: BTreeMap<String, _> = pipeline::score(&plan, &run, &values, &out)
+    let location = okrflow::model::Location::Local(dir.path().join("out"));
+    let out = okrflow::storage::open(&location, true).await.unwrap();
+    let tables: BTreeMap<String, _> = pipeline::score(&plan, &run, &values, Some(&out))
         .await
         .unwrap()
         .into_iter()
@@ -52,7 +53,7 @@ async fn score(krs: &str, values: &[(&str, Result<f64, &str>)], as_of: &str) -> 
     RunReport {
         run_id: "r".into(),
         as_of: date(as_of),
-        output: out,
+        output: location,
         failed: vec![],
         tables,
         partitions: vec![],

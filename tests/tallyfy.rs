@@ -40,7 +40,8 @@ async fn session(as_of: &str) -> (tempfile::TempDir, SessionContext) {
     let ctx = okrflow::engine::new_session();
     let stats = loader::register(&ctx, "t", &Location::Local(dir.path().to_path_buf()))
         .await
-        .unwrap();
+        .unwrap()
+        .stats;
     assert_eq!(stats.process_files, 5);
     register_views(&ctx, date(as_of)).await.unwrap();
     (dir, ctx)

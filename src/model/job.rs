@@ -85,8 +85,41 @@ impl Default for StatusThresholds {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutputSection {
-    /// A local folder (relative to the job file) where the tables are written.
+    /// A local folder (relative to the job file) or `s3://bucket/prefix/` where the tables
+    /// are written.
     pub url: Spanned<String>,
+    /// S3 only: AWS profile of the shared config files.
+    #[serde(default)]
+    pub profile: Option<String>,
+    /// S3 only: the bucket's region (default: the profile's or environment's).
+    #[serde(default)]
+    pub region: Option<String>,
+    /// S3 only: environment variables holding an access key, instead of the default chain.
+    #[serde(default)]
+    pub access_key_id_env: Option<String>,
+    #[serde(default)]
+    pub secret_access_key_env: Option<String>,
+}
+
+/// How an `s3://` url is reached (the same keys on `[output]` and Tallyfy connections).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct S3Options {
+    pub profile: Option<String>,
+    pub region: Option<String>,
+    pub access_key_id_env: Option<String>,
+    pub secret_access_key_env: Option<String>,
+}
+
+impl OutputSection {
+    /// The S3 keys of the section.
+    pub fn s3(&self) -> S3Options {
+        S3Options {
+            profile: self.profile.clone(),
+            region: self.region.clone(),
+            access_key_id_env: self.access_key_id_env.clone(),
+            secret_access_key_env: self.secret_access_key_env.clone(),
+        }
+    }
 }
 
 /// `[connections.NAME]`, told apart by `kind`.

@@ -9,6 +9,7 @@ pub mod plan;
 pub use period::Period;
 pub use plan::{
     Connection, KeyResult, KrSource, LatePenalty, Location, Measure, Milestone, Objective, Plan,
+    S3Location,
 };
 
 use std::fmt;

@@ -3,7 +3,7 @@
 //! job file in one pass.
 
 use super::job::{
-    ConnectionConfig, JobFile, LatePenaltyConfig, Level, MeasureConfig, SourceConfig,
+    ConnectionConfig, JobFile, LatePenaltyConfig, Level, MeasureConfig, S3Options, SourceConfig,
     StatusThresholds,
 };
 use super::{JobError, Period, Problem, Severity, line_col};
@@ -19,30 +19,74 @@ use std::path::{Path, PathBuf};
 pub enum Location {
     /// A local folder (absolute, or relative to the working directory).
     Local(PathBuf),
+    /// An S3 prefix.
+    S3(S3Location),
+}
+
+/// An S3 prefix and how to reach it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Location {
+    pub bucket: String,
+    /// The prefix inside the bucket, without leading or trailing `/` (may be empty).
+    pub prefix: String,
+    pub profile: Option<String>,
+    pub region: Option<String>,
+    pub access_key_id_env: Option<String>,
+    pub secret_access_key_env: Option<String>,
+}
+
+impl std::fmt::Display for S3Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "s3://{}/{}", self.bucket, self.prefix)
+    }
 }
 
 impl std::fmt::Display for Location {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Location::Local(p) => write!(f, "{}", p.display()),
+            Location::S3(s) => s.fmt(f),
         }
     }
 }
 
 impl Location {
-    /// Resolves a job-file `url` against the job file's folder.
-    pub fn parse(url: &str, base_dir: &Path) -> Result<Location, String> {
+    /// Resolves a job-file `url` against the job file's folder; `s3` says how an `s3://`
+    /// url is reached.
+    pub fn parse(url: &str, base_dir: &Path, s3: &S3Options) -> Result<Location, String> {
         let url = url.trim();
         if url.is_empty() {
             return Err("url is empty".into());
+        }
+        let s3_given = s3 != &S3Options::default();
+        if let Some(rest) = url.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(format!("url `{url}` has no bucket"));
+            }
+            if s3.access_key_id_env.is_some() != s3.secret_access_key_env.is_some() {
+                return Err("access_key_id_env and secret_access_key_env go together".into());
+            }
+            return Ok(Location::S3(S3Location {
+                bucket: bucket.to_string(),
+                prefix: prefix.trim_matches('/').to_string(),
+                profile: s3.profile.clone(),
+                region: s3.region.clone(),
+                access_key_id_env: s3.access_key_id_env.clone(),
+                secret_access_key_env: s3.secret_access_key_env.clone(),
+            }));
+        }
+        if s3_given {
+            return Err(format!(
+                "profile, region and the access key variables apply to s3:// urls only, not `{url}`"
+            ));
         }
         if let Some((scheme, _)) = url.split_once("://") {
             if scheme == "file" {
                 return Ok(Location::Local(PathBuf::from(&url["file://".len()..])));
             }
             return Err(format!(
-                "url `{url}`: only local folders are supported by this version of okrflow \
-                 (`{scheme}://` is not)"
+                "url `{url}`: use a local folder or s3://bucket/prefix/ (`{scheme}://` is not supported)"
             ));
         }
         let path = Path::new(url);
@@ -312,7 +356,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Plan, JobError> {
         );
     }
 
-    let output = match Location::parse(file.output.url.get_ref(), &base_dir) {
+    let output = match Location::parse(file.output.url.get_ref(), &base_dir, &file.output.s3()) {
         Ok(l) => Some(l),
         Err(e) => {
             c.error(file.output.url.span(), Some("output".into()), e);
@@ -324,7 +368,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Plan, JobError> {
     for (name, conn) in &file.connections {
         let subject = Some(format!("connection {name}"));
         match conn.get_ref() {
-            ConnectionConfig::Tallyfy(t) => match Location::parse(&t.url, &base_dir) {
+            ConnectionConfig::Tallyfy(t) => match Location::parse(&t.url, &base_dir, &t.s3()) {
                 Ok(location) => {
                     connections.insert(name.clone(), Connection::Tallyfy { location });
                 }

@@ -1,5 +1,6 @@
-//! The commit protocol for a local output folder.
+//! The commit protocols: [`LocalCommit`] for a local output folder, [`S3Commit`] for S3.
 //!
+//! Local folder:
 //! 1. Every file of the run is written and synced under
 //!    `<output>/_okrflow/staging/<run_id>/<table>/<key>=<value>/part-<run_id>.parquet`
 //!    (`_`-prefixed folders are ignored by Athena, Spark and DuckDB's Hive discovery).
@@ -11,6 +12,14 @@
 //! 3. Partitions are switched in table order with `runs` last, so a run appears in `runs`
 //!    only when its results are in place. A failure before step 2 changes nothing; the
 //!    staging folder is removed whatever happens.
+//!
+//! S3 (no rename there, but a PUT is atomic and strongly consistent):
+//! 1. Every partition of the run is encoded in memory first.
+//! 2. Each partition is one object with a fixed name,
+//!    `<table>/<key>=<value>/part-00000.parquet`, written with one PUT that replaces the
+//!    previous run's object: a reader sees the old object or the new one, never half of one
+//!    and never two runs in one partition. A failed upload leaves the old object in place.
+//! 3. Partitions go in table order with `runs` last, as on disk.
 
 use super::SinkError;
 use super::parquet::{without, write_file};
@@ -200,5 +209,65 @@ mod tests {
             ["part-run1.parquet"]
         );
         assert!(!dir.path().join("_okrflow/staging/run2").exists());
+    }
+}
+
+/// A run's output written to S3: one object per partition, replaced with one PUT each.
+pub struct S3Commit {
+    opened: crate::storage::Opened,
+    staged: Vec<(object_store::path::Path, Vec<u8>)>,
+}
+
+/// The name of a partition's object on S3; fixed, so a rerun replaces it.
+pub const S3_PART: &str = "part-00000.parquet";
+
+impl S3Commit {
+    /// Starts a commit into `opened` (an S3 location).
+    pub fn new(opened: crate::storage::Opened) -> S3Commit {
+        S3Commit {
+            opened,
+            staged: Vec::new(),
+        }
+    }
+
+    /// Encodes a table's partitions in memory.
+    pub fn stage(&mut self, t: &TableOutput) -> Result<(), SinkError> {
+        let file_schema = without(&t.schema, &t.partition_column);
+        for (value, batches) in &t.partitions {
+            let relative = format!("{}/{}={}/{S3_PART}", t.table, t.partition_column, value);
+            let path = self.opened.path(&relative);
+            let bytes =
+                super::parquet::encode(file_schema.clone(), batches).map_err(|message| {
+                    SinkError::Write {
+                        path: PathBuf::from(self.opened.url(&relative)),
+                        message,
+                    }
+                })?;
+            self.staged.push((path, bytes));
+        }
+        Ok(())
+    }
+
+    /// Puts every partition object, in order; returns their URLs.
+    pub async fn commit(self) -> Result<Vec<PathBuf>, SinkError> {
+        use object_store::ObjectStoreExt;
+        let mut done = Vec::new();
+        for (path, bytes) in self.staged {
+            let url = format!(
+                "{}://{}/{path}",
+                self.opened.store_url.scheme(),
+                self.opened.store_url.host_str().unwrap_or_default()
+            );
+            self.opened
+                .store
+                .put(&path, bytes.into())
+                .await
+                .map_err(|e| SinkError::Commit {
+                    path: PathBuf::from(&url),
+                    message: e.to_string(),
+                })?;
+            done.push(PathBuf::from(url));
+        }
+        Ok(done)
     }
 }

@@ -3,11 +3,13 @@
 
 use super::SinkError;
 use crate::engine::register_batches;
+use crate::storage::Opened;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::ListingOptions;
 use datafusion::prelude::SessionContext;
-use std::path::Path;
+use futures::StreamExt;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// The columns of earlier snapshots the scoring SQL reads.
@@ -23,23 +25,35 @@ pub fn history_schema() -> SchemaRef {
     ]))
 }
 
+/// Registers an empty `kr_history` (no earlier results).
+pub fn register_empty(ctx: &SessionContext) -> Result<(), SinkError> {
+    register_batches(ctx, "kr_history", vec![], history_schema()).map_err(|e| SinkError::History {
+        path: PathBuf::new(),
+        message: e.to_string(),
+    })
+}
+
 /// Registers `kr_history` from `<output>/kr_snapshots/`, or empty when there is none yet.
-pub async fn register(ctx: &SessionContext, output: &Path) -> Result<usize, SinkError> {
-    let dir = output.join("kr_snapshots");
+pub async fn register(ctx: &SessionContext, output: &Opened) -> Result<usize, SinkError> {
+    let url = output.url("kr_snapshots/");
+    let dir = PathBuf::from(&url);
     let err = |e: datafusion::error::DataFusionError| SinkError::History {
         path: dir.clone(),
         message: e.strip_backtrace(),
     };
-    let has_files = dir.is_dir()
-        && std::fs::read_dir(&dir)
-            .map_err(|e| SinkError::History {
-                path: dir.clone(),
-                message: e.to_string(),
-            })?
-            .next()
-            .is_some();
+    output.register(ctx);
+    let first = output
+        .store
+        .list(Some(&output.path("kr_snapshots")))
+        .next()
+        .await
+        .transpose()
+        .map_err(|e| SinkError::History {
+            path: dir.clone(),
+            message: e.to_string(),
+        })?;
     ctx.deregister_table("kr_history").map_err(err)?;
-    if !has_files {
+    if first.is_none() {
         register_batches(ctx, "kr_history", vec![], history_schema()).map_err(|e| {
             SinkError::History {
                 path: dir.clone(),
@@ -51,15 +65,6 @@ pub async fn register(ctx: &SessionContext, output: &Path) -> Result<usize, Sink
     let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
         .with_file_extension(".parquet")
         .with_table_partition_cols(vec![("as_of".to_string(), DataType::Utf8)]);
-    let url = format!(
-        "{}/",
-        dir.canonicalize()
-            .map_err(|e| SinkError::History {
-                path: dir.clone(),
-                message: e.to_string()
-            })?
-            .display()
-    );
     ctx.register_listing_table("kr_history_files", &url, options, None, None)
         .await
         .map_err(err)?;

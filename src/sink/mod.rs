@@ -3,10 +3,13 @@
 //!
 //! - [`parquet`]: splits a table into partitions and writes each as one Snappy file;
 //! - [`commit`]: stages a run's files and switches each partition over at once;
-//! - [`history`]: reads earlier `kr_snapshots` back for stale values.
+//! - [`history`]: reads earlier `kr_snapshots` back for stale values;
+//! - [`athena`] and [`lookml`]: what makes the tables queryable from Athena and Looker.
 
+pub mod athena;
 pub mod commit;
 pub mod history;
+pub mod lookml;
 pub mod parquet;
 
 use std::path::PathBuf;

@@ -106,18 +106,31 @@ pub fn write_file(
         std::fs::create_dir_all(parent).map_err(|e| err(e.to_string()))?;
     }
     let file = std::fs::File::create(path).map_err(|e| err(e.to_string()))?;
+    let mut file = write_to(file, schema, batches).map_err(err)?;
+    file.flush().map_err(|e| err(e.to_string()))?;
+    file.sync_all().map_err(|e| err(e.to_string()))?;
+    Ok(())
+}
+
+/// Encodes `batches` (already without the partition column) as one Parquet file in memory.
+pub fn encode(schema: SchemaRef, batches: &[RecordBatch]) -> Result<Vec<u8>, String> {
+    write_to(Vec::new(), schema, batches)
+}
+
+fn write_to<W: std::io::Write + Send>(
+    sink: W,
+    schema: SchemaRef,
+    batches: &[RecordBatch],
+) -> Result<W, String> {
     let options = datafusion::parquet::arrow::arrow_writer::ArrowWriterOptions::new()
         .with_properties(writer_properties())
         .with_skip_arrow_metadata(true);
     let mut writer =
-        ArrowWriter::try_new_with_options(file, schema, options).map_err(|e| err(e.to_string()))?;
+        ArrowWriter::try_new_with_options(sink, schema, options).map_err(|e| e.to_string())?;
     for b in batches {
-        writer.write(b).map_err(|e| err(e.to_string()))?;
+        writer.write(b).map_err(|e| e.to_string())?;
     }
-    let mut file = writer.into_inner().map_err(|e| err(e.to_string()))?;
-    file.flush().map_err(|e| err(e.to_string()))?;
-    file.sync_all().map_err(|e| err(e.to_string()))?;
-    Ok(())
+    writer.into_inner().map_err(|e| e.to_string())
 }
 
 /// The schema of a table without its partition column.

@@ -7,6 +7,7 @@
 use crate::secret::Secret;
 use backon::{ExponentialBuilder, Retryable};
 use chrono::{DateTime, Utc};
+use object_store::ObjectStoreExt;
 use reqwest::header::{HeaderMap, HeaderValue};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -267,8 +268,8 @@ pub struct HttpClient {
     base: Url,
     settings: HttpSettings,
     transport: Transport,
-    /// Folder this connection's raw responses are archived in, if any.
-    archive: Option<PathBuf>,
+    /// Where this connection's raw responses are archived, if anywhere.
+    archive: Option<Archive>,
     permits: Arc<Semaphore>,
     requests: AtomicUsize,
     /// Headers sent with every request (credentials, proxy headers); never archived or logged.
@@ -305,7 +306,7 @@ impl HttpClient {
         base: Url,
         settings: HttpSettings,
         replay: Option<&Path>,
-        archive: Option<&Path>,
+        archive: Option<&Archive>,
     ) -> Result<HttpClient, HttpError> {
         let transport = match replay {
             Some(dir) => Transport::Replay(dir.join(connection)),
@@ -327,7 +328,7 @@ impl HttpClient {
             base,
             settings,
             transport,
-            archive: archive.map(|a| a.join(connection)),
+            archive: archive.map(|a| a.child(connection)),
             requests: AtomicUsize::new(0),
             secret_headers: Vec::new(),
         })
@@ -558,18 +559,58 @@ impl HttpClient {
             body,
             body_is_text,
         };
-        let path = dir.join(format!("{}.json", request.key()));
-        let err = |e: std::io::Error| HttpError::Archive {
-            path: path.clone(),
-            message: e.to_string(),
-        };
+        let path = dir.prefix.clone().join(format!("{}.json", request.key()));
         let text = serde_json::to_string_pretty(&record).expect("archived responses serialise");
-        tokio::fs::create_dir_all(dir).await.map_err(err)?;
-        // Write aside and rename, so an archive file is whole or absent.
-        let tmp = dir.join(format!(".{}.json.tmp", request.key()));
-        tokio::fs::write(&tmp, text).await.map_err(err)?;
-        tokio::fs::rename(&tmp, &path).await.map_err(err)?;
+        // An object store put is whole or absent (a local file is written aside and renamed).
+        dir.store
+            .put(&path, text.into_bytes().into())
+            .await
+            .map_err(|e| HttpError::Archive {
+                path: PathBuf::from(path.to_string()),
+                message: e.to_string(),
+            })?;
         Ok(())
+    }
+}
+
+/// Where raw responses are archived: a store and a prefix (`<output>/raw/as_of=DATE`).
+#[derive(Clone)]
+pub struct Archive {
+    pub store: std::sync::Arc<dyn object_store::ObjectStore>,
+    pub prefix: object_store::path::Path,
+}
+
+impl std::fmt::Debug for Archive {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Archive({})", self.prefix)
+    }
+}
+
+impl Archive {
+    /// An archive in a local folder (created when missing).
+    pub fn local(dir: &Path) -> std::io::Result<Archive> {
+        std::fs::create_dir_all(dir)?;
+        let absolute = dir.canonicalize()?;
+        Ok(Archive {
+            store: std::sync::Arc::new(object_store::local::LocalFileSystem::new()),
+            prefix: object_store::path::Path::from_absolute_path(&absolute)
+                .map_err(|e| std::io::Error::other(e.to_string()))?,
+        })
+    }
+
+    /// The archive of one output location and run date: `<output>/raw/as_of=DATE`.
+    pub fn of_output(output: &crate::storage::Opened, as_of: chrono::NaiveDate) -> Archive {
+        Archive {
+            store: output.store.clone(),
+            prefix: output.path(&format!("raw/as_of={as_of}")),
+        }
+    }
+
+    fn child(&self, name: &str) -> Archive {
+        Archive {
+            store: self.store.clone(),
+            prefix: self.prefix.clone().join(name),
+        }
     }
 }
 
@@ -581,11 +622,6 @@ pub fn replay_root(dir: &Path, as_of: chrono::NaiveDate) -> PathBuf {
         return dated;
     }
     dir.to_path_buf()
-}
-
-/// The archive folder of a run: `<output>/raw/as_of=DATE`.
-pub fn archive_root(output: &Path, as_of: chrono::NaiveDate) -> PathBuf {
-    output.join("raw").join(format!("as_of={as_of}"))
 }
 
 /// Checks an API base URL: absolute, `https`, or `http` only on loopback.

@@ -18,8 +18,8 @@ use std::path::PathBuf;
 pub struct ApiOptions {
     /// Answer every request from this raw archive (`run --replay`), not the network.
     pub replay: Option<PathBuf>,
-    /// Archive every response used under this folder (`<output>/raw/as_of=DATE`).
-    pub archive: Option<PathBuf>,
+    /// Archive every response used here (`<output>/raw/as_of=DATE`).
+    pub archive: Option<http::Archive>,
 }
 
 /// The raw value a source found for one key result, or why it could not.

@@ -4,6 +4,7 @@
 pub mod fake_http;
 pub mod jira;
 pub mod looker;
+pub mod s3;
 
 use chrono::NaiveDate;
 use okrflow::model::{self, Location, Plan};

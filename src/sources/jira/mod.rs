@@ -251,7 +251,7 @@ pub fn connect(
         settings.base_url.clone(),
         settings.http.clone(),
         replay,
-        options.archive.as_deref(),
+        options.archive.as_ref(),
     )
     .map_err(JiraError::Setup)?;
     JiraClient::new(

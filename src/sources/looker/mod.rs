@@ -243,7 +243,7 @@ pub fn connect(
         settings.base_url.clone(),
         settings.http.clone(),
         replay,
-        options.archive.as_deref(),
+        options.archive.as_ref(),
     )
     .map_err(|source| LookerError::Request {
         what: "HTTP client".into(),

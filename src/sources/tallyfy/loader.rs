@@ -20,9 +20,14 @@ use datafusion::parquet::errors::ParquetError;
 use datafusion::parquet::file::metadata::ParquetMetaDataReader;
 use datafusion::prelude::{SessionContext, col, ident};
 use futures::TryStreamExt;
-use object_store::local::LocalFileSystem;
 use object_store::{ObjectStore, ObjectStoreExt};
 use std::sync::Arc;
+
+/// The registered exports; keeps the local copy of S3 exports alive while it is used.
+pub struct Loaded {
+    pub stats: LoadStats,
+    _cache: Option<tempfile::TempDir>,
+}
 
 /// What was found under a connection's URL.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -78,43 +83,79 @@ pub async fn register(
     ctx: &SessionContext,
     connection: &str,
     location: &Location,
-) -> Result<LoadStats, SourceError> {
+) -> Result<Loaded, SourceError> {
     let unreadable = |message: String| SourceError::Unreadable {
         connection: connection.to_string(),
         location: location.to_string(),
         message,
     };
-    let Location::Local(root) = location;
-    if !root.is_dir() {
-        return Err(unreadable("no such folder".into()));
-    }
-    let store: Arc<dyn ObjectStore> =
-        Arc::new(LocalFileSystem::new_with_prefix(root).map_err(|e| unreadable(e.to_string()))?);
-    let root = root.canonicalize().map_err(|e| unreadable(e.to_string()))?;
-    let mut metas: Vec<_> = store
-        .list(None)
+    let opened = crate::storage::open(location, false).await.map_err(|e| {
+        unreadable(match e {
+            crate::storage::StorageError::Open { message, .. } => message,
+            other => other.to_string(),
+        })
+    })?;
+    let mut metas: Vec<_> = opened
+        .store
+        .list(Some(&opened.prefix))
         .try_collect()
         .await
         .map_err(|e| unreadable(e.to_string()))?;
     metas.sort_by(|a, b| a.location.cmp(&b.location));
+    // Every key result's query scans the exports twice; from S3 that would be two requests
+    // per file per query. Download each export once per run instead, and scan the copies.
+    let cache = if opened.is_s3() {
+        let dir = tempfile::tempdir()
+            .map_err(|e| unreadable(format!("cannot make a local copy: {e}")))?;
+        let copied = download(&opened, &metas, dir.path())
+            .await
+            .map_err(unreadable)?;
+        tracing::debug!(connection, files = copied, "Tallyfy exports copied from S3");
+        Some(dir)
+    } else {
+        None
+    };
+    let local_root = match &cache {
+        Some(dir) => Some(
+            crate::storage::open(&Location::Local(dir.path().to_path_buf()), false)
+                .await
+                .map_err(|e| unreadable(e.to_string()))?,
+        ),
+        None => None,
+    };
+    let scanned = local_root.as_ref().unwrap_or(&opened);
+    scanned.register(ctx);
+    let store = scanned.store.clone();
 
     let (mut processes, mut members) = (Vec::new(), Vec::new());
     for meta in metas {
-        let key = meta.location.to_string();
+        let location = meta.location.to_string();
+        let key = meta
+            .location
+            .prefix_match(&opened.prefix)
+            .map(|parts| {
+                parts
+                    .map(|p| p.as_ref().to_string())
+                    .collect::<Vec<_>>()
+                    .join("/")
+            })
+            .unwrap_or_else(|| location.clone());
         if !key.ends_with(".parquet") {
             continue;
         }
-        let absolute = root.join(&key);
+        let scanned_path = scanned.path(&key);
         let file = ExportFile {
-            location: object_store::path::Path::from_absolute_path(&absolute)
-                .map_err(|e| unreadable(e.to_string()))?
-                .to_string(),
-            url: absolute.to_string_lossy().into_owned(),
+            url: scanned.url(&key),
+            location: if cache.is_some() {
+                scanned_path.to_string()
+            } else {
+                location
+            },
             mtime_nanos: meta.last_modified.timestamp_nanos_opt().unwrap_or(0),
             size: meta.size,
             key: key.clone(),
         };
-        check_footer(&store, &meta.location, file.size)
+        check_footer(&store, &scanned_path, file.size)
             .await
             .map_err(|e| unreadable(format!("{key}: {e}")))?;
         if key.starts_with("members/") {
@@ -134,7 +175,56 @@ pub async fn register(
         .await
         .map_err(|e| unreadable(e.to_string()))?;
     tracing::debug!(connection, ?stats, "registered Tallyfy exports");
-    Ok(stats)
+    Ok(Loaded {
+        stats,
+        _cache: cache,
+    })
+}
+
+/// Copies the `.parquet` objects among `metas` into `dir`, keeping their paths below the
+/// location's prefix; eight at a time. Returns how many were copied.
+async fn download(
+    opened: &crate::storage::Opened,
+    metas: &[object_store::ObjectMeta],
+    dir: &std::path::Path,
+) -> Result<usize, String> {
+    use futures::StreamExt;
+    let jobs = metas
+        .iter()
+        .filter(|m| m.location.as_ref().ends_with(".parquet"))
+        .filter_map(|m| {
+            let parts: Vec<String> = m
+                .location
+                .prefix_match(&opened.prefix)?
+                .map(|p| p.as_ref().to_string())
+                .collect();
+            Some((m.location.clone(), dir.join(parts.join("/"))))
+        })
+        .map(|(from, to)| async move {
+            let bytes = opened
+                .store
+                .get(&from)
+                .await
+                .map_err(|e| format!("{from}: {e}"))?
+                .bytes()
+                .await
+                .map_err(|e| format!("{from}: {e}"))?;
+            if let Some(parent) = to.parent() {
+                tokio::fs::create_dir_all(parent)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            tokio::fs::write(&to, bytes)
+                .await
+                .map_err(|e| format!("{}: {e}", to.display()))
+        });
+    let results: Vec<Result<(), String>> = futures::stream::iter(jobs)
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    let copied = results.len();
+    results.into_iter().collect::<Result<Vec<()>, String>>()?;
+    Ok(copied)
 }
 
 /// Reads a file's footer so that a truncated or non-Parquet file is reported by name before

@@ -30,16 +30,19 @@ pub async fn extract(
     as_of: NaiveDate,
 ) -> Result<Vec<KrValue>, EngineError> {
     let ctx = engine::new_session();
-    if let Err(e) = loader::register(&ctx, connection, location).await {
-        tracing::error!(connection, error = %e, "Tallyfy exports unreadable");
-        return Ok(krs
-            .iter()
-            .map(|k| KrValue {
-                kr_id: k.id.clone(),
-                value: Err(e.clone()),
-            })
-            .collect());
-    }
+    let _loaded = match loader::register(&ctx, connection, location).await {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            tracing::error!(connection, error = %e, "Tallyfy exports unreadable");
+            return Ok(krs
+                .iter()
+                .map(|k| KrValue {
+                    kr_id: k.id.clone(),
+                    value: Err(e.clone()),
+                })
+                .collect());
+        }
+    };
     let mut by_date: BTreeMap<NaiveDate, Vec<&KeyResult>> = BTreeMap::new();
     for k in krs {
         by_date.entry(k.evaluation_date(as_of)).or_default().push(k);

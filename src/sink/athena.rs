@@ -1,0 +1,287 @@
+//! Athena: `CREATE EXTERNAL TABLE` statements for the output tables (Parquet, partition
+//! projection, so no `MSCK REPAIR` or `ADD PARTITION` is ever needed), the `kr_latest` and
+//! `objective_latest` views, and running them through the Athena API.
+
+use crate::model::{Plan, S3Location};
+use datafusion::arrow::datatypes::{DataType, Schema, TimeUnit};
+use std::time::Duration;
+
+/// One statement, named for messages.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Statement {
+    pub name: String,
+    pub sql: String,
+}
+
+/// Why the DDL could not be made or run.
+#[derive(Debug, thiserror::Error)]
+pub enum AthenaError {
+    #[error(
+        "Athena reads S3, and the job's output is the local folder {0}; give an s3:// [output] url"
+    )]
+    NotS3(String),
+    #[error("table {table}: column `{column}` has type {data_type}, which has no Athena type here")]
+    Type {
+        table: String,
+        column: String,
+        data_type: String,
+    },
+    #[error("{statement}: Athena could not start it: {message}")]
+    Start { statement: String, message: String },
+    #[error("{statement}: {state}: {reason}")]
+    Failed {
+        statement: String,
+        state: String,
+        reason: String,
+    },
+    #[error("{statement}: still {state} after {secs} s")]
+    Timeout {
+        statement: String,
+        state: String,
+        secs: u64,
+    },
+}
+
+/// The Athena type of an output column.
+pub fn athena_type(table: &str, column: &str, t: &DataType) -> Result<&'static str, AthenaError> {
+    Ok(match t {
+        DataType::Utf8 | DataType::LargeUtf8 => "string",
+        DataType::Float64 => "double",
+        DataType::Float32 => "float",
+        DataType::Int64 => "bigint",
+        DataType::Int32 => "int",
+        DataType::Int16 => "smallint",
+        DataType::Int8 => "tinyint",
+        DataType::Boolean => "boolean",
+        DataType::Date32 => "date",
+        DataType::Timestamp(TimeUnit::Millisecond, None) => "timestamp",
+        other => {
+            return Err(AthenaError::Type {
+                table: table.into(),
+                column: column.into(),
+                data_type: other.to_string(),
+            });
+        }
+    })
+}
+
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// The statements that make the output queryable, in order: the tables (dropped first, so a
+/// rerun picks up new columns; dropping an external table leaves its data alone), then the
+/// views. `tables` are `(name, partition column, schema with the partition column)`.
+pub fn statements(
+    plan: &Plan,
+    output: &S3Location,
+    tables: &[(String, String, std::sync::Arc<Schema>)],
+) -> Result<Vec<Statement>, AthenaError> {
+    let base = format!("s3://{}/{}", output.bucket, output.prefix);
+    let base = base.trim_end_matches('/');
+    let first_day = plan
+        .objectives
+        .iter()
+        .map(|o| o.period.start)
+        .min()
+        .map_or_else(|| "2020-01-01".to_string(), |d| d.to_string());
+    let mut periods: Vec<String> = plan
+        .objectives
+        .iter()
+        .map(|o| o.period.label.clone())
+        .collect();
+    periods.sort();
+    periods.dedup();
+    let mut out = Vec::new();
+    for (table, partition, schema) in tables {
+        let columns = schema
+            .fields()
+            .iter()
+            .filter(|f| f.name() != partition)
+            .map(|f| {
+                Ok(format!(
+                    "  `{}` {}",
+                    f.name(),
+                    athena_type(table, f.name(), f.data_type())?
+                ))
+            })
+            .collect::<Result<Vec<_>, AthenaError>>()?
+            .join(",\n");
+        let location = format!("{base}/{table}/");
+        let projection = if partition == "period" {
+            vec![
+                ("projection.period.type".to_string(), "enum".to_string()),
+                ("projection.period.values".to_string(), periods.join(",")),
+            ]
+        } else {
+            vec![
+                (format!("projection.{partition}.type"), "date".into()),
+                (
+                    format!("projection.{partition}.format"),
+                    "yyyy-MM-dd".into(),
+                ),
+                (
+                    format!("projection.{partition}.range"),
+                    format!("{first_day},NOW"),
+                ),
+                (format!("projection.{partition}.interval"), "1".into()),
+                (
+                    format!("projection.{partition}.interval.unit"),
+                    "DAYS".into(),
+                ),
+            ]
+        };
+        let mut properties = vec![
+            ("parquet.compression".to_string(), "SNAPPY".to_string()),
+            ("projection.enabled".to_string(), "true".to_string()),
+        ];
+        properties.extend(projection);
+        properties.push((
+            "storage.location.template".into(),
+            format!("{location}{partition}=${{{partition}}}/"),
+        ));
+        let properties = properties
+            .iter()
+            .map(|(k, v)| format!("  {}={}", quote(k), quote(v)))
+            .collect::<Vec<_>>()
+            .join(",\n");
+        out.push(Statement {
+            name: format!("drop {table}"),
+            sql: format!("DROP TABLE IF EXISTS `{table}`"),
+        });
+        out.push(Statement {
+            name: format!("create {table}"),
+            sql: format!(
+                "CREATE EXTERNAL TABLE `{table}` (\n{columns}\n)\nPARTITIONED BY (`{partition}` string)\n\
+                 STORED AS PARQUET\nLOCATION {}\nTBLPROPERTIES (\n{properties}\n)",
+                quote(&location)
+            ),
+        });
+    }
+    for (view, table, key) in [
+        ("kr_latest", "kr_snapshots", "kr_id"),
+        ("objective_latest", "objective_snapshots", "objective_id"),
+    ] {
+        let Some((_, partition, schema)) = tables.iter().find(|(t, _, _)| t == table) else {
+            continue;
+        };
+        let mut columns: Vec<String> = schema
+            .fields()
+            .iter()
+            .filter(|f| f.name() != partition)
+            .map(|f| format!("\"{}\"", f.name()))
+            .collect();
+        columns.push(format!("\"{partition}\""));
+        let columns = columns.join(", ");
+        out.push(Statement {
+            name: format!("view {view}"),
+            sql: format!(
+                "CREATE OR REPLACE VIEW \"{view}\" AS\nSELECT {columns}\nFROM (\n  SELECT {columns},\n    \
+                 row_number() OVER (PARTITION BY \"{key}\" ORDER BY \"{partition}\" DESC, \"computed_at\" DESC) AS newest\n  \
+                 FROM \"{table}\"\n)\nWHERE newest = 1"
+            ),
+        });
+    }
+    Ok(out)
+}
+
+/// Where and how `athena register` runs.
+#[derive(Debug, Clone)]
+pub struct RegisterOptions {
+    pub database: String,
+    pub workgroup: Option<String>,
+    /// Query results location (`s3://…`); the workgroup's when not given.
+    pub results: Option<String>,
+    /// How long one statement may take.
+    pub timeout: Duration,
+    /// Pause between polls.
+    pub poll: Duration,
+}
+
+/// Runs `CREATE DATABASE IF NOT EXISTS` and every statement, one at a time, waiting for each
+/// to finish; stops at the first failure with Athena's own reason.
+pub async fn register(
+    client: &aws_sdk_athena::Client,
+    options: &RegisterOptions,
+    statements: &[Statement],
+) -> Result<usize, AthenaError> {
+    let create_db = Statement {
+        name: format!("database {}", options.database),
+        sql: format!("CREATE DATABASE IF NOT EXISTS `{}`", options.database),
+    };
+    let mut done = 0;
+    for (i, s) in std::iter::once(&create_db).chain(statements).enumerate() {
+        run(client, options, s, i > 0).await?;
+        tracing::info!(statement = %s.name, "Athena statement succeeded");
+        done += 1;
+    }
+    Ok(done)
+}
+
+async fn run(
+    client: &aws_sdk_athena::Client,
+    options: &RegisterOptions,
+    s: &Statement,
+    in_database: bool,
+) -> Result<(), AthenaError> {
+    use aws_sdk_athena::types::{QueryExecutionContext, QueryExecutionState, ResultConfiguration};
+    let mut request = client.start_query_execution().query_string(&s.sql);
+    if in_database {
+        request = request.query_execution_context(
+            QueryExecutionContext::builder()
+                .database(&options.database)
+                .build(),
+        );
+    }
+    if let Some(w) = &options.workgroup {
+        request = request.work_group(w);
+    }
+    if let Some(r) = &options.results {
+        request =
+            request.result_configuration(ResultConfiguration::builder().output_location(r).build());
+    }
+    let started = request.send().await.map_err(|e| AthenaError::Start {
+        statement: s.name.clone(),
+        message: aws_sdk_athena::error::DisplayErrorContext(&e).to_string(),
+    })?;
+    let id = started.query_execution_id().unwrap_or_default().to_string();
+    let deadline = std::time::Instant::now() + options.timeout;
+    loop {
+        let got = client
+            .get_query_execution()
+            .query_execution_id(&id)
+            .send()
+            .await
+            .map_err(|e| AthenaError::Start {
+                statement: s.name.clone(),
+                message: aws_sdk_athena::error::DisplayErrorContext(&e).to_string(),
+            })?;
+        let status = got.query_execution().and_then(|q| q.status());
+        let state = status.and_then(|st| st.state()).cloned();
+        match state {
+            Some(QueryExecutionState::Succeeded) => return Ok(()),
+            Some(QueryExecutionState::Failed) | Some(QueryExecutionState::Cancelled) => {
+                return Err(AthenaError::Failed {
+                    statement: s.name.clone(),
+                    state: state.map(|x| x.as_str().to_string()).unwrap_or_default(),
+                    reason: status
+                        .and_then(|st| st.state_change_reason())
+                        .unwrap_or("no reason given")
+                        .to_string(),
+                });
+            }
+            other => {
+                if std::time::Instant::now() > deadline {
+                    return Err(AthenaError::Timeout {
+                        statement: s.name.clone(),
+                        state: other
+                            .map(|x| x.as_str().to_string())
+                            .unwrap_or_else(|| "unknown".into()),
+                        secs: options.timeout.as_secs(),
+                    });
+                }
+                tokio::time::sleep(options.poll).await;
+            }
+        }
+    }
+}

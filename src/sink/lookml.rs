@@ -1,0 +1,184 @@
+//! LookML for the output tables: a view per table (dimensions typed from the written schema,
+//! a `dimension_group` for each date and timestamp, measures a dashboard needs, drill fields)
+//! and a model whose explore joins key results to their objectives.
+
+use super::athena::{AthenaError, athena_type};
+use datafusion::arrow::datatypes::{DataType, Schema};
+use std::sync::Arc;
+
+/// Measures beyond `count`, per table: `(name, LookML body)`.
+fn measures(table: &str) -> Vec<(&'static str, &'static str)> {
+    match table {
+        "kr_snapshots" => vec![
+            (
+                "average_progress",
+                "type: average\n    sql: ${progress} ;;\n    value_format_name: percent_1",
+            ),
+            (
+                "average_expected_progress",
+                "type: average\n    sql: ${expected_progress} ;;\n    value_format_name: percent_1",
+            ),
+            (
+                "average_score",
+                "type: average\n    sql: ${score} ;;\n    value_format_name: decimal_2",
+            ),
+            (
+                "at_risk_count",
+                "type: count\n    filters: [status: \"at_risk\"]\n    drill_fields: [detail*]",
+            ),
+            (
+                "behind_count",
+                "type: count\n    filters: [status: \"behind\"]\n    drill_fields: [detail*]",
+            ),
+            (
+                "stale_count",
+                "type: count\n    filters: [stale: \"yes\"]\n    drill_fields: [detail*]",
+            ),
+        ],
+        "objective_snapshots" => vec![
+            (
+                "average_progress",
+                "type: average\n    sql: ${progress} ;;\n    value_format_name: percent_1",
+            ),
+            (
+                "average_score",
+                "type: average\n    sql: ${score} ;;\n    value_format_name: decimal_2",
+            ),
+            (
+                "at_risk_count",
+                "type: count\n    filters: [status: \"at_risk\"]\n    drill_fields: [detail*]",
+            ),
+        ],
+        "quarter_scores" => vec![(
+            "average_quarter_score",
+            "type: average\n    sql: ${quarter_score} ;;\n    value_format_name: decimal_2",
+        )],
+        "runs" => vec![
+            ("key_results_failed", "type: sum\n    sql: ${krs_failed} ;;"),
+            ("key_results_stale", "type: sum\n    sql: ${krs_stale} ;;"),
+        ],
+        _ => Vec::new(),
+    }
+}
+
+/// Drill fields per table (those that exist in its schema are kept).
+fn detail(table: &str) -> &'static [&'static str] {
+    match table {
+        "kr_snapshots" => &[
+            "kr_id",
+            "kr_title",
+            "owner",
+            "objective_id",
+            "value",
+            "progress",
+            "expected_progress",
+            "status",
+            "stale",
+            "error",
+        ],
+        "objective_snapshots" => &[
+            "objective_id",
+            "title",
+            "owner",
+            "progress",
+            "expected_progress",
+            "status",
+            "krs_at_risk",
+            "krs_stale",
+        ],
+        "quarter_scores" => &["id", "title", "owner", "kind", "quarter_score", "final"],
+        _ => &["run_id", "job", "krs_ok", "krs_stale", "krs_failed"],
+    }
+}
+
+/// The primary key of a table's rows, as SQL.
+fn primary_key(table: &str, partition: &str) -> String {
+    let id = match table {
+        "kr_snapshots" => "kr_id",
+        "objective_snapshots" => "objective_id",
+        "quarter_scores" => "id",
+        _ => "run_id",
+    };
+    format!("${{TABLE}}.{partition} || '/' || ${{TABLE}}.{id}")
+}
+
+/// The view file of one table.
+pub fn view(
+    database: &str,
+    table: &str,
+    partition: &str,
+    schema: &Arc<Schema>,
+) -> Result<String, AthenaError> {
+    let mut out = format!("view: {table} {{\n  sql_table_name: {database}.{table} ;;\n\n");
+    out.push_str(&format!(
+        "  dimension: pk {{\n    primary_key: yes\n    hidden: yes\n    sql: {} ;;\n  }}\n\n",
+        primary_key(table, partition)
+    ));
+    for f in schema.fields() {
+        let name = f.name();
+        athena_type(table, name, f.data_type())?;
+        let sql = format!("${{TABLE}}.{name}");
+        let block = match (name.as_str(), f.data_type()) {
+            (n, _) if n == partition && partition == "as_of" => format!(
+                "  dimension_group: as_of {{\n    type: time\n    timeframes: [raw, date, week, month, quarter, year]\n    \
+                 convert_tz: no\n    datatype: date\n    sql: CAST({sql} AS date) ;;\n  }}\n"
+            ),
+            (_, DataType::Date32) => format!(
+                "  dimension_group: {name} {{\n    type: time\n    timeframes: [raw, date, week, month]\n    \
+                 convert_tz: no\n    datatype: date\n    sql: {sql} ;;\n  }}\n"
+            ),
+            (_, DataType::Timestamp(_, _)) => format!(
+                "  dimension_group: {} {{\n    type: time\n    timeframes: [raw, time, date]\n    sql: {sql} ;;\n  }}\n",
+                name.trim_end_matches("_at")
+            ),
+            (_, DataType::Boolean) => {
+                format!("  dimension: {name} {{\n    type: yesno\n    sql: {sql} ;;\n  }}\n")
+            }
+            (_, DataType::Utf8 | DataType::LargeUtf8) => {
+                format!("  dimension: {name} {{\n    type: string\n    sql: {sql} ;;\n  }}\n")
+            }
+            _ => {
+                let format =
+                    if ["progress", "expected_progress", "attainment"].contains(&name.as_str()) {
+                        "\n    value_format_name: percent_1"
+                    } else {
+                        ""
+                    };
+                format!(
+                    "  dimension: {name} {{\n    type: number\n    sql: {sql} ;;{format}\n  }}\n"
+                )
+            }
+        };
+        out.push_str(&block);
+        out.push('\n');
+    }
+    out.push_str("  measure: count {\n    type: count\n    drill_fields: [detail*]\n  }\n\n");
+    for (name, body) in measures(table) {
+        out.push_str(&format!("  measure: {name} {{\n    {body}\n  }}\n\n"));
+    }
+    let fields: Vec<&str> = detail(table)
+        .iter()
+        .copied()
+        .filter(|c| schema.field_with_name(c).is_ok())
+        .collect();
+    out.push_str(&format!(
+        "  set: detail {{\n    fields: [{}]\n  }}\n}}\n",
+        fields.join(", ")
+    ));
+    Ok(out)
+}
+
+/// The model file: the connection, the views, and the explores.
+pub fn model(connection: &str) -> String {
+    format!(
+        "connection: \"{connection}\"\n\ninclude: \"/**/*.view.lkml\"\n\n\
+         explore: kr_snapshots {{\n  label: \"OKR key results\"\n  description: \"Key-result snapshots per run date, with their objective's snapshot of the same run\"\n  \
+         join: objective_snapshots {{\n    type: left_outer\n    relationship: many_to_one\n    \
+         sql_on: ${{kr_snapshots.objective_id}} = ${{objective_snapshots.objective_id}}\n      \
+         AND ${{kr_snapshots.as_of_raw}} = ${{objective_snapshots.as_of_raw}}\n      \
+         AND ${{kr_snapshots.run_id}} = ${{objective_snapshots.run_id}} ;;\n  }}\n}}\n\n\
+         explore: objective_snapshots {{\n  label: \"OKR objectives\"\n}}\n\n\
+         explore: quarter_scores {{\n  label: \"OKR quarter scores\"\n}}\n\n\
+         explore: runs {{\n  label: \"okrflow runs\"\n}}\n"
+    )
+}

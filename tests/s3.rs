@@ -1,0 +1,297 @@
+//! S3 in and out, through the real binary, against an S3-protocol server on loopback that
+//! checks request signatures: Tallyfy exports read with Tallyfy's own key, results written to
+//! the customer's bucket with the default credential chain, partitions replaced whole on a
+//! rerun, and an upload that fails half-way leaving every partition either old or new.
+
+mod common;
+
+use common::s3::{FakeS3, SECRET_KEY, TALLYFY_SECRET_KEY};
+use datafusion::arrow::array::{Float64Array, StringArray};
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+const RESULTS: &str = "okr-results";
+const EXPORTS: &str = "tallyfy-exports";
+
+/// The demo job, reading Tallyfy from S3 with Tallyfy's key and writing to S3.
+fn job(dir: &Path) -> PathBuf {
+    let demo = std::fs::read_to_string(common::repo().join("jobs/demo.toml")).unwrap();
+    let raw = common::repo().join("jobs/demo/raw");
+    let text = demo
+        .replace(
+            "url = \"../out\"",
+            "url = \"s3://okr-results/prod/\"",
+        )
+        .replace(
+            "url = \"demo/tallyfy/\"",
+            "url = \"s3://tallyfy-exports/acme/\"\nregion = \"us-west-2\"\n\
+             access_key_id_env = \"TALLYFY_AWS_KEY\"\nsecret_access_key_env = \"TALLYFY_AWS_SECRET\"",
+        )
+        .replace("replay = \"demo/raw\"", &format!("replay = \"{}\"", raw.display()));
+    assert_ne!(text, demo);
+    let path = dir.join("s3-demo.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Copies the bundled exports into the export bucket.
+fn upload_exports(s3: &FakeS3) {
+    let from = common::repo().join("jobs/demo/tallyfy");
+    let to = s3.object(EXPORTS, "acme");
+    for entry in walk(&from) {
+        let target = to.join(entry.strip_prefix(&from).unwrap());
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(&entry, &target).unwrap();
+    }
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
+}
+
+async fn okrflow(s3: &FakeS3, args: &[&str], extra_env: &[(&str, &str)]) -> Output {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let mut env: Vec<(String, String)> = s3
+        .env()
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    for (k, v) in extra_env {
+        env.retain(|(key, _)| key != k);
+        env.push((k.to_string(), v.to_string()));
+    }
+    tokio::task::spawn_blocking(move || {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_okrflow"));
+        c.args(&args)
+            .env_remove("RUST_LOG")
+            .env_remove("AWS_PROFILE");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.output().unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// `kr_id → (value, run_id)` of a kr_snapshots object.
+fn kr_values(file: &Path) -> BTreeMap<String, (Option<f64>, String)> {
+    let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(file).unwrap())
+        .unwrap()
+        .build()
+        .unwrap();
+    let mut out = BTreeMap::new();
+    for b in reader {
+        let b = b.unwrap();
+        let ids = b
+            .column_by_name("kr_id")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap()
+            .clone();
+        let values = b
+            .column_by_name("value")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .unwrap()
+            .clone();
+        let runs = b
+            .column_by_name("run_id")
+            .unwrap()
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .unwrap()
+            .clone();
+        for i in 0..b.num_rows() {
+            let v =
+                (!datafusion::arrow::array::Array::is_null(&values, i)).then(|| values.value(i));
+            out.insert(ids.value(i).to_string(), (v, runs.value(i).to_string()));
+        }
+    }
+    out
+}
+
+/// The run id written in a table's partition object.
+fn run_of(s3: &FakeS3, table: &str, partition: &str) -> String {
+    let file = s3.object(
+        RESULTS,
+        &format!("prod/{table}/{partition}/part-00000.parquet"),
+    );
+    let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&file).unwrap())
+        .unwrap()
+        .build()
+        .unwrap();
+    let b = reader.into_iter().next().unwrap().unwrap();
+    let runs = b
+        .column_by_name("run_id")
+        .unwrap()
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .unwrap()
+        .clone();
+    runs.value(0).to_string()
+}
+
+#[tokio::test]
+async fn tallyfy_from_s3_results_to_s3_reruns_replace_and_half_uploads_keep_partitions_whole() {
+    let s3 = FakeS3::start(&[RESULTS, EXPORTS]).await;
+    upload_exports(&s3);
+    let dir = tempfile::tempdir().unwrap();
+    let job = job(dir.path());
+    let job = job.to_str().unwrap();
+
+    let first = okrflow(&s3, &["run", job, "--as-of", "2026-11-23"], &[]).await;
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first));
+    let kr_file = s3.object(
+        RESULTS,
+        "prod/kr_snapshots/as_of=2026-11-23/part-00000.parquet",
+    );
+    let values = kr_values(&kr_file);
+    // The same numbers as the local demo (tests/demo_job.rs).
+    assert_eq!(values["O1-KR1"].0, Some(9.0));
+    assert_eq!(values["C1-KR2"].0, Some(80.0));
+    assert_eq!(values["O4-KR1"].0, Some(24.0));
+    assert_eq!(values["O5-KR2"].0, Some(14.0));
+    // Only Parquet objects under the table prefixes; the raw archive beside them.
+    for table in [
+        "kr_snapshots",
+        "objective_snapshots",
+        "quarter_scores",
+        "runs",
+    ] {
+        for f in walk(&s3.object(RESULTS, &format!("prod/{table}"))) {
+            assert!(
+                f.to_string_lossy().ends_with("/part-00000.parquet"),
+                "{}",
+                f.display()
+            );
+        }
+    }
+    assert_eq!(
+        walk(&s3.object(RESULTS, "prod/raw/as_of=2026-11-23/looker_demo")).len(),
+        6
+    );
+    // The export bucket was read with Tallyfy's key, the results written with the customer's.
+    let log = s3.requests.lock().unwrap().clone();
+    let tallyfy: Vec<&String> = log
+        .iter()
+        .filter(|l| l.contains(" /tallyfy-exports"))
+        .collect();
+    assert!(
+        !tallyfy.is_empty()
+            && tallyfy
+                .iter()
+                .all(|l| l.ends_with(common::s3::TALLYFY_ACCESS_KEY)),
+        "{tallyfy:?}"
+    );
+    let results: Vec<&String> = log.iter().filter(|l| l.contains(" /okr-results")).collect();
+    assert!(
+        results.iter().all(|l| l.ends_with(common::s3::ACCESS_KEY)),
+        "{results:?}"
+    );
+    assert!(
+        log.iter().any(|l| l.starts_with(
+            "PUT /okr-results/prod/kr_snapshots/as_of=2026-11-23/part-00000.parquet "
+        )),
+        "{log:?}"
+    );
+    let first_run = values["O1-KR1"].1.clone();
+
+    // A rerun of the date replaces each partition's one object.
+    let second = okrflow(&s3, &["run", job, "--as-of", "2026-11-23"], &[]).await;
+    assert_eq!(second.status.code(), Some(0), "{}", text(&second));
+    let second_run = kr_values(&kr_file)["O1-KR1"].1.clone();
+    assert_ne!(first_run, second_run);
+    assert_eq!(walk(&s3.object(RESULTS, "prod/kr_snapshots")).len(), 1);
+
+    // objective_snapshots cannot be uploaded: the run fails (exit 1) naming the object;
+    // kr_snapshots is the new run's, objective_snapshots and runs still the second run's:
+    // each partition whole, none mixed.
+    s3.fail_puts
+        .lock()
+        .unwrap()
+        .push("objective_snapshots".into());
+    let broken = okrflow(&s3, &["run", job, "--as-of", "2026-11-23"], &[]).await;
+    assert_eq!(broken.status.code(), Some(1), "{}", text(&broken));
+    assert!(
+        text(&broken).contains("objective_snapshots/as_of=2026-11-23/part-00000.parquet"),
+        "{}",
+        text(&broken)
+    );
+    let third_run = kr_values(&kr_file)["O1-KR1"].1.clone();
+    assert_ne!(third_run, second_run);
+    assert_eq!(
+        run_of(&s3, "objective_snapshots", "as_of=2026-11-23"),
+        second_run
+    );
+    assert_eq!(run_of(&s3, "runs", "as_of=2026-11-23"), second_run);
+    s3.fail_puts.lock().unwrap().clear();
+
+    // A wrong secret is refused by the server's signature check, with a clear error.
+    let refused = okrflow(
+        &s3,
+        &["run", job, "--as-of", "2026-11-24"],
+        &[("AWS_SECRET_ACCESS_KEY", "wrong-secret-value-123")],
+    )
+    .await;
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    assert!(text(&refused).contains("okr-results"), "{}", text(&refused));
+
+    for o in [&first, &second, &broken, &refused] {
+        let t = text(o);
+        assert!(
+            !t.contains(SECRET_KEY)
+                && !t.contains(TALLYFY_SECRET_KEY)
+                && !t.contains("wrong-secret-value-123")
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_failing_tallyfy_bucket_fails_its_key_results_only() {
+    let s3 = FakeS3::start(&[RESULTS, EXPORTS]).await;
+    upload_exports(&s3);
+    let dir = tempfile::tempdir().unwrap();
+    let job = job(dir.path());
+    // Tallyfy's key is wrong: the Tallyfy key results fail, the others are computed.
+    let out = okrflow(
+        &s3,
+        &["run", job.to_str().unwrap(), "--as-of", "2026-11-23"],
+        &[("TALLYFY_AWS_SECRET", "not-tallyfys-secret")],
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let values = kr_values(&s3.object(
+        RESULTS,
+        "prod/kr_snapshots/as_of=2026-11-23/part-00000.parquet",
+    ));
+    assert_eq!(values["O1-KR1"].0, None);
+    assert_eq!(values["O4-KR1"].0, Some(24.0));
+    assert!(
+        text(&out).contains("s3://tallyfy-exports/acme"),
+        "{}",
+        text(&out)
+    );
+}
