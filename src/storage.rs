@@ -6,6 +6,7 @@
 
 use crate::model::{Location, S3Location};
 use crate::secret::Secret;
+use crate::sources::http::error_chain;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use datafusion::prelude::SessionContext;
 use object_store::aws::{AmazonS3Builder, AwsCredential};
@@ -239,20 +240,6 @@ impl CredentialProvider for CachedCredentials {
         *cached = Some((credential.clone(), c.expiry()));
         Ok(credential)
     }
-}
-
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(inner) = source {
-        let text = inner.to_string();
-        if !s.contains(&text) {
-            s.push_str(": ");
-            s.push_str(&text);
-        }
-        source = inner.source();
-    }
-    s
 }
 
 #[cfg(test)]

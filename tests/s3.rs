@@ -94,34 +94,35 @@ fn text(o: &Output) -> String {
     )
 }
 
-/// `kr_id → (value, run_id)` of a kr_snapshots object.
-fn kr_values(file: &Path) -> BTreeMap<String, (Option<f64>, String)> {
-    let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(file).unwrap())
+/// Every batch of a Parquet object.
+fn batches(file: &Path) -> Vec<datafusion::arrow::record_batch::RecordBatch> {
+    ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(file).unwrap())
         .unwrap()
         .build()
-        .unwrap();
+        .unwrap()
+        .map(|b| b.unwrap())
+        .collect()
+}
+
+fn text_column(b: &datafusion::arrow::record_batch::RecordBatch, name: &str) -> StringArray {
+    b.column_by_name(name)
+        .unwrap()
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .unwrap()
+        .clone()
+}
+
+/// `kr_id → (value, run_id)` of a kr_snapshots object.
+fn kr_values(file: &Path) -> BTreeMap<String, (Option<f64>, String)> {
     let mut out = BTreeMap::new();
-    for b in reader {
-        let b = b.unwrap();
-        let ids = b
-            .column_by_name("kr_id")
-            .unwrap()
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .unwrap()
-            .clone();
+    for b in batches(file) {
+        let (ids, runs) = (text_column(&b, "kr_id"), text_column(&b, "run_id"));
         let values = b
             .column_by_name("value")
             .unwrap()
             .as_any()
             .downcast_ref::<Float64Array>()
-            .unwrap()
-            .clone();
-        let runs = b
-            .column_by_name("run_id")
-            .unwrap()
-            .as_any()
-            .downcast_ref::<StringArray>()
             .unwrap()
             .clone();
         for i in 0..b.num_rows() {
@@ -139,19 +140,9 @@ fn run_of(s3: &FakeS3, table: &str, partition: &str) -> String {
         RESULTS,
         &format!("prod/{table}/{partition}/part-00000.parquet"),
     );
-    let reader = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&file).unwrap())
-        .unwrap()
-        .build()
-        .unwrap();
-    let b = reader.into_iter().next().unwrap().unwrap();
-    let runs = b
-        .column_by_name("run_id")
-        .unwrap()
-        .as_any()
-        .downcast_ref::<StringArray>()
-        .unwrap()
-        .clone();
-    runs.value(0).to_string()
+    text_column(&batches(&file)[0], "run_id")
+        .value(0)
+        .to_string()
 }
 
 #[tokio::test]
