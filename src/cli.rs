@@ -227,7 +227,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
                     println!(
                         "{}: ok{} — {} objective(s), {} key result(s), {} connection(s), {} warning(s)",
                         job.display(),
-                        if online { " (online: every connection reached, every dashboard, tile and look found)" } else { "" },
+                        if online { " (online: every connection reached, every key result's source found)" } else { "" },
                         plan.objectives.len(),
                         plan.key_results.len(),
                         plan.connections.len(),

@@ -165,8 +165,7 @@ pub async fn check_online(
             let krs = key_results_of(plan, name);
             match connection {
                 Connection::Tallyfy { location } => {
-                    let ctx = engine::new_session();
-                    match tallyfy::loader::register(&ctx, name, location).await {
+                    match tallyfy::loader::check(name, location).await {
                         Ok(_) => Vec::new(),
                         Err(e) => vec![(format!("connection {name}"), e.to_string())],
                     }

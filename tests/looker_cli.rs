@@ -259,6 +259,10 @@ async fn preview_prints_the_value_and_the_cells_it_came_from() {
         assert!(stdout.contains(cells), "{cells} in\n{stdout}");
     }
     assert!(stdout.contains("value: 24"), "{stdout}");
+    // The demo validates online from its bundled archive: Tallyfy footers, Looker targets and
+    // Jira searches all resolve.
+    let validate = okrflow(&["validate", demo.to_str().unwrap(), "--online"], "").await;
+    assert_eq!(validate.status.code(), Some(0), "{}", text(&validate));
     let unknown = okrflow(&["preview", demo.to_str().unwrap(), "--kr", "NOPE"], "").await;
     assert_eq!(unknown.status.code(), Some(1));
     assert!(

@@ -641,6 +641,20 @@ pub async fn check_online(
         Ok(c) => c,
         Err(e) => return vec![(subject, e.to_string())],
     };
+    if client.http().is_replay() {
+        // An archive holds what runs asked, not logins or JQL checks: check what a run would
+        // read from it.
+        return fetch_for(name, settings, krs, options)
+            .await
+            .into_iter()
+            .filter_map(|(kr, r)| {
+                Some((
+                    format!("key result {kr}"),
+                    format!("connection `{name}`: {}", r.err()?),
+                ))
+            })
+            .collect();
+    }
     if let Err(e) = client.myself().await {
         return vec![(subject, e.to_string())];
     }

@@ -181,6 +181,36 @@ pub async fn register(
     })
 }
 
+/// Lists a connection's exports and reads each file's footer where it lies (a ranged read on
+/// S3), without copying or scanning anything: `validate --online`. Returns the file count.
+pub async fn check(connection: &str, location: &Location) -> Result<usize, SourceError> {
+    let unreadable = |message: String| SourceError::Unreadable {
+        connection: connection.to_string(),
+        location: location.to_string(),
+        message,
+    };
+    let opened = crate::storage::open(location, false)
+        .await
+        .map_err(|e| unreadable(e.to_string()))?;
+    let metas: Vec<_> = opened
+        .store
+        .list(Some(&opened.prefix))
+        .try_collect()
+        .await
+        .map_err(|e| unreadable(e.to_string()))?;
+    let mut files = 0;
+    for meta in metas
+        .iter()
+        .filter(|m| m.location.as_ref().ends_with(".parquet"))
+    {
+        check_footer(&opened.store, &meta.location, meta.size)
+            .await
+            .map_err(|e| unreadable(format!("{}: {e}", meta.location)))?;
+        files += 1;
+    }
+    Ok(files)
+}
+
 /// Copies the `.parquet` objects among `metas` into `dir`, keeping their paths below the
 /// location's prefix; eight at a time. Returns how many were copied.
 async fn download(
