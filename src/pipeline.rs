@@ -5,6 +5,7 @@ use crate::engine::tables::{RunInfo, register_definitions, register_values};
 use crate::engine::{self, EngineError, registry};
 use crate::model::{Connection, Location, Plan};
 use crate::sink::commit::{LocalCommit, S3Commit, TableOutput};
+use crate::sink::lock::{LOCK_TTL, RunLock};
 use crate::sink::{self, SinkError};
 use crate::sources::http::{Archive, replay_root};
 use crate::sources::{ApiOptions, KrValue, SourceError, jira, looker, tallyfy};
@@ -174,12 +175,27 @@ pub async fn run(plan: &Plan, options: &RunOptions) -> Result<RunReport, Pipelin
     tracing::info!(job = %plan.job_name, %run_id, as_of = %options.as_of, output = %output, "run started");
 
     let opened = storage::open(&output, true).await?;
+    let lock = RunLock::acquire(&opened, &plan.job_name, &run_id, LOCK_TTL).await?;
+    let result = run_locked(plan, options, run_id, started_at, output, &opened).await;
+    lock.release().await;
+    result
+}
+
+/// The part of a run done while holding the output's lock.
+async fn run_locked(
+    plan: &Plan,
+    options: &RunOptions,
+    run_id: String,
+    started_at: chrono::DateTime<Utc>,
+    output: Location,
+    opened: &Opened,
+) -> Result<RunReport, PipelineError> {
     let api = ApiOptions {
         replay: options
             .replay
             .as_deref()
             .map(|d| replay_root(d, options.as_of)),
-        archive: Some(Archive::of_output(&opened, options.as_of)),
+        archive: Some(Archive::of_output(opened, options.as_of)),
     };
     let values = extract(plan, options.as_of, &api).await?;
     let failed: Vec<(String, String)> = values
@@ -198,7 +214,7 @@ pub async fn run(plan: &Plan, options: &RunOptions) -> Result<RunReport, Pipelin
         computed_at: Utc::now(),
         definition_hash: hex(&Sha256::digest(plan.job_text.as_bytes())),
     };
-    let outputs = score(plan, &run, &values, Some(&opened)).await?;
+    let outputs = score(plan, &run, &values, Some(opened)).await?;
 
     let mut commit = match &output {
         Location::Local(root) => Commit::Local(LocalCommit::new(root, &run_id)),

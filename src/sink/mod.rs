@@ -4,11 +4,13 @@
 //! - [`parquet`]: splits a table into partitions and writes each as one Snappy file;
 //! - [`commit`]: stages a run's files and switches each partition over at once;
 //! - [`history`]: reads earlier `kr_snapshots` back for stale values;
+//! - [`lock`]: one run at a time per output;
 //! - [`athena`] and [`lookml`]: what makes the tables queryable from Athena and Looker.
 
 pub mod athena;
 pub mod commit;
 pub mod history;
+pub mod lock;
 pub mod lookml;
 pub mod parquet;
 
@@ -43,4 +45,14 @@ pub enum SinkError {
     Commit { path: PathBuf, message: String },
     #[error("cannot read earlier results under {}: {message}", path.display())]
     History { path: PathBuf, message: String },
+    #[error("run lock {}: {message}", path.display())]
+    Lock { path: PathBuf, message: String },
+    #[error(
+        "the output is being written by run {} of job {} (pid {} on {}) since {}; its lock {} expires at {}. If that run died, wait for the expiry or delete the lock",
+        holder.run_id, holder.job, holder.pid, holder.host, holder.started_at, path.display(), holder.expires_at
+    )]
+    Locked {
+        path: PathBuf,
+        holder: lock::LockInfo,
+    },
 }
