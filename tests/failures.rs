@@ -210,45 +210,43 @@ fn a_second_run_on_a_locked_output_is_refused_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let job = job(dir.path(), GOOD);
-    // Another run holds the output's lock for another hour.
-    std::fs::create_dir_all(out.join("_okrflow")).unwrap();
+    let lock = |started: chrono::DateTime<chrono::Utc>, expires: chrono::DateTime<chrono::Utc>| {
+        std::fs::create_dir_all(out.join("_okrflow")).unwrap();
+        let held = serde_json::json!({
+            "job": "test", "run_id": "20261123-other", "pid": 4242, "host": "scheduler-2",
+            "started_at": started, "expires_at": expires
+        });
+        std::fs::write(out.join("_okrflow/lock.json"), held.to_string()).unwrap();
+    };
+    let run = || {
+        okrflow(&[
+            "run",
+            job.to_str().unwrap(),
+            "--as-of",
+            "2026-03-01",
+            "--output",
+            out.to_str().unwrap(),
+        ])
+    };
     let now = chrono::Utc::now();
-    let lock = serde_json::json!({
-        "job": "test", "run_id": "20261123-other", "pid": 4242, "host": "scheduler-2",
-        "started_at": now, "expires_at": now + chrono::Duration::hours(1)
-    });
-    std::fs::write(out.join("_okrflow/lock.json"), lock.to_string()).unwrap();
-    let run = okrflow(&[
-        "run",
-        job.to_str().unwrap(),
-        "--as-of",
-        "2026-03-01",
-        "--output",
-        out.to_str().unwrap(),
-    ]);
-    let err = String::from_utf8_lossy(&run.stderr);
-    assert_eq!(run.status.code(), Some(1), "{err}");
+    // Another run holds the output's lock for another hour.
+    lock(now, now + chrono::Duration::hours(1));
+    let refused = run();
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{err}");
     assert!(err.contains("the output is being written by run 20261123-other of job test (pid 4242 on scheduler-2)") && err.contains("If that run died"), "{err}");
     assert!(!out.join("kr_snapshots").exists(), "nothing was written");
     // Once that lock has expired, the next run takes it over, runs, and releases it.
-    let expired = serde_json::json!({
-        "job": "test", "run_id": "20261123-other", "pid": 4242, "host": "scheduler-2",
-        "started_at": now - chrono::Duration::hours(3), "expires_at": now - chrono::Duration::hours(1)
-    });
-    std::fs::write(out.join("_okrflow/lock.json"), expired.to_string()).unwrap();
-    let run = okrflow(&[
-        "run",
-        job.to_str().unwrap(),
-        "--as-of",
-        "2026-03-01",
-        "--output",
-        out.to_str().unwrap(),
-    ]);
+    lock(
+        now - chrono::Duration::hours(3),
+        now - chrono::Duration::hours(1),
+    );
+    let taken = run();
     assert_eq!(
-        run.status.code(),
+        taken.status.code(),
         Some(0),
         "{}",
-        String::from_utf8_lossy(&run.stderr)
+        String::from_utf8_lossy(&taken.stderr)
     );
     assert!(out.join("kr_snapshots/as_of=2026-03-01").is_dir());
     assert!(

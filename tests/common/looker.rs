@@ -48,16 +48,7 @@ pub struct Server {
     tokens: Mutex<HashMap<String, Instant>>,
     pub logins: AtomicUsize,
     pub logouts: AtomicUsize,
-    /// Requests refused for a missing, unknown or expired token.
-    unauthorized_count: AtomicUsize,
     next_token: AtomicUsize,
-}
-
-impl Server {
-    /// Requests refused with 401 for their token (injected faults not counted).
-    pub fn unauthorized(&self) -> usize {
-        self.unauthorized_count.load(Ordering::SeqCst)
-    }
 }
 
 /// A running fake Looker.
@@ -75,7 +66,6 @@ impl FakeLooker {
             tokens: Mutex::new(HashMap::new()),
             logins: AtomicUsize::new(0),
             logouts: AtomicUsize::new(0),
-            unauthorized_count: AtomicUsize::new(0),
             next_token: AtomicUsize::new(1),
         });
         let app = axum::Router::new()
@@ -205,7 +195,6 @@ async fn answer(s: &Server, method: Method, uri: Uri, headers: HeaderMap, body: 
             .is_some_and(|exp| Instant::now() < *exp)
     });
     if !valid {
-        s.unauthorized_count.fetch_add(1, Ordering::SeqCst);
         return error(401, "Requires authentication.");
     }
 

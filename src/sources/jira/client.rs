@@ -162,6 +162,20 @@ impl JiraClient {
         }
     }
 
+    /// Sends a search or count request and reads its JSON; errors are about the JQL.
+    async fn search_json<T: serde::de::DeserializeOwned>(
+        &self,
+        jql: &str,
+        request: &Request,
+    ) -> Result<T, JiraError> {
+        let response = self
+            .http
+            .send(request, None, true)
+            .await
+            .map_err(|e| self.search_error(jql, e))?;
+        response.json().map_err(|e| self.search_error(jql, e))
+    }
+
     async fn get<T: serde::de::DeserializeOwned>(
         &self,
         request: Request,
@@ -195,12 +209,7 @@ impl JiraClient {
                         query.push(("nextPageToken", t.as_str()));
                     }
                     let request = Request::get(format!("{}/search/jql", self.api()), &query);
-                    let response = self
-                        .http
-                        .send(&request, None, true)
-                        .await
-                        .map_err(|e| self.search_error(jql, e))?;
-                    let page: CloudPage = response.json().map_err(|e| self.search_error(jql, e))?;
+                    let page: CloudPage = self.search_json(jql, &request).await?;
                     issues.extend(page.issues);
                     match page.next_page_token {
                         Some(next) if page.is_last != Some(true) => {
@@ -230,13 +239,7 @@ impl JiraClient {
                             ("validateQuery", "strict"),
                         ],
                     );
-                    let response = self
-                        .http
-                        .send(&request, None, true)
-                        .await
-                        .map_err(|e| self.search_error(jql, e))?;
-                    let page: DataCenterPage =
-                        response.json().map_err(|e| self.search_error(jql, e))?;
+                    let page: DataCenterPage = self.search_json(jql, &request).await?;
                     let got = page.issues.len() as u64;
                     issues.extend(page.issues);
                     start_at = page.start_at + got;
@@ -262,12 +265,7 @@ impl JiraClient {
                     Request::get(format!("{}/search/approximate-count", self.api()), &[]);
                 request.method = reqwest::Method::POST;
                 request.body = Body::Json(json!({ "jql": jql }));
-                let response = self
-                    .http
-                    .send(&request, None, true)
-                    .await
-                    .map_err(|e| self.search_error(jql, e))?;
-                let count: Count = response.json().map_err(|e| self.search_error(jql, e))?;
+                let count: Count = self.search_json(jql, &request).await?;
                 Ok(count.count)
             }
             Deployment::DataCenter => {
@@ -280,13 +278,7 @@ impl JiraClient {
                         ("validateQuery", "strict"),
                     ],
                 );
-                let response = self
-                    .http
-                    .send(&request, None, true)
-                    .await
-                    .map_err(|e| self.search_error(jql, e))?;
-                let page: DataCenterPage =
-                    response.json().map_err(|e| self.search_error(jql, e))?;
+                let page: DataCenterPage = self.search_json(jql, &request).await?;
                 page.total.ok_or_else(|| JiraError::Paging {
                     jql: jql.into(),
                     message: "the search answer has no total".into(),

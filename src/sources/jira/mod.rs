@@ -361,6 +361,22 @@ async fn resolve_fields(
     out
 }
 
+/// The key results' Jira links, and the field ids their metrics need.
+async fn links_and_fields<'a>(
+    client: &JiraClient,
+    settings: &JiraSettings,
+    krs: &[&'a KeyResult],
+) -> (
+    Vec<(&'a KeyResult, &'a JiraLink)>,
+    BTreeMap<Metric, Result<String, JiraError>>,
+) {
+    let links: Vec<(&KeyResult, &JiraLink)> =
+        krs.iter().filter_map(|k| Some((*k, link(k)?))).collect();
+    let metrics: Vec<&JiraLink> = links.iter().map(|(_, l)| *l).collect();
+    let fields = resolve_fields(client, settings, &metrics).await;
+    (links, fields)
+}
+
 /// Fetches what one connection's key results need: fields resolved once, each distinct JQL
 /// searched once with the fields its key results need (or counted, when they only count).
 pub async fn fetch_for(
@@ -373,14 +389,7 @@ pub async fn fetch_for(
         Ok(c) => c,
         Err(e) => return krs.iter().map(|k| (k.id.clone(), Err(e.clone()))).collect(),
     };
-    let links: Vec<(&KeyResult, &JiraLink)> =
-        krs.iter().filter_map(|k| Some((*k, link(k)?))).collect();
-    let fields = resolve_fields(
-        &client,
-        settings,
-        &links.iter().map(|(_, l)| *l).collect::<Vec<_>>(),
-    )
-    .await;
+    let (links, fields) = links_and_fields(&client, settings, krs).await;
     let field_of = |l: &JiraLink| -> Result<Option<String>, JiraError> {
         match fields.get(&l.metric) {
             Some(r) => r.clone().map(Some),
@@ -658,14 +667,7 @@ pub async fn check_online(
     if let Err(e) = client.myself().await {
         return vec![(subject, e.to_string())];
     }
-    let links: Vec<(&KeyResult, &JiraLink)> =
-        krs.iter().filter_map(|k| Some((*k, link(k)?))).collect();
-    let fields = resolve_fields(
-        &client,
-        settings,
-        &links.iter().map(|(_, l)| *l).collect::<Vec<_>>(),
-    )
-    .await;
+    let (links, fields) = links_and_fields(&client, settings, krs).await;
     let mut problems = Vec::new();
     for (k, l) in &links {
         if let Some(Err(e)) = fields.get(&l.metric) {
