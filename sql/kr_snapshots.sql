@@ -2,7 +2,10 @@
 -- come from kr_scores (own source) or okr_rollup (aligned, whose value is its attainment in
 -- percent); the status from okr_status. Types are the ones Athena reads: doubles, dates,
 -- millisecond timestamps holding UTC, lower-case names. `as_of` becomes the Hive partition.
--- A key result without an owner is shown with its objective's owner.
+-- A key result without an owner is shown with its objective's owner. `definition_hash` is the
+-- whole job file's; `kr_definition` is the key result's own table as the job file had it at
+-- run time, and `kr_definition_hash` its SHA-256, which changes only when that key result's
+-- target, source or period does.
 WITH run AS (
   SELECT * FROM run_info
 ),
@@ -52,6 +55,8 @@ final AS (
     k.stale_since,
     k.error,
     r.definition_hash,
+    encode(sha256(d.definition), 'hex') AS kr_definition_hash,
+    d.definition AS kr_definition,
     arrow_cast(r.computed_at, 'Timestamp(Millisecond, None)') AS computed_at
   FROM definitions d
   CROSS JOIN run r

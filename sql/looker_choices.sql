@@ -2,7 +2,9 @@
 -- measure (the one named, else the only one), the x-axis (the first time dimension, else
 -- the first dimension), and the field lists that error messages name.
 WITH selections AS (
-    SELECT kr_id, x_mode, x_value, measure, pivot_field, pivot_value, aggregate, format
+    SELECT
+        kr_id, x_mode, x_value, measure, pivot_field, pivot_value, aggregate, format,
+        eval_date, reconstructed
     FROM looker_selections
 ),
 
@@ -71,6 +73,8 @@ final AS (
         s.pivot_value,
         s.aggregate,
         s.format,
+        s.eval_date,
+        s.reconstructed,
         CASE
             WHEN s.measure IS NOT NULL THEN s.measure
             WHEN m.measure_count = 1 THEN m.only_measure

@@ -1,9 +1,14 @@
 -- The cells of each Looker key result's result that its selection keeps: the chosen
 -- measure, in the pivot column asked for, in rows whose dimensions equal every filter, in
--- the x-axis bucket asked for (`latest`: the newest bucket; with no x-axis, every row).
+-- the x-axis bucket asked for (`latest`: the newest bucket; with no x-axis, every row). On a
+-- time x-axis, `latest` and `all` see only the buckets that start on or before the key
+-- result's evaluation date, so a past date gets the bucket it was in; a bucket label that is
+-- not a date (YYYY, YYYY-Qn, YYYY-MM, YYYY-MM-DD…) is kept.
 -- looker_values aggregates them; `preview` shows them.
 WITH choices AS (
-    SELECT kr_id, x_mode, x_value, measure_field, pivot_field, pivot_value, x_field
+    SELECT
+        kr_id, x_mode, x_value, measure_field, pivot_field, pivot_value, x_field, x_is_time,
+        eval_date
     FROM looker_choices
 ),
 
@@ -18,6 +23,22 @@ with_x AS (
     INNER JOIN choices AS ch ON ch.kr_id = c.kr_id
     LEFT JOIN looker_dimensions AS d
         ON d.kr_id = c.kr_id AND d.row_index = c.row_index AND d.field = ch.x_field
+),
+
+bucketed AS (
+    SELECT
+        w.*,
+        CASE
+            WHEN w.x ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}' THEN try_cast(substr(w.x, 1, 10) AS DATE)
+            WHEN w.x ~ '^[0-9]{4}-[0-9]{2}$' THEN try_cast(w.x || '-01' AS DATE)
+            WHEN w.x ~ '^[0-9]{4}-Q[1-4]$' THEN try_cast(
+                substr(w.x, 1, 4) || '-'
+                    || lpad(CAST(3 * CAST(substr(w.x, 7, 1) AS INT) - 2 AS VARCHAR), 2, '0')
+                    || '-01'
+                AS DATE)
+            WHEN w.x ~ '^[0-9]{4}$' THEN try_cast(w.x || '-01-01' AS DATE)
+        END AS bucket_start
+    FROM with_x AS w
 ),
 
 filters_needed AS (
@@ -44,7 +65,7 @@ pivot_columns AS (
 
 candidates AS (
     SELECT w.*, ch.x_mode, ch.x_value
-    FROM with_x AS w
+    FROM bucketed AS w
     INNER JOIN choices AS ch ON ch.kr_id = w.kr_id
     LEFT JOIN filters_needed AS n ON n.kr_id = w.kr_id
     LEFT JOIN filter_hits AS h ON h.kr_id = w.kr_id AND h.row_index = w.row_index
@@ -52,6 +73,10 @@ candidates AS (
     WHERE w.measure = ch.measure_field
         AND coalesce(h.hits, 0) = coalesce(n.needed, 0)
         AND (ch.pivot_field IS NULL OR pc.pivot_key IS NOT NULL)
+        AND (
+            ch.x_mode = 'value' OR NOT ch.x_is_time OR w.bucket_start IS NULL
+            OR w.bucket_start <= ch.eval_date
+        )
 ),
 
 latest AS (

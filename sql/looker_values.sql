@@ -55,6 +55,10 @@ checked AS (
         t.smallest,
         t.largest,
         CASE
+            WHEN c.reconstructed AND NOT c.x_is_time
+                THEN 'not reconstructible for ' || CAST(c.eval_date AS VARCHAR)
+                    || ': the result has no time x-axis and no raw archive of that day holds it '
+                    || '(Looker gives only today''s value)'
             WHEN NOT c.measure_known
                 THEN 'measure `' || c.measure || '` is not in the result (measures: '
                     || c.measure_names || ')'
@@ -81,6 +85,9 @@ checked AS (
                     || coalesce(v.pivot_values, 'none') || ')'
             WHEN coalesce(t.cells, 0) = 0 AND c.x_mode = 'value'
                 THEN 'no cell selected: no row has ' || coalesce(c.x_field, 'an x-axis') || ' = `' || c.x_value || '`'
+            WHEN coalesce(t.cells, 0) = 0 AND c.x_is_time
+                THEN 'no cell selected: no ' || c.x_field || ' bucket starts on or before '
+                    || CAST(c.eval_date AS VARCHAR)
             WHEN coalesce(t.cells, 0) = 0
                 THEN 'no cell selected (the result has no rows matching the selection)'
             WHEN t.numbers = 0

@@ -56,7 +56,8 @@ pub async fn preview(
     let name = source.connection();
     let api = ApiOptions {
         replay,
-        archive: None,
+        as_of: Some(as_of),
+        ..ApiOptions::default()
     };
     match (&plan.connections[name], source) {
         (Connection::Tallyfy { location }, KrSource::Tallyfy { sql, .. }) => {
@@ -74,7 +75,7 @@ pub async fn preview(
         (Connection::Looker(settings), KrSource::Looker { link, .. }) => {
             let fetched = looker::fetch_for(name, settings, &[kr], &api, true).await;
             let ctx = engine::new_session();
-            let value = looker::values(&ctx, name, &[kr], &fetched)
+            let value = looker::values(&ctx, name, &[kr], &fetched, as_of)
                 .await?
                 .pop()
                 .map_or_else(|| unreachable!("one value per key result"), |v| v.value);
@@ -95,7 +96,7 @@ pub async fn preview(
         (Connection::Jira(settings), KrSource::Jira { link, .. }) => {
             let fetched = jira::fetch_for(name, settings, &[kr], &api).await;
             let ctx = engine::new_session();
-            let value = jira::values(&ctx, name, &[kr], &fetched)
+            let value = jira::values(&ctx, name, &[kr], &fetched, as_of)
                 .await?
                 .pop()
                 .map_or_else(|| unreachable!("one value per key result"), |v| v.value);
@@ -157,7 +158,7 @@ pub async fn check_online(
 ) -> Vec<(String, String)> {
     let api = ApiOptions {
         replay,
-        archive: None,
+        ..ApiOptions::default()
     };
     let checks = plan.connections.iter().map(|(name, connection)| {
         let api = &api;

@@ -196,6 +196,8 @@ async fn run_locked(
             .as_deref()
             .map(|d| replay_root(d, options.as_of)),
         archive: Some(Archive::of_output(opened, options.as_of)),
+        as_of: Some(options.as_of),
+        day_archive: None,
     };
     let values = extract(plan, options.as_of, &api).await?;
     let failed: Vec<(String, String)> = values

@@ -501,6 +501,7 @@ async fn demo_archive_is_what_the_jira_contract_answers() {
     let api = ApiOptions {
         replay: None,
         archive: Some(okrflow::sources::http::Archive::local(tmp.path()).unwrap()),
+        ..ApiOptions::default()
     };
     let krs = okrflow::pipeline::key_results_of(&plan, "jira_demo");
     let Connection::Jira(settings) = &plan.connections["jira_demo"] else {

@@ -740,6 +740,7 @@ async fn demo_archive_is_what_the_looker_contract_answers() {
     let api = ApiOptions {
         replay: None,
         archive: Some(okrflow::sources::http::Archive::local(tmp.path()).unwrap()),
+        ..ApiOptions::default()
     };
     let krs = okrflow::pipeline::key_results_of(&plan, "looker_demo");
     let okrflow::model::Connection::Looker(settings) = &plan.connections["looker_demo"] else {

@@ -157,6 +157,10 @@ pub fn register_definitions(
                 Col::Date(krs.iter().map(|k| Some(date32(k.period.end))).collect()),
             ),
             ("kr_title", text(krs.iter().map(|k| Some(k.title.clone())))),
+            (
+                "definition",
+                text(krs.iter().map(|k| Some(k.definition.clone()))),
+            ),
             ("owner", text(krs.iter().map(|k| k.owner.clone()))),
             (
                 "measure_kind",

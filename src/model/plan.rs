@@ -227,6 +227,10 @@ pub struct KeyResult {
     pub late_penalty: LatePenalty,
     /// `None` only for [`Measure::Aligned`].
     pub source: Option<KrSource>,
+    /// The key result's table as written in the job file, with its objective's id and
+    /// period: recorded (text and hash) with each snapshot, so a reader can tell which
+    /// definition produced a number.
+    pub definition: String,
 }
 
 impl KeyResult {
@@ -502,6 +506,11 @@ pub fn parse(path: &Path, text: &str) -> Result<Plan, JobError> {
             warnings,
         });
     }
+    let mut key_results = key_results;
+    let definitions = kr_definitions(text);
+    for kr in &mut key_results {
+        kr.definition = definitions.get(&kr.id).cloned().unwrap_or_default();
+    }
     Ok(Plan {
         job_name,
         job_path: path.to_path_buf(),
@@ -514,6 +523,39 @@ pub fn parse(path: &Path, text: &str) -> Result<Plan, JobError> {
         key_results,
         warnings,
     })
+}
+
+/// Each key result's definition text by id: its table from the job file, re-serialised
+/// (so comments and layout do not change it) under its objective's id and period.
+fn kr_definitions(text: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let Ok(file) = text.parse::<toml::Table>() else {
+        return out;
+    };
+    let objectives = file.get("objectives").and_then(|o| o.as_array());
+    for objective in objectives.into_iter().flatten() {
+        let Some(objective) = objective.as_table() else {
+            continue;
+        };
+        let krs = objective.get("key_results").and_then(|k| k.as_array());
+        for kr in krs.into_iter().flatten() {
+            let Some(id) = kr.get("id").and_then(|i| i.as_str()) else {
+                continue;
+            };
+            let mut definition = toml::Table::new();
+            for key in ["id", "period"] {
+                if let Some(v) = objective.get(key) {
+                    definition.insert(format!("objective_{key}"), v.clone());
+                }
+            }
+            definition.insert("key_result".into(), kr.clone());
+            out.insert(
+                id.trim().to_string(),
+                toml::to_string(&definition).unwrap_or_default(),
+            );
+        }
+    }
+    out
 }
 
 /// Warns about environment variables a live connection reads that are not set.
@@ -780,6 +822,7 @@ fn key_result(
         due,
         late_penalty,
         source,
+        definition: String::new(),
     })
 }
 

@@ -226,6 +226,8 @@ pub struct Response {
     pub body: String,
     /// What the request was, for messages.
     pub request: String,
+    /// True when the answer came from an archive rather than the server.
+    pub archived: bool,
 }
 
 impl Response {
@@ -270,6 +272,8 @@ pub struct HttpClient {
     transport: Transport,
     /// Where this connection's raw responses are archived, if anywhere.
     archive: Option<Archive>,
+    /// An earlier run's archive that answers the requests it holds before the network does.
+    earlier: Option<Archive>,
     permits: Arc<Semaphore>,
     requests: AtomicUsize,
     /// Headers sent with every request (credentials, proxy headers); never archived or logged.
@@ -329,9 +333,17 @@ impl HttpClient {
             settings,
             transport,
             archive: archive.map(|a| a.child(connection)),
+            earlier: None,
             requests: AtomicUsize::new(0),
             secret_headers: Vec::new(),
         })
+    }
+
+    /// Answers the requests `earlier` (a run's `raw/as_of=DATE`) holds from it, and only the
+    /// others from the network. Replaying clients ignore it.
+    pub fn with_earlier_archive(mut self, earlier: Option<&Archive>) -> HttpClient {
+        self.earlier = earlier.map(|a| a.child(&self.connection));
+        self
     }
 
     /// True when answers come from an archive.
@@ -365,6 +377,12 @@ impl HttpClient {
         let described = format!("{} {}", self.connection, request.describe());
         if let Transport::Replay(dir) = &self.transport {
             let response = self.replay(dir, request)?;
+            if archive {
+                self.write_archive(request, &response).await?;
+            }
+            return Ok(response);
+        }
+        if let Some(response) = self.from_earlier(request).await? {
             if archive {
                 self.write_archive(request, &response).await?;
             }
@@ -465,6 +483,7 @@ impl HttpClient {
             status,
             body,
             request: described,
+            archived: false,
         })
     }
 
@@ -518,20 +537,35 @@ impl HttpClient {
                 });
             }
         };
-        let archived: ArchivedResponse =
-            serde_json::from_str(&text).map_err(|e| HttpError::Body {
-                request: described.clone(),
-                message: format!("{} is not an archived response: {e}", path.display()),
-            })?;
-        let body = match archived.body {
-            serde_json::Value::String(s) if archived.body_is_text => s,
-            v => v.to_string(),
+        parse_archived(&text, &path.display().to_string(), described)
+    }
+
+    /// The answer the earlier archive holds for `request`, if it holds one.
+    async fn from_earlier(&self, request: &Request) -> Result<Option<Response>, HttpError> {
+        let Some(earlier) = &self.earlier else {
+            return Ok(None);
         };
-        Ok(Response {
-            status: archived.status,
-            body,
-            request: described,
-        })
+        let path = earlier
+            .prefix
+            .clone()
+            .join(format!("{}.json", request.key()));
+        let described = format!(
+            "{} {} (from {})",
+            request.method,
+            self.url_for_messages(request),
+            earlier.prefix
+        );
+        let bytes = match earlier.store.get(&path).await {
+            Ok(found) => found.bytes().await,
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => Err(e),
+        }
+        .map_err(|e| HttpError::Body {
+            request: described.clone(),
+            message: e.to_string(),
+        })?;
+        let text = String::from_utf8_lossy(&bytes);
+        Ok(Some(parse_archived(&text, &path.to_string(), described)?))
     }
 
     async fn write_archive(&self, request: &Request, response: &Response) -> Result<(), HttpError> {
@@ -571,6 +605,24 @@ impl HttpClient {
             })?;
         Ok(())
     }
+}
+
+/// An archived response file's answer; `path` and `request` are for messages.
+fn parse_archived(text: &str, path: &str, request: String) -> Result<Response, HttpError> {
+    let archived: ArchivedResponse = serde_json::from_str(text).map_err(|e| HttpError::Body {
+        request: request.clone(),
+        message: format!("{path} is not an archived response: {e}"),
+    })?;
+    let body = match archived.body {
+        serde_json::Value::String(s) if archived.body_is_text => s,
+        v => v.to_string(),
+    };
+    Ok(Response {
+        status: archived.status,
+        body,
+        request,
+        archived: true,
+    })
 }
 
 /// Where raw responses are archived: a store and a prefix (`<output>/raw/as_of=DATE`).

@@ -8,6 +8,7 @@ pub mod looker;
 pub mod tallyfy;
 
 use crate::engine::{self, EngineError};
+use chrono::NaiveDate;
 use datafusion::arrow::array::{Array, Float64Array, StringArray};
 use datafusion::prelude::SessionContext;
 use std::collections::BTreeMap;
@@ -20,6 +21,29 @@ pub struct ApiOptions {
     pub replay: Option<PathBuf>,
     /// Archive every response used here (`<output>/raw/as_of=DATE`).
     pub archive: Option<http::Archive>,
+    /// The run date; `None` is today. Key results evaluated on a day before today are
+    /// reconstructed as of that day (Jira from issue dates, Looker from time buckets).
+    pub as_of: Option<NaiveDate>,
+    /// For a past run date: that day's raw archive, answering the requests it holds before
+    /// the network is asked (a Looker result archived that day is the value of that day).
+    pub day_archive: Option<http::Archive>,
+}
+
+impl ApiOptions {
+    /// The run date.
+    pub fn as_of(&self) -> NaiveDate {
+        self.as_of.unwrap_or_else(today)
+    }
+}
+
+/// Today in UTC: the day live API answers describe.
+pub fn today() -> NaiveDate {
+    chrono::Utc::now().date_naive()
+}
+
+/// True when `day` is before today, so what an API says now must be reconstructed for it.
+pub fn is_past(day: NaiveDate) -> bool {
+    day < today()
 }
 
 /// The raw value a source found for one key result, or why it could not.

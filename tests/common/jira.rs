@@ -364,30 +364,69 @@ pub fn demo_site() -> Site {
     s.email = "demo@acme.test".into();
     s.token = "demo-token".into();
     s.page_max = 5;
+    // Issues are created through February and March; the done ones are all done by
+    // 30 April, the quarter's last day, so the quarter's values are those of today.
     let points = [3.0, 5.0, 2.0, 8.0, 3.0, 5.0, 2.0, 1.0, 2.0, 1.0, 3.0];
+    let done_on = ["2026-03-02", "2026-03-16", "2026-04-06"];
     for (n, p) in points.iter().enumerate() {
         let category = match n {
             0..=2 => "done",
             3 | 4 => "indeterminate",
             _ => "new",
         };
+        let created = day(2026, 2, 2) + chrono::Days::new(3 * n as u64 + 3);
         s.add(
-            issue(
-                &format!("AE-{}", n + 1),
-                category,
-                [None; 3],
-                None,
-                Some(*p),
+            dated(
+                issue(
+                    &format!("AE-{}", n + 1),
+                    category,
+                    [None; 3],
+                    None,
+                    Some(*p),
+                ),
+                created,
+                done_on.get(n).map(|d| d.parse().unwrap()),
             ),
             &["parent = AE-786"],
         );
     }
-    for n in 1..=18 {
-        let category = if n <= 14 { "done" } else { "new" };
+    for n in 1..=18u64 {
+        let created = day(2026, 2, 1) + chrono::Days::new(4 * n);
+        let done = (n <= 14).then(|| created + chrono::Days::new(9));
         s.add(
-            issue(&format!("PAY-{n}"), category, [None; 3], None, None),
+            dated(
+                issue(
+                    &format!("PAY-{n}"),
+                    if done.is_some() { "done" } else { "new" },
+                    [None; 3],
+                    None,
+                    None,
+                ),
+                created,
+                done,
+            ),
             &["project = PAY AND type = Bug"],
         );
     }
     s
+}
+
+fn day(y: i32, m: u32, d: u32) -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap()
+}
+
+/// Sets an issue's `created` and, when it is done, `statuscategorychangedate` and
+/// `resolutiondate` (Jira's timestamp format).
+pub fn dated(
+    mut issue: Value,
+    created: chrono::NaiveDate,
+    done: Option<chrono::NaiveDate>,
+) -> Value {
+    let stamp = |d: chrono::NaiveDate| format!("{d}T10:15:00.000+0000");
+    issue["fields"]["created"] = json!(stamp(created));
+    if let Some(d) = done {
+        issue["fields"]["statuscategorychangedate"] = json!(stamp(d));
+        issue["fields"]["resolutiondate"] = json!(stamp(d));
+    }
+    issue
 }

@@ -13,11 +13,13 @@ pub mod client;
 pub mod config;
 pub mod model;
 
+use crate::engine::date32;
 use crate::engine::tables::{Col, register, text};
 use crate::engine::{self, EngineError, registry};
 use crate::model::{KeyResult, KrSource, Measure};
 use crate::sources::http::{HttpClient, HttpSettings, check_base_url};
-use crate::sources::{ApiOptions, KrValue, api_value, read_computed};
+use crate::sources::{ApiOptions, KrValue, api_value, is_past, read_computed};
+use chrono::NaiveDate;
 use client::{JiraClient, JiraError};
 use config::{Deployment, JiraConnection, JiraSource};
 use datafusion::prelude::SessionContext;
@@ -216,6 +218,10 @@ impl JiraLink {
     }
 }
 
+/// The fields a past date is reconstructed from: when each issue was created and when it
+/// entered its status category (else when it was resolved).
+const DATE_FIELDS: [&str; 3] = ["created", "resolutiondate", "statuscategorychangedate"];
+
 /// The Jira link of a key result, if it has one.
 pub fn link(kr: &KeyResult) -> Option<&JiraLink> {
     match &kr.source {
@@ -389,6 +395,7 @@ pub async fn fetch_for(
         Ok(c) => c,
         Err(e) => return krs.iter().map(|k| (k.id.clone(), Err(e.clone()))).collect(),
     };
+    let as_of = options.as_of();
     let (links, fields) = links_and_fields(&client, settings, krs).await;
     let field_of = |l: &JiraLink| -> Result<Option<String>, JiraError> {
         match fields.get(&l.metric) {
@@ -415,7 +422,11 @@ pub async fn fetch_for(
             if searchable.is_empty() {
                 return out;
             }
-            if searchable.iter().all(|(_, l)| l.count_only()) {
+            // A count is of today: a past evaluation date needs the issues and their dates.
+            let past = searchable
+                .iter()
+                .any(|(k, _)| is_past(k.evaluation_date(as_of)));
+            if !past && searchable.iter().all(|(_, l)| l.count_only()) {
                 let base = without_order_by(jql);
                 let matching = if searchable.iter().any(|(_, l)| !l.completed_only) {
                     Some(client.count(base).await)
@@ -443,6 +454,9 @@ pub async fn fetch_for(
                 return out;
             }
             let mut wanted: BTreeSet<String> = BTreeSet::from(["status".to_string()]);
+            if past {
+                wanted.extend(DATE_FIELDS.iter().map(|f| f.to_string()));
+            }
             for (_, l) in &searchable {
                 wanted.extend(l.metric.jira_field().map(String::from));
                 if let Ok(Some(f)) = field_of(l) {
@@ -496,7 +510,7 @@ pub async fn extract(
 ) -> Result<Vec<KrValue>, EngineError> {
     let fetched = fetch_for(name, settings, krs, options).await;
     let ctx = engine::new_session();
-    values(&ctx, name, krs, &fetched).await
+    values(&ctx, name, krs, &fetched, options.as_of()).await
 }
 
 /// Registers `jira_selections`, `jira_issues` and `jira_counts` for the key results whose
@@ -506,12 +520,13 @@ pub async fn values(
     connection: &str,
     krs: &[&KeyResult],
     fetched: &FetchedByKr,
+    as_of: NaiveDate,
 ) -> Result<Vec<KrValue>, EngineError> {
     let ok: Vec<(&KeyResult, &JiraLink, &Fetched)> = krs
         .iter()
         .filter_map(|k| Some((*k, link(k)?, fetched.get(&k.id)?.as_ref().ok()?)))
         .collect();
-    register_tables(ctx, &ok)?;
+    register_tables(ctx, &ok, as_of)?;
     for s in registry::JIRA {
         engine::register_view(ctx, s).await?;
     }
@@ -537,6 +552,7 @@ pub async fn values(
 fn register_tables(
     ctx: &SessionContext,
     krs: &[(&KeyResult, &JiraLink, &Fetched)],
+    as_of: NaiveDate,
 ) -> Result<(), EngineError> {
     let ids = |rows: &[(&KeyResult, &JiraLink, &Fetched)]| {
         text(rows.iter().map(|(k, _, _)| Some(k.id.clone())))
@@ -569,6 +585,22 @@ fn register_tables(
             (
                 "completed_only",
                 Col::Bool(krs.iter().map(|(_, l, _)| Some(l.completed_only)).collect()),
+            ),
+            (
+                "eval_date",
+                Col::Date(
+                    krs.iter()
+                        .map(|(k, _, _)| Some(date32(k.evaluation_date(as_of))))
+                        .collect(),
+                ),
+            ),
+            (
+                "reconstructed",
+                Col::Bool(
+                    krs.iter()
+                        .map(|(k, _, _)| Some(is_past(k.evaluation_date(as_of))))
+                        .collect(),
+                ),
             ),
             (
                 "counted",
@@ -633,6 +665,18 @@ fn register_tables(
             ("progress_hours", num(|r| r.progress_hours)),
             ("progress_total_hours", num(|r| r.progress_total_hours)),
             ("field_value", num(|r| r.field_value)),
+            (
+                "created_on",
+                Col::Date(rows.iter().map(|(_, r)| r.created_on.map(date32)).collect()),
+            ),
+            (
+                "category_changed_on",
+                Col::Date(
+                    rows.iter()
+                        .map(|(_, r)| r.category_changed_on.map(date32))
+                        .collect(),
+                ),
+            ),
         ],
     )
 }

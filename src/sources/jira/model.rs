@@ -2,6 +2,7 @@
 //! numbers the metrics need. Shapes follow `shared/contracts/jira-cloud-v3.json`, the notes in
 //! `shared/contracts/README.md` §2 and the example bodies beside them.
 
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -111,6 +112,11 @@ pub struct IssueRow {
     pub progress_total_hours: Option<f64>,
     /// The story points or custom field asked for.
     pub field_value: Option<f64>,
+    /// `fields.created`, as a UTC date (asked for only when a past date is reconstructed).
+    pub created_on: Option<NaiveDate>,
+    /// When the issue entered its status category (`statuscategorychangedate`, else
+    /// `resolutiondate`), as a UTC date.
+    pub category_changed_on: Option<NaiveDate>,
 }
 
 /// A field value that is there but is not a number.
@@ -169,7 +175,20 @@ impl Issue {
             progress_hours: progress_part("progress"),
             progress_total_hours: progress_part("total"),
             field_value,
+            created_on: self.date("created"),
+            category_changed_on: self
+                .date("statuscategorychangedate")
+                .or_else(|| self.date("resolutiondate")),
         })
+    }
+
+    /// A Jira timestamp field (`2026-03-02T10:15:00.000+0000`) as a UTC date.
+    fn date(&self, name: &str) -> Option<NaiveDate> {
+        let text = self.fields.get(name)?.as_str()?;
+        DateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f%z")
+            .or_else(|_| DateTime::parse_from_rfc3339(text))
+            .ok()
+            .map(|t| t.with_timezone(&Utc).date_naive())
     }
 }
 

@@ -374,7 +374,12 @@ impl LookerClient {
     }
 
     async fn run(&self, request: Request, what: &str) -> Result<JsonDetail, LookerError> {
-        let detail: JsonDetail = self.get(request, what).await?;
+        let response = self.call(&request, what).await?;
+        let mut detail: JsonDetail = response.json().map_err(|source| LookerError::Request {
+            what: what.to_string(),
+            source,
+        })?;
+        detail.archived = response.archived;
         if let Some(errors) = detail.errors.as_ref().filter(|e| !e.is_empty()) {
             return Err(LookerError::QueryErrors {
                 what: what.into(),

@@ -12,11 +12,13 @@ pub mod client;
 pub mod config;
 pub mod model;
 
+use crate::engine::date32;
 use crate::engine::tables::{Col, register, text};
 use crate::engine::{self, EngineError, registry};
 use crate::model::{KeyResult, KrSource};
 use crate::sources::http::{HttpClient, HttpSettings, check_base_url};
-use crate::sources::{ApiOptions, KrValue, api_value, read_computed};
+use crate::sources::{ApiOptions, KrValue, api_value, is_past, read_computed};
+use chrono::NaiveDate;
 use client::{LookerClient, LookerError};
 use config::{Aggregate, Format, LookerConnection, LookerSource};
 use datafusion::prelude::SessionContext;
@@ -248,7 +250,8 @@ pub fn connect(
     .map_err(|source| LookerError::Request {
         what: "HTTP client".into(),
         source,
-    })?;
+    })?
+    .with_earlier_archive(options.day_archive.as_ref());
     LookerClient::new(http, &settings.client_id_env, &settings.client_secret_env)
 }
 
@@ -579,7 +582,7 @@ pub async fn extract(
 ) -> Result<Vec<KrValue>, EngineError> {
     let fetched = fetch_for(name, settings, krs, options, true).await;
     let ctx = engine::new_session();
-    values(&ctx, name, krs, &fetched).await
+    values(&ctx, name, krs, &fetched, options.as_of()).await
 }
 
 /// Registers the `looker_*` tables for the key results whose result was fetched, runs the
@@ -590,6 +593,7 @@ pub async fn values(
     connection: &str,
     krs: &[&KeyResult],
     fetched: &Fetched,
+    as_of: NaiveDate,
 ) -> Result<Vec<KrValue>, EngineError> {
     let ok: Vec<(&KeyResult, &LookerLink, &Flattened)> = krs
         .iter()
@@ -599,7 +603,7 @@ pub async fn values(
             Some((*k, l, f.as_ref()))
         })
         .collect();
-    register_tables(ctx, &ok)?;
+    register_tables(ctx, &ok, as_of)?;
     for s in registry::LOOKER {
         engine::register_view(ctx, s).await?;
     }
@@ -627,6 +631,7 @@ pub async fn values(
 fn register_tables(
     ctx: &SessionContext,
     krs: &[(&KeyResult, &LookerLink, &Flattened)],
+    as_of: NaiveDate,
 ) -> Result<(), EngineError> {
     let s = |f: &dyn Fn(&Selection) -> Option<String>| {
         text(krs.iter().map(|(_, l, _)| f(&l.selection)))
@@ -661,6 +666,23 @@ fn register_tables(
             ("pivot_value", s(&|s| s.pivot.as_ref().map(|p| p.1.clone()))),
             ("aggregate", s(&|s| Some(s.aggregate.as_str().into()))),
             ("format", s(&|s| Some(s.format.as_str().into()))),
+            (
+                "eval_date",
+                Col::Date(
+                    krs.iter()
+                        .map(|(k, _, _)| Some(date32(k.evaluation_date(as_of))))
+                        .collect(),
+                ),
+            ),
+            (
+                // Run now for a day before today: only a time x-axis can say what that day was.
+                "reconstructed",
+                Col::Bool(
+                    krs.iter()
+                        .map(|(_, _, r)| Some(is_past(as_of) && !r.archived))
+                        .collect(),
+                ),
+            ),
         ],
     )?;
 

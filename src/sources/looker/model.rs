@@ -131,6 +131,9 @@ pub struct JsonDetail {
     /// Query errors come back in a 200 body.
     #[serde(default)]
     pub errors: Option<Vec<Value>>,
+    /// Read from a raw archive rather than run now.
+    #[serde(skip)]
+    pub archived: bool,
 }
 
 /// `json_detail.fields`.
@@ -234,13 +237,18 @@ pub struct Flattened {
     /// `(row, dimension, value as text)`.
     pub dimensions: Vec<(usize, String, Option<String>)>,
     pub cells: Vec<Cell>,
+    /// The result was read from a raw archive rather than run now.
+    pub archived: bool,
 }
 
 impl JsonDetail {
     /// Flattens the result. Measures are the `measures` plus numeric table calculations;
     /// total pivot columns and the row total are left out.
     pub fn flatten(&self) -> Flattened {
-        let mut out = Flattened::default();
+        let mut out = Flattened {
+            archived: self.archived,
+            ..Flattened::default()
+        };
         let pivot_fields: Vec<&str> = self.fields.pivots.iter().map(|f| f.name.as_str()).collect();
         for f in &self.fields.dimensions {
             if !pivot_fields.contains(&f.name.as_str()) {
