@@ -2,14 +2,18 @@
 //! `demo-data`, and how their results become an
 //! [`Outcome`].
 
+use crate::backfill::{self, Mode, RangeOptions, Step};
 use crate::error::Outcome;
 use crate::inspect;
 use crate::model::{self, Location};
 use crate::pipeline::{self, RunOptions};
 use crate::sink::{athena, lookml};
+use crate::storage;
+use crate::summary;
 use anyhow::Context;
 use chrono::{NaiveDate, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -95,6 +99,29 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         replay: Option<PathBuf>,
     },
+    /// Rebuild the snapshots of a range of dates, one per date, as `run --as-of` that date
+    /// would make them. Each source reconstructs the date as well as it honestly can: Tallyfy
+    /// from the latest snapshots up to that day; Jira from the issues' created and
+    /// status-category dates; Looker from a time x-axis's bucket for the day, or that day's
+    /// raw archive, and otherwise the key result says it is not reconstructible. Dates
+    /// already committed with the current definitions are skipped (so a stopped backfill
+    /// resumes), unless --force. Dates are committed in order under the output's lock.
+    Backfill {
+        #[command(flatten)]
+        range: RangeArgs,
+        /// Fetch only this key result (repeatable). On a date that already has a snapshot,
+        /// the other key results keep its values; a date without one fetches them all.
+        #[arg(long = "kr", value_name = "ID")]
+        krs: Vec<String>,
+    },
+    /// Re-score a range of committed dates from their raw archives (`<output>/raw/`) and the
+    /// Tallyfy exports, without calling Looker or Jira: for a changed target, weight, status
+    /// threshold or SQL. Values of API key results stay what the archive says; progress,
+    /// status and scores follow the job file as it is now. Dates never run are skipped.
+    Recompute {
+        #[command(flatten)]
+        range: RangeArgs,
+    },
     /// Athena: print or run the statements that make the output tables queryable.
     Athena {
         #[command(subcommand)]
@@ -121,6 +148,31 @@ pub enum Command {
         #[arg(long, default_value = "jobs/demo/tallyfy")]
         out: PathBuf,
     },
+}
+
+/// The arguments `backfill` and `recompute` share.
+#[derive(Debug, clap::Args)]
+pub struct RangeArgs {
+    /// The job file (TOML).
+    pub job: PathBuf,
+    /// First date (YYYY-MM-DD).
+    #[arg(long, value_parser = parse_date)]
+    pub from: NaiveDate,
+    /// Last date, included (YYYY-MM-DD, at the latest today).
+    #[arg(long, value_parser = parse_date)]
+    pub to: NaiveDate,
+    /// Redo dates already committed with the current definitions.
+    #[arg(long)]
+    pub force: bool,
+    /// Print what each date would fetch and write, and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Dates extracted at the same time (committed one by one, in date order).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=32))]
+    pub concurrency: u16,
+    /// Write to this folder or s3://bucket/prefix/ instead of the job's [output] url.
+    #[arg(long)]
+    pub output: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -171,11 +223,213 @@ pub fn init_logging(cli: &Cli) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("okrflow={level},warn")));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(|| BarAwareStderr);
     let _ = match cli.log_format {
         LogFormat::Text => builder.with_target(false).try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
+}
+
+/// The progress bar on screen, if any: log lines are written above it.
+static BAR: std::sync::Mutex<Option<ProgressBar>> = std::sync::Mutex::new(None);
+
+/// Standard error, written around the progress bar so that log lines do not tear it.
+struct BarAwareStderr;
+
+impl std::io::Write for BarAwareStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let bar = BAR.lock().ok().and_then(|b| b.clone());
+        match bar {
+            Some(bar) => bar
+                .suspend(|| std::io::stderr().write_all(buf))
+                .map(|()| buf.len()),
+            None => std::io::stderr().write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
+/// `backfill` and `recompute`: plan the dates, print the plan (`--dry-run`) or rebuild them
+/// with a progress bar on a terminal, then print a line per date.
+async fn rebuild(
+    range: RangeArgs,
+    krs: Vec<String>,
+    mode: Mode,
+    log_format: LogFormat,
+) -> anyhow::Result<Outcome> {
+    let started = std::time::Instant::now();
+    let plan = model::load(&range.job)?;
+    for w in &plan.warnings {
+        tracing::warn!("{w}");
+    }
+    let output = range
+        .output
+        .as_deref()
+        .map(|o| Location::parse(o, Path::new("."), &Default::default()))
+        .transpose()
+        .map_err(anyhow::Error::msg)?;
+    let options = RangeOptions {
+        mode,
+        from: range.from,
+        to: range.to,
+        krs,
+        force: range.force,
+        concurrency: range.concurrency.into(),
+        output,
+    };
+    let verb = if mode == Mode::Backfill {
+        "backfill"
+    } else {
+        "recompute"
+    };
+    let failed_to_start = || format!("{verb} of {} could not run", range.job.display());
+    if range.dry_run {
+        let output = options
+            .output
+            .clone()
+            .unwrap_or_else(|| plan.output.clone());
+        let opened = storage::open(&output, false)
+            .await
+            .with_context(failed_to_start)?;
+        let dates = backfill::plan_dates(&plan, &options, &opened)
+            .await
+            .with_context(failed_to_start)?;
+        println!(
+            "{verb} of {} from {} to {} into {output} (dry run: nothing is fetched or written)",
+            plan.job_name, range.from, range.to
+        );
+        for d in &dates {
+            match &d.step {
+                Step::Skip(why) => println!("{}  skip: {why}", d.date),
+                Step::Run { fetch, keep } => {
+                    let by_connection = backfill::fetch_by_connection(&plan, fetch)
+                        .into_iter()
+                        .map(|(c, n)| format!("{n} from {c}"))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    let source = if mode == Mode::Backfill {
+                        "fetch"
+                    } else {
+                        "re-read from the raw archive"
+                    };
+                    println!(
+                        "{}  {source} {} key result(s){}{}",
+                        d.date,
+                        fetch.len(),
+                        if by_connection.is_empty() {
+                            String::new()
+                        } else {
+                            format!(": {by_connection}")
+                        },
+                        if keep.is_empty() {
+                            String::new()
+                        } else {
+                            format!("; keep {} from the date's snapshot", keep.len())
+                        }
+                    );
+                    for p in backfill::partitions_of(&plan, &output, d.date) {
+                        println!("            write {p}");
+                    }
+                }
+            }
+        }
+        return Ok(Outcome::Ok);
+    }
+    let to_do = (range
+        .from
+        .iter_days()
+        .take_while(|d| *d <= range.to)
+        .count()) as u64;
+    let bar = if log_format == LogFormat::Json {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(to_do)
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} dates  {msg}  ({elapsed}, about {eta} left)",
+        )
+        .expect("a valid template"),
+    );
+    if let Ok(mut b) = BAR.lock() {
+        *b = Some(bar.clone());
+    }
+    let on_date = |d: &backfill::DatePlan| {
+        bar.set_message(d.date.to_string());
+        bar.inc(1);
+    };
+    let result = backfill::run(&plan, &options, &on_date).await;
+    bar.finish_and_clear();
+    if let Ok(mut b) = BAR.lock() {
+        *b = None;
+    }
+    let (dates, outcomes) = result.with_context(failed_to_start)?;
+    let mut table = comfy_table::Table::new();
+    table.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
+    table.set_header(["date", "done", "ok", "stale", "failed", "run"]);
+    let (mut written, mut rows, mut failures) = (0, 0, 0);
+    for (d, o) in dates.iter().zip(&outcomes) {
+        match (&d.step, &o.report) {
+            (step, None) => {
+                let why = if let Step::Skip(w) = step {
+                    w.as_str()
+                } else {
+                    ""
+                };
+                table.add_row([
+                    d.date.to_string(),
+                    format!("skipped: {why}"),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                ]);
+            }
+            (_, Some(report)) => {
+                let (ok, stale, failed) = summary::counts(
+                    report
+                        .tables
+                        .get("kr_snapshots")
+                        .map_or(&[][..], |b| b.as_slice()),
+                );
+                written += 1;
+                failures += report.failed.len();
+                rows += report
+                    .tables
+                    .values()
+                    .flatten()
+                    .map(|b| b.num_rows())
+                    .sum::<usize>();
+                table.add_row([
+                    d.date.to_string(),
+                    "written".into(),
+                    ok.to_string(),
+                    stale.to_string(),
+                    failed.to_string(),
+                    report.run_id.clone(),
+                ]);
+            }
+        }
+    }
+    println!("{}", table);
+    tracing::info!(
+        dates = dates.len(),
+        written,
+        skipped = dates.len() - written,
+        rows,
+        key_result_failures = failures,
+        elapsed_s = started.elapsed().as_secs_f64(),
+        "{verb} finished"
+    );
+    if failures > 0 {
+        tracing::error!("{failures} key result value(s) failed across the dates; exit code 3");
+        Ok(Outcome::SomeKeyResultsFailed)
+    } else {
+        Ok(Outcome::Ok)
+    }
 }
 
 /// Runs a parsed command line.
@@ -211,6 +465,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
                     Ok(Outcome::SomeKeyResultsFailed)
                 }
             }
+            Command::Backfill { range, krs } => rebuild(range, krs, Mode::Backfill, cli.log_format).await,
+            Command::Recompute { range } => rebuild(range, Vec::new(), Mode::Recompute, cli.log_format).await,
             Command::Validate { job, online, replay } => match model::load(&job) {
                 Ok(plan) => {
                     for w in &plan.warnings {

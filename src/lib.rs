@@ -8,6 +8,7 @@
 //! - [`sink`]: Parquet output, partitioned and committed atomically;
 //! - [`pipeline`]: one run from plan to committed output.
 
+pub mod backfill;
 pub mod cli;
 pub mod engine;
 pub mod error;

@@ -163,11 +163,7 @@ pub async fn output_schemas(
 /// Runs a job once: extract, score, write, commit.
 pub async fn run(plan: &Plan, options: &RunOptions) -> Result<RunReport, PipelineError> {
     let started_at = Utc::now();
-    let run_id = format!(
-        "{}-{}",
-        options.as_of.format("%Y%m%d"),
-        &uuid::Uuid::new_v4().simple().to_string()[..12]
-    );
+    let run_id = new_run_id(options.as_of);
     let output = options
         .output
         .clone()
@@ -200,6 +196,38 @@ async fn run_locked(
         day_archive: None,
     };
     let values = extract(plan, options.as_of, &api).await?;
+    let run = RunInfo {
+        run_id,
+        as_of: options.as_of,
+        started_at,
+        computed_at: Utc::now(),
+        definition_hash: definition_hash(plan),
+    };
+    write(plan, run, &values, output, opened).await
+}
+
+/// SHA-256 of the job file's text, recorded with every snapshot.
+pub fn definition_hash(plan: &Plan) -> String {
+    hex(&Sha256::digest(plan.job_text.as_bytes()))
+}
+
+/// A new run id for a run date: the date and a random suffix.
+pub fn new_run_id(as_of: NaiveDate) -> String {
+    format!(
+        "{}-{}",
+        as_of.format("%Y%m%d"),
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    )
+}
+
+/// Scores extracted values and commits the run date's partitions (the lock is held).
+pub async fn write(
+    plan: &Plan,
+    run: RunInfo,
+    values: &[KrValue],
+    output: Location,
+    opened: &Opened,
+) -> Result<RunReport, PipelineError> {
     let failed: Vec<(String, String)> = values
         .iter()
         .filter_map(|v| {
@@ -209,20 +237,27 @@ async fn run_locked(
                 .map(|e: &SourceError| (v.kr_id.clone(), e.to_string()))
         })
         .collect();
-    let run = RunInfo {
-        run_id: run_id.clone(),
-        as_of: options.as_of,
-        started_at,
-        computed_at: Utc::now(),
-        definition_hash: hex(&Sha256::digest(plan.job_text.as_bytes())),
-    };
-    let outputs = score(plan, &run, &values, Some(opened)).await?;
+    let outputs = score(plan, &run, values, Some(opened)).await?;
+    let run_id = run.run_id.clone();
 
     let mut commit = match &output {
         Location::Local(root) => Commit::Local(LocalCommit::new(root, &run_id)),
         Location::S3(_) => Commit::S3(S3Commit::new(opened.clone())),
     };
+    // quarter_scores holds one partition per period, the latest date's scores: a run for an
+    // earlier date than one already committed (a backfill) leaves it alone.
+    let latest = sink::history::committed_dates(opened)
+        .await?
+        .last()
+        .copied();
+    let keep_scores = latest.filter(|l| *l > run.as_of);
+    if let Some(l) = keep_scores {
+        tracing::debug!(as_of = %run.as_of, latest = %l, "quarter_scores left as the later run wrote them");
+    }
     for (table, partition_column) in sink::TABLES {
+        if table == "quarter_scores" && keep_scores.is_some() {
+            continue;
+        }
         let (_, schema, batches) = outputs
             .iter()
             .find(|(n, _, _)| n == table)
@@ -245,10 +280,10 @@ async fn run_locked(
         Commit::Local(c) => c.commit()?,
         Commit::S3(c) => c.commit().await?,
     };
-    tracing::info!(%run_id, partitions = partitions.len(), failed = failed.len(), "run committed");
+    tracing::info!(%run_id, as_of = %run.as_of, partitions = partitions.len(), failed = failed.len(), "run committed");
     Ok(RunReport {
         run_id,
-        as_of: options.as_of,
+        as_of: run.as_of,
         output,
         failed,
         tables: outputs.into_iter().map(|(n, _, b)| (n, b)).collect(),

@@ -120,3 +120,18 @@ pub fn render(plan: &Plan, krs: &[RecordBatch], objectives: &[RecordBatch]) -> S
     }
     table.to_string()
 }
+
+/// Key results of a run's `kr_snapshots`: `(ok, stale, failed)` where stale ones kept a
+/// last good value and failed ones have none.
+pub fn counts(krs: &[RecordBatch]) -> (usize, usize, usize) {
+    let rows = rows(krs, "kr_id");
+    let stale = rows
+        .values()
+        .filter(|r| r.error.is_some() && r.stale)
+        .count();
+    let failed = rows
+        .values()
+        .filter(|r| r.error.is_some() && !r.stale)
+        .count();
+    (rows.len() - stale - failed, stale, failed)
+}

@@ -1,14 +1,19 @@
 //! Earlier results, read back: `kr_history` holds every earlier `kr_snapshots` row (with its
-//! `as_of` partition) so the scoring SQL can keep a failing key result's last good value.
+//! `as_of` partition) so the scoring SQL can keep a failing key result's last good value;
+//! backfills read which dates are committed, and with which definitions.
 
 use super::SinkError;
 use crate::engine::register_batches;
 use crate::storage::Opened;
+use chrono::NaiveDate;
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::datatypes::Float64Type;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::ListingOptions;
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -22,7 +27,18 @@ pub fn history_schema() -> SchemaRef {
         Field::new("stale", DataType::Boolean, true),
         Field::new("stale_since", DataType::Date32, true),
         Field::new("error", DataType::Utf8, true),
+        Field::new("kr_definition_hash", DataType::Utf8, true),
     ]))
+}
+
+/// The SQL name of a history column's type.
+fn sql_type(t: &DataType) -> &'static str {
+    match t {
+        DataType::Float64 => "DOUBLE",
+        DataType::Boolean => "BOOLEAN",
+        DataType::Date32 => "DATE",
+        _ => "VARCHAR",
+    }
 }
 
 /// Registers an empty `kr_history` (no earlier results).
@@ -68,10 +84,23 @@ pub async fn register(ctx: &SessionContext, output: &Opened) -> Result<usize, Si
     ctx.register_listing_table("kr_history_files", &url, options, None, None)
         .await
         .map_err(err)?;
+    // Snapshots written before a column existed read it as null.
+    let present = ctx
+        .table_provider("kr_history_files")
+        .await
+        .map_err(err)?
+        .schema();
     let columns = history_schema()
         .fields()
         .iter()
-        .map(|f| format!("\"{}\"", f.name()))
+        .map(|f| match present.field_with_name(f.name()) {
+            Ok(_) => format!("\"{}\"", f.name()),
+            Err(_) => format!(
+                "CAST(NULL AS {}) AS \"{}\"",
+                sql_type(f.data_type()),
+                f.name()
+            ),
+        })
         .collect::<Vec<_>>()
         .join(", ");
     let df = ctx
@@ -90,4 +119,86 @@ pub async fn register(ctx: &SessionContext, output: &Opened) -> Result<usize, Si
         message: e.to_string(),
     })?;
     Ok(rows)
+}
+
+/// What a committed snapshot says of one key result on one date.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Committed {
+    /// The key result's definition hash then (`None` in snapshots older than the column).
+    pub definition_hash: Option<String>,
+    pub value: Option<f64>,
+    pub error: Option<String>,
+}
+
+/// The run dates whose commit finished: their `runs` partition, written last, exists.
+pub async fn committed_dates(output: &Opened) -> Result<BTreeSet<NaiveDate>, SinkError> {
+    let listed = output
+        .store
+        .list_with_delimiter(Some(&output.path("runs")))
+        .await;
+    let listed = match listed {
+        Ok(l) => l,
+        Err(object_store::Error::NotFound { .. }) => return Ok(BTreeSet::new()),
+        Err(e) => {
+            return Err(SinkError::History {
+                path: PathBuf::from(output.url("runs/")),
+                message: e.to_string(),
+            });
+        }
+    };
+    Ok(listed
+        .common_prefixes
+        .iter()
+        .filter_map(|p| p.filename()?.strip_prefix("as_of=")?.parse().ok())
+        .collect())
+}
+
+/// Each date's committed key-result rows between `from` and `to`, read from the
+/// `kr_history` that [`register`] set up in `ctx`.
+pub async fn committed_rows(
+    ctx: &SessionContext,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<BTreeMap<NaiveDate, BTreeMap<String, Committed>>, SinkError> {
+    let err = |e: datafusion::error::DataFusionError| SinkError::History {
+        path: PathBuf::from("kr_snapshots"),
+        message: e.strip_backtrace(),
+    };
+    let batches = ctx
+        .sql(&format!(
+            "SELECT as_of, kr_id, kr_definition_hash, value, error FROM kr_history \
+             WHERE as_of >= '{from}' AND as_of <= '{to}'"
+        ))
+        .await
+        .map_err(err)?
+        .collect()
+        .await
+        .map_err(err)?;
+    let mut out: BTreeMap<NaiveDate, BTreeMap<String, Committed>> = BTreeMap::new();
+    for b in &batches {
+        let text = |i: usize| b.column(i).as_string_opt::<i32>();
+        let (Some(dates), Some(ids), Some(hashes), Some(errors)) =
+            (text(0), text(1), text(2), text(4))
+        else {
+            continue;
+        };
+        let values = b.column(3).as_primitive::<Float64Type>();
+        for i in 0..b.num_rows() {
+            let Ok(date) = dates.value(i).parse::<NaiveDate>() else {
+                continue;
+            };
+            let get = |a: &datafusion::arrow::array::StringArray| {
+                a.is_valid(i).then(|| a.value(i).to_string())
+            };
+            out.entry(date).or_default().insert(
+                ids.value(i).to_string(),
+                Committed {
+                    definition_hash: get(hashes),
+                    value: values.is_valid(i).then(|| values.value(i)),
+                    error: get(errors),
+                },
+            );
+        }
+    }
+    Ok(out)
 }

@@ -25,6 +25,22 @@ pub struct LockInfo {
     pub expires_at: DateTime<Utc>,
 }
 
+impl LockInfo {
+    /// True when the holder ran on this host and its process is gone (killed, crashed), so
+    /// the lock is abandoned before it expires.
+    fn is_dead_here(&self) -> bool {
+        if self.host != host() || self.pid == std::process::id() {
+            return false;
+        }
+        let Ok(pid) = libc::pid_t::try_from(self.pid) else {
+            return false;
+        };
+        // Signal 0 only checks that the process exists.
+        let alive = unsafe { libc::kill(pid, 0) } == 0;
+        !alive && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
+    }
+}
+
 /// A held lock; release it with [`RunLock::release`].
 pub struct RunLock {
     opened: Opened,
@@ -92,7 +108,7 @@ impl RunLock {
                 Err(e) => return Err(err(format!("cannot read it: {e}"))),
             };
             match held {
-                Some(h) if h.expires_at > Utc::now() => {
+                Some(h) if h.expires_at > Utc::now() && !h.is_dead_here() => {
                     return Err(SinkError::Locked {
                         path: where_,
                         holder: h,
@@ -102,7 +118,7 @@ impl RunLock {
                     tracing::warn!(
                         lock = %where_.display(),
                         holder = ?held.map(|h| h.run_id),
-                        "taking over an expired or unreadable lock"
+                        "taking over an expired, abandoned or unreadable lock"
                     );
                     opened
                         .store
@@ -116,6 +132,37 @@ impl RunLock {
     }
 
     /// Gives the lock up. A failure is only logged: the lock expires anyway.
+    /// Pushes the expiry `ttl` from now, so a long backfill keeps its lock.
+    pub async fn renew(&self, ttl: Duration) -> Result<(), SinkError> {
+        let err = |message: String| SinkError::Lock {
+            path: PathBuf::from(self.opened.url("_okrflow/lock.json")),
+            message,
+        };
+        let current = self
+            .opened
+            .store
+            .get(&self.path)
+            .await
+            .map_err(|e| err(format!("cannot read it: {e}")))?
+            .bytes()
+            .await
+            .map_err(|e| err(format!("cannot read it: {e}")))?;
+        let mut info: LockInfo = serde_json::from_slice(&current)
+            .map_err(|e| err(format!("it is not a lock file any more: {e}")))?;
+        if info.pid != std::process::id() || info.host != host() {
+            return Err(err(format!("it was taken over by run {}", info.run_id)));
+        }
+        info.expires_at =
+            Utc::now() + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::hours(2));
+        let body = serde_json::to_vec_pretty(&info).expect("lock info serialises");
+        self.opened
+            .store
+            .put(&self.path, body.into())
+            .await
+            .map_err(|e| err(format!("cannot renew it: {e}")))?;
+        Ok(())
+    }
+
     pub async fn release(self) {
         if let Err(e) = self.opened.store.delete(&self.path).await {
             tracing::warn!(lock = %self.path, error = %e, "cannot remove the run lock; it expires on its own");

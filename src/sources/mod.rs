@@ -74,6 +74,9 @@ pub enum SourceError {
     /// The key result's SQL ran but did not return one number.
     #[error("key result {kr_id}: {message}")]
     NotOneNumber { kr_id: String, message: String },
+    /// A backfill of other key results kept this one's error from the date's snapshot.
+    #[error("{message}")]
+    Kept { message: String },
 }
 
 /// What an API source's SQL computed for one key result.

@@ -1,0 +1,478 @@
+//! Backfills and recomputes: one snapshot per date over a range, each made as a run with
+//! `--as-of` that date would make it. A backfill asks the sources (each reconstructs the date
+//! as well as it honestly can); a recompute re-scores from each date's raw archive and the
+//! Tallyfy exports without calling Looker or Jira. Dates already committed with the current
+//! definitions are skipped unless forced, so an interrupted backfill resumes where it stopped.
+
+use crate::engine::tables::RunInfo;
+use crate::model::{KeyResult, Location, Plan};
+use crate::pipeline::{self, PipelineError, RunReport};
+use crate::sink::history::{self, Committed};
+use crate::sink::lock::{LOCK_TTL, RunLock};
+use crate::sink::{SinkError, TABLES};
+use crate::sources::http::Archive;
+use crate::sources::{ApiOptions, KrValue, SourceError, is_past, today};
+use crate::storage::{self, Opened, StorageError};
+use chrono::{NaiveDate, Utc};
+use futures::StreamExt;
+use object_store::ObjectStoreExt;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+/// What the range is rebuilt from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Ask the sources for each date.
+    Backfill,
+    /// Re-score each committed date from its raw archive and the Tallyfy exports.
+    Recompute,
+}
+
+impl Mode {
+    fn verb(self) -> &'static str {
+        match self {
+            Mode::Backfill => "backfill",
+            Mode::Recompute => "recompute",
+        }
+    }
+}
+
+/// What a backfill or recompute is asked to do.
+#[derive(Debug, Clone)]
+pub struct RangeOptions {
+    pub mode: Mode,
+    /// First and last date, both included.
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    /// Only these key results are fetched (empty: all). On a date that already has a
+    /// snapshot, the others keep its values.
+    pub krs: Vec<String>,
+    /// Redo dates already committed with the current definitions.
+    pub force: bool,
+    /// Dates extracted at the same time (they are still committed in date order).
+    pub concurrency: usize,
+    /// Write here instead of the job's `[output]`.
+    pub output: Option<Location>,
+}
+
+/// Why a backfill or recompute stopped. Dates committed before the failure stay committed;
+/// running the same command again resumes after them.
+#[derive(Debug, thiserror::Error)]
+pub enum BackfillError {
+    #[error("--from {from} is after --to {to}")]
+    Range { from: NaiveDate, to: NaiveDate },
+    #[error("--to {to} is after today ({today}): a date can only be rebuilt once it has begun")]
+    Future { to: NaiveDate, today: NaiveDate },
+    #[error("unknown key result `{id}` (known: {known})")]
+    UnknownKeyResult { id: String, known: String },
+    #[error("output {0}")]
+    Output(#[from] StorageError),
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+    #[error("{date}: {source}")]
+    Date {
+        date: NaiveDate,
+        #[source]
+        source: PipelineError,
+    },
+    #[error("{date}: cannot read the raw archive {path}: {message}")]
+    Archive {
+        date: NaiveDate,
+        path: String,
+        message: String,
+    },
+}
+
+/// What happens to one date.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// Nothing to do, and why.
+    Skip(String),
+    /// Fetch these key results; keep the committed values of the others (`keep`).
+    Run {
+        fetch: Vec<String>,
+        keep: Vec<String>,
+    },
+}
+
+/// One date of the range and its step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DatePlan {
+    pub date: NaiveDate,
+    pub step: Step,
+}
+
+/// What happened to one date.
+#[derive(Debug)]
+pub struct DateOutcome {
+    pub date: NaiveDate,
+    /// `None` when the date was skipped (the plan says why).
+    pub report: Option<RunReport>,
+}
+
+/// Checks the options against the job: a range that has begun, known key results.
+pub fn check(plan: &Plan, options: &RangeOptions) -> Result<(), BackfillError> {
+    if options.from > options.to {
+        return Err(BackfillError::Range {
+            from: options.from,
+            to: options.to,
+        });
+    }
+    if options.to > today() {
+        return Err(BackfillError::Future {
+            to: options.to,
+            today: today(),
+        });
+    }
+    for id in &options.krs {
+        if plan.key_result(id).is_none() {
+            return Err(BackfillError::UnknownKeyResult {
+                id: id.clone(),
+                known: plan
+                    .key_results
+                    .iter()
+                    .map(|k| k.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Decides each date's step from what is committed. Reads the output; writes nothing.
+pub async fn plan_dates(
+    plan: &Plan,
+    options: &RangeOptions,
+    opened: &Opened,
+) -> Result<Vec<DatePlan>, BackfillError> {
+    check(plan, options)?;
+    let ctx = crate::engine::new_session();
+    history::register(&ctx, opened).await?;
+    let rows = history::committed_rows(&ctx, options.from, options.to).await?;
+    let committed = history::committed_dates(opened).await?;
+    let selected: Vec<&KeyResult> = plan
+        .key_results
+        .iter()
+        .filter(|k| options.krs.is_empty() || options.krs.contains(&k.id))
+        .collect();
+    let hashes: BTreeMap<&str, String> = plan
+        .key_results
+        .iter()
+        .map(|k| (k.id.as_str(), definition_hash(&k.definition)))
+        .collect();
+    let empty = BTreeMap::new();
+    Ok(options
+        .from
+        .iter_days()
+        .take_while(|d| *d <= options.to)
+        .map(|date| {
+            let done = committed.contains(&date);
+            let found = if done {
+                rows.get(&date).unwrap_or(&empty)
+            } else {
+                &empty
+            };
+            let current = selected.iter().all(|k| {
+                found.get(&k.id).and_then(|c| c.definition_hash.as_deref())
+                    == Some(hashes[k.id.as_str()].as_str())
+            });
+            let step = if options.mode == Mode::Recompute && !done {
+                Step::Skip("no committed run to recompute".into())
+            } else if done && current && !options.force {
+                Step::Skip("committed with the current definitions".into())
+            } else {
+                step_for(plan, options, found)
+            };
+            DatePlan { date, step }
+        })
+        .collect())
+}
+
+/// Which key results a date fetches: all of them, or with `--kr` on a date that has a
+/// snapshot, the selected ones and any the snapshot lacks.
+fn step_for(plan: &Plan, options: &RangeOptions, found: &BTreeMap<String, Committed>) -> Step {
+    let (mut fetch, mut keep) = (Vec::new(), Vec::new());
+    for k in plan.key_results.iter().filter(|k| k.source.is_some()) {
+        let chosen = options.krs.is_empty() || options.krs.contains(&k.id);
+        if chosen || !found.contains_key(&k.id) {
+            fetch.push(k.id.clone());
+        } else {
+            keep.push(k.id.clone());
+        }
+    }
+    Step::Run { fetch, keep }
+}
+
+/// SHA-256 of a key result's definition, as `kr_snapshots.kr_definition_hash` has it.
+fn definition_hash(definition: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(definition.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Rebuilds the range: extracts up to `concurrency` dates at a time and commits them in
+/// date order under the output's lock. `on_date` is called after each date (for progress).
+pub async fn run(
+    plan: &Plan,
+    options: &RangeOptions,
+    on_date: &(dyn Fn(&DatePlan) + Sync),
+) -> Result<(Vec<DatePlan>, Vec<DateOutcome>), BackfillError> {
+    check(plan, options)?;
+    let output = options
+        .output
+        .clone()
+        .unwrap_or_else(|| plan.output.clone());
+    let opened = storage::open(&output, true).await?;
+    let run_id = pipeline::new_run_id(options.to);
+    let lock = RunLock::acquire(&opened, &plan.job_name, &run_id, LOCK_TTL).await?;
+    let result = run_locked(plan, options, &output, &opened, &lock, on_date).await;
+    lock.release().await;
+    result
+}
+
+async fn run_locked(
+    plan: &Plan,
+    options: &RangeOptions,
+    output: &Location,
+    opened: &Opened,
+    lock: &RunLock,
+    on_date: &(dyn Fn(&DatePlan) + Sync),
+) -> Result<(Vec<DatePlan>, Vec<DateOutcome>), BackfillError> {
+    let dates = plan_dates(plan, options, opened).await?;
+    // The values kept from each date's snapshot, read once before anything is rewritten.
+    let ctx = crate::engine::new_session();
+    history::register(&ctx, opened).await?;
+    let committed = history::committed_rows(&ctx, options.from, options.to).await?;
+    tracing::info!(
+        job = %plan.job_name,
+        mode = options.mode.verb(),
+        from = %options.from,
+        to = %options.to,
+        dates = dates.len(),
+        to_do = dates.iter().filter(|d| matches!(d.step, Step::Run { .. })).count(),
+        "range started"
+    );
+    let outcomes = commit_in_order(
+        plan, options, output, opened, lock, on_date, &dates, &committed,
+    )
+    .await?;
+    Ok((dates, outcomes))
+}
+
+/// Extracts up to `concurrency` dates at a time and commits them in date order.
+#[allow(clippy::too_many_arguments)]
+async fn commit_in_order(
+    plan: &Plan,
+    options: &RangeOptions,
+    output: &Location,
+    opened: &Opened,
+    lock: &RunLock,
+    on_date: &(dyn Fn(&DatePlan) + Sync),
+    dates: &[DatePlan],
+    committed: &BTreeMap<NaiveDate, BTreeMap<String, Committed>>,
+) -> Result<Vec<DateOutcome>, BackfillError> {
+    let mut outcomes = Vec::new();
+    let extracted = futures::stream::iter(dates.iter())
+        .map(|d| async move {
+            let values = match &d.step {
+                Step::Skip(_) => None,
+                Step::Run { fetch, keep } => {
+                    Some(extract(plan, options, opened, d.date, fetch, keep, committed).await)
+                }
+            };
+            (d, values)
+        })
+        .buffered(options.concurrency.max(1));
+    futures::pin_mut!(extracted);
+    while let Some((d, values)) = extracted.next().await {
+        let d: &DatePlan = d;
+        let report = match values {
+            None => None,
+            Some(values) => {
+                let values = values?;
+                let run = RunInfo {
+                    run_id: pipeline::new_run_id(d.date),
+                    as_of: d.date,
+                    started_at: Utc::now(),
+                    computed_at: Utc::now(),
+                    definition_hash: pipeline::definition_hash(plan),
+                };
+                let report = pipeline::write(plan, run, &values, output.clone(), opened)
+                    .await
+                    .map_err(|source| BackfillError::Date {
+                        date: d.date,
+                        source,
+                    })?;
+                lock.renew(LOCK_TTL).await?;
+                Some(report)
+            }
+        };
+        on_date(d);
+        outcomes.push(DateOutcome {
+            date: d.date,
+            report,
+        });
+    }
+    Ok(outcomes)
+}
+
+/// One date's values: the fetched key results' from their sources (or, recomputing, from
+/// the date's raw archive) and the kept ones' from the date's snapshot.
+async fn extract(
+    plan: &Plan,
+    options: &RangeOptions,
+    opened: &Opened,
+    date: NaiveDate,
+    fetch: &[String],
+    keep: &[String],
+    committed: &BTreeMap<NaiveDate, BTreeMap<String, Committed>>,
+) -> Result<Vec<KrValue>, BackfillError> {
+    let fetching = Plan {
+        key_results: plan
+            .key_results
+            .iter()
+            .filter(|k| fetch.contains(&k.id))
+            .cloned()
+            .collect(),
+        ..plan.clone()
+    };
+    let archive = Archive::of_output(opened, date);
+    let (api, _download) = match options.mode {
+        Mode::Backfill => (
+            ApiOptions {
+                replay: None,
+                archive: Some(archive.clone()),
+                as_of: Some(date),
+                day_archive: is_past(date).then_some(archive),
+            },
+            None,
+        ),
+        Mode::Recompute => {
+            let (folder, download) = archive_folder(opened, date).await?;
+            (
+                ApiOptions {
+                    replay: Some(folder),
+                    archive: None,
+                    as_of: Some(date),
+                    day_archive: None,
+                },
+                download,
+            )
+        }
+    };
+    let mut values = pipeline::extract(&fetching, date, &api)
+        .await
+        .map_err(|e| BackfillError::Date {
+            date,
+            source: e.into(),
+        })?;
+    let found = committed.get(&date);
+    for id in keep {
+        let Some(c) = found.and_then(|f| f.get(id)) else {
+            continue;
+        };
+        let value = match (&c.error, c.value) {
+            (Some(message), _) => Err(SourceError::Kept {
+                message: message.clone(),
+            }),
+            (None, Some(v)) => Ok(v),
+            (None, None) => continue,
+        };
+        values.push(KrValue {
+            kr_id: id.clone(),
+            value,
+        });
+    }
+    Ok(values)
+}
+
+/// A local folder holding the date's raw archive: the output's own folder on disk, or a
+/// temporary copy of it from S3 (kept alive by the returned guard).
+async fn archive_folder(
+    opened: &Opened,
+    date: NaiveDate,
+) -> Result<(PathBuf, Option<tempfile::TempDir>), BackfillError> {
+    let relative = format!("raw/as_of={date}");
+    let err = |message: String| BackfillError::Archive {
+        date,
+        path: opened.url(&relative),
+        message,
+    };
+    if !opened.is_s3() {
+        return Ok((PathBuf::from(opened.url(&relative)), None));
+    }
+    let dir = tempfile::tempdir().map_err(|e| err(e.to_string()))?;
+    let prefix = opened.path(&relative);
+    let listed: Vec<_> = opened
+        .store
+        .list(Some(&prefix))
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .map_err(|e| err(e.to_string()))?;
+    for meta in listed {
+        let Some(rel) = meta.location.prefix_match(&prefix) else {
+            continue;
+        };
+        let parts: Vec<String> = rel.map(|p| p.as_ref().to_string()).collect();
+        let path = parts
+            .iter()
+            .fold(dir.path().to_path_buf(), |p, s| p.join(s));
+        let bytes = opened
+            .store
+            .get(&meta.location)
+            .await
+            .map_err(|e| err(e.to_string()))?
+            .bytes()
+            .await
+            .map_err(|e| err(e.to_string()))?;
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| err(e.to_string()))?;
+        }
+        std::fs::write(&path, &bytes).map_err(|e| err(e.to_string()))?;
+    }
+    Ok((dir.path().to_path_buf(), Some(dir)))
+}
+
+/// The partitions a date's run writes, for `--dry-run` (quarter_scores only when no later
+/// date is committed).
+pub fn partitions_of(plan: &Plan, output: &Location, date: NaiveDate) -> Vec<String> {
+    let base = output.to_string();
+    let base = base.trim_end_matches('/').to_string();
+    let periods: BTreeSet<&str> = plan
+        .objectives
+        .iter()
+        .map(|o| o.period.label.as_str())
+        .collect();
+    TABLES
+        .iter()
+        .flat_map(|(table, column)| {
+            if *column == "as_of" {
+                vec![format!("{base}/{table}/as_of={date}/")]
+            } else {
+                periods
+                    .iter()
+                    .map(|p| {
+                        format!("{base}/{table}/{column}={p}/ (if no later date is committed)")
+                    })
+                    .collect()
+            }
+        })
+        .collect()
+}
+
+/// The connections a date's fetched key results read, with how many each.
+pub fn fetch_by_connection(plan: &Plan, fetch: &[String]) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    for k in plan.key_results.iter().filter(|k| fetch.contains(&k.id)) {
+        if let Some(s) = &k.source {
+            *out.entry(format!("{} ({})", s.connection(), s.kind()))
+                .or_default() += 1;
+        }
+    }
+    out
+}
