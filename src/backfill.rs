@@ -402,7 +402,12 @@ async fn archive_folder(
         message,
     };
     if !opened.is_s3() {
-        return Ok((PathBuf::from(opened.url(&relative)), None));
+        let url = opened.url(&relative);
+        let folder = url::Url::parse(&url)
+            .ok()
+            .and_then(|u| u.to_file_path().ok())
+            .ok_or_else(|| err("not a local path".into()))?;
+        return Ok((folder, None));
     }
     let dir = tempfile::tempdir().map_err(|e| err(e.to_string()))?;
     let prefix = opened.path(&relative);

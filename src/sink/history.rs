@@ -166,8 +166,9 @@ pub async fn committed_rows(
     };
     let batches = ctx
         .sql(&format!(
-            "SELECT as_of, kr_id, kr_definition_hash, value, error FROM kr_history \
-             WHERE as_of >= '{from}' AND as_of <= '{to}'"
+            "SELECT arrow_cast(as_of, 'Utf8'), arrow_cast(kr_id, 'Utf8'), \
+             arrow_cast(kr_definition_hash, 'Utf8'), value, arrow_cast(error, 'Utf8') \
+             FROM kr_history WHERE as_of >= '{from}' AND as_of <= '{to}'"
         ))
         .await
         .map_err(err)?

@@ -134,3 +134,83 @@ pub fn check_bundled_archive(archive: &Path, connection: &str, secrets: &[&str])
         }
     }
 }
+
+/// Every row of one partition folder (`<out>/<table>/<column>=<value>/`), keyed by the
+/// `key` column, each as column → value text, leaving out `skip` columns (run ids, times).
+pub fn partition_rows(
+    dir: &Path,
+    key: &str,
+    skip: &[&str],
+) -> std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>> {
+    use datafusion::arrow::util::display::array_value_to_string;
+    use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let mut out = std::collections::BTreeMap::new();
+    for name in files(dir).iter().filter(|n| n.ends_with(".parquet")) {
+        let file = std::fs::File::open(dir.join(name)).unwrap();
+        for batch in ParquetRecordBatchReaderBuilder::try_new(file)
+            .unwrap()
+            .build()
+            .unwrap()
+        {
+            let batch = batch.unwrap();
+            let schema = batch.schema();
+            for i in 0..batch.num_rows() {
+                let mut row = std::collections::BTreeMap::new();
+                for (c, field) in schema.fields().iter().enumerate() {
+                    if !skip.contains(&field.name().as_str()) {
+                        row.insert(
+                            field.name().clone(),
+                            array_value_to_string(batch.column(c), i).unwrap(),
+                        );
+                    }
+                }
+                out.insert(row[key].clone(), row);
+            }
+        }
+    }
+    out
+}
+
+/// A number of a row from [`partition_rows`].
+pub fn number(row: &std::collections::BTreeMap<String, String>, column: &str) -> f64 {
+    row[column]
+        .parse()
+        .unwrap_or_else(|_| panic!("{column} is `{}`, not a number", row[column]))
+}
+
+/// Asserts two [`partition_rows`] results are equal, naming only the cells that differ.
+/// Numbers may differ in the last bits: parallel sums add in no fixed order.
+#[track_caller]
+pub fn assert_same_rows(
+    a: &std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+    b: &std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+    what: &str,
+) {
+    let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    let mut diffs = Vec::new();
+    for k in keys {
+        match (a.get(k), b.get(k)) {
+            (Some(x), Some(y)) => {
+                for (col, v) in x {
+                    let same_number = match (v.parse::<f64>(), y.get(col).map(|w| w.parse::<f64>()))
+                    {
+                        (Ok(p), Some(Ok(q))) => (p - q).abs() <= 1e-12 * p.abs().max(1.0),
+                        _ => false,
+                    };
+                    if y.get(col) != Some(v) && !same_number {
+                        diffs.push(format!("{k}.{col}: {v:?} vs {:?}", y.get(col)));
+                    }
+                }
+            }
+            (x, _) => diffs.push(format!(
+                "{k}: only in {}",
+                if x.is_some() {
+                    "the first"
+                } else {
+                    "the second"
+                }
+            )),
+        }
+    }
+    assert!(diffs.is_empty(), "{what} differ:\n{}", diffs.join("\n"));
+}
