@@ -7,6 +7,7 @@ use crate::error::Outcome;
 use crate::inspect;
 use crate::model::{self, Location};
 use crate::pipeline::{self, RunOptions};
+use crate::report;
 use crate::sink::{athena, lookml};
 use crate::storage;
 use crate::summary;
@@ -121,6 +122,23 @@ pub enum Command {
     Recompute {
         #[command(flatten)]
         range: RangeArgs,
+    },
+    /// Write the progress report of a period: one self-contained HTML file (open it in any
+    /// browser, offline) with each objective's status and progress against expected, and a
+    /// chart per key result of its value and progress over the period against the expected
+    /// line, stale and failed dates marked. Reads the snapshots written so far.
+    Report {
+        /// The job file (TOML).
+        job: PathBuf,
+        /// The period, e.g. FY27-Q1 (default: the period of the newest snapshot).
+        #[arg(long)]
+        period: Option<String>,
+        /// The HTML file to write.
+        #[arg(long, default_value = "report.html")]
+        out: PathBuf,
+        /// Read snapshots from this folder or s3://bucket/prefix/ instead of the job's [output].
+        #[arg(long)]
+        output: Option<String>,
     },
     /// Athena: print or run the statements that make the output tables queryable.
     Athena {
@@ -446,7 +464,11 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
                     tracing::warn!("{w}");
                 }
                 let options = RunOptions { as_of: as_of.unwrap_or_else(|| Utc::now().date_naive()), output: output.map(|o| Location::parse(&o, Path::new("."), &Default::default())).transpose().map_err(anyhow::Error::msg)?, replay };
+                let started = std::time::Instant::now();
                 let report = pipeline::run(&plan, &options).await.with_context(|| format!("job {} could not run", job.display()))?;
+                let (ok, stale, failed) = summary::counts(report.tables.get("kr_snapshots").map_or(&[][..], |b| b.as_slice()));
+                let rows: usize = report.tables.values().flatten().map(|b| b.num_rows()).sum();
+                tracing::info!(as_of = %report.as_of, ok, stale, failed, rows, partitions = report.partitions.len(), elapsed_s = started.elapsed().as_secs_f64(), "run finished");
                 if !no_summary {
                     let empty = Vec::new();
                     let krs = report.tables.get("kr_snapshots").unwrap_or(&empty);
@@ -467,6 +489,20 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             }
             Command::Backfill { range, krs } => rebuild(range, krs, Mode::Backfill, cli.log_format).await,
             Command::Recompute { range } => rebuild(range, Vec::new(), Mode::Recompute, cli.log_format).await,
+            Command::Report { job, period, out, output } => {
+                let plan = model::load(&job)?;
+                let output = output.map(|o| Location::parse(&o, Path::new("."), &Default::default())).transpose().map_err(anyhow::Error::msg)?;
+                let built = report::build(&plan, period.as_deref(), output.as_ref()).await.context("cannot build the report")?;
+                let html = report::render(&built)?;
+                // Written aside and renamed, so a reader never opens half a report.
+                let dir = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+                let mut file = tempfile::Builder::new().permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644)).tempfile_in(dir).with_context(|| format!("cannot write in {}", dir.display()))?;
+                std::io::Write::write_all(&mut file, html.as_bytes()).with_context(|| format!("cannot write {}", out.display()))?;
+                file.persist(&out).with_context(|| format!("cannot write {}", out.display()))?;
+                let krs: usize = built.objectives.iter().map(|o| o.key_results.len()).sum();
+                println!("wrote {} ({} {}: {} objective(s), {} key result(s), snapshots {} to {})", out.display(), built.job, built.period, built.objectives.len(), krs, built.first_date, built.last_date);
+                Ok(Outcome::Ok)
+            }
             Command::Validate { job, online, replay } => match model::load(&job) {
                 Ok(plan) => {
                     for w in &plan.warnings {

@@ -15,6 +15,7 @@ pub mod error;
 pub mod inspect;
 pub mod model;
 pub mod pipeline;
+pub mod report;
 pub mod secret;
 pub mod sink;
 pub mod sources;

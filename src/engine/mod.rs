@@ -32,6 +32,11 @@ pub fn date32(day: NaiveDate) -> i32 {
     (day - NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date")).num_days() as i32
 }
 
+/// The day an Arrow `Date32` (days since 1970-01-01) stands for.
+pub fn from_date32(days: i32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date") + chrono::TimeDelta::days(days.into())
+}
+
 /// Midnight UTC at the start of `day`, as the zone-less nanosecond timestamps the Tallyfy
 /// views compare with.
 pub fn midnight(day: NaiveDate) -> ScalarValue {

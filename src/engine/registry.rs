@@ -63,9 +63,20 @@ pub const SCORING: &[Statement] = &[
     statement!("runs", Output),
 ];
 
+/// The progress report's views over the written snapshots.
+pub const REPORT: &[Statement] = &[
+    statement!("report_krs", View),
+    statement!("report_objectives", View),
+];
+
 /// Every statement in the registry.
 pub fn all() -> impl Iterator<Item = &'static Statement> {
-    TALLYFY.iter().chain(LOOKER).chain(JIRA).chain(SCORING)
+    TALLYFY
+        .iter()
+        .chain(LOOKER)
+        .chain(JIRA)
+        .chain(SCORING)
+        .chain(REPORT)
 }
 
 #[cfg(test)]

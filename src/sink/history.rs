@@ -51,25 +51,13 @@ pub fn register_empty(ctx: &SessionContext) -> Result<(), SinkError> {
 
 /// Registers `kr_history` from `<output>/kr_snapshots/`, or empty when there is none yet.
 pub async fn register(ctx: &SessionContext, output: &Opened) -> Result<usize, SinkError> {
-    let url = output.url("kr_snapshots/");
-    let dir = PathBuf::from(&url);
+    let dir = PathBuf::from(output.url("kr_snapshots/"));
     let err = |e: datafusion::error::DataFusionError| SinkError::History {
         path: dir.clone(),
         message: e.strip_backtrace(),
     };
-    output.register(ctx);
-    let first = output
-        .store
-        .list(Some(&output.path("kr_snapshots")))
-        .next()
-        .await
-        .transpose()
-        .map_err(|e| SinkError::History {
-            path: dir.clone(),
-            message: e.to_string(),
-        })?;
     ctx.deregister_table("kr_history").map_err(err)?;
-    if first.is_none() {
+    if !register_files(ctx, output, "kr_snapshots", "kr_history_files").await? {
         register_batches(ctx, "kr_history", vec![], history_schema()).map_err(|e| {
             SinkError::History {
                 path: dir.clone(),
@@ -78,12 +66,6 @@ pub async fn register(ctx: &SessionContext, output: &Opened) -> Result<usize, Si
         })?;
         return Ok(0);
     }
-    let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
-        .with_file_extension(".parquet")
-        .with_table_partition_cols(vec![("as_of".to_string(), DataType::Utf8)]);
-    ctx.register_listing_table("kr_history_files", &url, options, None, None)
-        .await
-        .map_err(err)?;
     // Snapshots written before a column existed read it as null.
     let present = ctx
         .table_provider("kr_history_files")
@@ -119,6 +101,41 @@ pub async fn register(ctx: &SessionContext, output: &Opened) -> Result<usize, Si
         message: e.to_string(),
     })?;
     Ok(rows)
+}
+
+/// Registers the Parquet files of output table `table` (its `as_of` partitions) as `name`.
+/// False, and nothing registered, when the table has no file yet.
+pub async fn register_files(
+    ctx: &SessionContext,
+    output: &Opened,
+    table: &str,
+    name: &str,
+) -> Result<bool, SinkError> {
+    let url = output.url(&format!("{table}/"));
+    let err = |message: String| SinkError::History {
+        path: PathBuf::from(&url),
+        message,
+    };
+    output.register(ctx);
+    let first = output
+        .store
+        .list(Some(&output.path(table)))
+        .next()
+        .await
+        .transpose()
+        .map_err(|e| err(e.to_string()))?;
+    if first.is_none() {
+        return Ok(false);
+    }
+    let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+        .with_file_extension(".parquet")
+        .with_table_partition_cols(vec![("as_of".to_string(), DataType::Utf8)]);
+    ctx.deregister_table(name)
+        .map_err(|e| err(e.strip_backtrace()))?;
+    ctx.register_listing_table(name, &url, options, None, None)
+        .await
+        .map_err(|e| err(e.strip_backtrace()))?;
+    Ok(true)
 }
 
 /// What a committed snapshot says of one key result on one date.

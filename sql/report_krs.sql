@@ -1,0 +1,54 @@
+-- report_krs: every snapshot of every key result in the reported period, one row per key
+-- result and date, for the progress report's charts. The period is the one asked for
+-- (report_request.period), else the period of the newest snapshot. `is_latest` marks each
+-- key result's newest row, which the report shows as its current state.
+WITH request AS (
+  SELECT period FROM report_request
+),
+
+snapshots AS (
+  SELECT
+    CAST(as_of AS DATE) AS as_of,
+    arrow_cast(period, 'Utf8') AS period,
+    arrow_cast(objective_id, 'Utf8') AS objective_id,
+    arrow_cast(kr_id, 'Utf8') AS kr_id,
+    arrow_cast(kr_title, 'Utf8') AS kr_title,
+    arrow_cast(owner, 'Utf8') AS owner,
+    arrow_cast(measure_kind, 'Utf8') AS measure_kind,
+    value,
+    start_value,
+    target_value,
+    progress,
+    expected_progress,
+    arrow_cast(status, 'Utf8') AS status,
+    coalesce(stale, false) AS stale,
+    arrow_cast(error, 'Utf8') AS error
+  FROM report_kr_history
+),
+
+newest_period AS (
+  SELECT period
+  FROM snapshots
+  ORDER BY as_of DESC, period DESC
+  LIMIT 1
+),
+
+chosen AS (
+  SELECT coalesce((SELECT period FROM request), (SELECT period FROM newest_period)) AS period
+),
+
+in_period AS (
+  SELECT s.*
+  FROM snapshots s
+  JOIN chosen c ON c.period = s.period
+),
+
+final AS (
+  SELECT
+    *,
+    as_of = max(as_of) OVER (PARTITION BY kr_id) AS is_latest
+  FROM in_period
+)
+
+SELECT * FROM final
+ORDER BY objective_id, kr_id, as_of
