@@ -1,7 +1,9 @@
 -- report_krs: every snapshot of every key result in the reported period, one row per key
 -- result and date, for the progress report's charts. The period is the one asked for
 -- (report_request.period), else the period of the newest snapshot. `is_latest` marks each
--- key result's newest row, which the report shows as its current state.
+-- key result's newest row, which the report shows as its current state. Charts place a row at
+-- its evaluation date; of the rows evaluated on one day (runs after the period's end are all
+-- evaluated on its last day) only the newest is `charted`.
 WITH request AS (
   SELECT period FROM report_request
 ),
@@ -9,6 +11,7 @@ WITH request AS (
 snapshots AS (
   SELECT
     CAST(as_of AS DATE) AS as_of,
+    evaluated_on,
     arrow_cast(period, 'Utf8') AS period,
     arrow_cast(objective_id, 'Utf8') AS objective_id,
     arrow_cast(kr_id, 'Utf8') AS kr_id,
@@ -46,7 +49,8 @@ in_period AS (
 final AS (
   SELECT
     *,
-    as_of = max(as_of) OVER (PARTITION BY kr_id) AS is_latest
+    as_of = max(as_of) OVER (PARTITION BY kr_id) AS is_latest,
+    as_of = max(as_of) OVER (PARTITION BY kr_id, evaluated_on) AS charted
   FROM in_period
 )
 

@@ -45,7 +45,12 @@ pub enum ReportError {
 /// One date of a key result.
 #[derive(Debug, Clone, Serialize)]
 pub struct Point {
+    /// The snapshot's date (`as_of`).
     pub date: NaiveDate,
+    /// The day it was evaluated on: its date, or its period's last day once that is over.
+    pub evaluated_on: NaiveDate,
+    /// Drawn in the chart: the newest of the snapshots evaluated on its day.
+    pub charted: bool,
     pub value: Option<f64>,
     pub progress: Option<f64>,
     pub expected: Option<f64>,
@@ -288,16 +293,16 @@ fn kr_points(batches: &[RecordBatch]) -> BTreeMap<String, (KrInfo, Vec<Point>)> 
                 start: float(b, "start_value", i),
                 target: float(b, "target_value", i),
             };
+            let as_of = date(b, "as_of", i).unwrap_or_default();
             entry.1.push(Point {
-                date: date(b, "as_of", i).unwrap_or_default(),
+                date: as_of,
+                evaluated_on: date(b, "evaluated_on", i).unwrap_or(as_of),
+                charted: flag(b, "charted", i),
                 value: float(b, "value", i),
                 progress: float(b, "progress", i),
                 expected: float(b, "expected_progress", i),
                 status: string(b, "status", i),
-                stale: b
-                    .column_by_name("stale")
-                    .map(|c| c.as_boolean())
-                    .is_some_and(|c| c.is_valid(i) && c.value(i)),
+                stale: flag(b, "stale", i),
                 error: string(b, "error", i),
             });
         }
@@ -311,6 +316,12 @@ fn kr_points(batches: &[RecordBatch]) -> BTreeMap<String, (KrInfo, Vec<Point>)> 
 fn string(b: &RecordBatch, column: &str, i: usize) -> Option<String> {
     let c = b.column_by_name(column)?.as_string_opt::<i32>()?;
     c.is_valid(i).then(|| c.value(i).to_string())
+}
+
+fn flag(b: &RecordBatch, column: &str, i: usize) -> bool {
+    b.column_by_name(column)
+        .and_then(|c| c.as_boolean_opt())
+        .is_some_and(|c| c.is_valid(i) && c.value(i))
 }
 
 fn float(b: &RecordBatch, column: &str, i: usize) -> Option<f64> {
@@ -349,6 +360,14 @@ fn chart(
     };
     let days = (end - start).num_days().max(1);
     let day = |d: NaiveDate| (d - start).num_days();
+    let points: Vec<Point> = points
+        .iter()
+        .filter(|p| p.charted)
+        .map(|p| Point {
+            date: p.evaluated_on,
+            ..p.clone()
+        })
+        .collect();
     let pct: Vec<f64> = points
         .iter()
         .flat_map(|p| [p.progress, p.expected])
