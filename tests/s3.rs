@@ -286,3 +286,51 @@ async fn a_failing_tallyfy_bucket_fails_its_key_results_only() {
         text(&out)
     );
 }
+
+/// A backfill on S3 commits each date; a recompute reads each date's raw archive back from S3
+/// (no API and no bundled archive behind it: a missing response would fail the key result).
+#[tokio::test]
+async fn a_backfill_and_a_recompute_on_s3_read_and_write_the_bucket() {
+    let s3 = FakeS3::start(&[RESULTS, EXPORTS]).await;
+    upload_exports(&s3);
+    let dir = tempfile::tempdir().unwrap();
+    let job = job(dir.path());
+    let job = job.to_str().unwrap();
+    let range = ["--from", "2026-03-09", "--to", "2026-03-10"];
+
+    let backfill = okrflow(&s3, &[&["backfill", job][..], &range[..]].concat(), &[]).await;
+    assert_eq!(backfill.status.code(), Some(0), "{}", text(&backfill));
+    let kr_file = |d: &str| {
+        s3.object(
+            RESULTS,
+            &format!("prod/kr_snapshots/as_of={d}/part-00000.parquet"),
+        )
+    };
+    let before = kr_values(&kr_file("2026-03-10"));
+    // 7 bugs are closed by 10 March (bug n: filed on 1 Feb + 4n days, closed 9 days later).
+    assert_eq!(before["O5-KR2"].0, Some(7.0));
+    let archive = s3.object(RESULTS, "prod/raw/as_of=2026-03-10/jira_demo");
+    assert!(
+        !walk(&archive).is_empty(),
+        "the backfill archived what Jira answered"
+    );
+
+    let recompute = okrflow(
+        &s3,
+        &[&["recompute", job][..], &range[..], &["--force"][..]].concat(),
+        &[],
+    )
+    .await;
+    assert_eq!(recompute.status.code(), Some(0), "{}", text(&recompute));
+    assert_eq!(
+        text(&recompute).matches("┆ written ┆").count(),
+        2,
+        "{}",
+        text(&recompute)
+    );
+    let after = kr_values(&kr_file("2026-03-10"));
+    for (kr, (value, run)) in &after {
+        assert_eq!(value, &before[kr].0, "{kr}");
+        assert_ne!(run, &before[kr].1, "{kr} was rewritten by the recompute");
+    }
+}
