@@ -378,3 +378,106 @@ fn a_killed_backfill_resumes_after_the_dates_it_committed() {
     }
     assert!(!out.path().join("_okrflow/lock.json").exists());
 }
+
+/// A Looker result without a time x-axis cannot say what an earlier day was: a backfill says
+/// so, unless that day's raw archive (fetched on that day) holds the result.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_looker_result_without_time_axis_is_read_from_that_days_archive_or_not_reconstructed() {
+    use serde_json::json;
+    let mut instance = demo_instance();
+    instance
+        .looks
+        .push(json!({"id": "43", "title": "Open deals by team", "query_id": "105"}));
+    instance.queries.insert(
+        "105".into(),
+        common::looker::query("105", &["users.team", "deals.open"], &[]),
+    );
+    instance.results.insert(
+        "105".into(),
+        common::looker::detail(
+            &[("users.team", false)],
+            &["deals.open"],
+            None,
+            &[(&["EMEA"], &[json!(9)]), (&["US"], &[json!(5)])],
+        ),
+    );
+    let looker = FakeLooker::start(instance).await;
+    let dir = tempfile::tempdir().unwrap();
+    let job = dir.path().join("job.toml");
+    std::fs::write(
+        &job,
+        format!(
+            "[job]\nname = \"t\"\nfiscal_year_start_month = 2\n[output]\nurl = \"out\"\n\
+             [connections.lk]\nkind = \"looker\"\nbase_url = \"{}\"\n\
+             client_id_env = \"BF_LOOKER_ID\"\nclient_secret_env = \"BF_LOOKER_SECRET\"\n\
+             [[objectives]]\nid = \"O\"\ntitle = \"Sell\"\nperiod = \"FY27-Q1\"\n\
+             [[objectives.key_results]]\nid = \"KR-TEAM\"\ntitle = \"EMEA open deals\"\n\
+             measure = {{ kpi = {{ start = 0, target = 10 }} }}\n\
+             source = {{ looker = {{ look = \"Open deals by team\", x = \"all\", filter = {{ \"users.team\" = \"EMEA\" }} }} }}\n\
+             [[objectives.key_results]]\nid = \"KR-WEEK\"\ntitle = \"Active teams\"\n\
+             measure = {{ kpi = {{ start = 120, target = 200 }} }}\n\
+             source = {{ looker = {{ look = \"Weekly active teams\" }} }}\n",
+            looker.url()
+        ),
+    )
+    .unwrap();
+    // SAFETY: variables only this suite sets, to the fake servers' credentials.
+    unsafe {
+        std::env::set_var("BF_LOOKER_ID", "demo-client");
+        std::env::set_var("BF_LOOKER_SECRET", "demo-secret");
+    }
+    let plan = model::load(&job).unwrap();
+    let out = dir.path().join("out");
+    let (_, outcomes) = backfill::run(
+        &plan,
+        &range("2026-03-10", "2026-03-10", &out, Mode::Backfill),
+        &|_| {},
+    )
+    .await
+    .unwrap();
+    let failed = &outcomes[0].report.as_ref().unwrap().failed;
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0].0, "KR-TEAM");
+    assert!(
+        failed[0].1.contains("not reconstructible for 2026-03-10"),
+        "{}",
+        failed[0].1
+    );
+    let mar10 = partition_rows(&out.join("kr_snapshots/as_of=2026-03-10"), "kr_id", &[]);
+    assert_eq!(
+        number(&mar10["KR-WEEK"], "value"),
+        126.0,
+        "the week of 9 March"
+    );
+
+    // The nightly run of 11 March archived what Looker said that day: EMEA had 4 open deals.
+    let from = out.join("raw/as_of=2026-03-10/lk");
+    let to = out.join("raw/as_of=2026-03-11/lk");
+    std::fs::create_dir_all(&to).unwrap();
+    for name in common::files(&from) {
+        let mut archived: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(from.join(&name)).unwrap()).unwrap();
+        archived["fetched_at"] = json!("2026-03-11T02:00:00Z");
+        if archived["path"] == "/api/4.0/looks/43/run/json_detail" {
+            archived["body"]["data"][0]["deals.open"]["value"] = json!(4);
+        }
+        std::fs::write(to.join(&name), archived.to_string()).unwrap();
+    }
+    let runs_before = looker.count("GET /api/4.0/looks/43/run");
+    let (_, outcomes) = backfill::run(
+        &plan,
+        &range("2026-03-11", "2026-03-11", &out, Mode::Backfill),
+        &|_| {},
+    )
+    .await
+    .unwrap();
+    let failed = &outcomes[0].report.as_ref().unwrap().failed;
+    assert!(failed.is_empty(), "{failed:?}");
+    let mar11 = partition_rows(&out.join("kr_snapshots/as_of=2026-03-11"), "kr_id", &[]);
+    assert_eq!(
+        number(&mar11["KR-TEAM"], "value"),
+        4.0,
+        "the value of that day"
+    );
+    assert_eq!(looker.count("GET /api/4.0/looks/43/run"), runs_before);
+}

@@ -226,8 +226,8 @@ pub struct Response {
     pub body: String,
     /// What the request was, for messages.
     pub request: String,
-    /// True when the answer came from an archive rather than the server.
-    pub archived: bool,
+    /// When the server gave this answer: now, or when an archived answer was fetched.
+    pub fetched_at: chrono::DateTime<Utc>,
 }
 
 impl Response {
@@ -483,7 +483,7 @@ impl HttpClient {
             status,
             body,
             request: described,
-            archived: false,
+            fetched_at: Utc::now(),
         })
     }
 
@@ -621,7 +621,7 @@ fn parse_archived(text: &str, path: &str, request: String) -> Result<Response, H
         status: archived.status,
         body,
         request,
-        archived: true,
+        fetched_at: archived.fetched_at,
     })
 }
 

@@ -379,7 +379,7 @@ impl LookerClient {
             what: what.to_string(),
             source,
         })?;
-        detail.archived = response.archived;
+        detail.fetched_on = Some(response.fetched_at.date_naive());
         if let Some(errors) = detail.errors.as_ref().filter(|e| !e.is_empty()) {
             return Err(LookerError::QueryErrors {
                 what: what.into(),

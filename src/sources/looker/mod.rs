@@ -675,11 +675,14 @@ fn register_tables(
                 ),
             ),
             (
-                // Run now for a day before today: only a time x-axis can say what that day was.
+                // Fetched after the run date (live, or archived by a later run): only a time
+                // x-axis can say what that day was.
                 "reconstructed",
                 Col::Bool(
                     krs.iter()
-                        .map(|(_, _, r)| Some(is_past(as_of) && !r.archived))
+                        .map(|(_, _, r)| {
+                            Some(r.fetched_on.map_or(is_past(as_of), |day| day > as_of))
+                        })
                         .collect(),
                 ),
             ),

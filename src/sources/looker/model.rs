@@ -131,9 +131,9 @@ pub struct JsonDetail {
     /// Query errors come back in a 200 body.
     #[serde(default)]
     pub errors: Option<Vec<Value>>,
-    /// Read from a raw archive rather than run now.
+    /// The day Looker gave this result (earlier when it is read from a raw archive).
     #[serde(skip)]
-    pub archived: bool,
+    pub fetched_on: Option<chrono::NaiveDate>,
 }
 
 /// `json_detail.fields`.
@@ -237,8 +237,8 @@ pub struct Flattened {
     /// `(row, dimension, value as text)`.
     pub dimensions: Vec<(usize, String, Option<String>)>,
     pub cells: Vec<Cell>,
-    /// The result was read from a raw archive rather than run now.
-    pub archived: bool,
+    /// The day Looker gave the result (`None`: today).
+    pub fetched_on: Option<chrono::NaiveDate>,
 }
 
 impl JsonDetail {
@@ -246,7 +246,7 @@ impl JsonDetail {
     /// total pivot columns and the row total are left out.
     pub fn flatten(&self) -> Flattened {
         let mut out = Flattened {
-            archived: self.archived,
+            fetched_on: self.fetched_on,
             ..Flattened::default()
         };
         let pivot_fields: Vec<&str> = self.fields.pivots.iter().map(|f| f.name.as_str()).collect();
