@@ -128,16 +128,30 @@ pub fn check(plan: &Plan, options: &RangeOptions) -> Result<(), BackfillError> {
         if plan.key_result(id).is_none() {
             return Err(BackfillError::UnknownKeyResult {
                 id: id.clone(),
-                known: plan
-                    .key_results
-                    .iter()
-                    .map(|k| k.id.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
+                known: plan.key_result_ids(),
             });
         }
     }
     Ok(())
+}
+
+/// What is committed in a range: the dates whose commit finished, and each date's
+/// key-result rows.
+struct CommittedState {
+    dates: BTreeSet<NaiveDate>,
+    rows: BTreeMap<NaiveDate, BTreeMap<String, Committed>>,
+}
+
+async fn read_committed(
+    opened: &Opened,
+    options: &RangeOptions,
+) -> Result<CommittedState, BackfillError> {
+    let ctx = crate::engine::new_session();
+    history::register(&ctx, opened).await?;
+    Ok(CommittedState {
+        rows: history::committed_rows(&ctx, options.from, options.to).await?,
+        dates: history::committed_dates(opened).await?,
+    })
 }
 
 /// Decides each date's step from what is committed. Reads the output; writes nothing.
@@ -147,10 +161,11 @@ pub async fn plan_dates(
     opened: &Opened,
 ) -> Result<Vec<DatePlan>, BackfillError> {
     check(plan, options)?;
-    let ctx = crate::engine::new_session();
-    history::register(&ctx, opened).await?;
-    let rows = history::committed_rows(&ctx, options.from, options.to).await?;
-    let committed = history::committed_dates(opened).await?;
+    let state = read_committed(opened, options).await?;
+    Ok(steps(plan, options, &state))
+}
+
+fn steps(plan: &Plan, options: &RangeOptions, state: &CommittedState) -> Vec<DatePlan> {
     let selected: Vec<&KeyResult> = plan
         .key_results
         .iter()
@@ -162,14 +177,14 @@ pub async fn plan_dates(
         .map(|k| (k.id.as_str(), definition_hash(&k.definition)))
         .collect();
     let empty = BTreeMap::new();
-    Ok(options
+    options
         .from
         .iter_days()
         .take_while(|d| *d <= options.to)
         .map(|date| {
-            let done = committed.contains(&date);
+            let done = state.dates.contains(&date);
             let found = if done {
-                rows.get(&date).unwrap_or(&empty)
+                state.rows.get(&date).unwrap_or(&empty)
             } else {
                 &empty
             };
@@ -186,7 +201,7 @@ pub async fn plan_dates(
             };
             DatePlan { date, step }
         })
-        .collect())
+        .collect()
 }
 
 /// Which key results a date fetches: all of them, or with `--kr` on a date that has a
@@ -241,11 +256,9 @@ async fn run_locked(
     lock: &RunLock,
     on_date: &(dyn Fn(&DatePlan) + Sync),
 ) -> Result<(Vec<DatePlan>, Vec<DateOutcome>), BackfillError> {
-    let dates = plan_dates(plan, options, opened).await?;
-    // The values kept from each date's snapshot, read once before anything is rewritten.
-    let ctx = crate::engine::new_session();
-    history::register(&ctx, opened).await?;
-    let committed = history::committed_rows(&ctx, options.from, options.to).await?;
+    // Read once, before anything is rewritten: it says what to do and which values to keep.
+    let state = read_committed(opened, options).await?;
+    let dates = steps(plan, options, &state);
     tracing::info!(
         job = %plan.job_name,
         mode = options.mode.verb(),
@@ -255,68 +268,54 @@ async fn run_locked(
         to_do = dates.iter().filter(|d| matches!(d.step, Step::Run { .. })).count(),
         "range started"
     );
-    let outcomes = commit_in_order(
-        plan, options, output, opened, lock, on_date, &dates, &committed,
-    )
-    .await?;
-    Ok((dates, outcomes))
-}
-
-/// Extracts up to `concurrency` dates at a time and commits them in date order.
-#[allow(clippy::too_many_arguments)]
-async fn commit_in_order(
-    plan: &Plan,
-    options: &RangeOptions,
-    output: &Location,
-    opened: &Opened,
-    lock: &RunLock,
-    on_date: &(dyn Fn(&DatePlan) + Sync),
-    dates: &[DatePlan],
-    committed: &BTreeMap<NaiveDate, BTreeMap<String, Committed>>,
-) -> Result<Vec<DateOutcome>, BackfillError> {
     let mut outcomes = Vec::new();
-    let extracted = futures::stream::iter(dates.iter())
-        .map(|d| async move {
-            let values = match &d.step {
-                Step::Skip(_) => None,
-                Step::Run { fetch, keep } => {
-                    Some(extract(plan, options, opened, d.date, fetch, keep, committed).await)
+    {
+        // Up to `concurrency` dates are extracted at once; they are committed in date order.
+        let extracted = futures::stream::iter(dates.iter())
+            .map(|d| {
+                let state = &state;
+                async move {
+                    let started_at = Utc::now();
+                    let values = match &d.step {
+                        Step::Skip(_) => None,
+                        Step::Run { fetch, keep } => Some(
+                            extract(plan, options, opened, d.date, fetch, keep, &state.rows).await,
+                        ),
+                    };
+                    (d, started_at, values)
+                }
+            })
+            .buffered(options.concurrency.max(1));
+        futures::pin_mut!(extracted);
+        while let Some((d, started_at, values)) = extracted.next().await {
+            let report = match values {
+                None => None,
+                Some(values) => {
+                    let run = RunInfo {
+                        run_id: pipeline::new_run_id(d.date),
+                        as_of: d.date,
+                        started_at,
+                        computed_at: Utc::now(),
+                        definition_hash: pipeline::definition_hash(plan),
+                    };
+                    let report = pipeline::write(plan, run, &values?, output.clone(), opened)
+                        .await
+                        .map_err(|source| BackfillError::Date {
+                            date: d.date,
+                            source,
+                        })?;
+                    lock.renew(LOCK_TTL).await?;
+                    Some(report)
                 }
             };
-            (d, values)
-        })
-        .buffered(options.concurrency.max(1));
-    futures::pin_mut!(extracted);
-    while let Some((d, values)) = extracted.next().await {
-        let d: &DatePlan = d;
-        let report = match values {
-            None => None,
-            Some(values) => {
-                let values = values?;
-                let run = RunInfo {
-                    run_id: pipeline::new_run_id(d.date),
-                    as_of: d.date,
-                    started_at: Utc::now(),
-                    computed_at: Utc::now(),
-                    definition_hash: pipeline::definition_hash(plan),
-                };
-                let report = pipeline::write(plan, run, &values, output.clone(), opened)
-                    .await
-                    .map_err(|source| BackfillError::Date {
-                        date: d.date,
-                        source,
-                    })?;
-                lock.renew(LOCK_TTL).await?;
-                Some(report)
-            }
-        };
-        on_date(d);
-        outcomes.push(DateOutcome {
-            date: d.date,
-            report,
-        });
+            on_date(d);
+            outcomes.push(DateOutcome {
+                date: d.date,
+                report,
+            });
+        }
     }
-    Ok(outcomes)
+    Ok((dates, outcomes))
 }
 
 /// One date's values: the fetched key results' from their sources (or, recomputing, from

@@ -42,12 +42,7 @@ pub async fn preview(
     let Some(kr) = plan.key_result(kr_id) else {
         return Err(InspectError::UnknownKeyResult {
             id: kr_id.into(),
-            known: plan
-                .key_results
-                .iter()
-                .map(|k| k.id.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
+            known: plan.key_result_ids(),
         });
     };
     let Some(source) = &kr.source else {

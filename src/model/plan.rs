@@ -262,6 +262,15 @@ impl Plan {
     pub fn key_result(&self, id: &str) -> Option<&KeyResult> {
         self.key_results.iter().find(|k| k.id == id)
     }
+
+    /// The key results' ids, comma-separated, for messages about an unknown one.
+    pub fn key_result_ids(&self) -> String {
+        self.key_results
+            .iter()
+            .map(|k| k.id.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 /// Collects problems while the plan is built.
@@ -506,7 +515,6 @@ pub fn parse(path: &Path, text: &str) -> Result<Plan, JobError> {
             warnings,
         });
     }
-    let mut key_results = key_results;
     let definitions = kr_definitions(text);
     for kr in &mut key_results {
         kr.definition = definitions.get(&kr.id).cloned().unwrap_or_default();

@@ -382,7 +382,7 @@ impl HttpClient {
             }
             return Ok(response);
         }
-        if let Some(response) = self.from_earlier(request).await? {
+        if let Some(response) = self.earlier_answer(request).await? {
             if archive {
                 self.write_archive(request, &response).await?;
             }
@@ -541,7 +541,7 @@ impl HttpClient {
     }
 
     /// The answer the earlier archive holds for `request`, if it holds one.
-    async fn from_earlier(&self, request: &Request) -> Result<Option<Response>, HttpError> {
+    async fn earlier_answer(&self, request: &Request) -> Result<Option<Response>, HttpError> {
         let Some(earlier) = &self.earlier else {
             return Ok(None);
         };
@@ -565,7 +565,7 @@ impl HttpClient {
             message: e.to_string(),
         })?;
         let text = String::from_utf8_lossy(&bytes);
-        Ok(Some(parse_archived(&text, &path.to_string(), described)?))
+        Ok(Some(parse_archived(&text, path.as_ref(), described)?))
     }
 
     async fn write_archive(&self, request: &Request, response: &Response) -> Result<(), HttpError> {
