@@ -105,41 +105,12 @@ async fn a_backfill_gives_each_date_the_snapshot_a_run_of_that_date_gives() {
     );
 }
 
-/// The demo plan reading the fake servers instead of the bundled archive.
-fn live(mut plan: Plan, looker: &FakeLooker, jira: &FakeJira) -> Plan {
-    // SAFETY: variables only this suite sets, to the fake servers' credentials.
-    unsafe {
-        std::env::set_var("BF_LOOKER_ID", "demo-client");
-        std::env::set_var("BF_LOOKER_SECRET", "demo-secret");
-        std::env::set_var("BF_JIRA_EMAIL", "demo@acme.test");
-        std::env::set_var("BF_JIRA_TOKEN", "demo-token");
-    }
-    for connection in plan.connections.values_mut() {
-        match connection {
-            Connection::Looker(s) => {
-                s.base_url = url::Url::parse(&looker.url()).unwrap();
-                s.replay = None;
-                s.client_id_env = "BF_LOOKER_ID".into();
-                s.client_secret_env = "BF_LOOKER_SECRET".into();
-            }
-            Connection::Jira(s) => {
-                s.base_url = url::Url::parse(&jira.url()).unwrap();
-                s.replay = None;
-                s.email_env = Some("BF_JIRA_EMAIL".into());
-                s.token_env = "BF_JIRA_TOKEN".into();
-            }
-            Connection::Tallyfy { .. } => {}
-        }
-    }
-    plan
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recompute_after_a_target_change_changes_progress_not_values_and_calls_no_api() {
     let looker = FakeLooker::start(demo_instance()).await;
     let jira = FakeJira::start(demo_site()).await;
     let out = tempfile::tempdir().unwrap();
-    let before_plan = live(demo_plan(), &looker, &jira);
+    let before_plan = common::live_demo(demo_plan(), &looker, &jira);
     let (_, outcomes) = backfill::run(
         &before_plan,
         &range("2026-03-10", "2026-03-12", out.path(), Mode::Backfill),
@@ -176,7 +147,7 @@ async fn a_recompute_after_a_target_change_changes_progress_not_values_and_calls
             1,
         );
     assert_eq!(changed.matches("target = 40").count(), 2);
-    let after_plan = live(
+    let after_plan = common::live_demo(
         model::plan::parse(&repo().join("jobs/demo.toml"), &changed).unwrap(),
         &looker,
         &jira,

@@ -32,6 +32,8 @@ pub enum FaultKind {
     Delay(Duration),
     /// A 200 with a body that is not JSON.
     Garbage,
+    /// A 200 whose body stops half-way: the connection breaks after the first bytes.
+    Truncated,
 }
 
 /// The request log and fault table of a fake server.
@@ -134,6 +136,14 @@ impl Recorder {
             }
             FaultKind::Garbage => {
                 Some((StatusCode::OK, "<html>proxy error page</html>").into_response())
+            }
+            FaultKind::Truncated => {
+                let parts: Vec<Result<Bytes, std::io::Error>> = vec![
+                    Ok(Bytes::from_static(b"{\"fields\": {\"dimensions\": [")),
+                    Err(std::io::Error::other("connection lost")),
+                ];
+                let body = axum::body::Body::from_stream(futures::stream::iter(parts));
+                Some((StatusCode::OK, [("content-type", "application/json")], body).into_response())
             }
         }
     }

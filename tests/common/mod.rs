@@ -214,3 +214,32 @@ pub fn assert_same_rows(
     }
     assert!(diffs.is_empty(), "{what} differ:\n{}", diffs.join("\n"));
 }
+
+/// The demo plan reading the fake servers instead of the bundled archive.
+pub fn live_demo(mut plan: Plan, looker: &looker::FakeLooker, jira: &jira::FakeJira) -> Plan {
+    // SAFETY: variables only this suite sets, to the fake servers' credentials.
+    unsafe {
+        std::env::set_var("BF_LOOKER_ID", "demo-client");
+        std::env::set_var("BF_LOOKER_SECRET", "demo-secret");
+        std::env::set_var("BF_JIRA_EMAIL", "demo@acme.test");
+        std::env::set_var("BF_JIRA_TOKEN", "demo-token");
+    }
+    for connection in plan.connections.values_mut() {
+        match connection {
+            okrflow::model::Connection::Looker(s) => {
+                s.base_url = url::Url::parse(&looker.url()).unwrap();
+                s.replay = None;
+                s.client_id_env = "BF_LOOKER_ID".into();
+                s.client_secret_env = "BF_LOOKER_SECRET".into();
+            }
+            okrflow::model::Connection::Jira(s) => {
+                s.base_url = url::Url::parse(&jira.url()).unwrap();
+                s.replay = None;
+                s.email_env = Some("BF_JIRA_EMAIL".into());
+                s.token_env = "BF_JIRA_TOKEN".into();
+            }
+            okrflow::model::Connection::Tallyfy { .. } => {}
+        }
+    }
+    plan
+}

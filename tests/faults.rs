@@ -1,0 +1,307 @@
+//! The fault matrix: every way Looker or Jira can fail tonight, one case each. Every case
+//! starts from the same committed day, runs the next day with the fault injected, and checks
+//! that yesterday's partitions are untouched, that the key results behind the fault are
+//! written stale with yesterday's value and an error saying what happened, that every other
+//! key result is computed, and what the exit code would be.
+
+mod common;
+
+use common::fake_http::FaultKind;
+use common::jira::{FakeJira, demo_site};
+use common::looker::{FakeLooker, demo_instance};
+use common::{demo_plan, live_demo, partition_rows};
+use okrflow::model::{Connection, KrSource, Plan};
+use okrflow::{Outcome, pipeline};
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Where a fault is injected.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Server {
+    Looker,
+    Jira,
+}
+
+struct Case {
+    name: &'static str,
+    server: Server,
+    /// Injected on requests whose path contains this.
+    path: &'static str,
+    fault: Option<FaultKind>,
+    times: usize,
+    /// The key results that must fail, and a phrase each error must contain.
+    failing: &'static [&'static str],
+    error: &'static str,
+}
+
+const LOOKER_RUN: &str = "/queries/101/run";
+const JIRA_SEARCH: &str = "/search/jql";
+const ALL_JIRA: &[&str] = &["O5-KR1", "O5-KR2", "O5-KR3"];
+
+fn status(status: u16, retry_after: Option<&str>) -> Option<FaultKind> {
+    Some(FaultKind::Status {
+        status,
+        retry_after: retry_after.map(String::from),
+    })
+}
+
+fn cases() -> Vec<Case> {
+    let mut out = Vec::new();
+    for (server, path, failing) in [
+        (Server::Looker, LOOKER_RUN, &["O4-KR1"][..]),
+        (Server::Jira, JIRA_SEARCH, ALL_JIRA),
+    ] {
+        let case = |name, fault, times, failing: &'static [&'static str], error| Case {
+            name,
+            server,
+            path,
+            fault,
+            times,
+            failing,
+            error,
+        };
+        out.extend([
+            case("401 every time", status(401, None), 1000, failing, "401"),
+            case("403", status(403, None), 1000, failing, "403"),
+            case("404", status(404, None), 1000, failing, "404"),
+            case(
+                "429 with Retry-After, once",
+                status(429, Some("1")),
+                1,
+                &[],
+                "",
+            ),
+            case(
+                "429 without Retry-After, once",
+                status(429, None),
+                1,
+                &[],
+                "",
+            ),
+            case(
+                "429 asking for 10 minutes",
+                status(429, Some("600")),
+                1000,
+                failing,
+                "429",
+            ),
+            case("500 then success", status(500, None), 1, &[], ""),
+            case("500 forever", status(500, None), 1000, failing, "500"),
+            case(
+                "malformed JSON",
+                Some(FaultKind::Garbage),
+                1000,
+                failing,
+                "JSON",
+            ),
+            case(
+                "a body that stops half-way",
+                Some(FaultKind::Truncated),
+                1000,
+                failing,
+                "could not be read",
+            ),
+            case(
+                "slower than the timeout",
+                Some(FaultKind::Delay(Duration::from_secs(3))),
+                1000,
+                failing,
+                "within 1 s",
+            ),
+        ]);
+    }
+    out.push(Case {
+        name: "Looker refuses connections",
+        server: Server::Looker,
+        path: "",
+        fault: None,
+        times: 0,
+        failing: &["O4-KR1", "O4-KR2", "O4-KR3"],
+        error: "connect",
+    });
+    out.push(Case {
+        name: "Jira refuses connections",
+        server: Server::Jira,
+        path: "",
+        fault: None,
+        times: 0,
+        failing: ALL_JIRA,
+        error: "connect",
+    });
+    out.push(Case {
+        name: "a JQL error",
+        server: Server::Jira,
+        path: "",
+        fault: None,
+        times: 0,
+        failing: &["O5-KR2"],
+        error: "JQL",
+    });
+    out
+}
+
+/// The demo's Looker and Jira objectives only, reading the fake servers, with a 1 s timeout
+/// and 2 retries so that failing cases end quickly.
+fn api_plan(looker: &FakeLooker, jira: &FakeJira) -> Plan {
+    let mut plan = live_demo(demo_plan(), looker, jira);
+    plan.objectives.retain(|o| o.id == "O4" || o.id == "O5");
+    plan.key_results
+        .retain(|k| k.objective_id == "O4" || k.objective_id == "O5");
+    for c in plan.connections.values_mut() {
+        let http = match c {
+            Connection::Looker(s) => &mut s.http,
+            Connection::Jira(s) => &mut s.http,
+            Connection::Tallyfy { .. } => continue,
+        };
+        http.timeout = Duration::from_secs(1);
+        http.max_retries = 2;
+    }
+    plan
+}
+
+/// Every file under `dir` with its bytes.
+fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push((
+                    p.strip_prefix(dir).unwrap().display().to_string(),
+                    std::fs::read(&p).unwrap(),
+                ));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_api_fault_keeps_yesterday_and_fails_only_what_it_touches() {
+    let mut summary = Vec::new();
+    for case in cases() {
+        let looker = FakeLooker::start(demo_instance()).await;
+        let jira = FakeJira::start(demo_site()).await;
+        let mut plan = api_plan(&looker, &jira);
+        let out = tempfile::tempdir().unwrap();
+        let first = common::run(&plan, "2026-03-10", out.path()).await;
+        assert!(
+            first.failed.is_empty(),
+            "{}: day 1 {:?}",
+            case.name,
+            first.failed
+        );
+        let day1: Vec<_> = snapshot(out.path())
+            .into_iter()
+            .filter(|(p, _)| p.contains("as_of=2026-03-10") && !p.starts_with("raw"))
+            .collect();
+
+        if let Some(fault) = &case.fault {
+            let rec = match case.server {
+                Server::Looker => &looker.server.rec,
+                Server::Jira => &jira.server.rec,
+            };
+            rec.fault(case.path, fault.clone(), case.times);
+        } else if case.name.contains("refuses") {
+            // A port nothing listens on.
+            let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let url = url::Url::parse(&format!("http://{}", closed.local_addr().unwrap())).unwrap();
+            drop(closed);
+            for c in plan.connections.values_mut() {
+                match (c, case.server) {
+                    (Connection::Looker(s), Server::Looker) => s.base_url = url.clone(),
+                    (Connection::Jira(s), Server::Jira) => s.base_url = url.clone(),
+                    _ => {}
+                }
+            }
+        } else {
+            let kr = plan
+                .key_results
+                .iter_mut()
+                .find(|k| k.id == "O5-KR2")
+                .unwrap();
+            let Some(KrSource::Jira { link, .. }) = &mut kr.source else {
+                unreachable!()
+            };
+            link.jql = "project = PAY AND type = = Bug".into();
+        }
+
+        let started = Instant::now();
+        let options = pipeline::RunOptions {
+            as_of: common::date("2026-03-11"),
+            output: Some(okrflow::model::Location::Local(out.path().to_path_buf())),
+            replay: None,
+        };
+        let second = pipeline::run(&plan, &options).await.unwrap();
+        let elapsed = started.elapsed();
+        let outcome = if second.failed.is_empty() {
+            Outcome::Ok
+        } else {
+            Outcome::SomeKeyResultsFailed
+        };
+
+        // Yesterday's partitions are byte for byte what they were.
+        let after: Vec<_> = snapshot(out.path())
+            .into_iter()
+            .filter(|(p, _)| p.contains("as_of=2026-03-10") && !p.starts_with("raw"))
+            .collect();
+        assert_eq!(day1, after, "{}: day 1 changed", case.name);
+
+        let failed: BTreeSet<&str> = second.failed.iter().map(|(k, _)| k.as_str()).collect();
+        let expected: BTreeSet<&str> = case.failing.iter().copied().collect();
+        assert_eq!(failed, expected, "{}: {:?}", case.name, second.failed);
+        for (kr, e) in &second.failed {
+            assert!(
+                e.contains(case.error),
+                "{}: {kr}: `{e}` lacks `{}`",
+                case.name,
+                case.error
+            );
+        }
+        let yesterday = partition_rows(
+            &out.path().join("kr_snapshots/as_of=2026-03-10"),
+            "kr_id",
+            &[],
+        );
+        let today = partition_rows(
+            &out.path().join("kr_snapshots/as_of=2026-03-11"),
+            "kr_id",
+            &[],
+        );
+        assert_eq!(today.len(), 6, "{}", case.name);
+        for (kr, row) in &today {
+            if expected.contains(kr.as_str()) {
+                assert_eq!(row["stale"], "true", "{}: {kr}", case.name);
+                assert_eq!(row["stale_since"], "2026-03-11", "{}: {kr}", case.name);
+                assert_eq!(
+                    row["value"], yesterday[kr]["value"],
+                    "{}: {kr} keeps yesterday's value",
+                    case.name
+                );
+            } else {
+                assert_eq!(row["stale"], "false", "{}: {kr}", case.name);
+                assert_eq!(row["error"], "", "{}: {kr}", case.name);
+            }
+        }
+        if case.name.starts_with("429 with Retry-After") {
+            assert!(
+                elapsed >= Duration::from_secs(1),
+                "{}: waited {elapsed:?}",
+                case.name
+            );
+        }
+        summary.push(format!(
+            "{:?} {:<32} exit {} in {:.1}s",
+            case.server,
+            case.name,
+            outcome.code(),
+            elapsed.as_secs_f64()
+        ));
+    }
+    println!("{}", summary.join("\n"));
+}
