@@ -305,3 +305,171 @@ async fn every_api_fault_keeps_yesterday_and_fails_only_what_it_touches() {
     }
     println!("{}", summary.join("\n"));
 }
+
+/// Copies a folder tree.
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        let target = to.join(p.file_name().unwrap());
+        if p.is_dir() {
+            copy_tree(&p, &target);
+        } else {
+            std::fs::copy(&p, &target).unwrap();
+        }
+    }
+}
+
+/// Rewrites a Parquet file with some string columns stored as other types, as an export
+/// written by a newer Tallyfy could be.
+fn drift(file: &Path) {
+    use datafusion::arrow::compute::cast;
+    use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+    use datafusion::parquet::arrow::ArrowWriter;
+    use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let batches: Vec<_> =
+        ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(file).unwrap())
+            .unwrap()
+            .build()
+            .unwrap()
+            .map(|b| b.unwrap())
+            .collect();
+    let retype = |name: &str| match name {
+        "tasks_completed" | "total_tasks_in_process" => Some(DataType::Int64),
+        "process_last_modified" => Some(DataType::Timestamp(TimeUnit::Millisecond, None)),
+        _ => None,
+    };
+    let schema = batches[0].schema();
+    let drifted = std::sync::Arc::new(Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|f| Field::new(f.name(), retype(f.name()).unwrap_or(DataType::Utf8), true))
+            .collect::<Vec<_>>(),
+    ));
+    let mut writer =
+        ArrowWriter::try_new(std::fs::File::create(file).unwrap(), drifted.clone(), None).unwrap();
+    for b in batches {
+        let columns = b
+            .columns()
+            .iter()
+            .zip(drifted.fields())
+            .map(|(c, f)| cast(c, f.data_type()).unwrap())
+            .collect();
+        writer
+            .write(
+                &datafusion::arrow::record_batch::RecordBatch::try_new(drifted.clone(), columns)
+                    .unwrap(),
+            )
+            .unwrap();
+    }
+    writer.close().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_tallyfy_export_fails_its_connection_by_file_and_keeps_yesterday() {
+    let work = tempfile::tempdir().unwrap();
+    let exports = work.path().join("exports");
+    copy_tree(&common::repo().join("jobs/demo/tallyfy"), &exports);
+    let mut plan = demo_plan();
+    let Some(Connection::Tallyfy { location }) = plan.connections.get_mut("tallyfy") else {
+        unreachable!()
+    };
+    *location = okrflow::model::Location::Local(exports.clone());
+    let day1_out = work.path().join("day1");
+    let first = common::run(&plan, "2026-03-10", &day1_out).await;
+    assert!(first.failed.is_empty(), "{:?}", first.failed);
+    let tallyfy_krs: BTreeSet<String> = plan
+        .key_results
+        .iter()
+        .filter(|k| {
+            k.source
+                .as_ref()
+                .is_some_and(|s| s.connection() == "tallyfy")
+        })
+        .map(|k| k.id.clone())
+        .collect();
+    assert_eq!(tallyfy_krs.len(), 7);
+
+    type Break = fn(&Path);
+    let cases: [(&str, &str, Break, Option<&str>); 3] = [
+        (
+            "truncated",
+            "onb-01_05.parquet",
+            |f| {
+                let bytes = std::fs::read(f).unwrap();
+                std::fs::write(f, &bytes[..bytes.len() / 2]).unwrap();
+            },
+            Some("onb-01_05.parquet"),
+        ),
+        (
+            "not Parquet",
+            "onb-02_01.parquet",
+            |f| {
+                std::fs::write(f, "<html>503 Service Unavailable</html>").unwrap();
+            },
+            Some("onb-02_01.parquet"),
+        ),
+        ("columns of other types", "onb-01_04.parquet", drift, None),
+    ];
+    for (name, file, break_it, error) in cases {
+        let exports_copy = work
+            .path()
+            .join(format!("exports-{}", name.replace(' ', "-")));
+        copy_tree(&exports, &exports_copy);
+        break_it(&exports_copy.join(file));
+        let out = work.path().join(format!("out-{}", name.replace(' ', "-")));
+        copy_tree(&day1_out, &out);
+        let mut broken = plan.clone();
+        let Some(Connection::Tallyfy { location }) = broken.connections.get_mut("tallyfy") else {
+            unreachable!()
+        };
+        *location = okrflow::model::Location::Local(exports_copy);
+        let day1 = snapshot(&out);
+        let second = common::run(&broken, "2026-03-11", &out).await;
+        let after_day1: Vec<_> = snapshot(&out)
+            .into_iter()
+            .filter(|(p, _)| p.contains("as_of=2026-03-10"))
+            .collect();
+        let before_day1: Vec<_> = day1
+            .into_iter()
+            .filter(|(p, _)| p.contains("as_of=2026-03-10"))
+            .collect();
+        assert_eq!(before_day1, after_day1, "{name}: day 1 changed");
+        let today = partition_rows(&out.join("kr_snapshots/as_of=2026-03-11"), "kr_id", &[]);
+        let yesterday = partition_rows(&out.join("kr_snapshots/as_of=2026-03-10"), "kr_id", &[]);
+        match error {
+            Some(file_named) => {
+                let failed: BTreeSet<String> =
+                    second.failed.iter().map(|(k, _)| k.clone()).collect();
+                assert_eq!(failed, tallyfy_krs, "{name}");
+                for (kr, e) in &second.failed {
+                    assert!(e.contains(file_named), "{name}: {kr}: {e}");
+                    assert_eq!(today[kr]["stale"], "true");
+                    assert_eq!(today[kr]["value"], yesterday[kr]["value"]);
+                }
+                for kr in ["O4-KR1", "O5-KR2"] {
+                    assert_eq!(today[kr]["error"], "", "{name}: other connections are read");
+                }
+            }
+            None => {
+                // Read through the cast to text that every export column gets: the same values
+                // as from the untouched exports.
+                assert!(second.failed.is_empty(), "{name}: {:?}", second.failed);
+                let clean = common::run(&plan, "2026-03-11", &work.path().join("clean")).await;
+                let clean_rows = partition_rows(
+                    &work.path().join("clean/kr_snapshots/as_of=2026-03-11"),
+                    "kr_id",
+                    &["run_id", "computed_at"],
+                );
+                let drifted_rows = partition_rows(
+                    &out.join("kr_snapshots/as_of=2026-03-11"),
+                    "kr_id",
+                    &["run_id", "computed_at"],
+                );
+                assert!(clean.failed.is_empty());
+                common::assert_same_rows(&drifted_rows, &clean_rows, name);
+            }
+        }
+    }
+}
