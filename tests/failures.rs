@@ -254,3 +254,82 @@ fn a_second_run_on_a_locked_output_is_refused_and_changes_nothing() {
         "the lock is released"
     );
 }
+
+/// A write that fails part-way (here the file-size limit, as a full disk would) leaves the
+/// output as it was: yesterday's partitions, no partition of today, no staging folder, no lock.
+#[test]
+fn a_write_error_on_the_output_changes_nothing_and_exits_1() {
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let path = job(dir.path(), GOOD);
+    let run = |day: &str, limit: Option<u64>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_okrflow"));
+        c.args(["run", path.to_str().unwrap(), "--as-of", day])
+            .args(["--output", out.to_str().unwrap(), "-q"]);
+        if let Some(bytes) = limit {
+            // SAFETY: only async-signal-safe calls between fork and exec.
+            unsafe {
+                c.pre_exec(move || {
+                    // Ignored, SIGXFSZ becomes the EFBIG error a write gets on a full disk.
+                    libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+                    let rl = libc::rlimit {
+                        rlim_cur: bytes,
+                        rlim_max: bytes,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_FSIZE, &rl) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        c.output().unwrap()
+    };
+    let first = run("2026-03-01", None);
+    assert_eq!(first.status.code(), Some(0));
+    let before = read(
+        &out,
+        "kr_snapshots",
+        "SELECT as_of, kr_id, value, run_id FROM t ORDER BY kr_id",
+    );
+
+    let full = run("2026-03-02", Some(3000));
+    let stderr = String::from_utf8_lossy(&full.stderr);
+    assert_eq!(full.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("File too large"), "{stderr}");
+    assert!(
+        stderr.contains("kr_snapshots"),
+        "the message names what was being written: {stderr}"
+    );
+    assert_eq!(
+        read(
+            &out,
+            "kr_snapshots",
+            "SELECT as_of, kr_id, value, run_id FROM t ORDER BY kr_id"
+        ),
+        before
+    );
+    assert!(!out.join("kr_snapshots/as_of=2026-03-02").exists());
+    assert!(!out.join("runs/as_of=2026-03-02").exists());
+    let left: Vec<String> = std::fs::read_dir(out.join("_okrflow"))
+        .map(|d| {
+            d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        left.iter().all(|n| n == "staging") && !out.join("_okrflow/lock.json").exists(),
+        "{left:?}"
+    );
+    if out.join("_okrflow/staging").exists() {
+        assert_eq!(
+            std::fs::read_dir(out.join("_okrflow/staging"))
+                .unwrap()
+                .count(),
+            0
+        );
+    }
+    // Space again: the same run goes through.
+    assert_eq!(run("2026-03-02", None).status.code(), Some(0));
+}
