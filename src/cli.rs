@@ -161,10 +161,18 @@ pub enum Command {
         connection: String,
     },
     /// Regenerate the bundled sample Tallyfy exports (deterministic: the same files every time).
+    /// With --copies, write a larger data set for benchmarks instead: that many copies of the
+    /// demo's processes over --files export files.
     DemoData {
         /// Folder to write into.
         #[arg(long, default_value = "jobs/demo/tallyfy")]
         out: PathBuf,
+        /// Copies of the demo organisation's processes (about 1,500 rows each).
+        #[arg(long)]
+        copies: Option<usize>,
+        /// With --copies: how many export files to spread them over.
+        #[arg(long, default_value_t = 300)]
+        files: usize,
     },
 }
 
@@ -608,8 +616,12 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 }
                 Ok(Outcome::Ok)
             }
-            Command::DemoData { out } => {
-                let stats = crate::sources::tallyfy::generate::write_demo(&out).with_context(|| format!("cannot write {}", out.display()))?;
+            Command::DemoData { out, copies, files } => {
+                let stats = match copies {
+                    None => crate::sources::tallyfy::generate::write_demo(&out),
+                    Some(copies) => crate::sources::tallyfy::generate::write_scaled(&out, copies, files),
+                }
+                .with_context(|| format!("cannot write {}", out.display()))?;
                 println!("wrote {} files ({} rows, {} processes) to {}", stats.files, stats.rows, stats.processes, out.display());
                 Ok(Outcome::Ok)
             }

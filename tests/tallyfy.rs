@@ -141,3 +141,38 @@ async fn older_layouts_and_empty_markers_are_typed_once() {
         "{t}"
     );
 }
+
+/// The benchmark data set is the demo organisation copied: counts multiply, ratios,
+/// medians and maxima stay — so benchmarks measure the demo's work at scale.
+#[tokio::test]
+async fn the_scaled_data_set_gives_the_demo_numbers_times_the_copies() {
+    let dir = tempfile::tempdir().unwrap();
+    let exports = dir.path().join("exports");
+    let stats = okrflow::sources::tallyfy::generate::write_scaled(&exports, 3, 7).unwrap();
+    assert_eq!(stats.files, 8, "7 export files and the members file");
+    let demo = common::demo_plan();
+    let mut scaled = demo.clone();
+    let Some(okrflow::model::Connection::Tallyfy { location }) =
+        scaled.connections.get_mut("tallyfy")
+    else {
+        unreachable!()
+    };
+    *location = okrflow::model::Location::Local(exports);
+    let a = common::run(&demo, "2026-11-23", &dir.path().join("a")).await;
+    let b = common::run(&scaled, "2026-11-23", &dir.path().join("b")).await;
+    for (kr, factor) in [
+        ("O1-KR1", 3.0),
+        ("O2-KR1", 3.0),
+        ("O1-KR2", 1.0),
+        ("O1-KR3", 1.0),
+        ("O2-KR2", 1.0),
+        ("C1-KR2", 1.0),
+        ("O3-KR1", 1.0),
+    ] {
+        let (x, y) = (
+            common::kr(&a, kr).value.unwrap(),
+            common::kr(&b, kr).value.unwrap(),
+        );
+        assert!((y - x * factor).abs() < 1e-9, "{kr}: demo {x}, scaled {y}");
+    }
+}

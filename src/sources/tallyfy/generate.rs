@@ -744,6 +744,91 @@ pub fn write_demo(dir: &Path) -> std::io::Result<DemoStats> {
     Ok(stats)
 }
 
+/// Writes `copies` copies of the demo organisation's processes (ids suffixed `-c<k>`, every
+/// snapshot kept) spread over `files` export files in the newest, 49-column layout, plus the
+/// members file: a deterministic data set for benchmarks whose key-result counts are the
+/// demo's times `copies`. Files are built one at a time, so memory stays at one file's rows.
+pub fn write_scaled(dir: &Path, copies: usize, files: usize) -> std::io::Result<DemoStats> {
+    let files = files.max(1);
+    // One copy's snapshots, each as rows in PROCESS_COLUMNS order.
+    let mut base: Vec<Vec<Vec<String>>> = Vec::new();
+    let procs = demo_processes();
+    for (n, p) in procs.iter().enumerate() {
+        let mut events: Vec<(NaiveDateTime, bool)> = timeline(p)
+            .iter()
+            .filter_map(|t| t.completed)
+            .map(|t| (t, false))
+            .collect();
+        if let (Some(after), Some((last, _))) = (p.reopened_after, events.last().copied()) {
+            events.push((last + Days::new(after), true));
+        }
+        for (seq, (t, reopened)) in events.iter().enumerate() {
+            let mut style = Style {
+                empties: n + seq,
+                t_form: (n + seq) % 2 == 1,
+            };
+            let last = seq + 1 == events.len();
+            let rows = snapshot_rows(p, *t, *reopened, last, &mut style);
+            base.push(
+                rows.iter()
+                    .map(|r| {
+                        PROCESS_COLUMNS
+                            .iter()
+                            .map(|c| r.get(c).cloned().unwrap_or_default())
+                            .collect()
+                    })
+                    .collect(),
+            );
+        }
+    }
+    let renamed: Vec<usize> = ["process_id", "process_task_id"]
+        .iter()
+        .filter_map(|c| PROCESS_COLUMNS.iter().position(|x| x == c))
+        .collect();
+    let snapshots = base.len() * copies;
+    let mut stats = DemoStats {
+        processes: procs.len() * copies,
+        ..DemoStats::default()
+    };
+    std::fs::create_dir_all(dir)?;
+    for f in 0..files {
+        let mut table: Vec<Vec<String>> = Vec::new();
+        for g in (f..snapshots).step_by(files) {
+            let (copy, snapshot) = (g / base.len(), g % base.len());
+            for row in &base[snapshot] {
+                let mut row = row.clone();
+                for &i in &renamed {
+                    if !row[i].is_empty() {
+                        row[i] = format!("{}-c{copy}", row[i]);
+                    }
+                }
+                table.push(row);
+            }
+        }
+        if table.is_empty() {
+            continue;
+        }
+        write_export(
+            &dir.join(format!("export_{f:04}.parquet")),
+            &PROCESS_COLUMNS,
+            &table,
+        )?;
+        stats.files += 1;
+        stats.rows += table.len();
+    }
+    let members: Vec<Vec<String>> = demo_members()
+        .iter()
+        .map(|m| m.iter().map(|s| s.to_string()).collect())
+        .collect();
+    write_export(
+        &dir.join("members/members.parquet"),
+        &super::MEMBER_COLUMNS,
+        &members,
+    )?;
+    stats.files += 1;
+    Ok(stats)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
