@@ -2,9 +2,11 @@
 -- strings such as '3' or '3.0', timestamps (UTC, no zone in the export) from both the
 -- 'YYYY-MM-DD HH:MM:SS' and the ISO 'T' forms, Yes/No as booleans. Export column names kept.
 WITH source AS (
+  -- The chosen snapshots (one per process) on the left: the join keeps them in memory and
+  -- streams the export rows past them, instead of holding every row.
   SELECT c.*, s.snapshot_at
-  FROM tallyfy_clean c
-  JOIN tallyfy_snapshots s ON c.process_id = s.process_id AND c.src_file = s.src_file
+  FROM tallyfy_snapshots s
+  JOIN tallyfy_clean c ON c.process_id = s.process_id AND c.src_file = s.src_file
 ),
 
 typed AS (

@@ -46,8 +46,8 @@ pub fn midnight(day: NaiveDate) -> ScalarValue {
     ScalarValue::TimestampNanosecond(nanos, None)
 }
 
-/// A session configured the way okrflow needs it: UTC, strings read as plain `Utf8`, and
-/// identifiers kept as written.
+/// A session configured the way okrflow needs it: UTC, strings read as plain `Utf8`,
+/// identifiers kept as written, and joins in the order the SQL writes them.
 pub fn new_session() -> SessionContext {
     let mut config = SessionConfig::new()
         .with_information_schema(true)
@@ -57,6 +57,10 @@ pub fn new_session() -> SessionContext {
     options.execution.parquet.schema_force_view_types = false;
     options.sql_parser.map_string_types_to_utf8view = false;
     options.execution.parquet.pushdown_filters = true;
+    // Joins build on the side the SQL puts first. The statistics-based swap would build on
+    // the export rows in tallyfy_latest (their row count is known, the chosen snapshots'
+    // is not): every row held in memory instead of streamed (BENCHMARKS.md).
+    options.optimizer.join_reordering = false;
     SessionContext::new_with_config(config)
 }
 
@@ -86,6 +90,16 @@ pub async fn register_view(ctx: &SessionContext, s: &Statement) -> Result<(), En
     ctx.register_table(s.name, df.into_view())
         .map_err(|e| statement_err(s, e))?;
     Ok(())
+}
+
+/// Computes a registered view once and replaces it by its rows, so later queries read them
+/// from memory instead of planning the view again.
+pub async fn materialise(ctx: &SessionContext, s: &Statement) -> Result<(), EngineError> {
+    let df = ctx.table(s.name).await.map_err(|e| statement_err(s, e))?;
+    let schema = df.schema().inner().clone();
+    let batches = df.collect().await.map_err(|e| statement_err(s, e))?;
+    let schema = batches.first().map_or(schema, |b| b.schema());
+    register_batches(ctx, s.name, batches, schema)
 }
 
 /// Runs an output statement and collects its rows, with the statement's schema (which an

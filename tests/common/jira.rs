@@ -166,7 +166,9 @@ async fn handle(
     if let Some(fault) = s.rec.before(&method, &uri, &headers, &body, error).await {
         return fault;
     }
-    let site = s.site.lock().unwrap().clone();
+    // Held, not cloned: the handler does not wait from here on, and a large site is slow to copy.
+    let guard = s.site.lock().unwrap();
+    let site = &*guard;
     let header = |name: &str| {
         headers
             .get(name)

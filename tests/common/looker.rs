@@ -156,7 +156,9 @@ async fn answer(s: &Server, method: Method, uri: Uri, headers: HeaderMap, body: 
     let path = uri.path().strip_prefix("/api/4.0").unwrap_or("");
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let q = query_map(&uri);
-    let inst = s.instance.lock().unwrap().clone();
+    // Held, not cloned: nothing below waits, and a large instance is slow to copy.
+    let guard = s.instance.lock().unwrap();
+    let inst = &*guard;
 
     if method == Method::POST && segments == ["login"] {
         let form: HashMap<String, String> =

@@ -340,9 +340,15 @@ async fn register_files(
     let index = ctx.read_table(Arc::new(index))?;
     let mut select: Vec<Expr> = columns.iter().map(|c| ident(*c)).collect();
     select.push(input_file_name().alias("src_path"));
-    let joined =
-        rows.select(select)?
-            .join(index, JoinType::Inner, &["src_path"], &["file_path"], None)?;
+    // The small file index first: the join holds it and streams the rows (joins keep the
+    // written order, see engine::new_session).
+    let joined = index.join(
+        rows.select(select)?,
+        JoinType::Inner,
+        &["file_path"],
+        &["src_path"],
+        None,
+    )?;
     let mut keep: Vec<Expr> = columns.iter().map(|c| ident(*c)).collect();
     keep.push(col("src_file"));
     keep.push(col("src_mtime"));

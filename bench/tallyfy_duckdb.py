@@ -1,0 +1,58 @@
+"""DuckDB's side of the Tallyfy benchmark: the demo key results' SQL (with DuckDB's own
+deduplication of snapshots, as in tests/fixtures/tallyfy/crosscheck_demo.py) over a folder of
+exports, as of the end of 30 April 2026. Prints one JSON line: seconds per repetition, the
+values, and the rows read. Usage: python3 bench/tallyfy_duckdb.py DIR [REPEAT]
+"""
+import json
+import sys
+import time
+
+import duckdb
+
+directory = sys.argv[1]
+repeat = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+VIEWS = """
+CREATE VIEW raw AS SELECT * FROM read_parquet('{dir}/*.parquet', union_by_name=true, filename=true);
+CREATE VIEW clean AS SELECT * REPLACE (
+  CASE WHEN completed_on IN ('', 'nan', 'NaN') THEN NULL ELSE completed_on END AS completed_on,
+  CASE WHEN due_by IN ('', 'nan', 'NaN') THEN NULL ELSE due_by END AS due_by) FROM raw;
+CREATE VIEW latest_file AS SELECT process_id, filename FROM (
+  SELECT process_id, filename, row_number() OVER (PARTITION BY process_id
+    ORDER BY max(process_last_modified::TIMESTAMP) DESC) rn
+  FROM clean WHERE process_last_modified::TIMESTAMP < TIMESTAMP '2026-05-01'
+  GROUP BY process_id, filename) WHERE rn = 1;
+CREATE VIEW latest AS SELECT c.* FROM clean c JOIN latest_file USING (process_id, filename);
+CREATE VIEW procs AS SELECT process_id, any_value(blueprint_id) bp, any_value(process_status) st,
+  CASE WHEN any_value(process_status) = 'complete' THEN max(completed_on::TIMESTAMP) END done_at,
+  min(CASE WHEN assigned_or_shown_on NOT IN ('', 'nan', 'NaN') THEN assigned_or_shown_on::TIMESTAMP END) started
+  FROM latest WHERE type = 'process_task' GROUP BY process_id;
+"""
+W = "done_at >= TIMESTAMP '2026-02-01' AND done_at < TIMESTAMP '2026-05-01'"
+QUERIES = {
+    "O1-KR1": f"SELECT count(*) FROM procs WHERE bp = 'bp-onboarding' AND {W}",
+    "O1-KR2": """SELECT 100.0 * count(*) FILTER (WHERE completed_on::TIMESTAMP <= due_by::TIMESTAMP) / count(*)
+      FROM latest WHERE type = 'process_task' AND blueprint_id = 'bp-onboarding' AND process_task_status = 'shown'
+      AND due_by IS NOT NULL AND completed_on::TIMESTAMP >= TIMESTAMP '2026-02-01' AND completed_on::TIMESTAMP < TIMESTAMP '2026-05-01'""",
+    "O1-KR3": f"SELECT median(date_diff('second', started, done_at) / 86400.0) FROM procs WHERE bp = 'bp-onboarding' AND {W}",
+    "O2-KR1": """SELECT sum(o) FROM (SELECT greatest(0, max(no_of_issue_reported::INT) - max(no_of_issue_resolved::INT)) o
+      FROM latest WHERE type = 'process_task_comment' GROUP BY process_task_id)""",
+    "O2-KR2": f"""SELECT avg(TRY_CAST(answer_in_form_field AS DOUBLE)) FROM latest l JOIN procs p USING (process_id)
+      WHERE l.process_task_data_id = 'ff-csat' AND {W}""",
+    "C1-KR2": """SELECT 100.0 * count(*) FILTER (WHERE st = 'complete') / count(*) FROM procs
+      WHERE bp = 'bp-vendor' AND started >= TIMESTAMP '2026-02-01' AND started < TIMESTAMP '2026-05-01'""",
+    "O3-KR1": """SELECT max(milestone_position::INT) FROM latest WHERE blueprint_id = 'bp-rollout'
+      AND type = 'process_task' AND completed_on IS NOT NULL""",
+}
+
+times, values = [], {}
+for _ in range(repeat):
+    started = time.perf_counter()
+    con = duckdb.connect()
+    con.execute(VIEWS.format(dir=directory))
+    values = {k: con.execute(q).fetchone()[0] for k, q in QUERIES.items()}
+    times.append(time.perf_counter() - started)
+    rows = con.execute("SELECT count(*) FROM raw").fetchone()[0]
+    con.close()
+print(json.dumps({"engine": "duckdb " + duckdb.__version__, "seconds": times,
+                  "values": {k: float(v) if v is not None else None for k, v in values.items()},
+                  "rows": rows}))

@@ -1,0 +1,359 @@
+//! okrflow's benchmarks (never run by `cargo test`): `bench/run.sh` runs them all, with DuckDB
+//! beside them, and prints the tables BENCHMARKS.md holds. Each prints one JSON line.
+//!
+//! - `tallyfy DIR [REPEAT]`: the demo job's seven Tallyfy key results over the exports in DIR
+//!   (`okrflow demo-data --copies N`), as of the end of the demo quarter.
+//! - `api [LOOKER_KRS JIRA_KRS LATENCY_MS]`: that many Looker and Jira key results (two per
+//!   tile, two per JQL) against loopback servers that wait LATENCY_MS before each answer;
+//!   wall time against the latency bound, and requests made.
+//! - `nightly DIR [LOOKER_KRS JIRA_KRS TALLYFY_KRS LATENCY_MS]`: a whole run of such a job
+//!   plus Tallyfy key results over DIR, written to a temporary output: wall time and peak RSS.
+
+#[path = "../tests/common/mod.rs"]
+#[allow(dead_code, unused_imports)]
+mod common;
+
+use chrono::NaiveDate;
+use common::jira::{FakeJira, Site, issue};
+use common::looker::{FakeLooker, Instance, detail, query, tile};
+use okrflow::model::{self, Location};
+use okrflow::pipeline;
+use okrflow::sources::tallyfy;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The demo quarter's end: the Tallyfy SQL reads every snapshot up to it.
+const AS_OF: &str = "2026-04-30";
+
+fn as_of() -> NaiveDate {
+    AS_OF.parse().unwrap()
+}
+
+/// Peak resident memory of this process so far, in MiB (`VmHWM`).
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+#[tokio::main]
+async fn main() {
+    // RUST_LOG=okrflow=debug shows where a run spends its time.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .try_init();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let arg = |i: usize, default: &str| args.get(i).cloned().unwrap_or_else(|| default.into());
+    match args.first().map(String::as_str) {
+        Some("explain") => {
+            // The physical plan of the materialised Tallyfy view over DIR.
+            let ctx = okrflow::engine::new_session();
+            let location = Location::Local(PathBuf::from(arg(1, "")));
+            let _loaded = tallyfy::loader::register(&ctx, "tallyfy", &location)
+                .await
+                .unwrap();
+            tallyfy::register_views(&ctx, as_of()).await.unwrap();
+            let latest = okrflow::engine::registry::TALLYFY
+                .iter()
+                .find(|s| s.name == "tallyfy_latest")
+                .unwrap();
+            let sql = format!("EXPLAIN {}", latest.sql);
+            let batches = ctx.sql(&sql).await.unwrap().collect().await.unwrap();
+            println!(
+                "{}",
+                datafusion::arrow::util::pretty::pretty_format_batches(&batches).unwrap()
+            );
+        }
+        Some("tallyfy") => {
+            tallyfy_bench(Path::new(&arg(1, "")), arg(2, "3").parse().unwrap()).await
+        }
+        Some("api") => {
+            api_bench(
+                arg(1, "500").parse().unwrap(),
+                arg(2, "500").parse().unwrap(),
+                arg(3, "100").parse().unwrap(),
+            )
+            .await
+        }
+        Some("nightly") => {
+            nightly_bench(
+                Path::new(&arg(1, "")),
+                arg(2, "450").parse().unwrap(),
+                arg(3, "450").parse().unwrap(),
+                arg(4, "100").parse().unwrap(),
+                arg(5, "100").parse().unwrap(),
+            )
+            .await
+        }
+        _ => {
+            eprintln!(
+                "usage: bench tallyfy DIR [REPEAT] | api [LOOKER JIRA LATENCY_MS] | nightly DIR [LOOKER JIRA TALLYFY LATENCY_MS]"
+            );
+            std::process::exit(2);
+        }
+    }
+}
+
+async fn tallyfy_bench(dir: &Path, repeat: usize) {
+    let plan = model::load(&common::repo().join("jobs/demo.toml")).unwrap();
+    let krs = pipeline::key_results_of(&plan, "tallyfy");
+    let location = Location::Local(dir.to_path_buf());
+    let mut seconds = Vec::new();
+    let mut values = serde_json::Map::new();
+    for _ in 0..repeat {
+        let started = Instant::now();
+        let extracted = tallyfy::extract("tallyfy", &location, &krs, as_of())
+            .await
+            .unwrap();
+        seconds.push(started.elapsed().as_secs_f64());
+        for v in extracted {
+            values.insert(v.kr_id, json!(v.value.ok()));
+        }
+    }
+    println!(
+        "{}",
+        json!({"engine": "okrflow", "seconds": seconds, "values": values, "peak_rss_mib": peak_rss_mib()})
+    );
+}
+
+/// A Looker instance with `tiles` tiles over dashboards of ten, each tile its own query with
+/// a monthly time axis; and a Jira site with `jqls` projects of 20 issues each.
+fn servers_data(tiles: usize, jqls: usize) -> (Instance, Site) {
+    let mut inst = Instance {
+        client_id: "bench-client".into(),
+        client_secret: "bench-secret".into(),
+        token_ttl_secs: 3600,
+        ..Instance::default()
+    };
+    for d in 0..tiles.div_ceil(10) {
+        inst.dashboards
+            .push(json!({"id": format!("{d}"), "title": format!("Dashboard {d}")}));
+        let mut elements = Vec::new();
+        for t in (d * 10)..((d + 1) * 10).min(tiles) {
+            let q = format!("{}", 1000 + t);
+            elements.push(tile(&format!("e{t}"), &format!("Tile {t}"), &q));
+            inst.queries
+                .insert(q.clone(), query(&q, &["m.month", "m.count"], &[]));
+            inst.results.insert(
+                q,
+                detail(
+                    &[("m.month", true)],
+                    &["m.count"],
+                    None,
+                    &[
+                        (&["2026-02"], &[json!(t % 7 + 1)]),
+                        (&["2026-03"], &[json!(t % 5 + 2)]),
+                        (&["2026-04"], &[json!(t % 3 + 3)]),
+                    ],
+                ),
+            );
+        }
+        inst.elements.insert(format!("{d}"), json!(elements));
+    }
+    let mut site = Site::new(okrflow::sources::jira::config::Deployment::Cloud);
+    site.email = "bench@acme.test".into();
+    site.token = "bench-token".into();
+    site.page_max = 50;
+    for j in 0..jqls {
+        let jql = format!("project = P{j}");
+        for n in 0..20 {
+            let category = if n % 3 == 0 { "done" } else { "new" };
+            site.add(
+                issue(
+                    &format!("P{j}-{n}"),
+                    category,
+                    [None; 3],
+                    None,
+                    Some((n % 5 + 1) as f64),
+                ),
+                &[jql.as_str()],
+            );
+        }
+    }
+    (inst, site)
+}
+
+/// A job with the given key results, two per tile and two per JQL, reading the fakes, and
+/// `tallyfy` Tallyfy key results (the demo's seven, repeated) over `exports`.
+fn bench_job(
+    dir: &Path,
+    looker: &FakeLooker,
+    jira: &FakeJira,
+    looker_krs: usize,
+    jira_krs: usize,
+    tallyfy_krs: usize,
+    exports: Option<&Path>,
+) -> PathBuf {
+    let mut text = format!(
+        "[job]\nname = \"bench\"\nfiscal_year_start_month = 2\n[output]\nurl = \"out\"\n\
+         [connections.lk]\nkind = \"looker\"\nbase_url = \"{}\"\nclient_id_env = \"BENCH_LK_ID\"\nclient_secret_env = \"BENCH_LK_SECRET\"\n\
+         [connections.jr]\nkind = \"jira\"\nbase_url = \"{}\"\ndeployment = \"cloud\"\nemail_env = \"BENCH_JR_EMAIL\"\ntoken_env = \"BENCH_JR_TOKEN\"\n",
+        looker.url(),
+        jira.url()
+    );
+    if let Some(exports) = exports {
+        text.push_str(&format!(
+            "[connections.tallyfy]\nkind = \"tallyfy\"\nurl = \"{}\"\n",
+            exports.display()
+        ));
+    }
+    let demo = model::load(&common::repo().join("jobs/demo.toml")).unwrap();
+    let demo_sql: Vec<String> = pipeline::key_results_of(&demo, "tallyfy")
+        .iter()
+        .filter_map(|k| match &k.source {
+            Some(model::KrSource::Tallyfy { sql, .. }) => Some(sql.clone()),
+            _ => None,
+        })
+        .collect();
+    let mut krs = Vec::new();
+    for i in 0..looker_krs {
+        let t = i / 2;
+        let x = if i % 2 == 0 { "latest" } else { "all" };
+        krs.push(format!(
+            "source = {{ looker = {{ dashboard = \"Dashboard {}\", tile = \"Tile {t}\", x = \"{x}\", aggregate = \"sum\" }} }}\nmeasure = {{ kpi = {{ start = 0, target = 50 }} }}",
+            t / 10
+        ));
+    }
+    for i in 0..jira_krs {
+        let metric = if i % 2 == 0 { "count" } else { "story_points" };
+        krs.push(format!(
+            "source = {{ jira = {{ jql = \"project = P{}\", metric = \"{metric}\" }} }}\nmeasure = {{ percent_complete = {{}} }}",
+            i / 2
+        ));
+    }
+    for i in 0..tallyfy_krs {
+        krs.push(format!(
+            "source = {{ tallyfy = {{ sql = '''{}''' }} }}\nmeasure = {{ kpi = {{ start = 0, target = 100 }} }}",
+            demo_sql[i % demo_sql.len()]
+        ));
+    }
+    for (o, chunk) in krs.chunks(3).enumerate() {
+        text.push_str(&format!(
+            "[[objectives]]\nid = \"O{o}\"\ntitle = \"Objective {o}\"\nowner = \"team\"\nperiod = \"FY27-Q1\"\n"
+        ));
+        for (k, source) in chunk.iter().enumerate() {
+            text.push_str(&format!(
+                "[[objectives.key_results]]\nid = \"O{o}-KR{k}\"\ntitle = \"Key result {o}.{k}\"\nowner = \"o\"\n{source}\n"
+            ));
+        }
+    }
+    let path = dir.join("bench.toml");
+    std::fs::write(&path, text).unwrap();
+    // SAFETY: set before any thread reads them.
+    unsafe {
+        std::env::set_var("BENCH_LK_ID", "bench-client");
+        std::env::set_var("BENCH_LK_SECRET", "bench-secret");
+        std::env::set_var("BENCH_JR_EMAIL", "bench@acme.test");
+        std::env::set_var("BENCH_JR_TOKEN", "bench-token");
+    }
+    path
+}
+
+/// The requests a connection must make, and the least wall time they can take: `latency`
+/// times the larger of the dependent chain and the requests per concurrent slot.
+fn bound(requests: usize, chain: usize, concurrency: usize, latency: Duration) -> Duration {
+    latency * (requests.div_ceil(concurrency).max(chain) as u32)
+}
+
+async fn start_servers(
+    looker_krs: usize,
+    jira_krs: usize,
+    latency_ms: u64,
+) -> (FakeLooker, FakeJira, usize, usize) {
+    let tiles = looker_krs.div_ceil(2);
+    let jqls = jira_krs.div_ceil(2);
+    let (inst, site) = servers_data(tiles, jqls);
+    let looker = FakeLooker::start(inst).await;
+    let jira = FakeJira::start(site).await;
+    for rec in [&looker.server.rec, &jira.server.rec] {
+        *rec.latency.lock().unwrap() = Duration::from_millis(latency_ms);
+    }
+    (looker, jira, tiles, jqls)
+}
+
+/// Requests in a log, and how many repeat an earlier one.
+fn counts(log: &[String]) -> (usize, usize) {
+    let distinct: std::collections::BTreeSet<&String> = log.iter().collect();
+    (log.len(), log.len() - distinct.len())
+}
+
+async fn api_bench(looker_krs: usize, jira_krs: usize, latency_ms: u64) {
+    let (looker, jira, tiles, jqls) = start_servers(looker_krs, jira_krs, latency_ms).await;
+    let dir = tempfile::tempdir().unwrap();
+    let job = bench_job(dir.path(), &looker, &jira, looker_krs, jira_krs, 0, None);
+    let plan = model::load(&job).unwrap();
+    let api = okrflow::sources::ApiOptions {
+        as_of: Some(as_of()),
+        ..Default::default()
+    };
+    let started = Instant::now();
+    let values = pipeline::extract(&plan, as_of(), &api).await.unwrap();
+    let wall = started.elapsed();
+    let failed = values.iter().filter(|v| v.value.is_err()).count();
+    let latency = Duration::from_millis(latency_ms);
+    let dashboards = tiles.div_ceil(10);
+    // Looker: login, a search and the tiles of each dashboard, a run per tile, logout;
+    // the chain is login → search → tiles → run → logout. Jira: the field list, then one
+    // search page per JQL (20 issues, pages of 50).
+    let looker_requests = 2 + 2 * dashboards + tiles;
+    let jira_requests = 1 + jqls;
+    let concurrency = okrflow::sources::http::HttpDefaults::concurrency();
+    let looker_bound = bound(looker_requests, 5, concurrency, latency);
+    let jira_bound = bound(jira_requests, 2, concurrency, latency);
+    let bound = looker_bound.max(jira_bound);
+    let (looker_made, looker_repeats) = counts(&looker.log());
+    let (jira_made, jira_repeats) = counts(&jira.server.rec.log());
+    println!(
+        "{}",
+        json!({
+            "looker_krs": looker_krs, "jira_krs": jira_krs, "latency_ms": latency_ms,
+            "concurrency": concurrency, "failed": failed,
+            "wall_s": wall.as_secs_f64(), "bound_s": bound.as_secs_f64(),
+            "ratio": wall.as_secs_f64() / bound.as_secs_f64(),
+            "looker": {"requests": looker_made, "expected": looker_requests, "repeated": looker_repeats, "bound_s": looker_bound.as_secs_f64()},
+            "jira": {"requests": jira_made, "expected": jira_requests, "repeated": jira_repeats, "bound_s": jira_bound.as_secs_f64()},
+        })
+    );
+}
+
+async fn nightly_bench(
+    exports: &Path,
+    looker_krs: usize,
+    jira_krs: usize,
+    tallyfy_krs: usize,
+    latency_ms: u64,
+) {
+    let (looker, jira, _, _) = start_servers(looker_krs, jira_krs, latency_ms).await;
+    let dir = tempfile::tempdir().unwrap();
+    let job = bench_job(
+        dir.path(),
+        &looker,
+        &jira,
+        looker_krs,
+        jira_krs,
+        tallyfy_krs,
+        Some(exports),
+    );
+    let plan = model::load(&job).unwrap();
+    let options = pipeline::RunOptions {
+        as_of: as_of(),
+        output: Some(Location::Local(dir.path().join("out"))),
+        replay: None,
+    };
+    let started = Instant::now();
+    let report = pipeline::run(&plan, &options).await.unwrap();
+    let wall = started.elapsed();
+    println!(
+        "{}",
+        json!({
+            "key_results": plan.key_results.len(), "tallyfy_krs": tallyfy_krs,
+            "latency_ms": latency_ms, "failed": report.failed.len(),
+            "wall_s": wall.as_secs_f64(), "peak_rss_mib": peak_rss_mib(),
+        })
+    );
+}
