@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# okrflow's benchmarks, beside DuckDB, in one run (never part of `cargo test`).
+#
+#   bench/run.sh            # 1M and 10M Tallyfy rows, the API pull, the whole nightly run
+#   bench/run.sh 1          # only the 1M-row Tallyfy comparison (and the API and nightly runs)
+#
+# Builds the dev profile (the one the tests use), installs DuckDB from PyPI into a virtualenv
+# and generates the data sets once under $OKRFLOW_BENCH_DATA (default ~/.cache/okrflow-bench),
+# then prints one JSON line per measurement. BENCHMARKS.md holds the numbers of a run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/okrflow-target}"
+data="${OKRFLOW_BENCH_DATA:-$HOME/.cache/okrflow-bench}"
+sizes=("${@:-1 10}")
+mkdir -p "$data"
+
+cargo build --quiet --bins --examples
+bin="$CARGO_TARGET_DIR/debug"
+if [ ! -x "$data/venv/bin/python" ]; then
+  python3 -m venv "$data/venv"
+  "$data/venv/bin/pip" install --quiet "duckdb==2.0.0"
+fi
+
+# One copy of the demo organisation is 806 export rows.
+for millions in ${sizes[*]}; do
+  dir="$data/tallyfy-${millions}m"
+  if [ ! -f "$dir.complete" ]; then
+    rm -rf "$dir"
+    "$bin/okrflow" demo-data --out "$dir" --copies $(( millions * 1000000 / 806 )) --files 300 >&2
+    touch "$dir.complete"
+  fi
+  echo "# Tallyfy, ${millions}M rows: DuckDB, then okrflow (3 repetitions each, same files)"
+  "$data/venv/bin/python" bench/tallyfy_duckdb.py "$dir" 3
+  "$bin/examples/bench" tallyfy "$dir" 3
+done
+
+echo "# API pull: 500 Looker and 500 Jira key results, 100 ms per request"
+"$bin/examples/bench" api 500 500 100
+
+largest="$data/tallyfy-$(printf '%s\n' ${sizes[*]} | sort -n | tail -1)m"
+echo "# Whole nightly run: 450 Looker, 450 Jira and 100 Tallyfy key results over $(basename "$largest")"
+"$bin/examples/bench" nightly "$largest" 450 450 100 100
