@@ -7,7 +7,7 @@ use common::jira::{FakeJira, demo_site};
 use common::looker::{FakeLooker, demo_instance};
 use common::{date, demo_plan, number, partition_rows, repo};
 use okrflow::backfill::{self, Mode, RangeOptions, Step};
-use okrflow::model::{self, Connection, Location, Plan};
+use okrflow::model::{self, Location};
 use std::path::Path;
 use std::process::Command;
 

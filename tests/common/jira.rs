@@ -214,7 +214,7 @@ async fn handle(
         }
         (Method::GET, p) if cloud && p == "/rest/api/3/search/jql" => {
             let jql = q.get("jql").cloned().unwrap_or_default();
-            let keys = match matching(&site, &jql) {
+            let keys = match matching(site, &jql) {
                 Ok(k) => k,
                 Err(r) => return r,
             };
@@ -231,7 +231,7 @@ async fn handle(
             let fields = q.get("fields").cloned().unwrap_or_else(|| "id".into());
             let issues: Vec<Value> = keys[start..end]
                 .iter()
-                .map(|k| project(&site, k, &fields))
+                .map(|k| project(site, k, &fields))
                 .collect();
             let mut body = json!({"issues": issues, "isLast": end >= keys.len()});
             if end < keys.len() {
@@ -243,7 +243,7 @@ async fn handle(
             let jql = serde_json::from_slice::<Value>(&body)
                 .ok()
                 .and_then(|b| b["jql"].as_str().map(String::from));
-            match jql.map(|j| matching(&site, &j)) {
+            match jql.map(|j| matching(site, &j)) {
                 Some(Ok(keys)) => ok(json!({"count": keys.len()})),
                 Some(Err(r)) => r,
                 None => error(400, "jql is required"),
@@ -256,7 +256,7 @@ async fn handle(
                 .unwrap_or_default();
             let parsed: Vec<Value> = queries
                 .iter()
-                .map(|jql| match matching(&site, jql) {
+                .map(|jql| match matching(site, jql) {
                     Ok(_) => json!({"query": jql, "structure": {}}),
                     Err(_) => json!({"query": jql, "errors": [unknown_jql(jql)]}),
                 })
@@ -265,7 +265,7 @@ async fn handle(
         }
         (Method::GET, "/rest/api/2/search") if !cloud => {
             let jql = q.get("jql").cloned().unwrap_or_default();
-            let keys = match matching(&site, &jql) {
+            let keys = match matching(site, &jql) {
                 Ok(k) => k,
                 Err(r) => return r,
             };
@@ -282,7 +282,7 @@ async fn handle(
                 .unwrap_or_else(|| "*navigable".into());
             let issues: Vec<Value> = keys[start.min(keys.len())..end]
                 .iter()
-                .map(|k| project(&site, k, &fields))
+                .map(|k| project(site, k, &fields))
                 .collect();
             ok(
                 json!({"expand": "schema,names", "startAt": start, "maxResults": size, "total": keys.len(), "issues": issues}),
