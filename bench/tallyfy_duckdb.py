@@ -1,7 +1,8 @@
-"""DuckDB's side of the Tallyfy benchmark: the demo key results' SQL (with DuckDB's own
-deduplication of snapshots, as in tests/fixtures/tallyfy/crosscheck_demo.py) over a folder of
-exports, as of the end of 30 April 2026. Prints one JSON line: seconds per repetition, the
-values, and the rows read. Usage: python3 bench/tallyfy_duckdb.py DIR [REPEAT]
+"""DuckDB's side of the Tallyfy benchmark, and an independent check of the demo's numbers: the
+demo key results' SQL, with DuckDB's own deduplication of snapshots, over a folder of exports
+(jobs/demo/tallyfy, or one `okrflow demo-data --copies N` wrote), as of the end of 30 April
+2026. Prints one JSON line: seconds per repetition, the values, and the rows read.
+Usage: python3 bench/tallyfy_duckdb.py DIR [REPEAT]
 """
 import json
 import sys

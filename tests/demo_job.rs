@@ -1,6 +1,6 @@
 //! The demo job end to end on the bundled sample exports. Every expected number below was
 //! worked out by hand from the process table in `src/sources/tallyfy/generate.rs` (and
-//! cross-checked with DuckDB over the same files: tests/fixtures/tallyfy/crosscheck_demo.py).
+//! cross-checked with DuckDB over the same files: bench/tallyfy_duckdb.py).
 
 mod common;
 use common::*;

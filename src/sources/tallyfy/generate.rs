@@ -700,24 +700,11 @@ pub fn write_demo(dir: &Path) -> std::io::Result<DemoStats> {
         }
     }
     let mut stats = DemoStats::default();
-    for (n, p) in demo_processes().iter().enumerate() {
+    let processes = demo_processes();
+    for (n, p) in processes.iter().enumerate() {
         stats.processes += 1;
-        let mut events: Vec<(NaiveDateTime, bool)> = timeline(p)
-            .iter()
-            .filter_map(|t| t.completed)
-            .map(|t| (t, false))
-            .collect();
-        if let (Some(after), Some((last, _))) = (p.reopened_after, events.last().copied()) {
-            events.push((last + Days::new(after), true));
-        }
-        for (seq, (t, reopened)) in events.iter().enumerate() {
-            let mut style = Style {
-                empties: n + seq,
-                t_form: (n + seq) % 2 == 1,
-            };
-            let last = seq + 1 == events.len();
-            let rows = snapshot_rows(p, *t, *reopened, last, &mut style);
-            let cols = columns_at(*t);
+        for (seq, (t, rows)) in snapshots(n, p).into_iter().enumerate() {
+            let cols = columns_at(t);
             let table: Vec<Vec<String>> = rows
                 .iter()
                 .map(|r| cols.iter().map(|c| r[c].clone()).collect())
@@ -744,6 +731,37 @@ pub fn write_demo(dir: &Path) -> std::io::Result<DemoStats> {
     Ok(stats)
 }
 
+/// Every snapshot Tallyfy writes of the `n`th demo process: one per task completion, and one
+/// when it is reopened; with the time it is written at.
+fn snapshots(
+    n: usize,
+    p: &ProcessSpec,
+) -> Vec<(NaiveDateTime, Vec<BTreeMap<&'static str, String>>)> {
+    let mut events: Vec<(NaiveDateTime, bool)> = timeline(p)
+        .iter()
+        .filter_map(|t| t.completed)
+        .map(|t| (t, false))
+        .collect();
+    if let (Some(after), Some((last, _))) = (p.reopened_after, events.last().copied()) {
+        events.push((last + Days::new(after), true));
+    }
+    let count = events.len();
+    events
+        .into_iter()
+        .enumerate()
+        .map(|(seq, (t, reopened))| {
+            let mut style = Style {
+                empties: n + seq,
+                t_form: (n + seq) % 2 == 1,
+            };
+            (
+                t,
+                snapshot_rows(p, t, reopened, seq + 1 == count, &mut style),
+            )
+        })
+        .collect()
+}
+
 /// Writes `copies` copies of the demo organisation's processes (ids suffixed `-c<k>`, every
 /// snapshot kept) spread over `files` export files in the newest, 49-column layout, plus the
 /// members file: a deterministic data set for benchmarks whose key-result counts are the
@@ -751,36 +769,22 @@ pub fn write_demo(dir: &Path) -> std::io::Result<DemoStats> {
 pub fn write_scaled(dir: &Path, copies: usize, files: usize) -> std::io::Result<DemoStats> {
     let files = files.max(1);
     // One copy's snapshots, each as rows in PROCESS_COLUMNS order.
-    let mut base: Vec<Vec<Vec<String>>> = Vec::new();
     let procs = demo_processes();
-    for (n, p) in procs.iter().enumerate() {
-        let mut events: Vec<(NaiveDateTime, bool)> = timeline(p)
-            .iter()
-            .filter_map(|t| t.completed)
-            .map(|t| (t, false))
-            .collect();
-        if let (Some(after), Some((last, _))) = (p.reopened_after, events.last().copied()) {
-            events.push((last + Days::new(after), true));
-        }
-        for (seq, (t, reopened)) in events.iter().enumerate() {
-            let mut style = Style {
-                empties: n + seq,
-                t_form: (n + seq) % 2 == 1,
-            };
-            let last = seq + 1 == events.len();
-            let rows = snapshot_rows(p, *t, *reopened, last, &mut style);
-            base.push(
-                rows.iter()
-                    .map(|r| {
-                        PROCESS_COLUMNS
-                            .iter()
-                            .map(|c| r.get(c).cloned().unwrap_or_default())
-                            .collect()
-                    })
-                    .collect(),
-            );
-        }
-    }
+    let base: Vec<Vec<Vec<String>>> = procs
+        .iter()
+        .enumerate()
+        .flat_map(|(n, p)| snapshots(n, p))
+        .map(|(_, rows)| {
+            rows.iter()
+                .map(|r| {
+                    PROCESS_COLUMNS
+                        .iter()
+                        .map(|c| r.get(c).cloned().unwrap_or_default())
+                        .collect()
+                })
+                .collect()
+        })
+        .collect();
     let renamed: Vec<usize> = ["process_id", "process_task_id"]
         .iter()
         .filter_map(|c| PROCESS_COLUMNS.iter().position(|x| x == c))
