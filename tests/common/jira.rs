@@ -30,6 +30,8 @@ pub struct Site {
     pub page_max: usize,
     /// Issues, `{key, fields}`.
     pub issues: Vec<Value>,
+    /// Key → position in `issues`.
+    pub index: HashMap<String, usize>,
     /// JQL → the keys it matches, in order.
     pub queries: HashMap<String, Vec<String>>,
     /// `GET …/field`.
@@ -47,6 +49,7 @@ impl Site {
             proxy_header: None,
             page_max: 3,
             issues: Vec::new(),
+            index: HashMap::new(),
             queries: HashMap::new(),
             fields: json!([
                 {"id": "status", "key": "status", "name": "Status", "custom": false, "schema": {"type": "status", "system": "status"}},
@@ -68,12 +71,18 @@ impl Site {
                 .or_default()
                 .push(key.clone());
         }
+        self.index.insert(key, self.issues.len());
         self.issues.push(issue);
+    }
+
+    /// The issue with this key.
+    pub fn issue(&self, key: &str) -> &Value {
+        &self.issues[self.index[key]]
     }
 
     /// Moves an issue to another status category.
     pub fn set_category(&mut self, key: &str, category: &str) {
-        let issue = self.issues.iter_mut().find(|i| i["key"] == key).unwrap();
+        let issue = &mut self.issues[self.index[key]];
         issue["fields"]["status"]["statusCategory"]["key"] = json!(category);
     }
 }
@@ -331,11 +340,7 @@ fn matching(site: &Site, jql: &str) -> Result<Vec<String>, Response> {
     Ok(keys
         .iter()
         .filter(|k| {
-            !done_only
-                || site.issues.iter().any(|i| {
-                    i["key"] == k.as_str()
-                        && i["fields"]["status"]["statusCategory"]["key"] == "done"
-                })
+            !done_only || site.issue(k)["fields"]["status"]["statusCategory"]["key"] == "done"
         })
         .cloned()
         .collect())
@@ -343,7 +348,7 @@ fn matching(site: &Site, jql: &str) -> Result<Vec<String>, Response> {
 
 /// An issue with only the fields asked for.
 fn project(site: &Site, key: &str, fields: &str) -> Value {
-    let issue = site.issues.iter().find(|i| i["key"] == key).unwrap();
+    let issue = site.issue(key);
     let wanted: Vec<&str> = fields.split(',').collect();
     let mut out = serde_json::Map::new();
     if let Some(all) = issue["fields"].as_object() {
