@@ -718,6 +718,13 @@ pub fn write_demo(dir: &Path) -> std::io::Result<DemoStats> {
             stats.rows += table.len();
         }
     }
+    write_members(dir)?;
+    stats.files += 1;
+    Ok(stats)
+}
+
+/// Writes the demo organisation's members export, `members/members.parquet`.
+fn write_members(dir: &Path) -> std::io::Result<()> {
     let members: Vec<Vec<String>> = demo_members()
         .iter()
         .map(|m| m.iter().map(|s| s.to_string()).collect())
@@ -726,9 +733,7 @@ pub fn write_demo(dir: &Path) -> std::io::Result<DemoStats> {
         &dir.join("members/members.parquet"),
         &super::MEMBER_COLUMNS,
         &members,
-    )?;
-    stats.files += 1;
-    Ok(stats)
+    )
 }
 
 /// Every snapshot Tallyfy writes of the `n`th demo process: one per task completion, and one
@@ -820,15 +825,7 @@ pub fn write_scaled(dir: &Path, copies: usize, files: usize) -> std::io::Result<
         stats.files += 1;
         stats.rows += table.len();
     }
-    let members: Vec<Vec<String>> = demo_members()
-        .iter()
-        .map(|m| m.iter().map(|s| s.to_string()).collect())
-        .collect();
-    write_export(
-        &dir.join("members/members.parquet"),
-        &super::MEMBER_COLUMNS,
-        &members,
-    )?;
+    write_members(dir)?;
     stats.files += 1;
     Ok(stats)
 }
