@@ -57,7 +57,10 @@ async fn main() {
             let _loaded = tallyfy::loader::register(&ctx, "tallyfy", &location)
                 .await
                 .unwrap();
-            tallyfy::register_views(&ctx, as_of()).await.unwrap();
+            let scratch = tempfile::tempdir().unwrap();
+            tallyfy::register_views(&ctx, as_of(), scratch.path())
+                .await
+                .unwrap();
             let latest = okrflow::engine::registry::TALLYFY
                 .iter()
                 .find(|s| s.name == "tallyfy_latest")

@@ -43,7 +43,9 @@ async fn session(as_of: &str) -> (tempfile::TempDir, SessionContext) {
         .unwrap()
         .stats;
     assert_eq!(stats.process_files, 5);
-    register_views(&ctx, date(as_of)).await.unwrap();
+    register_views(&ctx, date(as_of), &dir.path().join("_scratch"))
+        .await
+        .unwrap();
     (dir, ctx)
 }
 

@@ -92,14 +92,38 @@ pub async fn register_view(ctx: &SessionContext, s: &Statement) -> Result<(), En
     Ok(())
 }
 
-/// Computes a registered view once and replaces it by its rows, so later queries read them
-/// from memory instead of planning the view again.
-pub async fn materialise(ctx: &SessionContext, s: &Statement) -> Result<(), EngineError> {
+/// Computes a registered view once and replaces it by its rows: in memory, or (with
+/// `scratch`) in Parquet files there, from which later queries read only the columns they
+/// need while the rows stream rather than stay in memory.
+pub async fn materialise(
+    ctx: &SessionContext,
+    s: &Statement,
+    scratch: Option<&std::path::Path>,
+) -> Result<(), EngineError> {
     let df = ctx.table(s.name).await.map_err(|e| statement_err(s, e))?;
-    let schema = df.schema().inner().clone();
-    let batches = df.collect().await.map_err(|e| statement_err(s, e))?;
-    let schema = batches.first().map_or(schema, |b| b.schema());
-    register_batches(ctx, s.name, batches, schema)
+    let Some(scratch) = scratch else {
+        let schema = df.schema().inner().clone();
+        let batches = df.collect().await.map_err(|e| statement_err(s, e))?;
+        let schema = batches.first().map_or(schema, |b| b.schema());
+        return register_batches(ctx, s.name, batches, schema);
+    };
+    let path = format!("{}/", scratch.join(s.name).display());
+    df.write_parquet(
+        &path,
+        datafusion::dataframe::DataFrameWriteOptions::new(),
+        None,
+    )
+    .await
+    .map_err(|e| statement_err(s, e))?;
+    ctx.deregister_table(s.name)
+        .map_err(|e| statement_err(s, e))?;
+    ctx.register_parquet(
+        s.name,
+        &path,
+        datafusion::prelude::ParquetReadOptions::default(),
+    )
+    .await
+    .map_err(|e| statement_err(s, e))
 }
 
 /// Runs an output statement and collects its rows, with the statement's schema (which an

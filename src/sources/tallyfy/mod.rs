@@ -13,7 +13,7 @@ pub mod query;
 
 use crate::engine::{self, EngineError, midnight, registry};
 use crate::model::{KeyResult, KrSource, Location};
-use crate::sources::KrValue;
+use crate::sources::{KrValue, SourceError};
 use chrono::NaiveDate;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::prelude::SessionContext;
@@ -49,7 +49,28 @@ pub async fn extract(
     }
     let mut values = Vec::new();
     for (day, krs) in by_date {
-        register_views(&ctx, day).await?;
+        // The views of the day could not be built (the scratch folder is full or unwritable):
+        // the day's key results fail with that, the others go on.
+        let scratch = tempfile::tempdir();
+        let built = match &scratch {
+            Ok(dir) => register_views(&ctx, day, dir.path())
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(format!("cannot make a scratch folder: {e}")),
+        };
+        if let Err(message) = built {
+            let e = SourceError::Unreadable {
+                connection: connection.to_string(),
+                location: location.to_string(),
+                message: format!("the views of {day}: {message}"),
+            };
+            tracing::error!(connection, error = %e, "Tallyfy views could not be built");
+            values.extend(krs.iter().map(|k| KrValue {
+                kr_id: k.id.clone(),
+                value: Err(e.clone()),
+            }));
+            continue;
+        }
         for k in krs {
             let Some(KrSource::Tallyfy { sql, .. }) = &k.source else {
                 continue;
@@ -74,8 +95,13 @@ pub async fn extract(
 }
 
 /// Registers `tallyfy_params` (the end of the evaluation day) and the Tallyfy views of
-/// `sql/` over the raw tables [`loader::register`] made.
-pub async fn register_views(ctx: &SessionContext, day: NaiveDate) -> Result<(), EngineError> {
+/// `sql/` over the raw tables [`loader::register`] made. `scratch` is a folder that must
+/// outlive the queries: `tallyfy_latest` is written there.
+pub async fn register_views(
+    ctx: &SessionContext,
+    day: NaiveDate,
+    scratch: &std::path::Path,
+) -> Result<(), EngineError> {
     let err = |message: String| EngineError::Register {
         table: "tallyfy_params".into(),
         message,
@@ -86,20 +112,19 @@ pub async fn register_views(ctx: &SessionContext, day: NaiveDate) -> Result<(), 
     let batch =
         RecordBatch::try_from_iter(vec![("as_of_end", end)]).map_err(|e| err(e.to_string()))?;
     engine::register_batches(ctx, "tallyfy_params", vec![batch.clone()], batch.schema())?;
+    // Computed once per evaluation date, since every key result's SQL reads them: the rows of
+    // each process's chosen snapshot, written to `scratch` (they grow with the exports), and
+    // one row per process, kept in memory (BENCHMARKS.md has the measurements).
     for s in registry::TALLYFY {
         engine::register_view(ctx, s).await?;
-        if MATERIALISED.contains(&s.name) {
-            engine::materialise(ctx, s).await?;
+        match s.name {
+            "tallyfy_latest" => engine::materialise(ctx, s, Some(scratch)).await?,
+            "tallyfy_processes" => engine::materialise(ctx, s, None).await?,
+            _ => {}
         }
     }
     Ok(())
 }
-
-/// The views computed once per evaluation date and kept in memory: the rows of each process's
-/// chosen snapshot, and one row per process. Every key result's SQL reads these views, so
-/// without this each query would scan and deduplicate the exports again, and aggregate the
-/// processes again (measured in BENCHMARKS.md).
-const MATERIALISED: [&str; 2] = ["tallyfy_latest", "tallyfy_processes"];
 
 /// The 49 columns of the newest process export, in the documented order. Older files have
 /// 45 (no milestone columns, no `process_completed_at`) or 48 (no `process_completed_at`);
