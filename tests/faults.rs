@@ -2,7 +2,8 @@
 //! starts from the same committed day, runs the next day with the fault injected, and checks
 //! that yesterday's partitions are untouched, that the key results behind the fault are
 //! written stale with yesterday's value and an error saying what happened, that every other
-//! key result is computed, and what the exit code would be.
+//! key result is computed, and what the exit code would be. No credential may appear in any
+//! written file or any (debug-level) log line of the suite.
 
 mod common;
 
@@ -181,8 +182,57 @@ fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
     out
 }
 
+/// Every log line of this suite (debug level), to scan for secrets.
+static LOGS: std::sync::OnceLock<std::sync::Arc<std::sync::Mutex<Vec<u8>>>> =
+    std::sync::OnceLock::new();
+
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn capture_logs() -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
+    LOGS.get_or_init(|| {
+        let buffer = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let writer = buffer.clone();
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("okrflow=debug")
+            .with_writer(move || Captured(writer.clone()))
+            .try_init();
+        buffer
+    })
+    .clone()
+}
+
+/// The credentials the fakes accept (set by `live_demo`): none may appear in a log line or a
+/// written file.
+const SECRETS: [&str; 2] = ["demo-secret", "demo-token"];
+
+fn assert_no_secret(out: &Path, logs: &[u8], case: &str) {
+    for (path, bytes) in snapshot(out) {
+        for secret in SECRETS {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{case}: {path} holds a secret"
+            );
+        }
+    }
+    let logs = String::from_utf8_lossy(logs);
+    for secret in SECRETS {
+        assert!(!logs.contains(secret), "{case}: a log line holds a secret");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_api_fault_keeps_yesterday_and_fails_only_what_it_touches() {
+    let logs = capture_logs();
     let mut summary = Vec::new();
     for case in cases() {
         let looker = FakeLooker::start(demo_instance()).await;
@@ -288,6 +338,7 @@ async fn every_api_fault_keeps_yesterday_and_fails_only_what_it_touches() {
                 assert_eq!(row["error"], "", "{}: {kr}", case.name);
             }
         }
+        assert_no_secret(out.path(), &logs.lock().unwrap(), case.name);
         if case.name.starts_with("429 with Retry-After") {
             assert!(
                 elapsed >= Duration::from_secs(1),
@@ -303,6 +354,11 @@ async fn every_api_fault_keeps_yesterday_and_fails_only_what_it_touches() {
             elapsed.as_secs_f64()
         ));
     }
+    let logged = logs.lock().unwrap().len();
+    assert!(
+        logged > 10_000,
+        "the suite's debug log was captured ({logged} bytes)"
+    );
     println!("{}", summary.join("\n"));
 }
 
