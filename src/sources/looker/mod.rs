@@ -22,7 +22,7 @@ use chrono::NaiveDate;
 use client::{LookerClient, LookerError};
 use config::{Aggregate, Format, LookerConnection, LookerSource};
 use datafusion::prelude::SessionContext;
-use futures::future::join_all;
+use futures::future::{BoxFuture, FutureExt, Shared, join_all};
 use model::{DashboardElement, DashboardFilter, Flattened, JsonDetail, Query, id_text};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -297,17 +297,12 @@ impl Run {
     }
 }
 
-/// Resolves dashboards and look titles, then every target to its run. With `execute`, runs
+/// Resolves dashboards and look titles, and every target to its run. With `execute`, runs
 /// each distinct run once and flattens its result; without, only checks that each target
-/// resolves (`validate --online`).
+/// resolves (`validate --online`). Each dashboard and look title is resolved once, and a
+/// tile's run starts as soon as its dashboard is resolved, not after every dashboard is.
 pub async fn fetch(client: &LookerClient, targets: &BTreeSet<Target>, execute: bool) -> Fetched {
-    let dashboards: BTreeSet<&DashboardRef> = targets
-        .iter()
-        .filter_map(|t| match t {
-            Target::Tile { dashboard, .. } => Some(dashboard),
-            _ => None,
-        })
-        .collect();
+    type SharedResult<'a, T> = Shared<BoxFuture<'a, Result<T, LookerError>>>;
     let tiles_wanted = |d: &DashboardRef| -> BTreeSet<String> {
         targets
             .iter()
@@ -317,82 +312,77 @@ pub async fn fetch(client: &LookerClient, targets: &BTreeSet<Target>, execute: b
             })
             .collect()
     };
-    let resolved_dashboards: BTreeMap<&DashboardRef, Result<DashboardInfo, LookerError>> =
-        join_all(
-            dashboards
-                .iter()
-                .map(|d| async move { (*d, resolve_dashboard(client, d, &tiles_wanted(d)).await) }),
-        )
-        .await
-        .into_iter()
-        .collect();
-    let look_titles: BTreeSet<&String> = targets
-        .iter()
-        .filter_map(|t| match t {
-            Target::Look(title) => Some(title),
-            _ => None,
-        })
-        .collect();
-    let looks: BTreeMap<&String, Result<String, LookerError>> = join_all(
-        look_titles
-            .iter()
-            .map(|t| async move { (*t, client.find_look(t).await) }),
-    )
+    let mut dashboards: BTreeMap<&DashboardRef, SharedResult<'_, Arc<DashboardInfo>>> =
+        BTreeMap::new();
+    let mut looks: BTreeMap<&String, SharedResult<'_, String>> = BTreeMap::new();
+    for t in targets {
+        match t {
+            Target::Tile { dashboard, .. } => {
+                dashboards.entry(dashboard).or_insert_with(|| {
+                    let tiles = tiles_wanted(dashboard);
+                    async move {
+                        resolve_dashboard(client, dashboard, &tiles)
+                            .await
+                            .map(Arc::new)
+                    }
+                    .boxed()
+                    .shared()
+                });
+            }
+            Target::Look(title) => {
+                looks
+                    .entry(title)
+                    .or_insert_with(|| client.find_look(title).boxed().shared());
+            }
+            Target::LookId(_) => {}
+        }
+    }
+    // Targets resolving to the same run share it: the first to get there starts it.
+    let runs: std::sync::Mutex<BTreeMap<String, SharedResult<'_, Arc<Flattened>>>> =
+        std::sync::Mutex::new(BTreeMap::new());
+    let (dashboards, looks, runs) = (&dashboards, &looks, &runs);
+    join_all(targets.iter().map(|t| async move {
+        let what = t.to_string();
+        let run = match t {
+            Target::Tile { dashboard, tile } => match dashboards[dashboard].clone().await {
+                Ok(info) => resolve_tile(client, &info, tile, &what).await,
+                Err(e) => Err(e),
+            },
+            Target::Look(title) => looks[title].clone().await.map(Run::Look),
+            Target::LookId(id) if execute => Ok(Run::Look(id.clone())),
+            Target::LookId(id) => client.look(id).await.map(|_| Run::Look(id.clone())),
+        };
+        let result = match run {
+            Err(e) => Err(e),
+            Ok(_) if !execute => Ok(Arc::new(Flattened::default())),
+            Ok(run) => {
+                let shared = runs
+                    .lock()
+                    .expect("not poisoned")
+                    .entry(run.key())
+                    .or_insert_with(|| {
+                        async move {
+                            let detail = match &run {
+                                Run::Query(id) => client.run_query(id, &what).await,
+                                Run::Inline { query, filters } => {
+                                    client.run_inline(query, filters, &what).await
+                                }
+                                Run::Look(id) => client.run_look(id, &what).await,
+                            };
+                            detail.map(|d: JsonDetail| Arc::new(d.flatten()))
+                        }
+                        .boxed()
+                        .shared()
+                    })
+                    .clone();
+                shared.await
+            }
+        };
+        (t.clone(), result)
+    }))
     .await
     .into_iter()
-    .collect();
-
-    let runs: Vec<(&Target, Result<Run, LookerError>)> = join_all(targets.iter().map(|t| {
-        let resolved = &resolved_dashboards;
-        let looks = &looks;
-        async move {
-            let what = t.to_string();
-            let run = match t {
-                Target::Tile { dashboard, tile } => match &resolved[dashboard] {
-                    Ok(info) => resolve_tile(client, info, tile, &what).await,
-                    Err(e) => Err(e.clone()),
-                },
-                Target::Look(title) => looks[title].clone().map(Run::Look),
-                Target::LookId(id) if execute => Ok(Run::Look(id.clone())),
-                Target::LookId(id) => client.look(id).await.map(|_| Run::Look(id.clone())),
-            };
-            (t, run)
-        }
-    }))
-    .await;
-
-    if !execute {
-        return runs
-            .into_iter()
-            .map(|(t, r)| (t.clone(), r.map(|_| Arc::new(Flattened::default()))))
-            .collect();
-    }
-    let mut distinct: BTreeMap<String, (Run, String)> = BTreeMap::new();
-    for (t, r) in &runs {
-        if let Ok(run) = r {
-            distinct
-                .entry(run.key())
-                .or_insert_with(|| (run.clone(), t.to_string()));
-        }
-    }
-    let results: BTreeMap<String, Result<Arc<Flattened>, LookerError>> =
-        join_all(distinct.into_iter().map(|(key, (run, what))| async move {
-            let detail = match &run {
-                Run::Query(id) => client.run_query(id, &what).await,
-                Run::Inline { query, filters } => client.run_inline(query, filters, &what).await,
-                Run::Look(id) => client.run_look(id, &what).await,
-            };
-            (key, detail.map(|d: JsonDetail| Arc::new(d.flatten())))
-        }))
-        .await
-        .into_iter()
-        .collect();
-    runs.into_iter()
-        .map(|(t, r)| {
-            let result = r.and_then(|run| results[&run.key()].clone());
-            (t.clone(), result)
-        })
-        .collect()
+    .collect()
 }
 
 async fn resolve_dashboard(
