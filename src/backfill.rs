@@ -174,7 +174,7 @@ fn steps(plan: &Plan, options: &RangeOptions, state: &CommittedState) -> Vec<Dat
     let hashes: BTreeMap<&str, String> = plan
         .key_results
         .iter()
-        .map(|k| (k.id.as_str(), definition_hash(&k.definition)))
+        .map(|k| (k.id.as_str(), pipeline::sha256_hex(&k.definition)))
         .collect();
     let empty = BTreeMap::new();
     options
@@ -217,15 +217,6 @@ fn step_for(plan: &Plan, options: &RangeOptions, found: &BTreeMap<String, Commit
         }
     }
     Step::Run { fetch, keep }
-}
-
-/// SHA-256 of a key result's definition, as `kr_snapshots.kr_definition_hash` has it.
-fn definition_hash(definition: &str) -> String {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(definition.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// Rebuilds the range: extracts up to `concurrency` dates at a time and commits them in

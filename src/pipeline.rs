@@ -208,7 +208,7 @@ async fn run_locked(
 
 /// SHA-256 of the job file's text, recorded with every snapshot.
 pub fn definition_hash(plan: &Plan) -> String {
-    hex(&Sha256::digest(plan.job_text.as_bytes()))
+    sha256_hex(&plan.job_text)
 }
 
 /// A new run id for a run date: the date and a random suffix.
@@ -291,6 +291,10 @@ pub async fn write(
     })
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// SHA-256 of `text`, in lower-case hex, as the snapshots' definition hashes are written.
+pub fn sha256_hex(text: &str) -> String {
+    Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
