@@ -637,16 +637,8 @@ async fn through_the_binary_validate_online_preview_and_no_secret_anywhere() {
         String::from_utf8_lossy(&refused.stdout).to_string(),
         String::from_utf8_lossy(&refused.stderr).to_string(),
     ];
-    let mut stack = vec![dir.path().join("out")];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                texts.push(String::from_utf8_lossy(&std::fs::read(&p).unwrap()).to_string());
-            }
-        }
+    for p in common::walk(&dir.path().join("out")) {
+        texts.push(String::from_utf8_lossy(&std::fs::read(&p).unwrap()).to_string());
     }
     assert!(texts.len() > 10, "the run wrote its files and archive");
     for t in &texts {

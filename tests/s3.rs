@@ -40,25 +40,11 @@ fn job(dir: &Path) -> PathBuf {
 fn upload_exports(s3: &FakeS3) {
     let from = common::repo().join("jobs/demo/tallyfy");
     let to = s3.object(EXPORTS, "acme");
-    for entry in walk(&from) {
+    for entry in common::walk(&from) {
         let target = to.join(entry.strip_prefix(&from).unwrap());
         std::fs::create_dir_all(target.parent().unwrap()).unwrap();
         std::fs::copy(&entry, &target).unwrap();
     }
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).into_iter().flatten() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out.sort();
-    out
 }
 
 async fn okrflow(s3: &FakeS3, args: &[&str], extra_env: &[(&str, &str)]) -> Output {
@@ -172,7 +158,7 @@ async fn tallyfy_from_s3_results_to_s3_reruns_replace_and_half_uploads_keep_part
         "quarter_scores",
         "runs",
     ] {
-        for f in walk(&s3.object(RESULTS, &format!("prod/{table}"))) {
+        for f in common::walk(&s3.object(RESULTS, &format!("prod/{table}"))) {
             assert!(
                 f.to_string_lossy().ends_with("/part-00000.parquet"),
                 "{}",
@@ -181,7 +167,7 @@ async fn tallyfy_from_s3_results_to_s3_reruns_replace_and_half_uploads_keep_part
         }
     }
     assert_eq!(
-        walk(&s3.object(RESULTS, "prod/raw/as_of=2026-11-23/looker_demo")).len(),
+        common::walk(&s3.object(RESULTS, "prod/raw/as_of=2026-11-23/looker_demo")).len(),
         6
     );
     // The export bucket was read with Tallyfy's key, the results written with the customer's.
@@ -215,7 +201,10 @@ async fn tallyfy_from_s3_results_to_s3_reruns_replace_and_half_uploads_keep_part
     assert_eq!(second.status.code(), Some(0), "{}", text(&second));
     let second_run = kr_values(&kr_file)["O1-KR1"].1.clone();
     assert_ne!(first_run, second_run);
-    assert_eq!(walk(&s3.object(RESULTS, "prod/kr_snapshots")).len(), 1);
+    assert_eq!(
+        common::walk(&s3.object(RESULTS, "prod/kr_snapshots")).len(),
+        1
+    );
 
     // objective_snapshots cannot be uploaded: the run fails (exit 1) naming the object;
     // kr_snapshots is the new run's, objective_snapshots and runs still the second run's:
@@ -311,7 +300,7 @@ async fn a_backfill_and_a_recompute_on_s3_read_and_write_the_bucket() {
     assert_eq!(before["O5-KR2"].0, Some(7.0));
     let archive = s3.object(RESULTS, "prod/raw/as_of=2026-03-10/jira_demo");
     assert!(
-        !walk(&archive).is_empty(),
+        !common::walk(&archive).is_empty(),
         "the backfill archived what Jira answered"
     );
 

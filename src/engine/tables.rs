@@ -59,6 +59,18 @@ impl Col {
     }
 }
 
+/// The day each key result is evaluated on for a run date: the `eval_date` column of every
+/// input table that has one.
+pub fn evaluation_dates<'a>(
+    krs: impl Iterator<Item = &'a crate::model::KeyResult>,
+    as_of: NaiveDate,
+) -> Col {
+    Col::Date(
+        krs.map(|k| Some(date32(k.evaluation_date(as_of))))
+            .collect(),
+    )
+}
+
 /// Registers `name` with the given named columns (all nullable).
 pub fn register(
     ctx: &SessionContext,
@@ -180,14 +192,7 @@ pub fn register_definitions(
                 "due",
                 Col::Date(krs.iter().map(|k| Some(date32(k.due))).collect()),
             ),
-            (
-                "eval_date",
-                Col::Date(
-                    krs.iter()
-                        .map(|k| Some(date32(k.evaluation_date(run.as_of))))
-                        .collect(),
-                ),
-            ),
+            ("eval_date", evaluation_dates(krs.iter(), run.as_of)),
             (
                 "late_penalty_kind",
                 text(krs.iter().map(|k| Some(penalty(k).0.to_string()))),

@@ -54,6 +54,21 @@ pub fn close(actual: Option<f64>, expected: f64) {
     assert!((a - expected).abs() < 1e-9, "expected {expected}, got {a}");
 }
 
+/// Every file below a folder, at any depth, sorted.
+pub fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
+}
+
 /// Files directly under a folder, sorted.
 pub fn files(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)

@@ -14,7 +14,7 @@ pub mod config;
 pub mod model;
 
 use crate::engine::date32;
-use crate::engine::tables::{Col, register, text};
+use crate::engine::tables::{Col, evaluation_dates, register, text};
 use crate::engine::{self, EngineError, registry};
 use crate::model::{KeyResult, KrSource, Measure};
 use crate::sources::http::{HttpClient, HttpSettings, check_base_url};
@@ -588,11 +588,7 @@ fn register_tables(
             ),
             (
                 "eval_date",
-                Col::Date(
-                    krs.iter()
-                        .map(|(k, _, _)| Some(date32(k.evaluation_date(as_of))))
-                        .collect(),
-                ),
+                evaluation_dates(krs.iter().map(|(k, _, _)| *k), as_of),
             ),
             (
                 "reconstructed",

@@ -12,8 +12,7 @@ pub mod client;
 pub mod config;
 pub mod model;
 
-use crate::engine::date32;
-use crate::engine::tables::{Col, register, text};
+use crate::engine::tables::{Col, evaluation_dates, register, text};
 use crate::engine::{self, EngineError, registry};
 use crate::model::{KeyResult, KrSource};
 use crate::sources::http::{HttpClient, HttpSettings, check_base_url};
@@ -658,11 +657,7 @@ fn register_tables(
             ("format", s(&|s| Some(s.format.as_str().into()))),
             (
                 "eval_date",
-                Col::Date(
-                    krs.iter()
-                        .map(|(k, _, _)| Some(date32(k.evaluation_date(as_of))))
-                        .collect(),
-                ),
+                evaluation_dates(krs.iter().map(|(k, _, _)| *k), as_of),
             ),
             (
                 // Fetched after the run date (live, or archived by a later run): only a time
