@@ -60,14 +60,22 @@ async fn main() {
                 .await
                 .unwrap();
             let scratch = tempfile::tempdir().unwrap();
-            tallyfy::register_views(&ctx, as_of(), scratch.path())
+            tallyfy::register_views(&ctx, as_of(), scratch.path(), None)
                 .await
                 .unwrap();
             let latest = okrflow::engine::registry::TALLYFY
                 .iter()
                 .find(|s| s.name == "tallyfy_latest")
                 .unwrap();
-            let sql = format!("EXPLAIN {}", latest.sql);
+            let sql = format!(
+                "EXPLAIN {}{}",
+                if arg(2, "") == "analyze" {
+                    "ANALYZE "
+                } else {
+                    ""
+                },
+                latest.sql
+            );
             let batches = ctx.sql(&sql).await.unwrap().collect().await.unwrap();
             println!(
                 "{}",

@@ -2,27 +2,34 @@
 -- end of the evaluation day. Each Tallyfy event writes a full snapshot, so rows of two files
 -- are never mixed: that would bring back deleted tasks and comments.
 -- Newest = latest process_last_modified, then latest row last_modified, then the newest file,
--- then the file name (TALLYFY.md §3).
+-- then the file name (TALLYFY.md §3). A process id that is empty ('', 'nan', 'NaN', see
+-- tallyfy_latest) belongs to no process.
 WITH source AS (
-  SELECT process_id, src_file, src_mtime, process_last_modified, last_modified
-  FROM tallyfy_clean
-  WHERE process_id IS NOT NULL
+  SELECT process_id, src_path, process_last_modified, last_modified
+  FROM tallyfy_raw
+  WHERE empty_as_null(process_id) IS NOT NULL
 ),
 
 per_file AS (
   SELECT
     process_id,
-    src_file,
+    src_path,
     max(TRY_CAST(process_last_modified AS TIMESTAMP)) AS process_last_modified,
-    max(TRY_CAST(last_modified AS TIMESTAMP)) AS row_last_modified,
-    max(src_mtime) AS src_mtime
+    max(TRY_CAST(last_modified AS TIMESTAMP)) AS row_last_modified
   FROM source
-  GROUP BY process_id, src_file
+  GROUP BY process_id, src_path
+),
+
+filed AS (
+  -- The file's name and time, from the index of files (the small side first).
+  SELECT p.*, f.src_file, f.src_mtime
+  FROM tallyfy_files f
+  JOIN per_file p ON p.src_path = f.src_path
 ),
 
 dated AS (
   SELECT *, coalesce(process_last_modified, row_last_modified, src_mtime) AS snapshot_at
-  FROM per_file
+  FROM filed
 ),
 
 as_of AS (
@@ -46,7 +53,7 @@ ranked AS (
 ),
 
 final AS (
-  SELECT process_id, src_file, snapshot_at
+  SELECT process_id, src_path, src_file, snapshot_at
   FROM ranked
   WHERE snapshot_rank = 1
 )

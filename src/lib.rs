@@ -12,6 +12,7 @@ pub mod backfill;
 pub mod cli;
 pub mod engine;
 pub mod error;
+pub mod fuzzing;
 pub mod inspect;
 pub mod model;
 pub mod pipeline;

@@ -6,6 +6,7 @@ use common::date;
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion::prelude::SessionContext;
 use okrflow::model::Location;
+use okrflow::sources::tallyfy::query::QueryParams;
 use okrflow::sources::tallyfy::{generate::write_export, loader, register_views};
 use std::path::Path;
 
@@ -35,6 +36,14 @@ async fn query(ctx: &SessionContext, sql: &str) -> String {
 }
 
 async fn session(as_of: &str) -> (tempfile::TempDir, SessionContext) {
+    session_for(as_of, None).await
+}
+
+/// A session whose `tallyfy_latest` has only the columns `queries` read (`None`: all).
+async fn session_for(
+    as_of: &str,
+    queries: Option<&[(&str, QueryParams)]>,
+) -> (tempfile::TempDir, SessionContext) {
     let dir = tempfile::tempdir().unwrap();
     exports(dir.path());
     let ctx = okrflow::engine::new_session();
@@ -43,7 +52,7 @@ async fn session(as_of: &str) -> (tempfile::TempDir, SessionContext) {
         .unwrap()
         .stats;
     assert_eq!(stats.process_files, 5);
-    register_views(&ctx, date(as_of), &dir.path().join("_scratch"))
+    register_views(&ctx, date(as_of), &dir.path().join("_scratch"), queries)
         .await
         .unwrap();
     (dir, ctx)
@@ -142,6 +151,42 @@ async fn older_layouts_and_empty_markers_are_typed_once() {
         ),
         "{t}"
     );
+}
+
+/// `tallyfy_latest` is computed with only the columns the key results read (through the
+/// views, in subqueries, in `tallyfy_processes`): their answers are those of the whole table,
+/// and a column nobody reads is left NULL.
+#[tokio::test]
+async fn only_the_columns_the_queries_read_are_computed_and_answers_stay() {
+    let params = QueryParams {
+        as_of: date("2026-02-20"),
+        period_start: date("2026-01-01"),
+        period_end: date("2026-03-31"),
+    };
+    let queries = [
+        "SELECT count(*) FROM tallyfy_tasks WHERE due_by IS NOT NULL",
+        "SELECT count(*) FROM tallyfy_latest WHERE process_task_id IN \
+         (SELECT process_task_id FROM tallyfy_latest WHERE completed_on < $period_end)",
+        "SELECT sum(duration_days) FROM tallyfy_processes WHERE done_at >= $period_start",
+    ];
+    let planned: Vec<(&str, QueryParams)> = queries.iter().map(|q| (*q, params)).collect();
+    let (_a, whole) = session_for("2026-02-20", None).await;
+    let (_b, narrow) = session_for("2026-02-20", Some(&planned)).await;
+    for sql in queries {
+        let answer = |ctx| async move {
+            let df = okrflow::sources::tallyfy::query::plan(ctx, sql, Some(&params));
+            pretty_format_batches(&df.await.unwrap().collect().await.unwrap())
+                .unwrap()
+                .to_string()
+        };
+        let (expected, got) = (answer(&whole).await, answer(&narrow).await);
+        assert_eq!(got, expected, "{sql}");
+    }
+    let counts =
+        "SELECT count(due_by) AS due, count(process_task_status) AS status FROM tallyfy_latest";
+    let (whole, narrow) = (query(&whole, counts).await, query(&narrow, counts).await);
+    assert!(whole.contains("| 3   | 5      |"), "{whole}");
+    assert!(narrow.contains("| 3   | 0      |"), "{narrow}");
 }
 
 /// The benchmark data set is the demo organisation copied: counts multiply, ratios,

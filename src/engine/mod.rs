@@ -1,6 +1,7 @@
 //! The DataFusion session and the SQL registry: every business rule is a statement in
 //! `sql/`, run here over tables the pipeline registers.
 
+pub mod functions;
 pub mod registry;
 pub mod tables;
 
@@ -61,10 +62,12 @@ pub fn new_session() -> SessionContext {
     // the export rows in tallyfy_latest (their row count is known, the chosen snapshots'
     // is not): every row held in memory instead of streamed (BENCHMARKS.md).
     options.optimizer.join_reordering = false;
-    SessionContext::new_with_config(config)
+    let ctx = SessionContext::new_with_config(config);
+    ctx.register_udf(functions::EmptyAsNull::udf());
+    ctx
 }
 
-fn statement_err(s: &Statement, e: datafusion::error::DataFusionError) -> EngineError {
+pub fn statement_err(s: &Statement, e: datafusion::error::DataFusionError) -> EngineError {
     EngineError::Statement {
         statement: s.name,
         message: e.strip_backtrace().trim().to_string(),
@@ -92,15 +95,15 @@ pub async fn register_view(ctx: &SessionContext, s: &Statement) -> Result<(), En
     Ok(())
 }
 
-/// Computes a registered view once and replaces it by its rows: in memory, or (with
-/// `scratch`) in Parquet files there, from which later queries read only the columns they
-/// need while the rows stream rather than stay in memory.
+/// Computes `df` (a registered view, or a narrower form of it) once and replaces the view by
+/// its rows: in memory, or (with `scratch`) in Parquet files there, from which later queries
+/// read only the columns they need while the rows stream rather than stay in memory.
 pub async fn materialise(
     ctx: &SessionContext,
     s: &Statement,
+    df: DataFrame,
     scratch: Option<&std::path::Path>,
 ) -> Result<(), EngineError> {
-    let df = ctx.table(s.name).await.map_err(|e| statement_err(s, e))?;
     let Some(scratch) = scratch else {
         let schema = df.schema().inner().clone();
         let batches = df.collect().await.map_err(|e| statement_err(s, e))?;

@@ -31,7 +31,6 @@ macro_rules! statement {
 
 /// The Tallyfy views, registered per connection in this order.
 pub const TALLYFY: &[Statement] = &[
-    statement!("tallyfy_clean", View),
     statement!("tallyfy_snapshots", View),
     statement!("tallyfy_latest", View),
     statement!("tallyfy_processes", View),

@@ -1,8 +1,9 @@
 //! Finds a connection's export files and registers them in a DataFusion session as
 //! `tallyfy_raw` (process exports) and `tallyfy_members_raw` (member lists), every column a
-//! nullable string, plus the `src_file` and `src_mtime` columns the dedup SQL orders
-//! snapshots by. Files are listed here (to check each footer and to know each file's time)
-//! and scanned as one table; `input_file_name()` ties each row back to its file.
+//! nullable string plus `src_path`, the file a row came from; and `tallyfy_files`, one row
+//! per file with its `src_file` name and `src_mtime`, which the dedup SQL orders snapshots
+//! by. Files are listed here (to check each footer and to know each file's time) and scanned
+//! as one table; `input_file_name()`, a constant per file, ties each row to its file.
 
 use super::{MEMBER_COLUMNS, PROCESS_COLUMNS};
 use crate::model::Location;
@@ -15,10 +16,10 @@ use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
 use datafusion::functions::core::expr_fn::input_file_name;
-use datafusion::logical_expr::{Expr, JoinType};
+use datafusion::logical_expr::Expr;
 use datafusion::parquet::errors::ParquetError;
 use datafusion::parquet::file::metadata::ParquetMetaDataReader;
-use datafusion::prelude::{SessionContext, col, ident};
+use datafusion::prelude::{SessionContext, ident};
 use futures::TryStreamExt;
 use object_store::{ObjectStore, ObjectStoreExt};
 use std::sync::Arc;
@@ -60,19 +61,14 @@ fn string_schema(columns: &[&str]) -> SchemaRef {
 }
 
 /// The schema of `tallyfy_raw` / `tallyfy_members_raw`: the export's columns plus the file
-/// columns.
+/// a row came from.
 fn raw_schema(columns: &[&str]) -> SchemaRef {
     let mut fields: Vec<Field> = string_schema(columns)
         .fields()
         .iter()
         .map(|f| f.as_ref().clone())
         .collect();
-    fields.push(Field::new("src_file", DataType::Utf8, false));
-    fields.push(Field::new(
-        "src_mtime",
-        DataType::Timestamp(TimeUnit::Nanosecond, None),
-        false,
-    ));
+    fields.push(Field::new("src_path", DataType::Utf8, false));
     Arc::new(Schema::new(fields))
 }
 
@@ -169,10 +165,8 @@ pub async fn register(
         member_files: members.len(),
     };
     register_files(ctx, "tallyfy_raw", &PROCESS_COLUMNS, &processes)
-        .await
-        .map_err(|e| unreadable(e.to_string()))?;
-    register_files(ctx, "tallyfy_members_raw", &MEMBER_COLUMNS, &members)
-        .await
+        .and_then(|()| register_files(ctx, "tallyfy_members_raw", &MEMBER_COLUMNS, &members))
+        .and_then(|()| register_index(ctx, processes.iter().chain(&members)))
         .map_err(|e| unreadable(e.to_string()))?;
     tracing::debug!(connection, ?stats, "registered Tallyfy exports");
     Ok(Loaded {
@@ -285,9 +279,9 @@ async fn check_footer(
 }
 
 /// Registers `name` as one scan over all `files` (columns matched by name, missing ones
-/// NULL), each row tagged with its file's `src_file` and `src_mtime` through
-/// `input_file_name()`; an empty table when there are no files.
-async fn register_files(
+/// NULL), each row tagged with its file's path (`src_path`); an empty table when there are no
+/// files.
+fn register_files(
     ctx: &SessionContext,
     name: &str,
     columns: &[&str],
@@ -311,8 +305,22 @@ async fn register_files(
         .with_listing_options(options)
         .with_schema(string_schema(columns));
     let rows = ctx.read_table(Arc::new(ListingTable::try_new(config)?))?;
-    let index_schema = Arc::new(Schema::new(vec![
-        Field::new("file_path", DataType::Utf8, false),
+    // The scan replaces `input_file_name()` by each file's path, a constant per file: no
+    // join per row (a join with the file index cost more than reading the rows).
+    let mut select: Vec<Expr> = columns.iter().map(|c| ident(*c)).collect();
+    select.push(input_file_name().alias("src_path"));
+    ctx.register_table(name, rows.select(select)?.into_view())?;
+    Ok(())
+}
+
+/// Registers `tallyfy_files`: each export file's path as the scans report it (`src_path`),
+/// its name under the connection's URL (`src_file`) and its modification time.
+fn register_index<'a>(
+    ctx: &SessionContext,
+    files: impl Iterator<Item = &'a ExportFile>,
+) -> datafusion::error::Result<()> {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("src_path", DataType::Utf8, false),
         Field::new("src_file", DataType::Utf8, false),
         Field::new(
             "src_mtime",
@@ -320,38 +328,25 @@ async fn register_files(
             false,
         ),
     ]));
-    let index = MemTable::try_new(
-        index_schema.clone(),
-        vec![vec![RecordBatch::try_new(
-            index_schema,
-            vec![
-                Arc::new(StringArray::from_iter_values(
-                    files.iter().map(|f| f.location.as_str()),
-                )),
-                Arc::new(StringArray::from_iter_values(
-                    files.iter().map(|f| f.key.as_str()),
-                )),
-                Arc::new(TimestampNanosecondArray::from_iter_values(
-                    files.iter().map(|f| f.mtime_nanos),
-                )),
-            ],
-        )?]],
+    let files: Vec<&ExportFile> = files.collect();
+    let index = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from_iter_values(
+                files.iter().map(|f| f.location.as_str()),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                files.iter().map(|f| f.key.as_str()),
+            )),
+            Arc::new(TimestampNanosecondArray::from_iter_values(
+                files.iter().map(|f| f.mtime_nanos),
+            )),
+        ],
     )?;
-    let index = ctx.read_table(Arc::new(index))?;
-    let mut select: Vec<Expr> = columns.iter().map(|c| ident(*c)).collect();
-    select.push(input_file_name().alias("src_path"));
-    // The small file index first: the join holds it and streams the rows (joins keep the
-    // written order, see engine::new_session).
-    let joined = index.join(
-        rows.select(select)?,
-        JoinType::Inner,
-        &["file_path"],
-        &["src_path"],
-        None,
+    ctx.deregister_table("tallyfy_files")?;
+    ctx.register_table(
+        "tallyfy_files",
+        Arc::new(MemTable::try_new(schema, vec![vec![index]])?),
     )?;
-    let mut keep: Vec<Expr> = columns.iter().map(|c| ident(*c)).collect();
-    keep.push(col("src_file"));
-    keep.push(col("src_mtime"));
-    ctx.register_table(name, joined.select(keep)?.into_view())?;
     Ok(())
 }

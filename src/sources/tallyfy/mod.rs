@@ -16,9 +16,13 @@ use crate::model::{KeyResult, KrSource, Location};
 use crate::sources::{KrValue, SourceError};
 use chrono::NaiveDate;
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::prelude::SessionContext;
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::prelude::{DataFrame, SessionContext, ident, lit};
+use datafusion::scalar::ScalarValue;
 use query::QueryParams;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 
 /// Extracts the values of the key results of one Tallyfy connection. They share one session;
 /// a connection that cannot be read fails each of them with that error. Views are registered
@@ -49,11 +53,30 @@ pub async fn extract(
     }
     let mut values = Vec::new();
     for (day, krs) in by_date {
+        let queries: Vec<(&KeyResult, &str, QueryParams)> = krs
+            .iter()
+            .filter_map(|k| match &k.source {
+                Some(KrSource::Tallyfy { sql, .. }) => Some((
+                    *k,
+                    sql.as_str(),
+                    QueryParams {
+                        as_of: day,
+                        period_start: k.period.start,
+                        period_end: k.period.end,
+                    },
+                )),
+                _ => None,
+            })
+            .collect();
+        let planned: Vec<(&str, QueryParams)> = queries
+            .iter()
+            .map(|(_, sql, params)| (*sql, *params))
+            .collect();
         // The views of the day could not be built (the scratch folder is full or unwritable):
         // the day's key results fail with that, the others go on.
         let scratch = tempfile::tempdir();
         let built = match &scratch {
-            Ok(dir) => register_views(&ctx, day, dir.path())
+            Ok(dir) => register_views(&ctx, day, dir.path(), Some(&planned))
                 .await
                 .map_err(|e| e.to_string()),
             Err(e) => Err(format!("cannot make a scratch folder: {e}")),
@@ -71,15 +94,7 @@ pub async fn extract(
             }));
             continue;
         }
-        for k in krs {
-            let Some(KrSource::Tallyfy { sql, .. }) = &k.source else {
-                continue;
-            };
-            let params = QueryParams {
-                as_of: day,
-                period_start: k.period.start,
-                period_end: k.period.end,
-            };
+        for (k, sql, params) in queries {
             let value = query::run(&ctx, &k.id, sql, &params).await;
             match &value {
                 Ok(v) => tracing::info!(kr = %k.id, value = v, "key result value"),
@@ -97,10 +112,15 @@ pub async fn extract(
 /// Registers `tallyfy_params` (the end of the evaluation day) and the Tallyfy views of
 /// `sql/` over the raw tables [`loader::register`] made. `scratch` is a folder that must
 /// outlive the queries: `tallyfy_latest` is written there.
+///
+/// `queries` are the SQL (with parameters) that will run on the views: `tallyfy_latest` is
+/// computed with only the columns they read, the others NULL. `None` computes every column,
+/// for queries not known in advance.
 pub async fn register_views(
     ctx: &SessionContext,
     day: NaiveDate,
     scratch: &std::path::Path,
+    queries: Option<&[(&str, QueryParams)]>,
 ) -> Result<(), EngineError> {
     let err = |message: String| EngineError::Register {
         table: "tallyfy_params".into(),
@@ -112,18 +132,95 @@ pub async fn register_views(
     let batch =
         RecordBatch::try_from_iter(vec![("as_of_end", end)]).map_err(|e| err(e.to_string()))?;
     engine::register_batches(ctx, "tallyfy_params", vec![batch.clone()], batch.schema())?;
-    // Computed once per evaluation date, since every key result's SQL reads them: the rows of
-    // each process's chosen snapshot, written to `scratch` (they grow with the exports), and
-    // one row per process, kept in memory (BENCHMARKS.md has the measurements).
     for s in registry::TALLYFY {
         engine::register_view(ctx, s).await?;
-        match s.name {
-            "tallyfy_latest" => engine::materialise(ctx, s, Some(scratch)).await?,
-            "tallyfy_processes" => engine::materialise(ctx, s, None).await?,
-            _ => {}
+    }
+    // Computed once per evaluation date, since every key result's SQL reads them: the rows of
+    // each process's chosen snapshot, written to `scratch` (they grow with the exports), and
+    // one row per process, kept in memory (BENCHMARKS.md has the measurements). Reading and
+    // typing every column of every export row cost more than all the queries together.
+    let (latest, after) = registry::TALLYFY
+        .iter()
+        .position(|s| s.name == "tallyfy_latest")
+        .map(|i| (&registry::TALLYFY[i], &registry::TALLYFY[i + 1..]))
+        .expect("tallyfy_latest is registered");
+    let full = ctx
+        .table(latest.name)
+        .await
+        .map_err(|e| engine::statement_err(latest, e))?;
+    let narrowed = match queries {
+        None => full,
+        Some(queries) => {
+            let read = read_columns(ctx, &full, after, queries).await?;
+            let columns = full.schema().fields().iter().map(|f| {
+                if read.contains(f.name()) {
+                    ident(f.name())
+                } else {
+                    let null = ScalarValue::try_from(f.data_type()).unwrap_or(ScalarValue::Null);
+                    lit(null).alias(f.name())
+                }
+            });
+            let columns: Vec<_> = columns.collect();
+            full.select(columns)
+                .map_err(|e| engine::statement_err(latest, e))?
+        }
+    };
+    engine::materialise(ctx, latest, narrowed, Some(scratch)).await?;
+    for s in after {
+        engine::register_view(ctx, s).await?;
+        if s.name == "tallyfy_processes" {
+            let df = ctx
+                .table(s.name)
+                .await
+                .map_err(|e| engine::statement_err(s, e))?;
+            engine::materialise(ctx, s, df, None).await?;
         }
     }
     Ok(())
+}
+
+/// The columns of `tallyfy_latest` that `queries` read, directly or through the `views` over
+/// it, plus those `tallyfy_processes` reads (it is computed whole). Found by planning each
+/// query against an empty stand-in with `latest`'s columns, so DataFusion's own projection
+/// pruning decides. A query that does not plan adds nothing: it fails with its own error
+/// when it runs.
+async fn read_columns(
+    ctx: &SessionContext,
+    latest: &DataFrame,
+    views: &[registry::Statement],
+    queries: &[(&str, QueryParams)],
+) -> Result<HashSet<String>, EngineError> {
+    let schema = Arc::new(latest.schema().as_arrow().clone());
+    engine::register_batches(ctx, "tallyfy_latest", vec![], schema)?;
+    for s in views {
+        engine::register_view(ctx, s).await?;
+    }
+    let mut read = HashSet::new();
+    let processes = ("SELECT * FROM tallyfy_processes", None);
+    let planned = queries.iter().map(|(sql, params)| (*sql, Some(params)));
+    for (sql, params) in std::iter::once(processes).chain(planned) {
+        let Ok(plan) = query::plan(ctx, sql, params)
+            .await
+            .map(|df| df.into_optimized_plan())
+        else {
+            continue;
+        };
+        let Ok(plan) = plan else { continue };
+        let _ = plan.apply_with_subqueries(|node| {
+            if let LogicalPlan::TableScan(scan) = node
+                && scan.table_name.table() == "tallyfy_latest"
+            {
+                let fields = scan.source.schema().fields().clone();
+                let indices: Vec<usize> = match &scan.projection {
+                    Some(p) => p.clone(),
+                    None => (0..fields.len()).collect(),
+                };
+                read.extend(indices.into_iter().map(|i| fields[i].name().clone()));
+            }
+            Ok(TreeNodeRecursion::Continue)
+        });
+    }
+    Ok(read)
 }
 
 /// The 49 columns of the newest process export, in the documented order. Older files have

@@ -10,7 +10,7 @@ use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::util::display::array_value_to_string;
 use datafusion::common::ParamValues;
 use datafusion::execution::context::SQLOptions;
-use datafusion::prelude::SessionContext;
+use datafusion::prelude::{DataFrame, SessionContext};
 use datafusion::scalar::ScalarValue;
 use datafusion::sql::sqlparser::ast::Statement;
 use datafusion::sql::sqlparser::dialect::GenericDialect;
@@ -80,6 +80,24 @@ pub fn check_sql(sql: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Plans a key result's SQL read-only (no DDL, DML or statements), with its parameters bound
+/// when given.
+pub async fn plan(
+    ctx: &SessionContext,
+    sql: &str,
+    params: Option<&QueryParams>,
+) -> datafusion::error::Result<DataFrame> {
+    let options = SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+        .with_allow_statements(false);
+    let df = ctx.sql_with_options(sql, options).await?;
+    match params {
+        Some(params) => df.with_param_values(params.values()),
+        None => Ok(df),
+    }
+}
+
 /// Runs a key result's SQL read-only with its parameters bound and returns its one number.
 pub async fn run(
     ctx: &SessionContext,
@@ -91,16 +109,7 @@ pub async fn run(
         kr_id: kr_id.to_string(),
         message: e.strip_backtrace().trim().to_string(),
     };
-    let options = SQLOptions::new()
-        .with_allow_ddl(false)
-        .with_allow_dml(false)
-        .with_allow_statements(false);
-    let df = ctx
-        .sql_with_options(sql, options)
-        .await
-        .map_err(query_err)?
-        .with_param_values(params.values())
-        .map_err(query_err)?;
+    let df = plan(ctx, sql, Some(params)).await.map_err(query_err)?;
     let batches = df.collect().await.map_err(query_err)?;
     let not_one = |message: String| SourceError::NotOneNumber {
         kr_id: kr_id.to_string(),

@@ -1,0 +1,115 @@
+//! SQL functions okrflow adds to DataFusion, for rules that are cheap in Rust and costly as
+//! SQL expressions over every row of every export.
+
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, StringArray};
+use datafusion::arrow::buffer::{BooleanBuffer, NullBuffer};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::common::{Result, ScalarValue, exec_err};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
+};
+use std::sync::Arc;
+
+/// `empty_as_null(text)`: NULL where the text, without surrounding spaces, is empty, `nan` or
+/// `NaN` (Tallyfy's spellings of an empty cell), else the text unchanged.
+///
+/// The same as `CASE WHEN trim(x) IN ('', 'nan', 'NaN') THEN NULL ELSE x END`, but it keeps
+/// the strings where they are and only marks cells NULL: the expression copied every string
+/// of every export row (BENCHMARKS.md).
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct EmptyAsNull {
+    signature: Signature,
+}
+
+impl EmptyAsNull {
+    /// The function, to register in a session.
+    pub fn udf() -> ScalarUDF {
+        ScalarUDF::from(Self {
+            signature: Signature::exact(vec![DataType::Utf8], Volatility::Immutable),
+        })
+    }
+}
+
+/// Whether a cell is one of Tallyfy's empty values. `trim` in SQL removes spaces only.
+fn is_empty(s: &str) -> bool {
+    matches!(s.trim_matches(' '), "" | "nan" | "NaN")
+}
+
+impl ScalarUDFImpl for EmptyAsNull {
+    fn name(&self) -> &str {
+        "empty_as_null"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let [arg] = args.args.as_slice() else {
+            return exec_err!("empty_as_null takes one argument");
+        };
+        match arg {
+            ColumnarValue::Scalar(ScalarValue::Utf8(v)) => Ok(ColumnarValue::Scalar(
+                ScalarValue::Utf8(v.clone().filter(|s| !is_empty(s))),
+            )),
+            ColumnarValue::Array(a) => {
+                let Some(s) = a.as_string_opt::<i32>() else {
+                    return exec_err!("empty_as_null takes text, not {}", a.data_type());
+                };
+                let kept = BooleanBuffer::collect_bool(s.len(), |i| {
+                    s.is_valid(i) && !is_empty(s.value(i))
+                });
+                let folded: ArrayRef = Arc::new(StringArray::try_new(
+                    s.offsets().clone(),
+                    s.values().clone(),
+                    Some(NullBuffer::new(kept)),
+                )?);
+                Ok(ColumnarValue::Array(folded))
+            }
+            other => exec_err!("empty_as_null takes text, not {}", other.data_type()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::engine::new_session;
+    use datafusion::arrow::array::{Array, AsArray};
+
+    /// The function and the SQL expression it replaces agree on every kind of cell.
+    #[tokio::test]
+    async fn empty_as_null_matches_the_sql_rule() {
+        let ctx = new_session();
+        let sql = "SELECT x, empty_as_null(x) AS f, \
+                   CASE WHEN trim(x) IN ('', 'nan', 'NaN') THEN NULL ELSE x END AS e \
+                   FROM (VALUES ('a'), (''), ('  '), ('nan'), (' NaN '), ('NAN'), ('\tnan'), \
+                   (' b '), (NULL)) t(x)";
+        let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+        let mut nulls = Vec::new();
+        for b in &batches {
+            let (x, f, e) = (
+                b.column(0).as_string::<i32>(),
+                b.column(1).as_string::<i32>(),
+                b.column(2).as_string::<i32>(),
+            );
+            for i in 0..b.num_rows() {
+                assert_eq!(f.is_null(i), e.is_null(i), "row {i}: {:?}", x.value(i));
+                if !f.is_null(i) {
+                    assert_eq!(f.value(i), e.value(i));
+                } else if !x.is_null(i) {
+                    nulls.push(x.value(i).to_string());
+                }
+            }
+        }
+        assert_eq!(nulls, ["", "  ", "nan", " NaN "]);
+        // A literal is folded too.
+        let one = ctx.sql("SELECT empty_as_null(' nan') IS NULL, empty_as_null(' x ')");
+        let batches = one.await.unwrap().collect().await.unwrap();
+        assert!(batches[0].column(0).as_boolean().value(0));
+        assert_eq!(batches[0].column(1).as_string::<i32>().value(0), " x ");
+    }
+}
