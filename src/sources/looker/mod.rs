@@ -540,26 +540,44 @@ pub async fn fetch_for(
     options: &ApiOptions,
     execute: bool,
 ) -> Fetched {
+    let (fetched, client) = fetch_open(name, settings, krs, options, execute).await;
+    close(name, client.as_ref(), fetched.len()).await;
+    fetched
+}
+
+/// [`fetch_for`] without the logout: the client, still logged in, for [`close`].
+async fn fetch_open(
+    name: &str,
+    settings: &LookerSettings,
+    krs: &[&KeyResult],
+    options: &ApiOptions,
+    execute: bool,
+) -> (Fetched, Option<LookerClient>) {
     let targets: BTreeSet<Target> = krs
         .iter()
         .filter_map(|k| link(k))
         .map(|l| l.target.clone())
         .collect();
     match connect(name, settings, options) {
-        Err(e) => targets.into_iter().map(|t| (t, Err(e.clone()))).collect(),
-        Ok(client) => {
-            let fetched = fetch(&client, &targets, execute).await;
-            client.logout().await;
-            tracing::info!(
-                connection = name,
-                targets = targets.len(),
-                requests = client.http().requests_sent(),
-                replay = client.http().is_replay(),
-                "Looker results fetched"
-            );
-            fetched
-        }
+        Err(e) => (
+            targets.into_iter().map(|t| (t, Err(e.clone()))).collect(),
+            None,
+        ),
+        Ok(client) => (fetch(&client, &targets, execute).await, Some(client)),
     }
+}
+
+/// Logs out and says what was fetched.
+async fn close(name: &str, client: Option<&LookerClient>, targets: usize) {
+    let Some(client) = client else { return };
+    client.logout().await;
+    tracing::info!(
+        connection = name,
+        targets,
+        requests = client.http().requests_sent(),
+        replay = client.http().is_replay(),
+        "Looker results fetched"
+    );
 }
 
 /// Extracts the values of one Looker connection's key results.
@@ -569,9 +587,14 @@ pub async fn extract(
     krs: &[&KeyResult],
     options: &ApiOptions,
 ) -> Result<Vec<KrValue>, EngineError> {
-    let fetched = fetch_for(name, settings, krs, options, true).await;
+    let (fetched, client) = fetch_open(name, settings, krs, options, true).await;
     let ctx = engine::new_session();
-    values(&ctx, name, krs, &fetched, options.as_of()).await
+    // The logout needs nothing from the values, so it goes on while their SQL runs.
+    let (values, ()) = tokio::join!(
+        values(&ctx, name, krs, &fetched, options.as_of()),
+        close(name, client.as_ref(), fetched.len())
+    );
+    values
 }
 
 /// Registers the `looker_*` tables for the key results whose result was fetched, runs the
