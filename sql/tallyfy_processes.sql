@@ -9,48 +9,42 @@ WITH source AS (
   SELECT * FROM tallyfy_latest
 ),
 
-tasks AS (
-  SELECT
-    process_id,
-    min(assigned_or_shown_on) AS started_at,
-    max(completed_on) AS last_task_completed_on
-  FROM source
-  WHERE type = 'process_task'
-  GROUP BY process_id
-),
-
 processes AS (
+  -- One pass: the process columns repeat on every row of a snapshot, so max() is that one
+  -- value (and the same on every run); the task columns come from the task rows only.
   SELECT
     process_id,
-    first_value(blueprint_id) AS blueprint_id,
-    first_value(blueprint_name) AS blueprint_name,
+    max(blueprint_id) AS blueprint_id,
+    max(blueprint_name) AS blueprint_name,
     max(blueprint_version) AS blueprint_version,
-    first_value(process_name) AS process_name,
-    first_value(process_tag) AS process_tag,
-    first_value(process_owner) AS process_owner,
+    max(process_name) AS process_name,
+    max(process_tag) AS process_tag,
+    max(process_owner) AS process_owner,
     max(process_owner_id) AS process_owner_id,
     max(total_tasks_in_process) AS total_tasks_in_process,
     max(tasks_completed) AS tasks_completed,
-    first_value(process_status) AS process_status,
+    max(process_status) AS process_status,
     max(process_last_modified) AS process_last_modified,
     max(process_completed_at) AS process_completed_at,
-    first_value(snapshot_file) AS snapshot_file,
-    max(snapshot_at) AS snapshot_at
+    max(snapshot_file) AS snapshot_file,
+    max(snapshot_at) AS snapshot_at,
+    min(assigned_or_shown_on) FILTER (WHERE type = 'process_task') AS started_at,
+    max(completed_on) FILTER (WHERE type = 'process_task') AS last_task_completed_on
   FROM source
   GROUP BY process_id
 ),
 
 final AS (
   SELECT
-    p.*,
-    t.started_at,
-    CASE WHEN p.process_status = 'complete'
-         THEN coalesce(p.process_completed_at, t.last_task_completed_on) END AS done_at,
-    CASE WHEN p.process_status = 'complete'
-         THEN (date_part('epoch', coalesce(p.process_completed_at, t.last_task_completed_on))
-               - date_part('epoch', t.started_at)) / 86400.0 END AS duration_days
-  FROM processes p
-  LEFT JOIN tasks t ON t.process_id = p.process_id
+    process_id, blueprint_id, blueprint_name, blueprint_version, process_name, process_tag,
+    process_owner, process_owner_id, total_tasks_in_process, tasks_completed, process_status,
+    process_last_modified, process_completed_at, snapshot_file, snapshot_at, started_at,
+    CASE WHEN process_status = 'complete'
+         THEN coalesce(process_completed_at, last_task_completed_on) END AS done_at,
+    CASE WHEN process_status = 'complete'
+         THEN (date_part('epoch', coalesce(process_completed_at, last_task_completed_on))
+               - date_part('epoch', started_at)) / 86400.0 END AS duration_days
+  FROM processes
 )
 
 SELECT * FROM final

@@ -62,6 +62,11 @@ pub fn new_session() -> SessionContext {
     // the export rows in tallyfy_latest (their row count is known, the chosen snapshots'
     // is not): every row held in memory instead of streamed (BENCHMARKS.md).
     options.optimizer.join_reordering = false;
+    // A join whose first side is a computed table of up to a few million rows (one row per
+    // process, per key result, per tile) builds one hash table that every partition of the
+    // other side probes, rather than hash-splitting both sides (BENCHMARKS.md).
+    options.optimizer.hash_join_single_partition_threshold = 512 << 20;
+    options.optimizer.hash_join_single_partition_threshold_rows = 4 << 20;
     let ctx = SessionContext::new_with_config(config);
     ctx.register_udf(functions::EmptyAsNull::udf());
     ctx
@@ -111,10 +116,14 @@ pub async fn materialise(
         return register_batches(ctx, s.name, batches, schema);
     };
     let path = format!("{}/", scratch.join(s.name).display());
+    // Scratch is read back within seconds and then deleted: LZ4 writes and reads faster than
+    // the default zstd, and the files stay small next to uncompressed ones.
+    let mut parquet = datafusion::config::TableParquetOptions::default();
+    parquet.global.compression = Some("lz4_raw".into());
     df.write_parquet(
         &path,
         datafusion::dataframe::DataFrameWriteOptions::new(),
-        None,
+        Some(parquet),
     )
     .await
     .map_err(|e| statement_err(s, e))?;

@@ -134,6 +134,14 @@ pub async fn register_views(
     engine::register_batches(ctx, "tallyfy_params", vec![batch.clone()], batch.schema())?;
     for s in registry::TALLYFY {
         engine::register_view(ctx, s).await?;
+        if s.name == "tallyfy_snapshots" {
+            // One row per process: small, and the join below builds one table of it.
+            let df = ctx
+                .table(s.name)
+                .await
+                .map_err(|e| engine::statement_err(s, e))?;
+            engine::materialise(ctx, s, df, None).await?;
+        }
     }
     // Computed once per evaluation date, since every key result's SQL reads them: the rows of
     // each process's chosen snapshot, written to `scratch` (they grow with the exports), and
@@ -165,7 +173,9 @@ pub async fn register_views(
                 .map_err(|e| engine::statement_err(latest, e))?
         }
     };
+    let started = std::time::Instant::now();
     engine::materialise(ctx, latest, narrowed, Some(scratch)).await?;
+    tracing::debug!(%day, ms = started.elapsed().as_millis(), "tallyfy_latest computed");
     for s in after {
         engine::register_view(ctx, s).await?;
         if s.name == "tallyfy_processes" {
@@ -173,7 +183,9 @@ pub async fn register_views(
                 .table(s.name)
                 .await
                 .map_err(|e| engine::statement_err(s, e))?;
+            let started = std::time::Instant::now();
             engine::materialise(ctx, s, df, None).await?;
+            tracing::debug!(%day, ms = started.elapsed().as_millis(), "tallyfy_processes computed");
         }
     }
     Ok(())
