@@ -100,10 +100,20 @@ pub async fn register_view(ctx: &SessionContext, s: &Statement) -> Result<(), En
     Ok(())
 }
 
-/// Computes `df` (a registered view, or a narrower form of it) once and replaces the view by
-/// its rows: in memory, or (with `scratch`) in Parquet files there, from which later queries
-/// read only the columns they need while the rows stream rather than stay in memory.
+/// Computes a registered view once and replaces it by its rows: in memory, or (with
+/// `scratch`) in Parquet files there, from which later queries read only the columns they
+/// need while the rows stream rather than stay in memory.
 pub async fn materialise(
+    ctx: &SessionContext,
+    s: &Statement,
+    scratch: Option<&std::path::Path>,
+) -> Result<(), EngineError> {
+    let df = ctx.table(s.name).await.map_err(|e| statement_err(s, e))?;
+    materialise_as(ctx, s, df, scratch).await
+}
+
+/// [`materialise`] with `df`, a narrower form of the view, in its place.
+pub async fn materialise_as(
     ctx: &SessionContext,
     s: &Statement,
     df: DataFrame,

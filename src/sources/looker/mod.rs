@@ -615,11 +615,20 @@ pub async fn values(
             Some((*k, l, f.as_ref()))
         })
         .collect();
+    let started = std::time::Instant::now();
     register_tables(ctx, &ok, as_of)?;
     for s in registry::LOOKER {
         engine::register_view(ctx, s).await?;
+        // Each view computed once: inlined, the later views repeat the earlier ones' plans
+        // wherever they refer to them, and planning cost more than running (BENCHMARKS.md).
+        engine::materialise(ctx, s, None).await?;
     }
     let computed = read_computed(ctx, "looker_values").await?;
+    tracing::debug!(
+        connection,
+        ms = started.elapsed().as_millis(),
+        "Looker values computed"
+    );
     Ok(krs
         .iter()
         .filter_map(|k| {

@@ -20,6 +20,7 @@ use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::{DataFrame, SessionContext, ident, lit};
 use datafusion::scalar::ScalarValue;
+use futures::StreamExt;
 use query::QueryParams;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -94,8 +95,13 @@ pub async fn extract(
             }));
             continue;
         }
-        for (k, sql, params) in queries {
-            let value = query::run(&ctx, &k.id, sql, &params).await;
+        // A few queries at a time: while one is planned (one thread), another reads.
+        let ctx = &ctx;
+        let runs = queries
+            .into_iter()
+            .map(|(k, sql, params)| async move { (k, query::run(ctx, &k.id, sql, &params).await) });
+        let mut runs = futures::stream::iter(runs).buffered(QUERY_CONCURRENCY);
+        while let Some((k, value)) = runs.next().await {
             match &value {
                 Ok(v) => tracing::info!(kr = %k.id, value = v, "key result value"),
                 Err(e) => tracing::warn!(kr = %k.id, error = %e, "key result failed"),
@@ -136,11 +142,7 @@ pub async fn register_views(
         engine::register_view(ctx, s).await?;
         if s.name == "tallyfy_snapshots" {
             // One row per process: small, and the join below builds one table of it.
-            let df = ctx
-                .table(s.name)
-                .await
-                .map_err(|e| engine::statement_err(s, e))?;
-            engine::materialise(ctx, s, df, None).await?;
+            engine::materialise(ctx, s, None).await?;
         }
     }
     // Computed once per evaluation date, since every key result's SQL reads them: the rows of
@@ -174,17 +176,13 @@ pub async fn register_views(
         }
     };
     let started = std::time::Instant::now();
-    engine::materialise(ctx, latest, narrowed, Some(scratch)).await?;
+    engine::materialise_as(ctx, latest, narrowed, Some(scratch)).await?;
     tracing::debug!(%day, ms = started.elapsed().as_millis(), "tallyfy_latest computed");
     for s in after {
         engine::register_view(ctx, s).await?;
         if s.name == "tallyfy_processes" {
-            let df = ctx
-                .table(s.name)
-                .await
-                .map_err(|e| engine::statement_err(s, e))?;
             let started = std::time::Instant::now();
-            engine::materialise(ctx, s, df, None).await?;
+            engine::materialise(ctx, s, None).await?;
             tracing::debug!(%day, ms = started.elapsed().as_millis(), "tallyfy_processes computed");
         }
     }
@@ -234,6 +232,9 @@ async fn read_columns(
     }
     Ok(read)
 }
+
+/// How many key results' queries run at once on one evaluation date.
+const QUERY_CONCURRENCY: usize = 4;
 
 /// The 49 columns of the newest process export, in the documented order. Older files have
 /// 45 (no milestone columns, no `process_completed_at`) or 48 (no `process_completed_at`);
