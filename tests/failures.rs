@@ -336,3 +336,84 @@ fn a_write_error_on_the_output_changes_nothing_and_exits_1() {
     // Space again: the same run goes through.
     assert_eq!(run("2026-03-02", None).status.code(), Some(0));
 }
+
+/// A run killed in the middle of writing (frozen the moment its staging folder appears, then
+/// killed) leaves what a reader sees unchanged: yesterday's partitions and nothing of today.
+/// The next run takes over the dead run's lock and writes today whole.
+#[test]
+fn a_run_killed_while_writing_leaves_the_output_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let path = job(dir.path(), GOOD);
+    let run = |day: &str| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_okrflow"));
+        c.args(["run", path.to_str().unwrap(), "--as-of", day])
+            .args(["--output", out.to_str().unwrap(), "-q"]);
+        c
+    };
+    assert_eq!(run("2026-03-01").output().unwrap().status.code(), Some(0));
+    let snapshot = || {
+        read(
+            &out,
+            "kr_snapshots",
+            "SELECT as_of, kr_id, value, run_id FROM t ORDER BY as_of, kr_id",
+        )
+    };
+    let before = snapshot();
+    let staging = out.join("_okrflow/staging");
+    let mut child = run("2026-03-02").spawn().unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        if !common::walk(&staging).is_empty() {
+            // SAFETY: a plain signal to our own child.
+            unsafe { libc::kill(child.id() as i32, libc::SIGSTOP) };
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run finished before it was caught writing"
+        );
+        assert!(
+            started.elapsed().as_secs() < 120,
+            "no write after 2 minutes"
+        );
+        std::thread::sleep(std::time::Duration::from_micros(200));
+    }
+    // Frozen mid-write: a reader sees only yesterday.
+    assert_eq!(snapshot(), before);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(snapshot(), before);
+    for table in ["kr_snapshots", "objective_snapshots", "runs"] {
+        assert!(
+            !out.join(table).join("as_of=2026-03-02").exists(),
+            "{table} has a partition of the killed run"
+        );
+    }
+    assert!(
+        !common::walk(&staging).is_empty(),
+        "the killed run's staged files are left"
+    );
+    // The rerun takes over the lock of the dead process, removes its staged files and commits
+    // the day.
+    let rerun = run("2026-03-02").output().unwrap();
+    assert_eq!(
+        rerun.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&rerun.stderr)
+    );
+    let day_one = read(
+        &out,
+        "kr_snapshots",
+        "SELECT as_of, kr_id, value, run_id FROM t WHERE as_of = '2026-03-01' ORDER BY as_of, kr_id",
+    );
+    assert_eq!(day_one, before, "the first day is kept as it was");
+    let day_two = read(
+        &out,
+        "kr_snapshots",
+        "SELECT count(*) AS krs, count(DISTINCT run_id) AS runs FROM t WHERE as_of = '2026-03-02'",
+    );
+    assert!(day_two.contains("| 2   | 1    |"), "{day_two}");
+    assert!(common::walk(&staging).is_empty(), "staged files are left");
+}

@@ -46,10 +46,23 @@ pub struct LocalCommit {
 
 impl LocalCommit {
     /// Starts a commit of run `run_id` into the folder `root`.
+    /// Only the holder of the output's lock commits, so any other run's staging folder is
+    /// what a killed run left: it is removed.
     pub fn new(root: &Path, run_id: &str) -> LocalCommit {
+        let staging = root.join("_okrflow").join("staging");
+        for left in std::fs::read_dir(&staging).into_iter().flatten().flatten() {
+            if left.file_name() != run_id {
+                let removed = std::fs::remove_dir_all(left.path());
+                tracing::warn!(
+                    path = %left.path().display(),
+                    removed = removed.is_ok(),
+                    "staging folder of a run that did not finish"
+                );
+            }
+        }
         LocalCommit {
             root: root.to_path_buf(),
-            staging: root.join("_okrflow").join("staging").join(run_id),
+            staging: staging.join(run_id),
             run_id: run_id.to_string(),
             staged: Vec::new(),
         }
