@@ -162,6 +162,9 @@ pub async fn register_views(
         None => full,
         Some(queries) => {
             let read = read_columns(ctx, &full, after, queries).await?;
+            let mut names: Vec<&String> = read.iter().collect();
+            names.sort();
+            tracing::debug!(%day, columns = ?names, of = full.schema().fields().len(), "tallyfy_latest columns read");
             let columns = full.schema().fields().iter().map(|f| {
                 if read.contains(f.name()) {
                     ident(f.name())
