@@ -161,10 +161,17 @@ pub async fn register_views(
     let narrowed = match queries {
         None => full,
         Some(queries) => {
+            let started = std::time::Instant::now();
             let read = read_columns(ctx, &full, after, queries).await?;
             let mut names: Vec<&String> = read.iter().collect();
             names.sort();
-            tracing::debug!(%day, columns = ?names, of = full.schema().fields().len(), "tallyfy_latest columns read");
+            tracing::debug!(
+                %day,
+                columns = ?names,
+                of = full.schema().fields().len(),
+                ms = started.elapsed().as_millis(),
+                "tallyfy_latest columns read"
+            );
             let columns = full.schema().fields().iter().map(|f| {
                 if read.contains(f.name()) {
                     ident(f.name())
@@ -211,14 +218,18 @@ async fn read_columns(
     let mut read = HashSet::new();
     let processes = ("SELECT * FROM tallyfy_processes", None);
     let planned = queries.iter().map(|(sql, params)| (*sql, Some(params)));
+    // The same text reads the same columns whatever its parameters: planned once.
+    let mut seen = HashSet::new();
     for (sql, params) in std::iter::once(processes).chain(planned) {
-        let Ok(plan) = query::plan(ctx, sql, params)
+        if !seen.insert(sql) {
+            continue;
+        }
+        let Ok(Ok(plan)) = query::plan(ctx, sql, params)
             .await
             .map(|df| df.into_optimized_plan())
         else {
             continue;
         };
-        let Ok(plan) = plan else { continue };
         let _ = plan.apply_with_subqueries(|node| {
             if let LogicalPlan::TableScan(scan) = node
                 && scan.table_name.table() == "tallyfy_latest"
