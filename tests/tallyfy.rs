@@ -189,6 +189,23 @@ async fn only_the_columns_the_queries_read_are_computed_and_answers_stay() {
     assert!(narrow.contains("| 3   | 0      |"), "{narrow}");
 }
 
+/// Before the first snapshot no row is chosen: the views are empty, not an error, and a key
+/// result counts 0.
+#[tokio::test]
+async fn before_the_first_snapshot_the_views_are_empty() {
+    let params = QueryParams {
+        as_of: date("2020-01-01"),
+        period_start: date("2020-01-01"),
+        period_end: date("2020-03-31"),
+    };
+    let queries = [("SELECT count(*) AS n FROM tallyfy_tasks", params)];
+    let (_dir, ctx) = session_for("2020-01-01", Some(&queries)).await;
+    for view in ["tallyfy_latest", "tallyfy_tasks", "tallyfy_processes"] {
+        let n = query(&ctx, &format!("SELECT count(*) AS n FROM {view}")).await;
+        assert!(n.contains("| 0 |"), "{view}: {n}");
+    }
+}
+
 /// The benchmark data set is the demo organisation copied: counts multiply, ratios,
 /// medians and maxima stay — so benchmarks measure the demo's work at scale.
 #[tokio::test]

@@ -6,12 +6,13 @@ pub mod registry;
 pub mod tables;
 
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::datatypes::{Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::execution::context::SQLOptions;
 use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 use datafusion::scalar::ScalarValue;
 use registry::{Kind, Statement};
+use std::sync::Arc;
 
 /// Why a registered statement failed. These are okrflow's own SQL, so a failure here is a
 /// bug or a broken input table, never one key result's problem.
@@ -109,15 +110,18 @@ pub async fn materialise(
     scratch: Option<&std::path::Path>,
 ) -> Result<(), EngineError> {
     let df = ctx.table(s.name).await.map_err(|e| statement_err(s, e))?;
-    materialise_as(ctx, s, df, scratch).await
+    materialise_as(ctx, s, df, scratch, None).await
 }
 
-/// [`materialise`] with `df`, a narrower form of the view, in its place.
+/// [`materialise`] with `df`, a narrower form of the view, in its place. With `group_by`, the
+/// scratch rows are written to one folder of files per value of that column (which is then
+/// dropped), so each file's statistics let a query skip the groups it filters out.
 pub async fn materialise_as(
     ctx: &SessionContext,
     s: &Statement,
     df: DataFrame,
     scratch: Option<&std::path::Path>,
+    group_by: Option<&str>,
 ) -> Result<(), EngineError> {
     let Some(scratch) = scratch else {
         let schema = df.schema().inner().clone();
@@ -125,27 +129,54 @@ pub async fn materialise_as(
         let schema = batches.first().map_or(schema, |b| b.schema());
         return register_batches(ctx, s.name, batches, schema);
     };
-    let path = format!("{}/", scratch.join(s.name).display());
+    let dir = scratch.join(s.name);
+    let path = format!("{}/", dir.display());
+    let mut written = df.schema().inner().as_ref().clone();
+    if let Some(column) = group_by {
+        written = Schema::new(
+            written
+                .fields()
+                .iter()
+                .filter(|f| f.name() != column)
+                .cloned()
+                .collect::<Vec<_>>(),
+        );
+    }
     // Scratch is read back within seconds and then deleted: LZ4 writes and reads faster than
     // the default zstd, and the files stay small next to uncompressed ones.
     let mut parquet = datafusion::config::TableParquetOptions::default();
     parquet.global.compression = Some("lz4_raw".into());
-    df.write_parquet(
-        &path,
-        datafusion::dataframe::DataFrameWriteOptions::new(),
-        Some(parquet),
-    )
-    .await
-    .map_err(|e| statement_err(s, e))?;
+    let options = datafusion::dataframe::DataFrameWriteOptions::new()
+        .with_partition_by(group_by.iter().map(|c| c.to_string()).collect());
+    df.write_parquet(&path, options, Some(parquet))
+        .await
+        .map_err(|e| statement_err(s, e))?;
     ctx.deregister_table(s.name)
         .map_err(|e| statement_err(s, e))?;
+    let any_file = has_file(&dir);
+    if !any_file {
+        // No rows, so no file: an empty table with the columns.
+        return register_batches(ctx, s.name, vec![], Arc::new(written));
+    }
     ctx.register_parquet(
         s.name,
         &path,
-        datafusion::prelude::ParquetReadOptions::default(),
+        datafusion::prelude::ParquetReadOptions::default().schema(&written),
     )
     .await
     .map_err(|e| statement_err(s, e))
+}
+
+/// Whether `dir` or a folder below it holds a file.
+fn has_file(dir: &std::path::Path) -> bool {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|e| {
+            let path = e.path();
+            if path.is_dir() { has_file(&path) } else { true }
+        })
 }
 
 /// Runs an output statement and collects its rows, with the statement's schema (which an

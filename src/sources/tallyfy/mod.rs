@@ -18,7 +18,7 @@ use chrono::NaiveDate;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::logical_expr::LogicalPlan;
-use datafusion::prelude::{DataFrame, SessionContext, ident, lit};
+use datafusion::prelude::{DataFrame, SessionContext, col, ident, lit, when};
 use datafusion::scalar::ScalarValue;
 use futures::StreamExt;
 use query::QueryParams;
@@ -186,7 +186,18 @@ pub async fn register_views(
         }
     };
     let started = std::time::Instant::now();
-    engine::materialise_as(ctx, latest, narrowed, Some(scratch)).await?;
+    // Rows grouped by kind in the scratch files: most queries read one kind (through
+    // tallyfy_tasks, tallyfy_comments, tallyfy_form_fields) and skip the others' files.
+    let kind = when(
+        col("type").in_list(ROW_TYPES.map(lit).to_vec(), false),
+        col("type"),
+    )
+    .otherwise(lit("other"))
+    .map_err(|e| engine::statement_err(latest, e))?;
+    let narrowed = narrowed
+        .with_column("row_kind", kind)
+        .map_err(|e| engine::statement_err(latest, e))?;
+    engine::materialise_as(ctx, latest, narrowed, Some(scratch), Some("row_kind")).await?;
     tracing::debug!(%day, ms = started.elapsed().as_millis(), "tallyfy_latest computed");
     for s in after {
         engine::register_view(ctx, s).await?;
@@ -246,6 +257,14 @@ async fn read_columns(
     }
     Ok(read)
 }
+
+/// The kinds of rows an export holds (`type`, TALLYFY.md).
+const ROW_TYPES: [&str; 4] = [
+    "process_task",
+    "process_task_data",
+    "process_task_comment",
+    "kick_off_task",
+];
 
 /// How many key results' queries run at once on one evaluation date.
 const QUERY_CONCURRENCY: usize = 4;
