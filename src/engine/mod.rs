@@ -153,8 +153,7 @@ pub async fn materialise_as(
         .map_err(|e| statement_err(s, e))?;
     ctx.deregister_table(s.name)
         .map_err(|e| statement_err(s, e))?;
-    let any_file = has_file(&dir);
-    if !any_file {
+    if !has_file(&dir) {
         // No rows, so no file: an empty table with the columns.
         return register_batches(ctx, s.name, vec![], Arc::new(written));
     }
