@@ -8,8 +8,9 @@
 //!   wall time against the latency bound, and requests made.
 //! - `nightly DIR [LOOKER_KRS JIRA_KRS TALLYFY_KRS LATENCY_MS]`: a whole run of such a job
 //!   plus Tallyfy key results over DIR, written to a temporary output: wall time and peak RSS.
-//! - `explain DIR`: DataFusion's physical plan of `tallyfy_latest` over DIR (which side each
-//!   join holds in memory).
+//! - `explain DIR [analyze]`: DataFusion's physical plan of the whole `tallyfy_latest` view over
+//!   DIR (which side each join holds in memory); with `analyze`, run, with each operator's rows
+//!   and time. It is every column's plan, not the narrowed one a run computes.
 
 #[path = "../tests/common/mod.rs"]
 #[allow(dead_code, unused_imports)]
