@@ -8,9 +8,10 @@
 //!   wall time against the latency bound, and requests made.
 //! - `nightly DIR [LOOKER_KRS JIRA_KRS TALLYFY_KRS LATENCY_MS]`: a whole run of such a job
 //!   plus Tallyfy key results over DIR, written to a temporary output: wall time and peak RSS.
-//! - `explain DIR [analyze]`: DataFusion's physical plan of the whole `tallyfy_latest` view over
-//!   DIR (which side each join holds in memory); with `analyze`, run, with each operator's rows
-//!   and time. It is every column's plan, not the narrowed one a run computes.
+//! - `explain DIR [analyze] [VIEW]`: DataFusion's physical plan of the whole `tallyfy_latest`
+//!   view (or another Tallyfy view) over DIR (which side each join holds in memory); with
+//!   `analyze`, run, with each operator's rows and time. It is every column's plan, not the
+//!   narrowed one a run computes; `tallyfy_file_snapshots` reads all files as one part.
 
 #[path = "../tests/common/mod.rs"]
 #[allow(dead_code, unused_imports)]
@@ -66,8 +67,11 @@ async fn main() {
                 .unwrap();
             let latest = okrflow::engine::registry::TALLYFY
                 .iter()
-                .find(|s| s.name == "tallyfy_latest")
-                .unwrap();
+                .find(|s| s.name == arg(3, "tallyfy_latest"))
+                .expect("a Tallyfy view's name");
+            // tallyfy_file_snapshots over every file at once, as one part.
+            let all = ctx.table("tallyfy_raw").await.unwrap().into_view();
+            ctx.register_table("tallyfy_raw_part", all).unwrap();
             let sql = format!(
                 "EXPLAIN {}{}",
                 if arg(2, "") == "analyze" {

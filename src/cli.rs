@@ -173,6 +173,10 @@ pub enum Command {
         /// With --copies: how many export files to spread them over.
         #[arg(long, default_value_t = 300)]
         files: usize,
+        /// With --copies: write each snapshot this many times, to different files (more rows
+        /// for the same processes; at most --files).
+        #[arg(long, default_value_t = 1)]
+        repeats: usize,
     },
 }
 
@@ -616,10 +620,10 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 }
                 Ok(Outcome::Ok)
             }
-            Command::DemoData { out, copies, files } => {
+            Command::DemoData { out, copies, files, repeats } => {
                 let stats = match copies {
                     None => crate::sources::tallyfy::generate::write_demo(&out),
-                    Some(copies) => crate::sources::tallyfy::generate::write_scaled(&out, copies, files),
+                    Some(copies) => crate::sources::tallyfy::generate::write_scaled(&out, copies, files, repeats),
                 }
                 .with_context(|| format!("cannot write {}", out.display()))?;
                 println!("wrote {} files ({} rows, {} processes) to {}", stats.files, stats.rows, stats.processes, out.display());

@@ -206,14 +206,74 @@ async fn before_the_first_snapshot_the_views_are_empty() {
     }
 }
 
+/// `tallyfy_snapshots` of the exports in `dir` as of `day`, read in parts of at most
+/// `part_rows` rows, and how many parts that made.
+async fn snapshots_in_parts(dir: &Path, day: &str, part_rows: usize) -> (String, String) {
+    let ctx = okrflow::engine::new_session();
+    let location = Location::Local(dir.to_path_buf());
+    loader::register_in_parts(&ctx, "t", &location, part_rows)
+        .await
+        .unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    register_views(&ctx, date(day), scratch.path(), None)
+        .await
+        .unwrap();
+    let parts = query(
+        &ctx,
+        "SELECT count(DISTINCT src_part) AS parts FROM tallyfy_files",
+    )
+    .await;
+    let chosen = "SELECT process_id, src_file, snapshot_at FROM tallyfy_snapshots ORDER BY 1";
+    (parts, query(&ctx, chosen).await)
+}
+
+/// Read a few files at a time (as large exports are), the same snapshots are chosen as when
+/// all are read at once: on the dedup fixtures at three dates, and on scaled data where every
+/// snapshot is repeated in two files, so ties are broken across parts.
+#[tokio::test]
+async fn snapshots_chosen_part_by_part_are_those_chosen_at_once() {
+    let fixtures = tempfile::tempdir().unwrap();
+    exports(fixtures.path());
+    let scaled = tempfile::tempdir().unwrap();
+    okrflow::sources::tallyfy::generate::write_scaled(scaled.path(), 2, 20, 2).unwrap();
+    for (dir, day, processes) in [
+        (fixtures.path(), "2026-02-11", 3),
+        (fixtures.path(), "2026-02-20", 3),
+        (fixtures.path(), "2020-01-01", 0),
+        (scaled.path(), "2026-04-30", 2 * 24),
+    ] {
+        let (one, at_once) = snapshots_in_parts(dir, day, usize::MAX).await;
+        let (many, in_parts) = snapshots_in_parts(dir, day, 1).await;
+        assert!(one.contains("| 1 "), "{one}");
+        assert!(!many.contains("| 1 ") && !many.contains("| 0 "), "{many}");
+        assert_eq!(at_once, in_parts, "{} as of {day}", dir.display());
+        let rows = at_once
+            .lines()
+            .filter(|l| l.starts_with("| ") && !l.contains("process_id"));
+        assert_eq!(rows.count(), processes, "{at_once}");
+    }
+}
+
 /// The benchmark data set is the demo organisation copied: counts multiply, ratios,
 /// medians and maxima stay — so benchmarks measure the demo's work at scale.
 #[tokio::test]
 async fn the_scaled_data_set_gives_the_demo_numbers_times_the_copies() {
     let dir = tempfile::tempdir().unwrap();
     let exports = dir.path().join("exports");
-    let stats = okrflow::sources::tallyfy::generate::write_scaled(&exports, 3, 7).unwrap();
-    assert_eq!(stats.files, 8, "7 export files and the members file");
+    // Every snapshot twice, in two files: twice the rows, the same processes and values.
+    let stats = okrflow::sources::tallyfy::generate::write_scaled(&exports, 3, 17, 2).unwrap();
+    assert_eq!(
+        stats.files, 17,
+        "16 export files (8 a repeat) and the members file"
+    );
+    let once = dir.path().join("once");
+    let single = okrflow::sources::tallyfy::generate::write_scaled(&once, 3, 8, 1).unwrap();
+    assert_eq!(
+        (stats.rows, stats.processes),
+        (2 * single.rows, single.processes)
+    );
+    let crowded = okrflow::sources::tallyfy::generate::write_scaled(&once, 3, 4, 1);
+    assert!(crowded.unwrap_err().to_string().contains("use at least"));
     let demo = common::demo_plan();
     let mut scaled = demo.clone();
     let Some(okrflow::model::Connection::Tallyfy { location }) =

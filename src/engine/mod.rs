@@ -178,7 +178,7 @@ fn has_file(dir: &std::path::Path) -> bool {
         })
 }
 
-/// Runs an output statement and collects its rows, with the statement's schema (which an
+/// Runs a statement (an output, or a view once) and collects its rows, with the statement's schema (which an
 /// empty result has too).
 pub async fn collect(
     ctx: &SessionContext,

@@ -31,6 +31,7 @@ macro_rules! statement {
 
 /// The Tallyfy views, registered per connection in this order.
 pub const TALLYFY: &[Statement] = &[
+    statement!("tallyfy_file_snapshots", View),
     statement!("tallyfy_snapshots", View),
     statement!("tallyfy_latest", View),
     statement!("tallyfy_processes", View),

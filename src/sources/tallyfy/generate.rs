@@ -770,11 +770,37 @@ fn snapshots(
 /// Writes `copies` copies of the demo organisation's processes (ids suffixed `-c<k>`, every
 /// snapshot kept) spread over `files` export files in the newest, 49-column layout, plus the
 /// members file: a deterministic data set for benchmarks whose key-result counts are the
-/// demo's times `copies`. Files are built one at a time, so memory stays at one file's rows.
-pub fn write_scaled(dir: &Path, copies: usize, files: usize) -> std::io::Result<DemoStats> {
-    let files = files.max(1);
+/// demo's times `copies`. Each snapshot is written `repeats` times, to as many different
+/// files (`files / repeats` of them per repeat), as when Tallyfy exports a process again
+/// after an event that changes nothing: more rows and snapshots for the same processes and
+/// the same key-result values. Files are built one at a time, so memory stays
+/// at one file's rows.
+pub fn write_scaled(
+    dir: &Path,
+    copies: usize,
+    files: usize,
+    repeats: usize,
+) -> std::io::Result<DemoStats> {
+    let repeats = repeats.max(1);
     // One copy's snapshots, each as rows in PROCESS_COLUMNS order.
     let procs = demo_processes();
+    // A file holds whole snapshots: one process's snapshots must go to different files.
+    let most = procs
+        .iter()
+        .enumerate()
+        .map(|(n, p)| snapshots(n, p).len())
+        .max()
+        .unwrap_or(1);
+    if files < most * repeats {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!(
+                "{files} files cannot keep apart the {most} snapshots of a process written \
+                 {repeats} times: use at least {} files",
+                most * repeats
+            ),
+        ));
+    }
     let base: Vec<Vec<Vec<String>>> = procs
         .iter()
         .enumerate()
@@ -800,9 +826,13 @@ pub fn write_scaled(dir: &Path, copies: usize, files: usize) -> std::io::Result<
         ..DemoStats::default()
     };
     std::fs::create_dir_all(dir)?;
-    for f in 0..files {
+    // Each repeat has its own run of files, named after the previous one's, so the files'
+    // order among a process's snapshots is the same in every repeat and the newest stays
+    // newest.
+    let per_repeat = files / repeats;
+    for f in 0..per_repeat * repeats {
         let mut table: Vec<Vec<String>> = Vec::new();
-        for g in (f..snapshots).step_by(files) {
+        for g in (f % per_repeat..snapshots).step_by(per_repeat) {
             let (copy, snapshot) = (g / base.len(), g % base.len());
             for row in &base[snapshot] {
                 let mut row = row.clone();

@@ -2,13 +2,15 @@
 //! `tallyfy_raw` (process exports) and `tallyfy_members_raw` (member lists), every column a
 //! nullable string plus `src_path`, the file a row came from; and `tallyfy_files`, one row
 //! per file with its `src_file` name and `src_mtime`, which the dedup SQL orders snapshots
-//! by. Files are listed here (to check each footer and to know each file's time) and scanned
-//! as one table; `input_file_name()`, a constant per file, ties each row to its file.
+//! by. Files are listed here (to check each footer and to know each file's time and rows) and
+//! scanned as one table; `input_file_name()`, a constant per file, ties each row to its file.
+//! The same scan is also registered in parts of whole files (`tallyfy_raw_part_<n>`), for the
+//! views that must run over a bounded number of rows at a time.
 
 use super::{MEMBER_COLUMNS, PROCESS_COLUMNS};
 use crate::model::Location;
 use crate::sources::SourceError;
-use datafusion::arrow::array::{RecordBatch, StringArray, TimestampNanosecondArray};
+use datafusion::arrow::array::{Int64Array, RecordBatch, StringArray, TimestampNanosecondArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::datasource::MemTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
@@ -48,6 +50,8 @@ struct ExportFile {
     location: String,
     mtime_nanos: i64,
     size: u64,
+    /// Rows, from the footer.
+    rows: usize,
 }
 
 /// The all-string schema of an export with the given columns.
@@ -79,6 +83,16 @@ pub async fn register(
     ctx: &SessionContext,
     connection: &str,
     location: &Location,
+) -> Result<Loaded, SourceError> {
+    register_in_parts(ctx, connection, location, PART_ROWS).await
+}
+
+/// [`register`] with parts of `tallyfy_raw` of at most `part_rows` rows (whole files).
+pub async fn register_in_parts(
+    ctx: &SessionContext,
+    connection: &str,
+    location: &Location,
+    part_rows: usize,
 ) -> Result<Loaded, SourceError> {
     let unreadable = |message: String| SourceError::Unreadable {
         connection: connection.to_string(),
@@ -140,7 +154,7 @@ pub async fn register(
             continue;
         }
         let scanned_path = scanned.path(&key);
-        let file = ExportFile {
+        let mut file = ExportFile {
             url: scanned.url(&key),
             location: if cache.is_some() {
                 scanned_path.to_string()
@@ -150,8 +164,9 @@ pub async fn register(
             mtime_nanos: meta.last_modified.timestamp_nanos_opt().unwrap_or(0),
             size: meta.size,
             key: key.clone(),
+            rows: 0,
         };
-        check_footer(&store, &scanned_path, file.size)
+        file.rows = check_footer(&store, &scanned_path, file.size)
             .await
             .map_err(|e| unreadable(format!("{key}: {e}")))?;
         if key.starts_with("members/") {
@@ -164,9 +179,15 @@ pub async fn register(
         process_files: processes.len(),
         member_files: members.len(),
     };
+    let parts = parts(&processes, part_rows);
     register_files(ctx, "tallyfy_raw", &PROCESS_COLUMNS, &processes)
         .and_then(|()| register_files(ctx, "tallyfy_members_raw", &MEMBER_COLUMNS, &members))
-        .and_then(|()| register_index(ctx, processes.iter().chain(&members)))
+        .and_then(|()| {
+            parts.iter().enumerate().try_for_each(|(n, files)| {
+                register_files(ctx, &part_table(n), &PROCESS_COLUMNS, files)
+            })
+        })
+        .and_then(|()| register_index(ctx, &parts, &members))
         .map_err(|e| unreadable(e.to_string()))?;
     tracing::debug!(connection, ?stats, "registered Tallyfy exports");
     Ok(Loaded {
@@ -257,7 +278,7 @@ async fn check_footer(
     store: &Arc<dyn ObjectStore>,
     path: &object_store::path::Path,
     size: u64,
-) -> Result<(), String> {
+) -> Result<usize, String> {
     let bad = |e: ParquetError| format!("not a readable Parquet file ({e})");
     let mut tail_len = size.min(64 * 1024);
     loop {
@@ -267,7 +288,10 @@ async fn check_footer(
             .map_err(|e| e.to_string())?;
         let mut reader = ParquetMetaDataReader::new();
         match reader.try_parse_sized(&tail, size) {
-            Ok(()) => return reader.finish().map(|_| ()).map_err(bad),
+            Ok(()) => {
+                let meta = reader.finish().map_err(bad)?;
+                return Ok(meta.file_metadata().num_rows().max(0) as usize);
+            }
             Err(ParquetError::NeedMoreData(needed))
                 if (needed as u64) <= size && needed as u64 > tail_len =>
             {
@@ -313,11 +337,41 @@ fn register_files(
     Ok(())
 }
 
+/// About how many export rows a part of `tallyfy_raw` holds (BENCHMARKS.md): the views that
+/// hold an entry per (process, file) run part by part, so their memory is bounded by a part,
+/// not by the exports.
+pub const PART_ROWS: usize = 2_000_000;
+
+/// The process exports split, in order, into parts of whole files with at most `max_rows` rows
+/// each (a larger file is a part of its own).
+fn parts(files: &[ExportFile], max_rows: usize) -> Vec<&[ExportFile]> {
+    let mut parts = Vec::new();
+    let (mut start, mut rows) = (0, 0);
+    for (i, f) in files.iter().enumerate() {
+        if i > start && rows + f.rows > max_rows {
+            parts.push(&files[start..i]);
+            (start, rows) = (i, 0);
+        }
+        rows += f.rows;
+    }
+    if start < files.len() {
+        parts.push(&files[start..]);
+    }
+    parts
+}
+
+/// The name of part `n` of `tallyfy_raw`: a scan of its files, with the same columns.
+pub fn part_table(n: usize) -> String {
+    format!("tallyfy_raw_part_{n}")
+}
+
 /// Registers `tallyfy_files`: each export file's path as the scans report it (`src_path`),
-/// its name under the connection's URL (`src_file`) and its modification time.
-fn register_index<'a>(
+/// its name under the connection's URL (`src_file`), its modification time, and for process
+/// exports the part of `tallyfy_raw` it is in (`src_part`, see [`part_table`]).
+fn register_index(
     ctx: &SessionContext,
-    files: impl Iterator<Item = &'a ExportFile>,
+    parts: &[&[ExportFile]],
+    members: &[ExportFile],
 ) -> datafusion::error::Result<()> {
     let schema = Arc::new(Schema::new(vec![
         Field::new("src_path", DataType::Utf8, false),
@@ -327,20 +381,27 @@ fn register_index<'a>(
             DataType::Timestamp(TimeUnit::Nanosecond, None),
             false,
         ),
+        Field::new("src_part", DataType::Int64, true),
     ]));
-    let files: Vec<&ExportFile> = files.collect();
+    let files: Vec<(Option<i64>, &ExportFile)> = parts
+        .iter()
+        .enumerate()
+        .flat_map(|(n, files)| files.iter().map(move |f| (Some(n as i64), f)))
+        .chain(members.iter().map(|f| (None, f)))
+        .collect();
     let index = RecordBatch::try_new(
         schema.clone(),
         vec![
             Arc::new(StringArray::from_iter_values(
-                files.iter().map(|f| f.location.as_str()),
+                files.iter().map(|(_, f)| f.location.as_str()),
             )),
             Arc::new(StringArray::from_iter_values(
-                files.iter().map(|f| f.key.as_str()),
+                files.iter().map(|(_, f)| f.key.as_str()),
             )),
             Arc::new(TimestampNanosecondArray::from_iter_values(
-                files.iter().map(|f| f.mtime_nanos),
+                files.iter().map(|(_, f)| f.mtime_nanos),
             )),
+            Arc::new(Int64Array::from_iter(files.iter().map(|(part, _)| *part))),
         ],
     )?;
     ctx.deregister_table("tallyfy_files")?;

@@ -15,6 +15,8 @@ use crate::engine::{self, EngineError, midnight, registry};
 use crate::model::{KeyResult, KrSource, Location};
 use crate::sources::{KrValue, SourceError};
 use chrono::NaiveDate;
+use datafusion::arrow::array::AsArray;
+use datafusion::arrow::datatypes::Int64Type;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::logical_expr::LogicalPlan;
@@ -138,13 +140,8 @@ pub async fn register_views(
     let batch =
         RecordBatch::try_from_iter(vec![("as_of_end", end)]).map_err(|e| err(e.to_string()))?;
     engine::register_batches(ctx, "tallyfy_params", vec![batch.clone()], batch.schema())?;
-    for s in registry::TALLYFY {
-        engine::register_view(ctx, s).await?;
-        if s.name == "tallyfy_snapshots" {
-            // One row per process: small, and the join below builds one table of it.
-            engine::materialise(ctx, s, None).await?;
-        }
-    }
+    // One row per process: small, and tallyfy_latest's join builds one table of it.
+    newest_snapshots(ctx, day).await?;
     // Computed once per evaluation date, since every key result's SQL reads them: the rows of
     // each process's chosen snapshot, written to `scratch` (they grow with the exports), and
     // one row per process, kept in memory (BENCHMARKS.md has the measurements). Reading and
@@ -154,6 +151,7 @@ pub async fn register_views(
         .position(|s| s.name == "tallyfy_latest")
         .map(|i| (&registry::TALLYFY[i], &registry::TALLYFY[i + 1..]))
         .expect("tallyfy_latest is registered");
+    engine::register_view(ctx, latest).await?;
     let full = ctx
         .table(latest.name)
         .await
@@ -207,6 +205,70 @@ pub async fn register_views(
             tracing::debug!(%day, ms = started.elapsed().as_millis(), "tallyfy_processes computed");
         }
     }
+    Ok(())
+}
+
+/// Registers `tallyfy_snapshots` in memory, computed a part of `tallyfy_raw` at a time
+/// (`tallyfy_files.src_part`): finding each file's snapshots holds an entry per (process, file),
+/// so a part at a time bounds that by a part's rows. Each part's `tallyfy_file_snapshots` and
+/// the newest snapshots so far go into `tallyfy_snapshots` again, which keeps the newest.
+async fn newest_snapshots(ctx: &SessionContext, day: NaiveDate) -> Result<(), EngineError> {
+    let statement = |name: &str| {
+        registry::TALLYFY
+            .iter()
+            .find(|s| s.name == name)
+            .expect("a registered Tallyfy view")
+    };
+    let (files, newest) = (
+        statement("tallyfy_file_snapshots"),
+        statement("tallyfy_snapshots"),
+    );
+    let started = std::time::Instant::now();
+    let counted = engine::query(
+        ctx,
+        "SELECT CAST(count(DISTINCT src_part) AS BIGINT) FROM tallyfy_files",
+    )
+    .await?;
+    let parts = counted
+        .first()
+        .and_then(|b| b.column(0).as_primitive_opt::<Int64Type>())
+        .map_or(0, |c| c.value(0).max(0) as usize);
+    // No process exports: one pass over the empty table, for the columns.
+    let tables: Vec<String> = match parts {
+        0 => vec!["tallyfy_raw".into()],
+        n => (0..n).map(loader::part_table).collect(),
+    };
+    let (mut schema, mut kept) = (None, Vec::new());
+    for table in &tables {
+        register_alias(ctx, files, "tallyfy_raw_part", table).await?;
+        let (found, mut candidates) = engine::collect(ctx, files).await?;
+        candidates.append(&mut kept);
+        engine::register_batches(ctx, files.name, candidates, found)?;
+        let (chosen, rows) = engine::collect(ctx, newest).await?;
+        (schema, kept) = (Some(chosen), rows);
+    }
+    let schema = schema.expect("one pass at least");
+    engine::register_batches(ctx, newest.name, kept, schema)?;
+    // The last part's tables would only mislead a key result's SQL.
+    for name in ["tallyfy_raw_part", files.name] {
+        ctx.deregister_table(name)
+            .map_err(|e| engine::statement_err(files, e))?;
+    }
+    tracing::debug!(%day, parts, ms = started.elapsed().as_millis(), "tallyfy_snapshots computed");
+    Ok(())
+}
+
+/// Registers the table `table` under the name `alias` too, replacing what was there.
+async fn register_alias(
+    ctx: &SessionContext,
+    s: &registry::Statement,
+    alias: &str,
+    table: &str,
+) -> Result<(), EngineError> {
+    let err = |e| engine::statement_err(s, e);
+    let df = ctx.table(table).await.map_err(err)?;
+    ctx.deregister_table(alias).map_err(err)?;
+    ctx.register_table(alias, df.into_view()).map_err(err)?;
     Ok(())
 }
 
