@@ -178,8 +178,8 @@ fn has_file(dir: &std::path::Path) -> bool {
         })
 }
 
-/// Runs a statement (an output, or a view once) and collects its rows, with the statement's schema (which an
-/// empty result has too).
+/// Runs a statement (an output, or a view once) and collects its rows, with the statement's
+/// schema (which an empty result has too).
 pub async fn collect(
     ctx: &SessionContext,
     s: &Statement,
