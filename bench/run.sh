@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # okrflow's benchmarks, beside DuckDB, in one run (never part of `cargo test`).
 #
-#   bench/run.sh            # 1M and 10M Tallyfy rows, the API pull, the whole nightly run
+#   bench/run.sh            # 1M and 10M Tallyfy rows, memory at 10M and 20M rows of the 1M
+#                           # rows' processes, the API pull, the whole nightly run
 #   bench/run.sh 1          # only the 1M-row Tallyfy comparison (and the API and nightly runs)
 #
 # Builds the dev profile (the one the tests use), installs DuckDB from PyPI into a virtualenv
@@ -32,6 +33,19 @@ for millions in ${sizes[*]}; do
   echo "# Tallyfy, ${millions}M rows: DuckDB, then okrflow (3 repetitions each, same files)"
   "$data/venv/bin/python" bench/tallyfy_duckdb.py "$dir" 3
   "$bin/examples/bench" tallyfy "$dir" 3
+done
+
+# Memory against rows alone: the 1M-row organisation (29,760 processes) with each snapshot
+# written R times, to R times the rows. Peak memory should stay where it is at 1M rows.
+for repeats in 10 20; do
+  dir="$data/tallyfy-$(( repeats ))m-r${repeats}"
+  if [ ! -f "$dir.complete" ]; then
+    rm -rf "$dir"
+    "$bin/okrflow" demo-data --out "$dir" --copies 1240 --files 300 --repeats "$repeats" >&2
+    touch "$dir.complete"
+  fi
+  echo "# Tallyfy, the 1M-row processes with every snapshot written $repeats times (okrflow, once)"
+  "$bin/examples/bench" tallyfy "$dir" 1
 done
 
 echo "# API pull: 500 Looker and 500 Jira key results, 100 ms per request"

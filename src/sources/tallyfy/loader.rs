@@ -346,9 +346,9 @@ pub const PART_ROWS: usize = 2_000_000;
 /// each (a larger file is a part of its own).
 fn parts(files: &[ExportFile], max_rows: usize) -> Vec<&[ExportFile]> {
     let mut parts = Vec::new();
-    let (mut start, mut rows) = (0, 0);
+    let (mut start, mut rows) = (0, 0usize);
     for (i, f) in files.iter().enumerate() {
-        if i > start && rows + f.rows > max_rows {
+        if i > start && rows.saturating_add(f.rows) > max_rows {
             parts.push(&files[start..i]);
             (start, rows) = (i, 0);
         }
@@ -410,4 +410,39 @@ fn register_index(
         Arc::new(MemTable::try_new(schema, vec![vec![index]])?),
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Parts keep the files' order, fill up to the limit, and a file above it stands alone.
+    #[test]
+    fn parts_are_whole_files_up_to_the_limit() {
+        let files: Vec<ExportFile> = [3, 3, 5, 1, 1, 10, 2]
+            .iter()
+            .enumerate()
+            .map(|(i, &rows)| ExportFile {
+                url: format!("file:///x/{i}.parquet"),
+                key: format!("{i}.parquet"),
+                location: format!("x/{i}.parquet"),
+                mtime_nanos: 0,
+                size: 1,
+                rows,
+            })
+            .collect();
+        let sizes = |max| -> Vec<Vec<usize>> {
+            parts(&files, max)
+                .iter()
+                .map(|p| p.iter().map(|f| f.rows).collect())
+                .collect()
+        };
+        assert_eq!(
+            sizes(6),
+            [vec![3, 3], vec![5, 1], vec![1], vec![10], vec![2]]
+        );
+        assert_eq!(sizes(usize::MAX), [vec![3, 3, 5, 1, 1, 10, 2]]);
+        assert_eq!(sizes(1).len(), files.len());
+        assert!(parts(&[], 6).is_empty());
+    }
 }
