@@ -36,12 +36,13 @@ for millions in ${sizes[*]}; do
 done
 
 # Memory against rows alone: the 1M-row organisation (29,760 processes) with each snapshot
-# written R times, to R times the rows. Peak memory should stay where it is at 1M rows.
+# written R times, to R times the rows in R times the files (30 files a repeat, the 10M-row
+# set's file size). Peak memory should not grow with R.
 for repeats in 10 20; do
   dir="$data/tallyfy-$(( repeats ))m-r${repeats}"
   if [ ! -f "$dir.complete" ]; then
     rm -rf "$dir"
-    "$bin/okrflow" demo-data --out "$dir" --copies 1240 --files 300 --repeats "$repeats" >&2
+    "$bin/okrflow" demo-data --out "$dir" --copies 1240 --files $(( 30 * repeats )) --repeats "$repeats" >&2
     touch "$dir.complete"
   fi
   echo "# Tallyfy, the 1M-row processes with every snapshot written $repeats times (okrflow, once)"
