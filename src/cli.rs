@@ -174,7 +174,7 @@ pub enum Command {
         #[arg(long, default_value_t = 300)]
         files: usize,
         /// With --copies: write each snapshot this many times, to different files (more rows
-        /// for the same processes; at most --files).
+        /// for the same processes). --files must keep them apart: at least 6 files a repeat.
         #[arg(long, default_value_t = 1)]
         repeats: usize,
     },

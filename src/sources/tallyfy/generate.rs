@@ -773,8 +773,8 @@ fn snapshots(
 /// demo's times `copies`. Each snapshot is written `repeats` times, to as many different
 /// files (`files / repeats` of them per repeat), as when Tallyfy exports a process again
 /// after an event that changes nothing: more rows and snapshots for the same processes and
-/// the same key-result values. Files are built one at a time, so memory stays
-/// at one file's rows.
+/// the same key-result values. Files are built one at a time, so memory stays at one file's
+/// rows.
 pub fn write_scaled(
     dir: &Path,
     copies: usize,
