@@ -254,6 +254,27 @@ async fn snapshots_chosen_part_by_part_are_those_chosen_at_once() {
     }
 }
 
+/// A folder without process exports gives empty views with their columns (no part to read).
+#[tokio::test]
+async fn without_exports_the_views_are_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = okrflow::engine::new_session();
+    let location = Location::Local(dir.path().to_path_buf());
+    let stats = loader::register(&ctx, "t", &location).await.unwrap().stats;
+    assert_eq!(stats.process_files, 0);
+    register_views(&ctx, date("2026-04-30"), &dir.path().join("_scratch"), None)
+        .await
+        .unwrap();
+    let snapshots = query(
+        &ctx,
+        "SELECT count(*) AS n, min(src_file) AS f FROM tallyfy_snapshots",
+    )
+    .await;
+    assert!(snapshots.contains("| 0 |"), "{snapshots}");
+    let tasks = query(&ctx, "SELECT count(*) AS n FROM tallyfy_tasks").await;
+    assert!(tasks.contains("| 0 |"), "{tasks}");
+}
+
 /// The benchmark data set is the demo organisation copied: counts multiply, ratios,
 /// medians and maxima stay — so benchmarks measure the demo's work at scale.
 #[tokio::test]
