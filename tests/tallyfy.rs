@@ -207,13 +207,14 @@ async fn before_the_first_snapshot_the_views_are_empty() {
 }
 
 /// `tallyfy_snapshots` of the exports in `dir` as of `day`, read in parts of at most
-/// `part_rows` rows, and how many parts that made.
-async fn snapshots_in_parts(dir: &Path, day: &str, part_rows: usize) -> (String, String) {
+/// `part_rows` rows, with how many parts that made and how many process files there are.
+async fn snapshots_in_parts(dir: &Path, day: &str, part_rows: usize) -> (String, usize, String) {
     let ctx = okrflow::engine::new_session();
     let location = Location::Local(dir.to_path_buf());
-    loader::register_in_parts(&ctx, "t", &location, part_rows)
+    let stats = loader::register_in_parts(&ctx, "t", &location, part_rows)
         .await
-        .unwrap();
+        .unwrap()
+        .stats;
     let scratch = tempfile::tempdir().unwrap();
     register_views(&ctx, date(day), scratch.path(), None)
         .await
@@ -224,7 +225,7 @@ async fn snapshots_in_parts(dir: &Path, day: &str, part_rows: usize) -> (String,
     )
     .await;
     let chosen = "SELECT process_id, src_file, snapshot_at FROM tallyfy_snapshots ORDER BY 1";
-    (parts, query(&ctx, chosen).await)
+    (parts, stats.process_files, query(&ctx, chosen).await)
 }
 
 /// Read a few files at a time (as large exports are), the same snapshots are chosen as when
@@ -242,10 +243,14 @@ async fn snapshots_chosen_part_by_part_are_those_chosen_at_once() {
         (fixtures.path(), "2020-01-01", 0),
         (scaled.path(), "2026-04-30", 2 * 24),
     ] {
-        let (one, at_once) = snapshots_in_parts(dir, day, usize::MAX).await;
-        let (many, in_parts) = snapshots_in_parts(dir, day, 1).await;
-        assert!(one.contains("| 1 "), "{one}");
-        assert!(!many.contains("| 1 ") && !many.contains("| 0 "), "{many}");
+        let (one, _, at_once) = snapshots_in_parts(dir, day, usize::MAX).await;
+        let (many, files, in_parts) = snapshots_in_parts(dir, day, 1).await;
+        assert!(one.contains("| 1     |"), "one part: {one}");
+        assert!(files >= 5, "{files} files");
+        assert!(
+            many.contains(&format!("| {files:<5} |")),
+            "a part per file: {files} files, {many}"
+        );
         assert_eq!(at_once, in_parts, "{} as of {day}", dir.display());
         let rows = at_once
             .lines()

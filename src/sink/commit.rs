@@ -52,12 +52,17 @@ impl LocalCommit {
         let staging = root.join("_okrflow").join("staging");
         for left in std::fs::read_dir(&staging).into_iter().flatten().flatten() {
             if left.file_name() != run_id {
-                let removed = std::fs::remove_dir_all(left.path());
-                tracing::warn!(
-                    path = %left.path().display(),
-                    removed = removed.is_ok(),
-                    "staging folder of a run that did not finish"
-                );
+                match std::fs::remove_dir_all(left.path()) {
+                    Ok(()) => tracing::warn!(
+                        path = %left.path().display(),
+                        "removed the staging folder of a run that did not finish"
+                    ),
+                    Err(e) => tracing::warn!(
+                        path = %left.path().display(),
+                        error = %e,
+                        "cannot remove the staging folder of a run that did not finish"
+                    ),
+                }
             }
         }
         LocalCommit {

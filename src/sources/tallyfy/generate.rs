@@ -784,13 +784,13 @@ pub fn write_scaled(
     let repeats = repeats.max(1);
     // One copy's snapshots, each as rows in PROCESS_COLUMNS order.
     let procs = demo_processes();
-    // A file holds whole snapshots: one process's snapshots must go to different files.
-    let most = procs
+    let per_process: Vec<_> = procs
         .iter()
         .enumerate()
-        .map(|(n, p)| snapshots(n, p).len())
-        .max()
-        .unwrap_or(1);
+        .map(|(n, p)| snapshots(n, p))
+        .collect();
+    // A file holds whole snapshots: one process's snapshots must go to different files.
+    let most = per_process.iter().map(Vec::len).max().unwrap_or(1);
     if files < most * repeats {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
@@ -801,10 +801,9 @@ pub fn write_scaled(
             ),
         ));
     }
-    let base: Vec<Vec<Vec<String>>> = procs
-        .iter()
-        .enumerate()
-        .flat_map(|(n, p)| snapshots(n, p))
+    let base: Vec<Vec<Vec<String>>> = per_process
+        .into_iter()
+        .flatten()
         .map(|(_, rows)| {
             rows.iter()
                 .map(|r| {
