@@ -32,7 +32,7 @@ for target, pattern in [("looker_body", "../jobs/demo/raw/looker_demo/*json_deta
         with open(os.path.join(corpus, target, os.path.basename(path)), "w") as f:
             json.dump(body, f)
 PY
-cp ../../shared/contracts/examples/looker-json_detail*.json "$corpus/looker_body/" 2>/dev/null || true
+cp ../tests/fixtures/looker/looker-json_detail*.json "$corpus/looker_body/"
 
 cargo +nightly fuzz build --dev --sanitizer none
 for target in job_file looker_body jira_body; do

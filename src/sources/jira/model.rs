@@ -1,6 +1,6 @@
 //! Jira REST bodies okrflow reads (only the fields it uses), and an issue reduced to the
-//! numbers the metrics need. Shapes follow `shared/contracts/jira-cloud-v3.json`, the notes in
-//! `shared/contracts/README.md` §2 and the example bodies beside them.
+//! numbers the metrics need. Shapes follow Jira Cloud's OpenAPI v3 spec and the example bodies copied into
+//! `tests/fixtures/jira/`.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
@@ -231,10 +231,10 @@ mod tests {
 
     fn load(name: &str) -> String {
         std::fs::read_to_string(format!(
-            "{}/../shared/contracts/examples/{name}",
+            "{}/tests/fixtures/jira/{name}",
             env!("CARGO_MANIFEST_DIR")
         ))
-        .expect("the contract examples are beside the repository")
+        .expect("the contract examples are in tests/fixtures/jira")
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Looker API 4.0 bodies okrflow reads (only the fields it uses), and `json_detail` results
-//! flattened into rows. Shapes follow `shared/contracts/looker-4.0.oas.json` and the real
-//! `json_detail` body in `shared/contracts/examples/`.
+//! flattened into rows. Shapes follow Looker's OpenAPI 4.0 spec and the real `json_detail`
+//! body copied into `tests/fixtures/looker/`.
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -386,9 +386,9 @@ mod tests {
     fn the_real_json_detail_body_flattens_to_one_cell_per_month() {
         let text = std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../shared/contracts/examples/looker-json_detail.actions-docs-example.json"
+            "/tests/fixtures/looker/looker-json_detail.actions-docs-example.json"
         ))
-        .expect("the contract example is beside the repository");
+        .expect("the contract example is in tests/fixtures/looker");
         let detail: JsonDetail = serde_json::from_str(&text).unwrap();
         let flat = detail.flatten();
         assert_eq!(
