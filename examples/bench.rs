@@ -130,7 +130,7 @@ async fn tallyfy_bench(dir: &Path, repeat: usize) {
             .unwrap();
         seconds.push(started.elapsed().as_secs_f64());
         for v in extracted {
-            values.insert(v.kr_id, json!(v.value.ok()));
+            values.insert(v.kr_id.clone(), json!(v.number()));
         }
     }
     println!(

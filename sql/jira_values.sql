@@ -3,6 +3,8 @@
 -- 100; a KPI is the metric over all matching issues, or done ones with completed_only;
 -- `progress` is the average, over issues with time tracked, of time logged ÷ total time, in
 -- percent. Count-only KPIs come from counting requests (jira_counts) instead of issues.
+-- Percent complete over a JQL that matches no issue (yet) is no data, not an error: no value
+-- and a `note` saying so (`no_data`).
 -- A key result evaluated on a past day (`reconstructed`) counts the issues created by the end
 -- of that day, and counts one as done if it is done now and entered its status category by
 -- then (an issue with no dates is taken as it is now). An issue reopened since, or moved
@@ -78,15 +80,18 @@ computed AS (
         CASE
             WHEN s.counted AND (CASE WHEN s.completed_only THEN c.done ELSE c.matching END) IS NULL
                 THEN 'the count is missing'
-            WHEN s.mode = 'percent_complete' AND coalesce(t.issues, 0) = 0
-                THEN 'no issue matches, so percent complete is undefined'
-            WHEN s.mode = 'percent_complete' AND coalesce(t.amount_all, 0.0) = 0.0
+            WHEN s.mode = 'percent_complete' AND coalesce(t.issues, 0) > 0
+                AND coalesce(t.amount_all, 0.0) = 0.0
                 THEN 'the ' || t.issues || ' matching issue(s) have no ' || s.metric
                     || ' to divide by'
             WHEN s.metric = 'progress' AND t.mean_progress IS NULL
                 THEN 'no matching issue has time tracked (progress total is 0 or missing on each)'
         END AS error,
         CASE
+            WHEN s.mode = 'percent_complete' AND coalesce(t.issues, 0) = 0
+                THEN 'no data yet: no issue matches'
+                    || CASE WHEN s.reconstructed
+                            THEN ' as of ' || CAST(s.eval_date AS VARCHAR) ELSE '' END
             WHEN s.counted THEN 'counted by one request'
             WHEN t.issues > t.with_amount AND s.metric NOT IN ('count', 'progress')
                 THEN t.issues || ' issue(s), ' || (t.issues - t.with_amount) || ' without a value'

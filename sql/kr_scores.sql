@@ -1,6 +1,11 @@
 -- kr_scores: value → attainment → progress, expected progress and score for every key result
 -- that has its own source (aligned key results are scored in okr_rollup).
---   value      today's value, or the last good one (stale) when today's extraction failed
+--   value      today's value, or the last good one (stale) when today's extraction failed;
+--              NULL when the source answered with nothing to measure yet (`no_data`, not a
+--              failure: `note` says why). A failure after a `no_data` day has no value to
+--              keep, so it is not stale.
+--   last_value_on  for a `no_data` key result that had a value on an earlier date, that date
+--              (a renamed epic or a changed filter looks exactly like this)
 --   attainment kpi: (value - start) / (target - start), so decreasing targets work too;
 --              percent_complete: value / 100; milestones: the progress of the highest
 --              milestone whose `at` the value reaches (0 before the first)
@@ -20,7 +25,9 @@ definitions AS (
 ),
 
 fresh AS (
-  SELECT kr_id, value, error FROM kr_values
+  SELECT kr_id, value, error, note,
+         error IS NULL AND value IS NULL AS no_data
+  FROM kr_values
 ),
 
 history AS (
@@ -30,13 +37,21 @@ history AS (
   WHERE CAST(h.as_of AS DATE) < r.as_of
 ),
 
+-- The newest earlier date the source answered: its value, or NULL after a no_data day.
 last_good AS (
   SELECT kr_id, value AS last_value, as_of AS last_good_on
   FROM (
     SELECT *, row_number() OVER (PARTITION BY kr_id ORDER BY as_of DESC) AS n
     FROM history
-    WHERE value IS NOT NULL AND error IS NULL
+    WHERE error IS NULL AND (value IS NOT NULL OR status = 'no_data')
   ) WHERE n = 1
+),
+
+last_valued AS (
+  SELECT kr_id, max(as_of) AS last_value_on
+  FROM history
+  WHERE value IS NOT NULL AND error IS NULL
+  GROUP BY kr_id
 ),
 
 previous AS (
@@ -62,12 +77,16 @@ valued AS (
     (f.error IS NOT NULL AND g.last_value IS NOT NULL) AS stale,
     CASE WHEN f.error IS NOT NULL AND g.last_value IS NOT NULL
          THEN CASE WHEN p.was_stale THEN p.was_stale_since ELSE r.as_of END END AS stale_since,
+    coalesce(f.no_data, false) AS no_data,
+    CASE WHEN f.no_data THEN f.note END AS note,
+    CASE WHEN f.no_data THEN lv.last_value_on END AS last_value_on,
     fd.first_done_on
   FROM definitions d
   CROSS JOIN run r
   LEFT JOIN fresh f ON f.kr_id = d.kr_id
   LEFT JOIN last_good g ON g.kr_id = d.kr_id
   LEFT JOIN previous p ON p.kr_id = d.kr_id
+  LEFT JOIN last_valued lv ON lv.kr_id = d.kr_id
   LEFT JOIN first_done fd ON fd.kr_id = d.kr_id
 ),
 
@@ -116,7 +135,7 @@ final AS (
       WHEN late_penalty_kind = 'zero_if_missed' AND weeks_late > 0 THEN 0.0
       ELSE progress
     END AS score,
-    stale, stale_since, error
+    stale, stale_since, error, no_data, note, last_value_on
   FROM timed
 )
 

@@ -2,7 +2,10 @@
 -- come from kr_scores (own source) or okr_rollup (aligned, whose value is its attainment in
 -- percent); the status from okr_status. Types are the ones Athena reads: doubles, dates,
 -- millisecond timestamps holding UTC, lower-case names. `as_of` becomes the Hive partition.
--- A key result without an owner is shown with its objective's owner. `definition_hash` is the
+-- A key result without an owner is shown with its objective's owner. `status` is `no_data`
+-- when the source answered with nothing to measure yet (`note` says why), and for an aligned
+-- key result that nothing beneath has a value for yet; `last_value_on` is, for a `no_data`
+-- row, the last earlier date the key result had a value (a renamed epic looks like this). `definition_hash` is the
 -- whole job file's; `kr_definition` is the key result's own table as the job file had it at
 -- run time, and `kr_definition_hash` its SHA-256, which changes only when that key result's
 -- target, source or period does.
@@ -46,7 +49,8 @@ final AS (
     s.attainment,
     s.progress,
     s.expected_progress,
-    s.status,
+    CASE WHEN d.measure_kind = 'aligned' AND s.progress IS NULL THEN 'no_data'
+         ELSE s.status END AS status,
     s.score,
     d.weight,
     d.due,
@@ -54,6 +58,10 @@ final AS (
     coalesce(k.stale, false) AS stale,
     k.stale_since,
     k.error,
+    CASE WHEN d.measure_kind = 'aligned' AND s.progress IS NULL
+         THEN 'nothing aligned to it has a value yet'
+         ELSE k.note END AS note,
+    k.last_value_on,
     r.definition_hash,
     encode(sha256(d.definition), 'hex') AS kr_definition_hash,
     d.definition AS kr_definition,

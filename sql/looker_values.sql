@@ -1,7 +1,9 @@
 -- One value per Looker key result from the cells looker_selected keeps: the aggregate the
 -- job asks for (`single` wants exactly one number), times 100 for format = 'percentage';
 -- or the reason there is no value. Null cells are skipped and counted; a cell that is not a
--- number is an error naming the field.
+-- number is an error naming the field. A selection that answers with nothing for the date
+-- (no bucket yet on a time x-axis, a result with no rows, only null cells) is not an error:
+-- no value and a `note` saying why (`no_data`).
 WITH choices AS (
     SELECT * FROM looker_choices
 ),
@@ -85,17 +87,19 @@ checked AS (
                     || coalesce(v.pivot_values, 'none') || ')'
             WHEN coalesce(t.cells, 0) = 0 AND c.x_mode = 'value'
                 THEN 'no cell selected: no row has ' || coalesce(c.x_field, 'an x-axis') || ' = `' || c.x_value || '`'
-            WHEN coalesce(t.cells, 0) = 0 AND c.x_is_time
-                THEN 'no cell selected: no ' || c.x_field || ' bucket starts on or before '
-                    || CAST(c.eval_date AS VARCHAR)
-            WHEN coalesce(t.cells, 0) = 0
-                THEN 'no cell selected (the result has no rows matching the selection)'
-            WHEN t.numbers = 0
-                THEN 'the ' || t.cells || ' selected cell(s) are all null'
             WHEN c.aggregate = 'single' AND t.numbers > 1
                 THEN t.numbers || ' values selected; set aggregate (sum, avg, count, min or max) '
                     || 'or narrow the selection with x, pivot or filter'
-        END AS error
+        END AS error,
+        CASE
+            WHEN coalesce(t.cells, 0) = 0 AND c.x_is_time
+                THEN 'no data yet: no ' || c.x_field || ' bucket starts on or before '
+                    || CAST(c.eval_date AS VARCHAR)
+            WHEN coalesce(t.cells, 0) = 0
+                THEN 'no data yet: the result has no rows matching the selection'
+            WHEN t.numbers = 0
+                THEN 'no data yet: the ' || t.cells || ' selected cell(s) are all null'
+        END AS no_data
     FROM choices AS c
     LEFT JOIN stats AS t ON t.kr_id = c.kr_id
     LEFT JOIN bad_cells AS b ON b.kr_id = c.kr_id
@@ -109,6 +113,7 @@ aggregated AS (
         cells,
         nulls,
         error,
+        no_data,
         CASE aggregate
             WHEN 'sum' THEN total
             WHEN 'avg' THEN mean
@@ -124,12 +129,14 @@ final AS (
     SELECT
         kr_id,
         CASE
-            WHEN error IS NOT NULL THEN CAST(NULL AS DOUBLE)
+            WHEN error IS NOT NULL OR no_data IS NOT NULL THEN CAST(NULL AS DOUBLE)
             WHEN format = 'percentage' THEN value * 100.0
             ELSE value
         END AS value,
         error,
         CASE
+            WHEN error IS NOT NULL THEN NULL
+            WHEN no_data IS NOT NULL THEN no_data
             WHEN nulls > 0 THEN cells || ' cell(s) selected, ' || nulls || ' null skipped'
         END AS note
     FROM aggregated

@@ -1,6 +1,8 @@
 -- objective_snapshots: one row per objective and run date. Progress, expected progress and
 -- score are okr_rollup's weighted means; the counts are of the objective's own key results
--- in kr_snapshots (aligned child objectives are counted in their own rows).
+-- in kr_snapshots (aligned child objectives are counted in their own rows). An objective with
+-- nothing measured yet and no failed key result is `no_data`; `no_data` key results are left
+-- out of the mean, as every key result without a value is.
 WITH run AS (
   SELECT * FROM run_info
 ),
@@ -23,6 +25,7 @@ kr_counts AS (
     count(*) FILTER (WHERE status = 'behind') AS krs_behind,
     count(*) FILTER (WHERE status = 'at_risk') AS krs_at_risk,
     count(*) FILTER (WHERE stale) AS krs_stale,
+    count(*) FILTER (WHERE status = 'no_data') AS krs_no_data,
     count(*) FILTER (WHERE status IS NULL) AS krs_failed
   FROM kr_snapshots
   GROUP BY objective_id
@@ -43,7 +46,8 @@ final AS (
     s.attainment,
     s.progress,
     s.expected_progress,
-    s.status,
+    CASE WHEN s.status IS NULL AND coalesce(c.krs_failed, 0) = 0 THEN 'no_data'
+         ELSE s.status END AS status,
     s.score,
     coalesce(c.krs_total, 0) AS krs_total,
     coalesce(c.krs_done, 0) AS krs_done,
@@ -51,6 +55,7 @@ final AS (
     coalesce(c.krs_behind, 0) AS krs_behind,
     coalesce(c.krs_at_risk, 0) AS krs_at_risk,
     coalesce(c.krs_stale, 0) AS krs_stale,
+    coalesce(c.krs_no_data, 0) AS krs_no_data,
     coalesce(c.krs_failed, 0) AS krs_failed,
     o.eval_date AS evaluated_on,
     r.definition_hash,

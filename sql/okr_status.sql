@@ -3,16 +3,20 @@
 --   on_track  progress - expected >= behind_below     (job default 0.0)
 --   behind    progress - expected >= at_risk_below    (job default -0.25)
 --   at_risk   otherwise
+--   no_data   the source answered and there is nothing to measure yet (the note says why);
+--             an objective or aligned key result with nothing measured beneath it and no
+--             failure is `no_data` in the output tables
 --   NULL      no value could be computed (the error says why)
 WITH run AS (
   SELECT * FROM run_info
 ),
 
 nodes AS (
-  SELECT 'key_result' AS node_kind, kr_id AS node_id, attainment, progress, expected_progress, score
+  SELECT 'key_result' AS node_kind, kr_id AS node_id, attainment, progress, expected_progress,
+         score, no_data
   FROM kr_scores
   UNION ALL
-  SELECT node_kind, node_id, attainment, progress, expected_progress, score
+  SELECT node_kind, node_id, attainment, progress, expected_progress, score, false AS no_data
   FROM okr_rollup
 ),
 
@@ -20,6 +24,7 @@ final AS (
   SELECT
     n.*,
     CASE
+      WHEN n.progress IS NULL AND n.no_data THEN 'no_data'
       WHEN n.progress IS NULL THEN NULL
       WHEN n.attainment >= 1.0 THEN 'done'
       WHEN n.progress - n.expected_progress >= r.behind_below THEN 'on_track'

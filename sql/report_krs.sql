@@ -25,7 +25,8 @@ snapshots AS (
     expected_progress,
     arrow_cast(status, 'Utf8') AS status,
     coalesce(stale, false) AS stale,
-    arrow_cast(error, 'Utf8') AS error
+    arrow_cast(error, 'Utf8') AS error,
+    arrow_cast(note, 'Utf8') AS note
   FROM report_kr_history
 ),
 

@@ -1,5 +1,6 @@
 -- report_objectives: each objective of the reported period as its newest snapshot says it
--- is (status, progress against expected, how many of its key results are stale or failed),
+-- is (status, progress against expected, how many of its key results have no data yet, are
+-- stale or failed),
 -- for the progress report's headers. The period is report_krs's.
 WITH periods AS (
   SELECT DISTINCT period FROM report_krs
@@ -18,6 +19,7 @@ snapshots AS (
     arrow_cast(status, 'Utf8') AS status,
     score,
     krs_total,
+    krs_no_data,
     krs_stale,
     krs_failed
   FROM report_objective_history
@@ -32,7 +34,7 @@ ranked AS (
 final AS (
   SELECT
     as_of, period, objective_id, title, owner, level, progress, expected_progress, status,
-    score, krs_total, krs_stale, krs_failed
+    score, krs_total, krs_no_data, krs_stale, krs_failed
   FROM ranked
   WHERE n = 1
 )

@@ -1,5 +1,6 @@
 -- runs: one row per run and date: who ran what, when, and how many key results came out
--- fresh, stale (last good value kept) or failed (no value at all), with their errors.
+-- fresh (a value), no_data (the source answered with nothing to measure yet), stale (last
+-- good value kept) or failed (no value at all), with their errors.
 WITH run AS (
   SELECT * FROM run_info
 ),
@@ -11,7 +12,8 @@ krs AS (
 counts AS (
   SELECT
     count(*) AS krs_total,
-    count(*) FILTER (WHERE error IS NULL) AS krs_ok,
+    count(*) FILTER (WHERE error IS NULL AND status IS DISTINCT FROM 'no_data') AS krs_ok,
+    count(*) FILTER (WHERE status = 'no_data') AS krs_no_data,
     count(*) FILTER (WHERE stale) AS krs_stale,
     count(*) FILTER (WHERE error IS NOT NULL AND NOT stale) AS krs_failed,
     CAST(string_agg(kr_id || ': ' || error, ' | ' ORDER BY kr_id) AS VARCHAR) AS errors
@@ -27,6 +29,7 @@ final AS (
     arrow_cast(r.computed_at, 'Timestamp(Millisecond, None)') AS finished_at,
     c.krs_total,
     c.krs_ok,
+    c.krs_no_data,
     c.krs_stale,
     c.krs_failed,
     c.errors,

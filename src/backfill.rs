@@ -11,7 +11,7 @@ use crate::sink::history::{self, Committed};
 use crate::sink::lock::{LOCK_TTL, RunLock};
 use crate::sink::{SinkError, TABLES};
 use crate::sources::http::Archive;
-use crate::sources::{ApiOptions, KrValue, SourceError, is_past, today};
+use crate::sources::{ApiOptions, KrValue, Measured, SourceError, is_past, today};
 use crate::storage::{self, Opened, StorageError};
 use chrono::{NaiveDate, Utc};
 use futures::StreamExt;
@@ -368,8 +368,10 @@ async fn extract(
             (Some(message), _) => Err(SourceError::Kept {
                 message: message.clone(),
             }),
-            (None, Some(v)) => Ok(v),
-            (None, None) => continue,
+            (None, Some(v)) => Ok(Measured::Value(v)),
+            (None, None) => Ok(Measured::NoData(
+                c.note.clone().unwrap_or_else(|| "no data yet".into()),
+            )),
         };
         values.push(KrValue {
             kr_id: id.clone(),

@@ -9,6 +9,7 @@ use crate::model::{self, Location};
 use crate::pipeline::{self, RunOptions};
 use crate::report;
 use crate::sink::{athena, lookml};
+use crate::sources::Measured;
 use crate::storage;
 use crate::summary;
 use anyhow::Context;
@@ -22,7 +23,8 @@ use std::time::Duration;
 /// Looker tiles and looks, and Jira JQL queries, scores them in SQL (progress, expected progress, status, quarterly score) and writes
 /// Athena-ready Parquet partitions.
 ///
-/// Exit codes: 0 all key results computed; 3 results written but some key results failed
+/// Exit codes: 0 all key results computed (a key result whose source answered with nothing to
+/// measure yet is `no_data`, not a failure); 3 results written but some key results failed
 /// (their rows carry the error, and the last good value when there is one); 1 the job could
 /// not run (bad job file, unreadable or unwritable output); 2 bad command line.
 #[derive(Debug, Parser)]
@@ -399,7 +401,7 @@ async fn rebuild(
     let (dates, outcomes) = result.with_context(failed_to_start)?;
     let mut table = comfy_table::Table::new();
     table.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
-    table.set_header(["date", "done", "ok", "stale", "failed", "run"]);
+    table.set_header(["date", "done", "ok", "no data", "stale", "failed", "run"]);
     let (mut written, mut rows, mut failures) = (0, 0, 0);
     for (d, o) in dates.iter().zip(&outcomes) {
         match (&d.step, &o.report) {
@@ -416,10 +418,11 @@ async fn rebuild(
                     String::new(),
                     String::new(),
                     String::new(),
+                    String::new(),
                 ]);
             }
             (_, Some(report)) => {
-                let (ok, stale, failed) = summary::counts(
+                let c = summary::counts(
                     report
                         .tables
                         .get("kr_snapshots")
@@ -436,9 +439,10 @@ async fn rebuild(
                 table.add_row([
                     d.date.to_string(),
                     "written".into(),
-                    ok.to_string(),
-                    stale.to_string(),
-                    failed.to_string(),
+                    c.ok.to_string(),
+                    c.no_data.to_string(),
+                    c.stale.to_string(),
+                    c.failed.to_string(),
                     report.run_id.clone(),
                 ]);
             }
@@ -478,9 +482,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 let options = RunOptions { as_of: as_of.unwrap_or_else(|| Utc::now().date_naive()), output: output.map(|o| Location::parse(&o, Path::new("."), &Default::default())).transpose().map_err(anyhow::Error::msg)?, replay };
                 let started = std::time::Instant::now();
                 let report = pipeline::run(&plan, &options).await.with_context(|| format!("job {} could not run", job.display()))?;
-                let (ok, stale, failed) = summary::counts(report.tables.get("kr_snapshots").map_or(&[][..], |b| b.as_slice()));
+                let c = summary::counts(report.tables.get("kr_snapshots").map_or(&[][..], |b| b.as_slice()));
                 let rows: usize = report.tables.values().flatten().map(|b| b.num_rows()).sum();
-                tracing::info!(as_of = %report.as_of, ok, stale, failed, rows, partitions = report.partitions.len(), elapsed_s = started.elapsed().as_secs_f64(), "run finished");
+                tracing::info!(as_of = %report.as_of, ok = c.ok, no_data = c.no_data, stale = c.stale, failed = c.failed, rows, partitions = report.partitions.len(), elapsed_s = started.elapsed().as_secs_f64(), "run finished");
                 if !no_summary {
                     let empty = Vec::new();
                     let krs = report.tables.get("kr_snapshots").unwrap_or(&empty);
@@ -557,8 +561,12 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
                     println!("{rows}");
                 }
                 match preview.value {
-                    Ok(v) => {
+                    Ok(Measured::Value(v)) => {
                         println!("value: {v}");
+                        Ok(Outcome::Ok)
+                    }
+                    Ok(Measured::NoData(note)) => {
+                        println!("no_data: {note}");
                         Ok(Outcome::Ok)
                     }
                     Err(e) => {

@@ -5,7 +5,7 @@
 use crate::engine::{self, EngineError};
 use crate::model::{Connection, KrSource, Plan};
 use crate::pipeline::key_results_of;
-use crate::sources::{ApiOptions, SourceError, jira, looker, tallyfy};
+use crate::sources::{ApiOptions, Measured, SourceError, jira, looker, tallyfy};
 use chrono::NaiveDate;
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion::prelude::{SessionContext, col, lit};
@@ -27,7 +27,8 @@ pub struct Preview {
     pub kr_id: String,
     /// The source, as a reader would name it (`looker_prod: dashboard `Sales` tile `Demos``).
     pub source: String,
-    pub value: Result<f64, SourceError>,
+    /// The value, "nothing to measure yet" (with why), or why the source could not answer.
+    pub value: Result<Measured, SourceError>,
     /// The selected cells, as a table, for sources that have them.
     pub rows: Option<String>,
 }

@@ -134,7 +134,40 @@ pub async fn score(
             }
         }
     }
+    if let Some((_, _, krs)) = outputs.iter().find(|(n, _, _)| n == "kr_snapshots") {
+        warn_of_lost_values(krs);
+    }
     Ok(outputs)
+}
+
+/// Logs a warning for every `no_data` key result that had a value on an earlier date: a
+/// renamed epic or a changed filter looks exactly like that.
+fn warn_of_lost_values(krs: &[RecordBatch]) {
+    use datafusion::arrow::array::{Array, AsArray};
+    use datafusion::arrow::datatypes::Date32Type;
+    for b in krs {
+        let (Some(ids), Some(on), Some(notes)) = (
+            b.column_by_name("kr_id")
+                .and_then(|c| c.as_string_opt::<i32>()),
+            b.column_by_name("last_value_on")
+                .and_then(|c| c.as_primitive_opt::<Date32Type>()),
+            b.column_by_name("note")
+                .and_then(|c| c.as_string_opt::<i32>()),
+        ) else {
+            continue;
+        };
+        for i in (0..b.num_rows()).filter(|&i| on.is_valid(i)) {
+            let Some(last) = on.value_as_date(i) else {
+                continue;
+            };
+            tracing::warn!(
+                kr = ids.value(i),
+                last_value_on = %last,
+                note = notes.is_valid(i).then(|| notes.value(i)).unwrap_or(""),
+                "key result had a value until {last} and has no data now: was its source renamed or its filter changed?"
+            );
+        }
+    }
 }
 
 /// The output tables' schemas as a run writes them (partition column included), in commit

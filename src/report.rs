@@ -57,6 +57,8 @@ pub struct Point {
     pub status: Option<String>,
     pub stale: bool,
     pub error: Option<String>,
+    /// Why there was nothing to measure, for a `no_data` snapshot.
+    pub note: Option<String>,
 }
 
 /// A key result: its newest snapshot, every snapshot of the period, and its chart.
@@ -87,6 +89,7 @@ pub struct ObjectiveView {
     pub expected: Option<f64>,
     pub score: Option<f64>,
     pub krs_total: i64,
+    pub krs_no_data: i64,
     pub krs_stale: i64,
     pub krs_failed: i64,
     pub key_results: Vec<KeyResultView>,
@@ -211,6 +214,7 @@ pub async fn build(
                 expected: float(b, "expected_progress", i),
                 score: float(b, "score", i),
                 krs_total: int(b, "krs_total", i),
+                krs_no_data: int(b, "krs_no_data", i),
                 krs_stale: int(b, "krs_stale", i),
                 krs_failed: int(b, "krs_failed", i),
                 key_results,
@@ -304,6 +308,7 @@ fn kr_points(batches: &[RecordBatch]) -> BTreeMap<String, (KrInfo, Vec<Point>)> 
                 status: string(b, "status", i),
                 stale: flag(b, "stale", i),
                 error: string(b, "error", i),
+                note: string(b, "note", i),
             });
         }
     }

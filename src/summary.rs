@@ -18,6 +18,8 @@ pub struct Row {
     pub status: Option<String>,
     pub stale: bool,
     pub error: Option<String>,
+    /// Why there is nothing to measure yet, for a `no_data` key result.
+    pub note: Option<String>,
 }
 
 fn text(batch: &RecordBatch, col: &str, i: usize) -> Option<String> {
@@ -52,6 +54,7 @@ pub fn rows(batches: &[RecordBatch], key: &str) -> HashMap<String, Row> {
                     status: text(b, "status", i),
                     stale,
                     error: text(b, "error", i),
+                    note: text(b, "note", i),
                 },
             );
         }
@@ -100,9 +103,10 @@ pub fn render(plan: &Plan, krs: &[RecordBatch], objectives: &[RecordBatch]) -> S
         ]);
         for k in plan.key_results.iter().filter(|k| k.objective_id == o.id) {
             let r = kr_rows.get(&k.id).cloned().unwrap_or_default();
-            let note = match (&r.error, r.stale) {
-                (Some(e), true) => format!("stale: {e}"),
-                (Some(e), false) => format!("failed: {e}"),
+            let note = match (&r.error, r.stale, &r.note) {
+                (Some(e), true, _) => format!("stale: {e}"),
+                (Some(e), false, _) => format!("failed: {e}"),
+                (None, _, Some(n)) => n.clone(),
                 _ => String::new(),
             };
             table.add_row([
@@ -121,17 +125,30 @@ pub fn render(plan: &Plan, krs: &[RecordBatch], objectives: &[RecordBatch]) -> S
     table.to_string()
 }
 
-/// Key results of a run's `kr_snapshots`: `(ok, stale, failed)` where stale ones kept a
-/// last good value and failed ones have none.
-pub fn counts(krs: &[RecordBatch]) -> (usize, usize, usize) {
+/// How a run's key results came out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// A value from the source.
+    pub ok: usize,
+    /// The source answered with nothing to measure yet (not a failure).
+    pub no_data: usize,
+    /// Failed, the last good value kept.
+    pub stale: usize,
+    /// Failed, no value at all.
+    pub failed: usize,
+}
+
+/// Counts the key results of a run's `kr_snapshots`.
+pub fn counts(krs: &[RecordBatch]) -> Counts {
     let rows = rows(krs, "kr_id");
-    let stale = rows
-        .values()
-        .filter(|r| r.error.is_some() && r.stale)
-        .count();
-    let failed = rows
-        .values()
-        .filter(|r| r.error.is_some() && !r.stale)
-        .count();
-    (rows.len() - stale - failed, stale, failed)
+    let mut c = Counts::default();
+    for r in rows.values() {
+        match (&r.error, r.stale, r.status.as_deref()) {
+            (Some(_), true, _) => c.stale += 1,
+            (Some(_), false, _) => c.failed += 1,
+            (None, _, Some("no_data")) => c.no_data += 1,
+            (None, _, _) => c.ok += 1,
+        }
+    }
+    c
 }

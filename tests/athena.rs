@@ -148,6 +148,36 @@ async fn ddl_and_lookml_declare_exactly_the_written_columns() {
             );
         }
     }
+    // The no-data columns are declared, and LookML counts no_data key results.
+    let create = |t: &str| {
+        let s = statements
+            .iter()
+            .find(|s| s.name == format!("create {t}"))
+            .unwrap();
+        ddl_columns(&s.sql)
+    };
+    for (table, column, ty) in [
+        ("kr_snapshots", "note", "string"),
+        ("kr_snapshots", "last_value_on", "date"),
+        ("objective_snapshots", "krs_no_data", "bigint"),
+        ("runs", "krs_no_data", "bigint"),
+    ] {
+        assert!(
+            create(table).contains(&(column.to_string(), ty.to_string())),
+            "{table}.{column}"
+        );
+    }
+    let (_, _, krs_schema) = schemas
+        .iter()
+        .find(|(t, _, _)| t == "kr_snapshots")
+        .unwrap();
+    let view = lookml::view("okr", "kr_snapshots", "as_of", krs_schema).unwrap();
+    assert!(
+        view.contains(
+            "measure: no_data_count {\n    type: count\n    filters: [status: \"no_data\"]"
+        ),
+        "{view}"
+    );
     // The views select every column of their table plus the partition.
     let kr_latest = statements
         .iter()

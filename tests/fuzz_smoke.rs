@@ -149,7 +149,8 @@ fn the_looker_result_parser_answers_every_mutated_body() {
     let mut seeds = archived_bodies("looker_demo", "json_detail");
     seeds.push(
         std::fs::read_to_string(
-            common::repo().join("tests/fixtures/looker/looker-json_detail.actions-docs-example.json"),
+            common::repo()
+                .join("tests/fixtures/looker/looker-json_detail.actions-docs-example.json"),
         )
         .unwrap(),
     );

@@ -8,7 +8,7 @@ use common::fake_http::FaultKind;
 use common::jira::{FakeJira, Site, issue};
 use okrflow::model::{Connection, Plan};
 use okrflow::sources::jira::config::Deployment;
-use okrflow::sources::{ApiOptions, jira};
+use okrflow::sources::{ApiOptions, Measured, jira};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -118,7 +118,7 @@ fn plan(fake: &FakeJira, prefix: &str, extra: &str, krs: &[(&str, &str, &str)]) 
         .unwrap_or_else(|e| panic!("{e}\n{text}"))
 }
 
-async fn values(plan: &Plan) -> BTreeMap<String, Result<f64, String>> {
+async fn values(plan: &Plan) -> BTreeMap<String, Result<Measured, String>> {
     let krs: Vec<_> = plan.key_results.iter().collect();
     let Connection::Jira(settings) = &plan.connections["jr"] else {
         unreachable!()
@@ -131,17 +131,26 @@ async fn values(plan: &Plan) -> BTreeMap<String, Result<f64, String>> {
         .collect()
 }
 
-fn ok(v: &BTreeMap<String, Result<f64, String>>, id: &str) -> f64 {
+fn ok(v: &BTreeMap<String, Result<Measured, String>>, id: &str) -> f64 {
     match &v[id] {
-        Ok(x) => *x,
+        Ok(Measured::Value(x)) => *x,
+        Ok(Measured::NoData(n)) => panic!("{id} has no data: {n}"),
         Err(e) => panic!("{id} failed: {e}"),
     }
 }
 
-fn err(v: &BTreeMap<String, Result<f64, String>>, id: &str) -> String {
+fn err(v: &BTreeMap<String, Result<Measured, String>>, id: &str) -> String {
     match &v[id] {
-        Ok(x) => panic!("{id} should fail, got {x}"),
+        Ok(x) => panic!("{id} should fail, got {x:?}"),
         Err(e) => e.clone(),
+    }
+}
+
+/// Why a key result has nothing to measure yet; panics on a value or an error.
+fn no_data(v: &BTreeMap<String, Result<Measured, String>>, id: &str) -> String {
+    match &v[id] {
+        Ok(Measured::NoData(n)) => n.clone(),
+        other => panic!("{id} should have no data, got {other:?}"),
     }
 }
 
@@ -363,9 +372,10 @@ async fn bad_input_fails_only_its_key_results_with_jiras_words() {
         err(&v, "no-field"),
         "connection `jr`: no field named `Velocity` (numeric custom fields: Story point estimate (customfield_10016), Revenue impact (customfield_10050))"
     );
+    // no issue matches yet: nothing to measure, not a failure
     assert_eq!(
-        err(&v, "empty"),
-        "key result empty: JQL `project = EMPTY`: no issue matches, so percent complete is undefined"
+        no_data(&v, "empty"),
+        "JQL `project = EMPTY`: no data yet: no issue matches"
     );
 }
 
@@ -511,7 +521,7 @@ async fn demo_archive_is_what_the_jira_contract_answers() {
         .await
         .unwrap()
         .into_iter()
-        .map(|v| (v.kr_id, v.value.unwrap()))
+        .map(|v| (v.kr_id.clone(), v.number().unwrap()))
         .collect();
     // 3 of 11 stories done; 14 of 18 bugs closed; points on done stories 3 + 5 + 2.
     close(values["O5-KR1"], 100.0 * 3.0 / 11.0);

@@ -5,7 +5,7 @@ mod common;
 use common::*;
 use okrflow::engine::tables::RunInfo;
 use okrflow::pipeline::{self, RunReport};
-use okrflow::sources::{KrValue, SourceError};
+use okrflow::sources::{KrValue, Measured, SourceError};
 use std::collections::BTreeMap;
 
 const SQL: &str = r#"source = { tallyfy = { sql = "SELECT 1" } }"#;
@@ -29,7 +29,7 @@ async fn score(krs: &str, values: &[(&str, Result<f64, &str>)], as_of: &str) -> 
         .iter()
         .map(|(id, v)| KrValue {
             kr_id: id.to_string(),
-            value: v.map_err(|m| SourceError::Query {
+            value: v.map(Measured::Value).map_err(|m| SourceError::Query {
                 kr_id: id.to_string(),
                 message: m.to_string(),
             }),

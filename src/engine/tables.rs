@@ -310,7 +310,8 @@ pub fn register_definitions(
     )
 }
 
-/// Registers `kr_values`: one row per key result with a source, its value or its error.
+/// Registers `kr_values`: one row per key result with a source, its value or its error, or
+/// neither and a `note` saying why there is nothing to measure yet.
 pub fn register_values(ctx: &SessionContext, values: &[KrValue]) -> Result<(), EngineError> {
     register(
         ctx,
@@ -319,12 +320,7 @@ pub fn register_values(ctx: &SessionContext, values: &[KrValue]) -> Result<(), E
             ("kr_id", text(values.iter().map(|v| Some(v.kr_id.clone())))),
             (
                 "value",
-                Col::Float(
-                    values
-                        .iter()
-                        .map(|v| v.value.as_ref().ok().copied())
-                        .collect(),
-                ),
+                Col::Float(values.iter().map(KrValue::number).collect()),
             ),
             (
                 "error",
@@ -333,6 +329,16 @@ pub fn register_values(ctx: &SessionContext, values: &[KrValue]) -> Result<(), E
                         .iter()
                         .map(|v| v.value.as_ref().err().map(|e| e.to_string())),
                 ),
+            ),
+            (
+                "note",
+                text(values.iter().map(|v| {
+                    v.value
+                        .as_ref()
+                        .ok()
+                        .and_then(|m| m.note())
+                        .map(String::from)
+                })),
             ),
         ],
     )

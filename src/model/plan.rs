@@ -90,12 +90,37 @@ impl Location {
             ));
         }
         let path = Path::new(url);
-        Ok(Location::Local(if path.is_absolute() {
+        Ok(Location::Local(normalise(&if path.is_absolute() {
             path.to_path_buf()
         } else {
             base_dir.join(path)
-        }))
+        })))
     }
+}
+
+/// `path` without `.` components and with each `name/..` pair removed, as people write it
+/// (`jobs/../out` is `out`). Lexical: the folder need not exist yet. A `..` that climbs above
+/// a relative path's start is kept; an empty result is `.`.
+pub fn normalise(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => match out.components().next_back() {
+                Some(Component::Normal(_)) => {
+                    out.pop();
+                }
+                Some(Component::RootDir | Component::Prefix(_)) => {}
+                _ => out.push(".."),
+            },
+            other => out.push(other),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
 }
 
 /// A resolved connection.
@@ -1012,6 +1037,18 @@ url = "data"
 
     fn parse_str(body: &str) -> Result<Plan, JobError> {
         parse(Path::new("jobs/t.toml"), &format!("{HEAD}{body}"))
+    }
+
+    #[test]
+    fn local_paths_are_printed_normalised() {
+        let n = |p: &str| normalise(Path::new(p)).display().to_string();
+        assert_eq!(n("jobs/../out"), "out");
+        assert_eq!(n("./jobs/./demo/../out/"), "jobs/out");
+        assert_eq!(n("../x/../../y"), "../../y");
+        assert_eq!(n("/a/../../b"), "/b");
+        assert_eq!(n("jobs/.."), ".");
+        let demo = Location::parse("../out", Path::new("jobs"), &S3Options::default()).unwrap();
+        assert_eq!(demo.to_string(), "out");
     }
 
     fn errors(body: &str) -> Vec<String> {

@@ -27,6 +27,7 @@ pub fn history_schema() -> SchemaRef {
         Field::new("stale", DataType::Boolean, true),
         Field::new("stale_since", DataType::Date32, true),
         Field::new("error", DataType::Utf8, true),
+        Field::new("note", DataType::Utf8, true),
         Field::new("kr_definition_hash", DataType::Utf8, true),
     ]))
 }
@@ -145,6 +146,8 @@ pub struct Committed {
     pub definition_hash: Option<String>,
     pub value: Option<f64>,
     pub error: Option<String>,
+    /// Why there was no value, for a `no_data` row.
+    pub note: Option<String>,
 }
 
 /// The run dates whose commit finished: their `runs` partition, written last, exists.
@@ -184,7 +187,8 @@ pub async fn committed_rows(
     let batches = ctx
         .sql(&format!(
             "SELECT arrow_cast(as_of, 'Utf8'), arrow_cast(kr_id, 'Utf8'), \
-             arrow_cast(kr_definition_hash, 'Utf8'), value, arrow_cast(error, 'Utf8') \
+             arrow_cast(kr_definition_hash, 'Utf8'), value, arrow_cast(error, 'Utf8'), \
+             arrow_cast(note, 'Utf8') \
              FROM kr_history WHERE as_of >= '{from}' AND as_of <= '{to}'"
         ))
         .await
@@ -195,8 +199,8 @@ pub async fn committed_rows(
     let mut out: BTreeMap<NaiveDate, BTreeMap<String, Committed>> = BTreeMap::new();
     for b in &batches {
         let text = |i: usize| b.column(i).as_string_opt::<i32>();
-        let (Some(dates), Some(ids), Some(hashes), Some(errors)) =
-            (text(0), text(1), text(2), text(4))
+        let (Some(dates), Some(ids), Some(hashes), Some(errors), Some(notes)) =
+            (text(0), text(1), text(2), text(4), text(5))
         else {
             continue;
         };
@@ -214,6 +218,7 @@ pub async fn committed_rows(
                     definition_hash: get(hashes),
                     value: values.is_valid(i).then(|| values.value(i)),
                     error: get(errors),
+                    note: get(notes),
                 },
             );
         }

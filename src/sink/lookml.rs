@@ -34,6 +34,10 @@ fn measures(table: &str) -> Vec<(&'static str, &'static str)> {
                 "stale_count",
                 "type: count\n    filters: [stale: \"yes\"]\n    drill_fields: [detail*]",
             ),
+            (
+                "no_data_count",
+                "type: count\n    filters: [status: \"no_data\"]\n    drill_fields: [detail*]",
+            ),
         ],
         "objective_snapshots" => vec![
             (
@@ -48,6 +52,14 @@ fn measures(table: &str) -> Vec<(&'static str, &'static str)> {
                 "at_risk_count",
                 "type: count\n    filters: [status: \"at_risk\"]\n    drill_fields: [detail*]",
             ),
+            (
+                "no_data_count",
+                "type: count\n    filters: [status: \"no_data\"]\n    drill_fields: [detail*]",
+            ),
+            (
+                "key_results_no_data",
+                "type: sum\n    sql: ${krs_no_data} ;;",
+            ),
         ],
         "quarter_scores" => vec![(
             "average_quarter_score",
@@ -56,6 +68,10 @@ fn measures(table: &str) -> Vec<(&'static str, &'static str)> {
         "runs" => vec![
             ("key_results_failed", "type: sum\n    sql: ${krs_failed} ;;"),
             ("key_results_stale", "type: sum\n    sql: ${krs_stale} ;;"),
+            (
+                "key_results_no_data",
+                "type: sum\n    sql: ${krs_no_data} ;;",
+            ),
         ],
         _ => Vec::new(),
     }
@@ -75,6 +91,7 @@ fn detail(table: &str) -> &'static [&'static str] {
             "status",
             "stale",
             "error",
+            "note",
         ],
         "objective_snapshots" => &[
             "objective_id",
@@ -87,7 +104,14 @@ fn detail(table: &str) -> &'static [&'static str] {
             "krs_stale",
         ],
         "quarter_scores" => &["id", "title", "owner", "kind", "quarter_score", "final"],
-        _ => &["run_id", "job", "krs_ok", "krs_stale", "krs_failed"],
+        _ => &[
+            "run_id",
+            "job",
+            "krs_ok",
+            "krs_no_data",
+            "krs_stale",
+            "krs_failed",
+        ],
     }
 }
 

@@ -50,8 +50,44 @@ pub fn is_past(day: NaiveDate) -> bool {
 #[derive(Debug, Clone, PartialEq)]
 pub struct KrValue {
     pub kr_id: String,
-    /// `Ok(value)`, or the error that is written to the snapshot's `error` column.
-    pub value: Result<f64, SourceError>,
+    /// What the source measured, or the error that is written to the snapshot's `error`
+    /// column (a failure: the source could not answer).
+    pub value: Result<Measured, SourceError>,
+}
+
+impl KrValue {
+    /// The measured number, if there is one.
+    pub fn number(&self) -> Option<f64> {
+        self.value.as_ref().ok().and_then(Measured::number)
+    }
+}
+
+/// What a source that answered measured: a number, or nothing yet.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Measured {
+    Value(f64),
+    /// The source answered and there is nothing to measure yet (an aggregate over no rows,
+    /// a JQL that matches no issue, no Looker cell for the date). Not a failure: the row's
+    /// status is `no_data` and this text, saying why, is its `note`.
+    NoData(String),
+}
+
+impl Measured {
+    /// The number, if one was measured.
+    pub fn number(&self) -> Option<f64> {
+        match self {
+            Measured::Value(v) => Some(*v),
+            Measured::NoData(_) => None,
+        }
+    }
+
+    /// Why there is no number, for `no_data`.
+    pub fn note(&self) -> Option<&str> {
+        match self {
+            Measured::Value(_) => None,
+            Measured::NoData(note) => Some(note),
+        }
+    }
 }
 
 /// Why a source could not produce a key result's value. Variants carry the key result and
@@ -128,6 +164,7 @@ pub async fn read_computed(
 }
 
 /// An API key result's value: why its data could not be fetched, why its SQL gave no value,
+/// that there is nothing to measure yet (no value and no error: the view's `note` says why),
 /// or the value. `what` names what it reads (a tile, a JQL) in messages.
 pub fn api_value(
     connection: &str,
@@ -159,7 +196,19 @@ pub fn api_value(
                 note = note.as_deref().unwrap_or(""),
                 "key result value"
             );
-            Ok(*v)
+            Ok(Measured::Value(*v))
+        }
+        (
+            Some(Ok(())),
+            Some(Computed {
+                value: None,
+                error: None,
+                note,
+            }),
+        ) => {
+            let note = format!("{what}: {}", note.as_deref().unwrap_or("no value yet"));
+            tracing::info!(kr = kr_id, note = %note, "key result has no data yet");
+            Ok(Measured::NoData(note))
         }
         (Some(Ok(())), c) => Err(SourceError::NotOneNumber {
             kr_id: kr_id.into(),

@@ -13,7 +13,7 @@ pub mod query;
 
 use crate::engine::{self, EngineError, midnight, registry};
 use crate::model::{KeyResult, KrSource, Location};
-use crate::sources::{KrValue, SourceError};
+use crate::sources::{KrValue, Measured, SourceError};
 use chrono::NaiveDate;
 use datafusion::arrow::array::AsArray;
 use datafusion::arrow::datatypes::Int64Type;
@@ -105,7 +105,10 @@ pub async fn extract(
         let mut runs = futures::stream::iter(runs).buffered(QUERY_CONCURRENCY);
         while let Some((k, value)) = runs.next().await {
             match &value {
-                Ok(v) => tracing::info!(kr = %k.id, value = v, "key result value"),
+                Ok(Measured::Value(v)) => tracing::info!(kr = %k.id, value = v, "key result value"),
+                Ok(Measured::NoData(note)) => {
+                    tracing::info!(kr = %k.id, note = %note, "key result has no data yet")
+                }
                 Err(e) => tracing::warn!(kr = %k.id, error = %e, "key result failed"),
             }
             values.push(KrValue {

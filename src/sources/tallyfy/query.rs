@@ -2,7 +2,7 @@
 //! `SELECT`, known parameters only) and run with its parameters bound, never spliced.
 
 use crate::engine::{date32, midnight};
-use crate::sources::SourceError;
+use crate::sources::{Measured, SourceError};
 use chrono::NaiveDate;
 use datafusion::arrow::array::Array;
 use datafusion::arrow::compute::cast;
@@ -99,12 +99,14 @@ pub async fn plan(
 }
 
 /// Runs a key result's SQL read-only with its parameters bound and returns its one number.
+/// No row, NULL, or NaN (0 ÷ 0) is "nothing to measure yet" ([`Measured::NoData`]); more
+/// than one row or column, text, or an infinite number is an error.
 pub async fn run(
     ctx: &SessionContext,
     kr_id: &str,
     sql: &str,
     params: &QueryParams,
-) -> Result<f64, SourceError> {
+) -> Result<Measured, SourceError> {
     let query_err = |e: datafusion::error::DataFusionError| SourceError::Query {
         kr_id: kr_id.to_string(),
         message: e.strip_backtrace().trim().to_string(),
@@ -116,6 +118,11 @@ pub async fn run(
         message,
     };
     let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+    if rows == 0 {
+        return Ok(Measured::NoData(
+            "no data yet: the query returned no row (no matching rows)".into(),
+        ));
+    }
     if rows != 1 {
         return Err(not_one(format!(
             "query returned {rows} rows; it must return exactly one row with one number"
@@ -131,8 +138,8 @@ pub async fn run(
     let column = batch.column(0);
     let name = batch.schema().field(0).name().clone();
     if column.is_null(0) {
-        return Err(not_one(format!(
-            "query returned NULL in `{name}` (no matching data?); it must return a number"
+        return Ok(Measured::NoData(format!(
+            "no data yet: `{name}` is NULL (no matching rows)"
         )));
     }
     if !column.data_type().is_numeric() {
@@ -148,12 +155,17 @@ pub async fn run(
         .downcast_ref::<datafusion::arrow::array::Float64Array>()
         .expect("cast to Float64")
         .value(0);
+    if value.is_nan() {
+        return Ok(Measured::NoData(format!(
+            "no data yet: `{name}` is NaN (0 ÷ 0: no matching rows)"
+        )));
+    }
     if !value.is_finite() {
         return Err(not_one(format!(
             "query returned {value} in `{name}`, not a finite number"
         )));
     }
-    Ok(value)
+    Ok(Measured::Value(value))
 }
 
 #[cfg(test)]
@@ -178,6 +190,10 @@ mod tests {
     }
 
     async fn one(sql: &str) -> Result<f64, SourceError> {
+        measure(sql).await.map(|m| m.number().expect("a number"))
+    }
+
+    async fn measure(sql: &str) -> Result<Measured, SourceError> {
         let ctx = SessionContext::new();
         let d = |m, day| NaiveDate::from_ymd_opt(2026, m, day).unwrap();
         let params = QueryParams {
@@ -217,22 +233,42 @@ mod tests {
             e,
             "key result K1: query returned 2 rows; it must return exactly one row with one number"
         );
-        let e = one("SELECT 1 WHERE false").await.unwrap_err().to_string();
-        assert!(e.contains("returned 0 rows"), "{e}");
         let e = one("SELECT 'abc' AS answer").await.unwrap_err().to_string();
         assert!(e.contains("value `abc` in `answer`, not a number"), "{e}");
         let e = one("SELECT 1, 2").await.unwrap_err().to_string();
         assert!(e.contains("2 columns"), "{e}");
-        let e = one("SELECT CAST(NULL AS DOUBLE) AS v")
-            .await
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("NULL in `v`"), "{e}");
+        let e = one("SELECT 1.0 / 0.0 AS v").await.unwrap_err().to_string();
+        assert!(e.contains("inf in `v`, not a finite number"), "{e}");
         let e = one("SELECT no_such_column FROM (VALUES (1)) t(x)")
             .await
             .unwrap_err();
         assert!(matches!(e, SourceError::Query { .. }), "{e:?}");
         assert_eq!(one("SELECT CAST(7 AS BIGINT)").await.unwrap(), 7.0);
+    }
+
+    #[tokio::test]
+    async fn nothing_to_measure_yet_is_no_data_not_an_error() {
+        let no_data = |m: Measured| m.note().expect("no data").to_string();
+        let n = no_data(measure("SELECT 1 WHERE false").await.unwrap());
+        assert_eq!(
+            n,
+            "no data yet: the query returned no row (no matching rows)"
+        );
+        let n = no_data(measure("SELECT CAST(NULL AS DOUBLE) AS v").await.unwrap());
+        assert_eq!(n, "no data yet: `v` is NULL (no matching rows)");
+        // 0 ÷ 0 over no rows, as the demo's on-time share on the first day of a quarter
+        let n = no_data(
+            measure("SELECT 100.0 * count(*) FILTER (WHERE x > 1) / count(*) AS share FROM (VALUES (1)) t(x) WHERE x > 5")
+                .await
+                .unwrap(),
+        );
+        assert_eq!(n, "no data yet: `share` is NaN (0 ÷ 0: no matching rows)");
+        let n = no_data(
+            measure("SELECT median(x) FROM (VALUES (1.0)) t(x) WHERE x > 5")
+                .await
+                .unwrap(),
+        );
+        assert!(n.contains("median(t.x)` is NULL"), "{n}");
     }
 
     #[tokio::test]
