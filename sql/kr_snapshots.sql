@@ -43,7 +43,9 @@ final AS (
     d.measure_kind,
     d.source_kind,
     d.connection,
-    CASE WHEN d.measure_kind = 'aligned' THEN s.attainment * 100.0 ELSE k.value END AS value,
+    -- an aligned key result's value is computed here: 12 significant digits, no float noise
+    CASE WHEN d.measure_kind = 'aligned' THEN round_significant(s.attainment * 100.0, 12)
+         ELSE k.value END AS value,
     d.start_value,
     d.target_value,
     s.attainment,

@@ -130,7 +130,8 @@ final AS (
         kr_id,
         CASE
             WHEN error IS NOT NULL OR no_data IS NOT NULL THEN CAST(NULL AS DOUBLE)
-            WHEN format = 'percentage' THEN value * 100.0
+            -- okrflow's own arithmetic: 12 significant digits, without float noise
+            WHEN format = 'percentage' THEN round_significant(value * 100.0, 12)
             ELSE value
         END AS value,
         error,

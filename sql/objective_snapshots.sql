@@ -24,6 +24,7 @@ kr_counts AS (
     count(*) FILTER (WHERE status = 'on_track') AS krs_on_track,
     count(*) FILTER (WHERE status = 'behind') AS krs_behind,
     count(*) FILTER (WHERE status = 'at_risk') AS krs_at_risk,
+    count(*) FILTER (WHERE status = 'missed') AS krs_missed,
     count(*) FILTER (WHERE stale) AS krs_stale,
     count(*) FILTER (WHERE status = 'no_data') AS krs_no_data,
     count(*) FILTER (WHERE status IS NULL) AS krs_failed
@@ -54,6 +55,7 @@ final AS (
     coalesce(c.krs_on_track, 0) AS krs_on_track,
     coalesce(c.krs_behind, 0) AS krs_behind,
     coalesce(c.krs_at_risk, 0) AS krs_at_risk,
+    coalesce(c.krs_missed, 0) AS krs_missed,
     coalesce(c.krs_stale, 0) AS krs_stale,
     coalesce(c.krs_no_data, 0) AS krs_no_data,
     coalesce(c.krs_failed, 0) AS krs_failed,

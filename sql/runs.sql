@@ -16,7 +16,10 @@ counts AS (
     count(*) FILTER (WHERE status = 'no_data') AS krs_no_data,
     count(*) FILTER (WHERE stale) AS krs_stale,
     count(*) FILTER (WHERE error IS NOT NULL AND NOT stale) AS krs_failed,
-    CAST(string_agg(kr_id || ': ' || error, ' | ' ORDER BY kr_id) AS VARCHAR) AS errors
+    -- an error that already names its key result is not prefixed twice
+    CAST(string_agg(
+      CASE WHEN starts_with(error, 'key result ' || kr_id) THEN error ELSE kr_id || ': ' || error END,
+      ' | ' ORDER BY kr_id) AS VARCHAR) AS errors
   FROM krs
 ),
 

@@ -165,6 +165,20 @@ pub async fn plan_dates(
     Ok(steps(plan, options, &state))
 }
 
+/// [`plan_dates`] for an output that does not exist yet (a dry run creates nothing): no
+/// date is committed, so every date is run.
+pub fn plan_dates_new_output(
+    plan: &Plan,
+    options: &RangeOptions,
+) -> Result<Vec<DatePlan>, BackfillError> {
+    check(plan, options)?;
+    let state = CommittedState {
+        dates: BTreeSet::new(),
+        rows: BTreeMap::new(),
+    };
+    Ok(steps(plan, options, &state))
+}
+
 fn steps(plan: &Plan, options: &RangeOptions, state: &CommittedState) -> Vec<DatePlan> {
     let selected: Vec<&KeyResult> = plan
         .key_results

@@ -162,6 +162,14 @@ pub enum Command {
         #[arg(long, default_value = "athena")]
         connection: String,
     },
+    /// Write a commented starter job into a folder: `DIR/job.toml` with one key result per
+    /// source kind (Tallyfy SQL, a Looker tile, a Jira JQL), and an empty `DIR/tallyfy/`
+    /// for the exports. It passes `validate`; docs/job-file.md describes every field.
+    Init {
+        /// The folder to write into (made if missing). An existing job.toml is not replaced.
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
     /// Regenerate the bundled sample Tallyfy exports (deterministic: the same files every time).
     /// With --copies, write a larger data set for benchmarks instead: that many copies of the
     /// demo's processes over --files export files.
@@ -215,6 +223,9 @@ pub enum AthenaCommand {
     Ddl {
         /// The job file (TOML).
         job: PathBuf,
+        /// The tables' location, s3://bucket/prefix/, instead of the job's [output] url.
+        #[arg(long)]
+        output: Option<String>,
     },
     /// Run the DDL through the Athena API, one statement at a time, after CREATE DATABASE IF
     /// NOT EXISTS; stops at the first failure with Athena's reason. Running it twice ends in
@@ -235,6 +246,9 @@ pub enum AthenaCommand {
         /// Give up on a statement after this many seconds.
         #[arg(long, default_value_t = 300)]
         timeout_secs: u64,
+        /// The tables' location, s3://bucket/prefix/, instead of the job's [output] url.
+        #[arg(long)]
+        output: Option<String>,
     },
 }
 
@@ -253,8 +267,12 @@ pub fn init_logging(cli: &Cli) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("okrflow={level},warn")));
+    // Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org).
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(|| BarAwareStderr);
     let _ = match cli.log_format {
         LogFormat::Text => builder.with_target(false).try_init(),
@@ -323,12 +341,20 @@ async fn rebuild(
             .output
             .clone()
             .unwrap_or_else(|| plan.output.clone());
-        let opened = storage::open(&output, false)
-            .await
-            .with_context(failed_to_start)?;
-        let dates = backfill::plan_dates(&plan, &options, &opened)
-            .await
-            .with_context(failed_to_start)?;
+        let dates = match &output {
+            // Not created yet: nothing is committed there, and a dry run creates nothing.
+            Location::Local(dir) if !dir.exists() => {
+                backfill::plan_dates_new_output(&plan, &options).with_context(failed_to_start)?
+            }
+            _ => {
+                let opened = storage::open(&output, false)
+                    .await
+                    .with_context(failed_to_start)?;
+                backfill::plan_dates(&plan, &options, &opened)
+                    .await
+                    .with_context(failed_to_start)?
+            }
+        };
         println!(
             "{verb} of {} from {} to {} into {output} (dry run: nothing is fetched or written)",
             plan.job_name, range.from, range.to
@@ -466,6 +492,9 @@ async fn rebuild(
     }
 }
 
+/// The job `okrflow init` writes.
+pub const STARTER_JOB: &str = include_str!("../templates/starter.toml");
+
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -484,22 +513,25 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 let report = pipeline::run(&plan, &options).await.with_context(|| format!("job {} could not run", job.display()))?;
                 let c = summary::counts(report.tables.get("kr_snapshots").map_or(&[][..], |b| b.as_slice()));
                 let rows: usize = report.tables.values().flatten().map(|b| b.num_rows()).sum();
-                tracing::info!(as_of = %report.as_of, ok = c.ok, no_data = c.no_data, stale = c.stale, failed = c.failed, rows, partitions = report.partitions.len(), elapsed_s = started.elapsed().as_secs_f64(), "run finished");
+                let closed = summary::closed_periods(&plan, report.as_of);
+                tracing::info!(as_of = %report.as_of, closed = %closed.join("; "), ok = c.ok, no_data = c.no_data, stale = c.stale, failed = c.failed, rows, partitions = report.partitions.len(), elapsed_s = started.elapsed().as_secs_f64(), "run finished");
                 if !no_summary {
                     let empty = Vec::new();
                     let krs = report.tables.get("kr_snapshots").unwrap_or(&empty);
                     let objectives = report.tables.get("objective_snapshots").unwrap_or(&empty);
                     println!("{} as of {} (run {})", plan.job_name, report.as_of, report.run_id);
+                    for note in &closed {
+                        println!("{note}");
+                    }
                     println!("{}", crate::summary::render(&plan, krs, objectives));
                     println!("written to {}", report.output);
                 }
                 if report.failed.is_empty() {
                     Ok(Outcome::Ok)
                 } else {
-                    for (kr, e) in &report.failed {
-                        tracing::error!(kr = %kr, "{e}");
-                    }
-                    tracing::error!("{} key result(s) failed; exit code 3", report.failed.len());
+                    // Each failure was logged once where it happened; here only which ones.
+                    let ids: Vec<&str> = report.failed.iter().map(|(kr, _)| kr.as_str()).collect();
+                    tracing::error!("{} key result(s) failed ({}); exit code 3", ids.len(), ids.join(", "));
                     Ok(Outcome::SomeKeyResultsFailed)
                 }
             }
@@ -524,6 +556,15 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
                     for w in &plan.warnings {
                         println!("{w}");
                     }
+                    let planned = inspect::check_offline(&plan, Utc::now().date_naive()).await?;
+                    for p in &planned {
+                        println!("{p}");
+                    }
+                    if !planned.is_empty() {
+                        println!("{}: {} error(s), {} warning(s)", job.display(), planned.len(), plan.warnings.len());
+                        return Ok(Outcome::CouldNotRun);
+                    }
+                    let replay_given = replay.is_some();
                     let problems = if online { inspect::check_online(&plan, replay).await } else { Vec::new() };
                     for (subject, problem) in &problems {
                         println!("{}: error: {subject}: {problem}", job.display());
@@ -532,10 +573,29 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
                         println!("{}: {} problem(s) online, {} warning(s)", job.display(), problems.len(), plan.warnings.len());
                         return Ok(Outcome::CouldNotRun);
                     }
+                    // An API connection answered from an archive was not reached: say so.
+                    let replayed: Vec<&str> = plan
+                        .connections
+                        .iter()
+                        .filter(|(_, c)| match c {
+                            model::Connection::Looker(l) => replay_given || l.replay.is_some(),
+                            model::Connection::Jira(j) => replay_given || j.replay.is_some(),
+                            model::Connection::Tallyfy { .. } => false,
+                        })
+                        .map(|(n, _)| n.as_str())
+                        .collect();
+                    let online_note = match (online, replayed.is_empty()) {
+                        (false, _) => String::new(),
+                        (true, true) => " (online: every connection reached, every key result's source found)".into(),
+                        (true, false) => format!(
+                            " (online: every key result's source found; {} answered from a replay archive, not the network)",
+                            replayed.join(", ")
+                        ),
+                    };
                     println!(
                         "{}: ok{} — {} objective(s), {} key result(s), {} connection(s), {} warning(s)",
                         job.display(),
-                        if online { " (online: every connection reached, every key result's source found)" } else { "" },
+                        online_note,
                         plan.objectives.len(),
                         plan.key_results.len(),
                         plan.connections.len(),
@@ -557,6 +617,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 let as_of = as_of.unwrap_or_else(|| Utc::now().date_naive());
                 let preview = inspect::preview(&plan, &kr, as_of, replay).await?;
                 println!("{} as of {as_of} — {}", preview.kr_id, preview.source);
+                if let Some(note) = plan.key_result(&kr).and_then(|k| k.period.closed_note(as_of)) {
+                    println!("{note}");
+                }
                 if let Some(rows) = &preview.rows {
                     println!("{rows}");
                 }
@@ -576,14 +639,18 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 }
             }
             Command::Athena { command } => {
-                let (job, register) = match command {
-                    AthenaCommand::Ddl { job } => (job, None),
-                    AthenaCommand::Register { job, database, workgroup, results, timeout_secs } => (
+                let (job, output, register) = match command {
+                    AthenaCommand::Ddl { job, output } => (job, output, None),
+                    AthenaCommand::Register { job, database, workgroup, results, timeout_secs, output } => (
                         job,
+                        output,
                         Some(athena::RegisterOptions { database, workgroup, results, timeout: Duration::from_secs(timeout_secs), poll: Duration::from_millis(500) }),
                     ),
                 };
-                let plan = model::load(&job)?;
+                let mut plan = model::load(&job)?;
+                if let Some(o) = output {
+                    plan.output = Location::parse(&o, Path::new("."), &Default::default()).map_err(anyhow::Error::msg)?;
+                }
                 let Location::S3(s3) = &plan.output else {
                     return Err(athena::AthenaError::NotS3(plan.output.to_string()).into());
                 };
@@ -626,6 +693,15 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 for p in &written {
                     println!("wrote {}", p.display());
                 }
+                Ok(Outcome::Ok)
+            }
+            Command::Init { dir } => {
+                let job = dir.join("job.toml");
+                let shown = crate::model::plan::normalise(&job);
+                std::fs::create_dir_all(dir.join("tallyfy")).with_context(|| format!("cannot create the folder {}", crate::model::plan::normalise(&dir.join("tallyfy")).display()))?;
+                let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(&job).with_context(|| format!("cannot write {} (an existing job file is never replaced)", shown.display()))?;
+                std::io::Write::write_all(&mut file, STARTER_JOB.as_bytes()).with_context(|| format!("cannot write {}", shown.display()))?;
+                println!("wrote {} — check it with `okrflow validate {}`", shown.display(), shown.display());
                 Ok(Outcome::Ok)
             }
             Command::DemoData { out, copies, files, repeats } => {

@@ -3,7 +3,7 @@
 //! every dashboard, tile, look, field and JQL checked, all problems reported at once).
 
 use crate::engine::{self, EngineError};
-use crate::model::{Connection, KrSource, Plan};
+use crate::model::{Connection, KrSource, Location, Plan, Problem, Severity};
 use crate::pipeline::key_results_of;
 use crate::sources::{ApiOptions, Measured, SourceError, jira, looker, tallyfy};
 use chrono::NaiveDate;
@@ -61,11 +61,15 @@ pub async fn preview(
                 .await?
                 .pop()
                 .map_or_else(|| unreachable!("one value per key result"), |v| v.value);
+            let rows = match &value {
+                Ok(_) => tallyfy::preview::aggregated_rows(name, location, kr, sql, as_of).await,
+                Err(_) => None,
+            };
             Ok(Preview {
                 kr_id: kr_id.into(),
                 source: format!("{name}: {}", sql.trim()),
                 value,
-                rows: None,
+                rows,
             })
         }
         (Connection::Looker(settings), KrSource::Looker { link, .. }) => {
@@ -131,7 +135,8 @@ pub async fn preview(
     }
 }
 
-/// A registered table's rows for one key result, as text; `None` when it cannot be read.
+/// A registered table's rows for one key result, as text; `None` when it cannot be read or
+/// has no row for it (a failed fetch).
 async fn table(ctx: &SessionContext, name: &str, kr_id: &str, columns: &[&str]) -> Option<String> {
     let df = ctx
         .table(name)
@@ -142,7 +147,44 @@ async fn table(ctx: &SessionContext, name: &str, kr_id: &str, columns: &[&str]) 
         .select_columns(columns)
         .ok()?;
     let batches = df.collect().await.ok()?;
+    if batches.iter().all(|b| b.num_rows() == 0) {
+        return None;
+    }
     pretty_format_batches(&batches).ok().map(|t| t.to_string())
+}
+
+/// Checks without reading any data what the job file alone cannot show: every Tallyfy key
+/// result's SQL is planned against the views' schemas (an unknown column, a type error, a
+/// result that is not one number), as of `as_of`. Returns one error per key result, with the
+/// line of its `source`.
+pub async fn check_offline(plan: &Plan, as_of: NaiveDate) -> Result<Vec<Problem>, InspectError> {
+    let krs: Vec<&crate::model::KeyResult> = plan.key_results.iter().collect();
+    let unplanned = tallyfy::check::plan_queries(&krs, as_of).await?;
+    let output = match &plan.output {
+        Location::Local(dir) => crate::storage::check_local_output(dir)
+            .err()
+            .map(|message| Problem {
+                severity: Severity::Error,
+                file: plan.job_path.clone(),
+                line: None,
+                subject: Some("output".into()),
+                message: format!("{} cannot be written: {message}", plan.output),
+            }),
+        Location::S3(_) => None,
+    };
+    Ok(output
+        .into_iter()
+        .chain(plan.key_results.iter().filter_map(|k| {
+            let message = unplanned.get(&k.id)?;
+            Some(Problem {
+                severity: Severity::Error,
+                file: plan.job_path.clone(),
+                line: k.source_line.map(|l| (l, 1)),
+                subject: Some(format!("key result {}", k.id)),
+                message: format!("sql does not plan: {message}"),
+            })
+        }))
+        .collect())
 }
 
 /// Reaches every connection the job's key results use: Tallyfy exports are listed and their
@@ -174,9 +216,17 @@ pub async fn check_online(
             }
         }
     });
-    futures::future::join_all(checks)
-        .await
-        .into_iter()
-        .flatten()
-        .collect()
+    let output = async {
+        if !matches!(plan.output, Location::S3(_)) {
+            return None;
+        }
+        let checked = match crate::storage::open(&plan.output, false).await {
+            Ok(opened) => crate::storage::check_writable(&opened).await,
+            Err(e) => Err(e.to_string()),
+        };
+        checked.err().map(|e| ("output".to_string(), e))
+    };
+    let (mut problems, output) = futures::join!(futures::future::join_all(checks), output);
+    problems.push(output.into_iter().collect());
+    problems.into_iter().flatten().collect()
 }

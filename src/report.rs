@@ -104,6 +104,9 @@ pub struct Report {
     pub last_date: NaiveDate,
     pub output: String,
     pub generated_at: String,
+    /// `FY27-Q1 closed — final, as of 2026-04-30` when the newest snapshot is after the
+    /// period's end.
+    pub closed: Option<String>,
     pub objectives: Vec<ObjectiveView>,
 }
 
@@ -175,11 +178,9 @@ pub async fn build(
         dates.iter().max().copied().unwrap_or_default(),
     );
     // The chart spans the period as the job defines it, else the dates there are.
-    let (start, end) = plan
-        .objectives
-        .iter()
-        .find(|o| o.period.label == period)
-        .map_or((first_date, last_date), |o| (o.period.start, o.period.end));
+    let defined = plan.objectives.iter().find(|o| o.period.label == period);
+    let (start, end) = defined.map_or((first_date, last_date), |o| (o.period.start, o.period.end));
+    let closed = defined.and_then(|o| o.period.closed_note(last_date));
 
     let mut views = Vec::new();
     for b in &objectives {
@@ -236,6 +237,7 @@ pub async fn build(
         last_date,
         output: output.to_string(),
         generated_at: Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
+        closed,
         objectives: views,
     })
 }

@@ -90,7 +90,7 @@ pub async fn open(location: &Location, create: bool) -> Result<Opened, StorageEr
     match location {
         Location::Local(dir) => {
             if create {
-                std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
+                create_folder(dir).map_err(err)?;
             }
             if !dir.is_dir() {
                 return Err(err("no such folder".into()));
@@ -106,6 +106,78 @@ pub async fn open(location: &Location, create: bool) -> Result<Opened, StorageEr
         }
         Location::S3(s3) => open_s3(s3).await,
     }
+}
+
+/// Makes `dir` and its missing parents; the error names the first folder that could not be
+/// made and why.
+pub fn create_folder(dir: &std::path::Path) -> Result<(), String> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut missing = vec![dir];
+    while let Some(parent) = missing.last().and_then(|d| d.parent()) {
+        if parent.as_os_str().is_empty() || parent.is_dir() {
+            break;
+        }
+        missing.push(parent);
+    }
+    for d in missing.into_iter().rev() {
+        match std::fs::create_dir(d) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && d.is_dir() => {}
+            Err(e) => return Err(format!("cannot create the folder {}: {e}", d.display())),
+        }
+    }
+    Ok(())
+}
+
+/// Checks without creating anything that a local output folder could be written: the folder,
+/// or its nearest existing parent, is a folder a file can be made in.
+pub fn check_local_output(dir: &std::path::Path) -> Result<(), String> {
+    let mut at = dir;
+    while !at.exists() {
+        match at.parent() {
+            Some(p) if !p.as_os_str().is_empty() => at = p,
+            _ => {
+                at = std::path::Path::new(".");
+                break;
+            }
+        }
+    }
+    if !at.is_dir() {
+        return Err(format!("{} is not a folder", at.display()));
+    }
+    tempfile::tempfile_in(at)
+        .map(drop)
+        .map_err(|e| format!("cannot write in {}: {e}", at.display()))
+}
+
+/// Checks that an opened output can be listed and written: lists its root and writes, then
+/// deletes, one small object under `_okrflow/` (`validate --online`).
+pub async fn check_writable(opened: &Opened) -> Result<(), String> {
+    use futures::{StreamExt, TryStreamExt};
+    use object_store::ObjectStoreExt;
+    let _: Vec<_> = opened
+        .store
+        .list(Some(&opened.prefix))
+        .take(1)
+        .try_collect()
+        .await
+        .map_err(|e| format!("cannot list {}: {e}", opened.display))?;
+    let probe = opened.path(&format!(
+        "_okrflow/validate-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    opened
+        .store
+        .put(&probe, "okrflow validate --online".into())
+        .await
+        .map_err(|e| format!("cannot write in {}: {e}", opened.display))?;
+    opened
+        .store
+        .delete(&probe)
+        .await
+        .map_err(|e| format!("wrote but cannot delete {probe} in {}: {e}", opened.display))
 }
 
 /// The S3 endpoint from `AWS_ENDPOINT_URL_S3` or `AWS_ENDPOINT_URL` (S3-compatible stores,

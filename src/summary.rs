@@ -62,6 +62,20 @@ pub fn rows(batches: &[RecordBatch], key: &str) -> HashMap<String, Row> {
     out
 }
 
+/// The longest note the summary shows; the row and the log keep the whole text.
+const NOTE_CHARS: usize = 100;
+
+/// The first line of `text`, cut to [`NOTE_CHARS`] with `…`.
+fn short(text: &str) -> String {
+    let first = text.lines().next().unwrap_or("").trim_end();
+    let cut = first.chars().count() > NOTE_CHARS || text.trim_end().contains('\n');
+    if !cut {
+        return first.to_string();
+    }
+    let kept: String = first.chars().take(NOTE_CHARS - 1).collect();
+    format!("{}…", kept.trim_end())
+}
+
 fn pct(v: Option<f64>) -> String {
     v.map_or_else(|| "–".into(), |v| format!("{:.0}%", v * 100.0))
 }
@@ -104,9 +118,9 @@ pub fn render(plan: &Plan, krs: &[RecordBatch], objectives: &[RecordBatch]) -> S
         for k in plan.key_results.iter().filter(|k| k.objective_id == o.id) {
             let r = kr_rows.get(&k.id).cloned().unwrap_or_default();
             let note = match (&r.error, r.stale, &r.note) {
-                (Some(e), true, _) => format!("stale: {e}"),
-                (Some(e), false, _) => format!("failed: {e}"),
-                (None, _, Some(n)) => n.clone(),
+                (Some(e), true, _) => format!("stale: {}", short(e)),
+                (Some(e), false, _) => format!("failed: {}", short(e)),
+                (None, _, Some(n)) => short(n),
                 _ => String::new(),
             };
             table.add_row([
@@ -123,6 +137,20 @@ pub fn render(plan: &Plan, krs: &[RecordBatch], objectives: &[RecordBatch]) -> S
         }
     }
     table.to_string()
+}
+
+/// What the run says of each period of the job that is over on `as_of`: `FY27-Q1 closed —
+/// final, as of 2026-04-30`, once per period, in the job's order.
+pub fn closed_periods(plan: &Plan, as_of: chrono::NaiveDate) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for o in &plan.objectives {
+        if let Some(note) = o.period.closed_note(as_of)
+            && !out.contains(&note)
+        {
+            out.push(note);
+        }
+    }
+    out
 }
 
 /// How a run's key results came out.
@@ -151,4 +179,28 @@ pub fn counts(krs: &[RecordBatch]) -> Counts {
         }
     }
     c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notes_are_cut_to_one_short_line() {
+        assert_eq!(
+            short("no data yet: `x` is NULL"),
+            "no data yet: `x` is NULL"
+        );
+        let long = format!(
+            "Schema error: No field named a. {}\nValid fields are b, c.",
+            "x".repeat(200)
+        );
+        let s = short(&long);
+        assert_eq!(s.chars().count(), NOTE_CHARS);
+        assert!(
+            s.starts_with("Schema error: No field named a. xxx") && s.ends_with('…'),
+            "{s}"
+        );
+        assert_eq!(short("first line\nsecond"), "first line…");
+    }
 }

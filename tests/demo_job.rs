@@ -23,7 +23,8 @@ async fn a_closed_quarter_is_scored_on_its_last_day() {
     close(k.progress, 0.45);
     close(k.expected, 1.0);
     close(k.score, 0.15);
-    assert_eq!(k.status.as_deref(), Some("at_risk"));
+    // The quarter is over: the status is final, and the target was not reached.
+    assert_eq!(k.status.as_deref(), Some("missed"));
 
     // 52 shown onboarding tasks completed in the quarter, 5 of them after their deadline
     // (onb-07 tasks 2 and 4, onb-10 tasks 1 and 3, onb-12 task 5): 47 / 52.
@@ -36,7 +37,7 @@ async fn a_closed_quarter_is_scored_on_its_last_day() {
     let k = kr(&report, "O1-KR3");
     close(k.value, 12.0);
     close(k.progress, 0.8);
-    assert_eq!(k.status.as_deref(), Some("behind"));
+    assert_eq!(k.status.as_deref(), Some("missed"));
 
     // Open issues: onb-10 3 reported 1 resolved, onb-12 1/0, onb-15 2/0 (onb-03 and onb-07
     // resolved theirs) = 5; from 8 towards 0.
@@ -54,7 +55,7 @@ async fn a_closed_quarter_is_scored_on_its_last_day() {
 
     // Vendor reviews started in the quarter: 5, of which 4 complete.
     close(kr(&report, "C1-KR2").value, 80.0);
-    assert_eq!(kr(&report, "C1-KR2").status.as_deref(), Some("behind"));
+    assert_eq!(kr(&report, "C1-KR2").status.as_deref(), Some("missed"));
 
     // Roll-ups: O1 = mean(0.45, 0.6923, 0.8); O2 = mean(0.375, 0.5); C1-KR1 weighs O1 1.0,
     // O2 0.5 and O3 0.0; C1 = mean(C1-KR1, C1-KR2).
@@ -70,6 +71,7 @@ async fn a_closed_quarter_is_scored_on_its_last_day() {
     close(kr(&report, "C1-KR1").progress, c1_kr1);
     close(kr(&report, "C1-KR1").value, 100.0 * c1_kr1);
     close(objective(&report, "C1").progress, (c1_kr1 + 0.8) / 2.0);
+    assert_eq!(objective(&report, "C1").status.as_deref(), Some("missed"));
 
     // Looker, from the bundled archive (jobs/demo/raw/): EMEA demos 7 + 12 + 5 = 24 of
     // 50; April's payment success 0.9893 → 98.93 %, from 98 towards 99.5 = 0.62; the newest
@@ -256,4 +258,68 @@ async fn output_files_are_athena_safe() {
             .key_value_metadata()
             .is_none_or(|kv| kv.iter().all(|k| k.key != "ARROW:schema"))
     );
+}
+
+/// On the period's last day the statuses are still the running ones; the day after, final
+/// (done or missed), and every display says the period is closed.
+#[test]
+fn a_closed_period_says_so_and_its_statuses_are_final() {
+    let out = tempfile::tempdir().unwrap();
+    let o = out.path().to_str().unwrap();
+    let run = |d: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_okrflow"))
+            .current_dir(repo())
+            .args(["run", "jobs/demo.toml", "--as-of", d, "--output", o])
+            .output()
+            .unwrap()
+    };
+    let last_day = run("2026-04-30");
+    let text = String::from_utf8_lossy(&last_day.stdout);
+    assert!(last_day.status.success(), "{text}");
+    assert!(!text.contains("closed"), "{text}");
+    let row = |d: &str, id: &str| {
+        partition_rows(
+            &out.path().join(format!("kr_snapshots/as_of={d}")),
+            "kr_id",
+            &[],
+        )[id]["status"]
+            .clone()
+    };
+    assert_eq!(row("2026-04-30", "O1-KR1"), "at_risk");
+    let after = run("2026-12-01");
+    let (text, log) = (
+        String::from_utf8_lossy(&after.stdout),
+        String::from_utf8_lossy(&after.stderr),
+    );
+    assert!(
+        text.contains("FY27-Q1 closed — final, as of 2026-04-30"),
+        "{text}"
+    );
+    assert!(
+        log.contains("closed=FY27-Q1 closed — final, as of 2026-04-30"),
+        "{log}"
+    );
+    // the same numbers, a final status: 9 of 20 onboardings is missed, 4 of 5 reviews too
+    assert_eq!(row("2026-12-01", "O1-KR1"), "missed");
+    assert_eq!(row("2026-12-01", "C1-KR2"), "missed");
+    let preview = std::process::Command::new(env!("CARGO_BIN_EXE_okrflow"))
+        .current_dir(repo())
+        .args([
+            "preview",
+            "jobs/demo.toml",
+            "--kr",
+            "O1-KR1",
+            "--as-of",
+            "2026-12-01",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&preview.stdout);
+    assert!(
+        text.contains("FY27-Q1 closed — final, as of 2026-04-30"),
+        "{text}"
+    );
+    // and the rows the count came from: 9 onboardings
+    assert!(text.contains("9 row(s) aggregated"), "{text}");
+    assert!(text.contains("value: 9"), "{text}");
 }

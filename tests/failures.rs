@@ -95,9 +95,8 @@ fn a_failing_key_result_is_written_stale_with_its_last_good_value_and_exit_3() {
         );
         let stderr = String::from_utf8_lossy(&run.stderr);
         assert!(
-            stderr.contains(
-                "key result K2: query returned Utf8 value `n/a` in `answer`, not a number"
-            ),
+            stderr
+                .contains("sql does not plan: the query gives `answer` of type Utf8, not a number"),
             "{stderr}"
         );
         let stdout = String::from_utf8_lossy(&run.stdout);
@@ -159,7 +158,9 @@ fn a_job_that_cannot_run_exits_1_and_names_the_problem() {
     assert_eq!(run.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(
-        stderr.contains("bad.toml:9:9: invalid type: integer `3`, expected a string"),
+        stderr.contains(
+            "bad.toml:9:9: error: objective O: invalid type: integer `3`, expected a string"
+        ),
         "{stderr}"
     );
 

@@ -75,10 +75,67 @@ impl ScalarUDFImpl for EmptyAsNull {
     }
 }
 
+/// `round_significant(x, digits)`: `x` rounded to `digits` significant digits, so values
+/// okrflow computes (a ratio × 100, an attainment in percent) do not carry float noise such
+/// as `98.92999999999999`. NULL, 0, NaN and infinities are returned as they are.
+pub fn round_significant() -> ScalarUDF {
+    datafusion::logical_expr::create_udf(
+        "round_significant",
+        vec![DataType::Float64, DataType::Int64],
+        DataType::Float64,
+        Volatility::Immutable,
+        Arc::new(|args: &[ColumnarValue]| {
+            let arrays = ColumnarValue::values_to_arrays(args)?;
+            let (Some(x), Some(d)) = (
+                arrays[0].as_primitive_opt::<datafusion::arrow::datatypes::Float64Type>(),
+                arrays[1].as_primitive_opt::<datafusion::arrow::datatypes::Int64Type>(),
+            ) else {
+                return exec_err!("round_significant takes a double and an integer");
+            };
+            let rounded: datafusion::arrow::array::Float64Array = x
+                .iter()
+                .zip(d.iter())
+                .map(|(x, d)| Some(round_to(x?, d? as i32)))
+                .collect();
+            let out: ArrayRef = Arc::new(rounded);
+            Ok(
+                if args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_))) {
+                    ColumnarValue::Scalar(ScalarValue::try_from_array(&out, 0)?)
+                } else {
+                    ColumnarValue::Array(out)
+                },
+            )
+        }),
+    )
+}
+
+fn round_to(x: f64, digits: i32) -> f64 {
+    if x == 0.0 || !x.is_finite() || digits <= 0 {
+        return x;
+    }
+    let magnitude = x.abs().log10().floor() as i32 + 1;
+    let scale = 10f64.powi(digits - magnitude);
+    let r = (x * scale).round() / scale;
+    if r.is_finite() { r } else { x }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::engine::new_session;
     use datafusion::arrow::array::{Array, AsArray};
+
+    #[test]
+    fn computed_values_lose_their_float_noise() {
+        assert_eq!(super::round_to(0.9893 * 100.0, 12), 98.93);
+        assert_eq!(super::round_to(98.92999999999999, 12), 98.93);
+        assert_eq!(super::round_to(100.0 / 3.0, 12), 33.3333333333);
+        assert_eq!(
+            super::round_to(-0.000123456789012345, 12),
+            -0.000123456789012
+        );
+        assert_eq!(super::round_to(0.0, 12), 0.0);
+        assert!(super::round_to(f64::NAN, 12).is_nan());
+    }
 
     /// The function and the SQL expression it replaces agree on every kind of cell.
     #[tokio::test]

@@ -2,6 +2,7 @@
 //! ([`plan`]) that the rest of okrflow runs from. Nothing here does I/O beyond reading the
 //! job file itself.
 
+pub mod diagnose;
 pub mod job;
 pub mod period;
 pub mod plan;

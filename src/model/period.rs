@@ -74,6 +74,12 @@ impl Period {
         as_of.min(self.end)
     }
 
+    /// For a run after the period's last day, what every display says of it: `FY27-Q1
+    /// closed — final, as of 2026-04-30`. `None` while the period runs.
+    pub fn closed_note(&self, as_of: NaiveDate) -> Option<String> {
+        (as_of > self.end).then(|| format!("{} closed — final, as of {}", self.label, self.end))
+    }
+
     /// True when `day` falls inside the period.
     pub fn contains(&self, day: NaiveDate) -> bool {
         self.start <= day && day <= self.end
@@ -102,6 +108,16 @@ mod tests {
     fn calendar_fiscal_year() {
         let p = Period::parse("FY27-Q3", 1).unwrap();
         assert_eq!((p.start, p.end), (d(2027, 7, 1), d(2027, 9, 30)));
+    }
+
+    #[test]
+    fn a_period_is_closed_only_after_its_last_day() {
+        let q1 = Period::parse("FY27-Q1", 2).unwrap();
+        assert_eq!(q1.closed_note(d(2026, 4, 30)), None);
+        assert_eq!(
+            q1.closed_note(d(2026, 12, 1)).unwrap(),
+            "FY27-Q1 closed — final, as of 2026-04-30"
+        );
     }
 
     #[test]

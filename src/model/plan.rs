@@ -256,6 +256,9 @@ pub struct KeyResult {
     /// period: recorded (text and hash) with each snapshot, so a reader can tell which
     /// definition produced a number.
     pub definition: String,
+    /// The line of the key result's `source` in the job file (1-based), for messages about
+    /// its SQL or selection found after parsing.
+    pub source_line: Option<usize>,
 }
 
 impl KeyResult {
@@ -342,15 +345,36 @@ impl Checker<'_> {
 /// Parses and validates a job file's text. `path` is used for messages and to resolve
 /// relative URLs.
 pub fn parse(path: &Path, text: &str) -> Result<Plan, JobError> {
-    let file: JobFile = toml::from_str(text).map_err(|e| {
-        let (line, column) = e.span().map_or((1, 1), |s| line_col(text, s.start));
-        JobError::Syntax {
-            path: path.to_path_buf(),
-            line,
-            column,
-            message: e.message().trim().to_string(),
+    let file: JobFile = match toml::from_str(text) {
+        Ok(file) => file,
+        Err(e) => {
+            // serde stops at the first problem: look at each table on its own for all of them.
+            let found = super::diagnose::diagnose(text);
+            if found.is_empty() {
+                let (line, column) = e.span().map_or((1, 1), |s| line_col(text, s.start));
+                return Err(JobError::Syntax {
+                    path: path.to_path_buf(),
+                    line,
+                    column,
+                    message: e.message().trim().to_string(),
+                });
+            }
+            return Err(JobError::Invalid {
+                path: path.to_path_buf(),
+                problems: found
+                    .into_iter()
+                    .map(|f| Problem {
+                        severity: Severity::Error,
+                        file: path.to_path_buf(),
+                        line: f.span.map(|s| line_col(text, s.start)),
+                        subject: f.subject,
+                        message: f.message,
+                    })
+                    .collect(),
+                warnings: Vec::new(),
+            });
         }
-    })?;
+    };
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut c = Checker {
         path,
@@ -527,6 +551,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Plan, JobError> {
         &key_results,
         &objective_spans,
         &alignment_spans,
+        &kr_spans,
     );
 
     let (errors, warnings): (Vec<_>, Vec<_>) = c
@@ -856,6 +881,10 @@ fn key_result(
         late_penalty,
         source,
         definition: String::new(),
+        source_line: kr
+            .source
+            .as_ref()
+            .map(|s| line_col(c.text, s.span().start).0),
     })
 }
 
@@ -939,6 +968,7 @@ fn check_tree(
     key_results: &[KeyResult],
     objective_spans: &HashMap<String, Range<usize>>,
     alignment_spans: &HashMap<String, Range<usize>>,
+    kr_spans: &HashMap<String, Range<usize>>,
 ) {
     let kr_owner: HashMap<&str, &str> = key_results
         .iter()
@@ -952,10 +982,13 @@ fn check_tree(
                 Some(p) => {
                     parent.insert(o.id.as_str(), p);
                 }
-                None => c.warn(
-                    alignment_spans.get(&o.id).cloned(),
+                None => c.error(
+                    alignment_spans.get(&o.id).cloned().unwrap_or(0..0),
                     Some(format!("objective {}", o.id)),
-                    format!("aligns to key result `{kr}`, which this job does not define; its contribution is not rolled up"),
+                    format!(
+                        "aligns to key result `{kr}`, which this job does not define (key results: {})",
+                        key_results.iter().map(|k| k.id.as_str()).collect::<Vec<_>>().join(", ")
+                    ),
                 ),
             }
         }
@@ -992,10 +1025,10 @@ fn check_tree(
                 .iter()
                 .any(|o| o.aligns_to.as_ref().is_some_and(|(kr, _)| *kr == k.id))
         {
-            c.warn(
-                None,
+            c.error(
+                kr_spans.get(&k.id).cloned().unwrap_or(0..0),
                 Some(format!("key result {}", k.id)),
-                "is measured by its aligned objectives, but none aligns to it",
+                "is measured by its aligned objectives (measure = { aligned = {} }), but no objective aligns to it",
             );
         }
     }
@@ -1136,7 +1169,33 @@ late_penalty = {{ per_week = 0.1 }}
         let msg = err.to_string();
         // HEAD takes lines 1-11; `colour` is the fifth line of the body.
         assert!(
-            msg.starts_with("jobs/t.toml:16:1: unknown field `colour`"),
+            msg.contains("jobs/t.toml:16:1: error: objective O1: unknown field `colour`"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn every_unknown_field_of_the_file_is_reported_at_once() {
+        let err = parse_str(
+            "[[objectives]]\nid = \"O1\"\ntitel = \"x\"\ntitle = \"x\"\nperiod = \"FY27-Q1\"\n\
+             [[objectives.key_results]]\nid = \"K1\"\ntitle = \"t\"\nmesure = { kpi = { start = 0, target = 1 } }\n",
+        )
+        .unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with("job file jobs/t.toml has 3 error(s):"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("jobs/t.toml:14:1: error: objective O1: unknown field `titel`"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("jobs/t.toml:20:1: error: key result K1: unknown field `mesure`"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("error: key result K1: missing field `measure`"),
             "{msg}"
         );
     }
@@ -1205,7 +1264,7 @@ source = { tallyfy = { sql = "DELETE FROM tallyfy_processes" } }
     }
 
     #[test]
-    fn alignment_cycle_is_an_error_and_unknown_alignment_a_warning() {
+    fn alignment_cycle_and_unknown_alignment_are_errors() {
         let obj = |id: &str, to: &str| {
             format!(
                 "[[objectives]]\nid = \"{id}\"\ntitle = \"x\"\nowner = \"{id}\"\nperiod = \"FY27-Q1\"\naligns_to = {{ key_result = \"{to}\" }}\n[[objectives.key_results]]\nid = \"{id}-KR\"\ntitle = \"t\"\nowner = \"o\"\nmeasure = {{ percent_complete = {{}} }}\n{KR_SQL}\n"
@@ -1220,12 +1279,26 @@ source = { tallyfy = { sql = "DELETE FROM tallyfy_processes" } }
         assert_eq!(errs.len(), 1, "{errs:?}");
         assert!(errs[0].contains("alignment cycle: "), "{}", errs[0]);
 
-        let plan = parse_str(&obj("A", "CEO-KR2")).unwrap();
-        assert_eq!(plan.warnings.len(), 1);
+        // A typo in aligns_to would move a company score silently: an error with its line.
+        let errs = errors(&format!("{}{}", obj("A", "B-KR"), obj("B", "B-KR9")));
+        assert_eq!(errs.len(), 1, "{errs:?}");
         assert!(
-            plan.warnings[0]
-                .to_string()
-                .contains("aligns to key result `CEO-KR2`, which this job does not define")
+            errs[0].contains(":29:")
+                && errs[0].contains("objective B: aligns to key result `B-KR9`, which this job does not define (key results: A-KR, B-KR)"),
+            "{}",
+            errs[0]
+        );
+        // An aligned key result nothing aligns to would never get a value.
+        let errs = errors(
+            "[[objectives]]\nid = \"C\"\ntitle = \"x\"\nowner = \"o\"\nperiod = \"FY27-Q1\"\n\
+             [[objectives.key_results]]\nid = \"C-KR1\"\ntitle = \"t\"\nowner = \"o\"\nmeasure = { aligned = {} }\n",
+        );
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(
+            errs[0].contains("key result C-KR1: is measured by its aligned objectives")
+                && errs[0].contains("but no objective aligns to it"),
+            "{}",
+            errs[0]
         );
     }
 

@@ -38,6 +38,10 @@ fn measures(table: &str) -> Vec<(&'static str, &'static str)> {
                 "no_data_count",
                 "type: count\n    filters: [status: \"no_data\"]\n    drill_fields: [detail*]",
             ),
+            (
+                "missed_count",
+                "type: count\n    filters: [status: \"missed\"]\n    drill_fields: [detail*]",
+            ),
         ],
         "objective_snapshots" => vec![
             (

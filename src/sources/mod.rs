@@ -104,6 +104,14 @@ pub enum SourceError {
     /// The key result's SQL failed to plan or run.
     #[error("key result {kr_id}: query failed: {message}")]
     Query { kr_id: String, message: String },
+    /// The key result's SQL does not plan against its source's tables (an unknown column, a
+    /// type error, not one numeric column): found before any data is read.
+    #[error("key result {kr_id} (job file line {line}): sql does not plan: {message}")]
+    Plan {
+        kr_id: String,
+        line: usize,
+        message: String,
+    },
     /// An API source (Looker, Jira) could not give the key result's data.
     #[error("connection `{connection}`: {message}")]
     Api { connection: String, message: String },

@@ -4,11 +4,15 @@
 //! - [`loader`]: lists the export files and registers them, with their file name and time,
 //!   as the raw table the SQL in `sql/tallyfy_*.sql` deduplicates and types;
 //! - [`query`]: checks and runs a key result's SQL with bound parameters;
+//! - [`check`]: plans every key result's SQL against the views over no exports;
+//! - [`preview`]: the rows a key result's query aggregated, for `preview`;
 //! - [`generate`]: the deterministic generator of the bundled sample exports.
 
+pub mod check;
 pub mod config;
 pub mod generate;
 pub mod loader;
+pub mod preview;
 pub mod query;
 
 use crate::engine::{self, EngineError, midnight, registry};
@@ -36,25 +40,49 @@ pub async fn extract(
     krs: &[&KeyResult],
     as_of: NaiveDate,
 ) -> Result<Vec<KrValue>, EngineError> {
+    // SQL that does not plan fails its key result before any export is read.
+    let mut values = Vec::new();
+    let unplanned = check::plan_queries(krs, as_of).await?;
+    for (id, message) in &unplanned {
+        let k = krs
+            .iter()
+            .find(|k| &k.id == id)
+            .expect("a key result of the list");
+        let e = SourceError::Plan {
+            kr_id: id.clone(),
+            line: k.source_line.unwrap_or(0),
+            message: message.clone(),
+        };
+        tracing::warn!(kr = %id, error = %e, "key result failed");
+        values.push(KrValue {
+            kr_id: id.clone(),
+            value: Err(e),
+        });
+    }
+    let krs: Vec<&KeyResult> = krs
+        .iter()
+        .filter(|k| !unplanned.contains_key(&k.id))
+        .copied()
+        .collect();
+    if krs.is_empty() {
+        return Ok(values);
+    }
     let ctx = engine::new_session();
     let _loaded = match loader::register(&ctx, connection, location).await {
         Ok(loaded) => loaded,
         Err(e) => {
             tracing::error!(connection, error = %e, "Tallyfy exports unreadable");
-            return Ok(krs
-                .iter()
-                .map(|k| KrValue {
-                    kr_id: k.id.clone(),
-                    value: Err(e.clone()),
-                })
-                .collect());
+            values.extend(krs.iter().map(|k| KrValue {
+                kr_id: k.id.clone(),
+                value: Err(e.clone()),
+            }));
+            return Ok(values);
         }
     };
     let mut by_date: BTreeMap<NaiveDate, Vec<&KeyResult>> = BTreeMap::new();
     for k in krs {
         by_date.entry(k.evaluation_date(as_of)).or_default().push(k);
     }
-    let mut values = Vec::new();
     for (day, krs) in by_date {
         let queries: Vec<(&KeyResult, &str, QueryParams)> = krs
             .iter()

@@ -98,6 +98,40 @@ pub async fn plan(
     }
 }
 
+/// Plans a key result's SQL read-only (no row is read: the tables may be empty) and checks
+/// that it gives one numeric column. The message is DataFusion's, with its hints ("Did you
+/// mean …").
+pub async fn check_plan(
+    ctx: &SessionContext,
+    sql: &str,
+    params: &QueryParams,
+) -> Result<(), String> {
+    let message = |e: datafusion::error::DataFusionError| e.strip_backtrace().trim().to_string();
+    let df = plan(ctx, sql, Some(params)).await.map_err(message)?;
+    let schema = df.schema().clone();
+    df.create_physical_plan().await.map_err(message)?;
+    let fields = schema.fields();
+    if fields.len() != 1 {
+        return Err(format!(
+            "the query gives {} columns ({}); it must give exactly one number",
+            fields.len(),
+            fields
+                .iter()
+                .map(|f| format!("`{}`", f.name()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let t = fields[0].data_type();
+    if !(t.is_numeric() || *t == DataType::Null) {
+        return Err(format!(
+            "the query gives `{}` of type {t}, not a number",
+            fields[0].name()
+        ));
+    }
+    Ok(())
+}
+
 /// Runs a key result's SQL read-only with its parameters bound and returns its one number.
 /// No row, NULL, or NaN (0 ÷ 0) is "nothing to measure yet" ([`Measured::NoData`]); more
 /// than one row or column, text, or an infinite number is an error.

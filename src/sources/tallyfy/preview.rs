@@ -1,0 +1,85 @@
+//! `preview` of a Tallyfy key result: beside its value, the rows its query aggregated (the
+//! input of the query's outermost aggregate, the columns it aggregates or groups by), so a
+//! reader can check the number by hand.
+
+use super::query::{self, QueryParams};
+use super::{loader, register_views};
+use crate::model::{KeyResult, Location};
+use datafusion::arrow::util::pretty::pretty_format_batches;
+use datafusion::common::Column;
+use datafusion::logical_expr::{Expr, LogicalPlan};
+use datafusion::prelude::{DataFrame, SessionContext};
+use std::collections::BTreeMap;
+
+/// How many aggregated rows are shown.
+pub const ROWS_SHOWN: usize = 10;
+
+/// The rows `kr`'s SQL aggregates as of `as_of`, as text: how many there are and the first
+/// [`ROWS_SHOWN`]. `None` when the query has no aggregate or its data cannot be read (the
+/// value says why).
+pub async fn aggregated_rows(
+    connection: &str,
+    location: &Location,
+    kr: &KeyResult,
+    sql: &str,
+    as_of: chrono::NaiveDate,
+) -> Option<String> {
+    let day = kr.evaluation_date(as_of);
+    let params = QueryParams {
+        as_of: day,
+        period_start: kr.period.start,
+        period_end: kr.period.end,
+    };
+    let ctx = crate::engine::new_session();
+    let _loaded = loader::register(&ctx, connection, location).await.ok()?;
+    let scratch = tempfile::tempdir().ok()?;
+    register_views(&ctx, day, scratch.path(), Some(&[(sql, params)]))
+        .await
+        .ok()?;
+    let df = query::plan(&ctx, sql, Some(&params)).await.ok()?;
+    rows_of(&ctx, df.logical_plan()).await
+}
+
+/// The input of the outermost aggregate of `plan`, counted and shown.
+async fn rows_of(ctx: &SessionContext, plan: &LogicalPlan) -> Option<String> {
+    let (input, columns) = outermost_aggregate(plan)?;
+    let df = DataFrame::new(ctx.state(), input.clone());
+    let count = df.clone().count().await.ok()?;
+    let mut text = format!("{count} row(s) aggregated");
+    if !columns.is_empty() && count > 0 {
+        let exprs: Vec<Expr> = columns.into_values().map(Expr::Column).collect();
+        let shown = df.select(exprs).ok()?.limit(0, Some(ROWS_SHOWN)).ok()?;
+        let batches = shown.collect().await.ok()?;
+        let table = pretty_format_batches(&batches).ok()?.to_string();
+        text = format!(
+            "{text}{}:\n{table}",
+            if count > ROWS_SHOWN {
+                format!(", the first {ROWS_SHOWN}")
+            } else {
+                String::new()
+            }
+        );
+    }
+    Some(text)
+}
+
+/// The outermost aggregate's input and the columns its expressions read, following single
+/// inputs down from the top (projections, sorts, limits, filters).
+fn outermost_aggregate(plan: &LogicalPlan) -> Option<(&LogicalPlan, BTreeMap<String, Column>)> {
+    match plan {
+        LogicalPlan::Aggregate(a) => {
+            let columns = a
+                .group_expr
+                .iter()
+                .chain(&a.aggr_expr)
+                .flat_map(|e| e.column_refs())
+                .map(|c| (c.flat_name(), c.clone()))
+                .collect();
+            Some((a.input.as_ref(), columns))
+        }
+        other => match other.inputs().as_slice() {
+            [only] => outermost_aggregate(only),
+            _ => None,
+        },
+    }
+}
