@@ -41,6 +41,13 @@ final AS (
     d.kr_title,
     coalesce(d.owner, o.objective_owner) AS owner,
     d.measure_kind,
+    -- what `value` is measured in, by measure kind (README: "value and its unit")
+    CASE d.measure_kind
+      WHEN 'kpi' THEN 'source'
+      WHEN 'percent_complete' THEN 'percent'
+      WHEN 'milestones' THEN 'milestone'
+      WHEN 'aligned' THEN 'attainment_percent'
+    END AS value_unit,
     d.source_kind,
     d.connection,
     -- an aligned key result's value is computed here: 12 significant digits, no float noise

@@ -1,6 +1,7 @@
 -- objective_snapshots: one row per objective and run date. Progress, expected progress and
 -- score are okr_rollup's weighted means; the counts are of the objective's own key results
--- in kr_snapshots (aligned child objectives are counted in their own rows). An objective with
+-- in kr_snapshots (aligned child objectives are counted in their own rows). Names follow one
+-- rule: an entity's own columns carry its name (objective_id, objective_title; kr_id, kr_title). An objective with
 -- nothing measured yet and no failed key result is `no_data`; `no_data` key results are left
 -- out of the mean, as every key result without a value is.
 WITH run AS (
@@ -27,7 +28,9 @@ kr_counts AS (
     count(*) FILTER (WHERE status = 'missed') AS krs_missed,
     count(*) FILTER (WHERE stale) AS krs_stale,
     count(*) FILTER (WHERE status = 'no_data') AS krs_no_data,
-    count(*) FILTER (WHERE status IS NULL) AS krs_failed
+    -- as in runs and the summary: stale = failed today, last good value kept; failed = failed
+    -- today with no value at all
+    count(*) FILTER (WHERE error IS NOT NULL AND NOT stale) AS krs_failed
   FROM kr_snapshots
   GROUP BY objective_id
 ),
@@ -39,7 +42,7 @@ final AS (
     r.job_name AS job,
     o.period,
     o.objective_id,
-    o.title,
+    o.title AS objective_title,
     o.owner,
     o.level,
     o.parent_kr_id AS aligns_to_kr,

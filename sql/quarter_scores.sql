@@ -19,7 +19,7 @@ items AS (
          owner, evaluated_on, period_end, attainment, progress, expected_progress, score
   FROM krs
   UNION ALL
-  SELECT period, run_id, as_of, 'objective' AS kind, objective_id AS id, objective_id, title,
+  SELECT period, run_id, as_of, 'objective' AS kind, objective_id AS id, objective_id, objective_title AS title,
          owner, evaluated_on, period_end, attainment, progress, expected_progress, score
   FROM objectives
 ),

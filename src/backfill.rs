@@ -65,8 +65,9 @@ pub enum BackfillError {
     Future { to: NaiveDate, today: NaiveDate },
     #[error("unknown key result `{id}` (known: {known})")]
     UnknownKeyResult { id: String, known: String },
+    /// The output cannot be opened; the message is whole (no second `caused by` line).
     #[error("output {0}")]
-    Output(#[from] StorageError),
+    Output(StorageError),
     #[error(transparent)]
     Sink(#[from] SinkError),
     #[error("{date}: {source}")]
@@ -486,4 +487,10 @@ pub fn fetch_by_connection(plan: &Plan, fetch: &[String]) -> BTreeMap<String, us
         }
     }
     out
+}
+
+impl From<StorageError> for BackfillError {
+    fn from(e: StorageError) -> Self {
+        BackfillError::Output(e)
+    }
 }

@@ -687,6 +687,11 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
                     std::fs::write(&path, lookml::view(&database, table, partition, schema)?).with_context(|| format!("cannot write {}", path.display()))?;
                     written.push(path);
                 }
+                for (view, text) in lookml::latest_views(&database) {
+                    let path = out.join(format!("{view}.view.lkml"));
+                    std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+                    written.push(path);
+                }
                 let path = out.join("okrflow.model.lkml");
                 std::fs::write(&path, lookml::model(&connection)).with_context(|| format!("cannot write {}", path.display()))?;
                 written.push(path);

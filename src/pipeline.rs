@@ -25,8 +25,15 @@ pub enum PipelineError {
     Engine(#[from] EngineError),
     #[error(transparent)]
     Sink(#[from] SinkError),
+    /// The output cannot be opened; the message is whole (no second `caused by` line).
     #[error("output {0}")]
-    Output(#[from] StorageError),
+    Output(StorageError),
+}
+
+impl From<StorageError> for PipelineError {
+    fn from(e: StorageError) -> Self {
+        PipelineError::Output(e)
+    }
 }
 
 /// What a run is asked to do.

@@ -22,8 +22,9 @@ const TEMPLATE: &str = include_str!("../templates/report.html");
 /// Why a report could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
+    /// The output cannot be opened; the message is whole (no second `caused by` line).
     #[error("output {0}")]
-    Output(#[from] StorageError),
+    Output(StorageError),
     #[error(transparent)]
     Sink(#[from] SinkError),
     #[error(transparent)]
@@ -491,4 +492,10 @@ fn chart(
         root.present().map_err(|e| err(&e))?;
     }
     Ok(svg)
+}
+
+impl From<StorageError> for ReportError {
+    fn from(e: StorageError) -> Self {
+        ReportError::Output(e)
+    }
 }

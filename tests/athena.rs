@@ -194,6 +194,27 @@ async fn ddl_and_lookml_declare_exactly_the_written_columns() {
         model.contains("join: objective_snapshots")
             && model.contains("${kr_snapshots.objective_id} = ${objective_snapshots.objective_id}")
     );
+    // The default (first) explore reads the newest snapshot of each key result, through the
+    // Athena view kr_latest, so its count is of key results; the history has its own.
+    let first = model.find("explore: ").unwrap();
+    assert!(
+        model[first..].starts_with("explore: kr_latest {"),
+        "{model}"
+    );
+    assert!(model.contains("${kr_latest.objective_id} = ${objective_latest.objective_id}"));
+    let latest = lookml::latest_views("okr");
+    assert_eq!(
+        latest[0],
+        (
+            "kr_latest".to_string(),
+            "view: kr_latest {\n  extends: [kr_snapshots]\n  sql_table_name: okr.kr_latest ;;\n}\n"
+                .to_string()
+        )
+    );
+    assert!(statements.iter().any(|s| s.name == "view objective_latest"));
+    // progress and score are formatted alike
+    assert!(view.contains("measure: average_score {\n    type: average\n    sql: ${score} ;;\n    value_format_name: percent_1"), "{view}");
+    assert!(view.contains("dimension: score {\n    type: number\n    sql: ${TABLE}.score ;;\n    value_format_name: percent_1"), "{view}");
 }
 
 /// A fake Athena: every query gets an id; the first poll says RUNNING, the next SUCCEEDED,

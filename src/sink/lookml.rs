@@ -20,7 +20,7 @@ fn measures(table: &str) -> Vec<(&'static str, &'static str)> {
             ),
             (
                 "average_score",
-                "type: average\n    sql: ${score} ;;\n    value_format_name: decimal_2",
+                "type: average\n    sql: ${score} ;;\n    value_format_name: percent_1",
             ),
             (
                 "at_risk_count",
@@ -50,7 +50,7 @@ fn measures(table: &str) -> Vec<(&'static str, &'static str)> {
             ),
             (
                 "average_score",
-                "type: average\n    sql: ${score} ;;\n    value_format_name: decimal_2",
+                "type: average\n    sql: ${score} ;;\n    value_format_name: percent_1",
             ),
             (
                 "at_risk_count",
@@ -99,7 +99,7 @@ fn detail(table: &str) -> &'static [&'static str] {
         ],
         "objective_snapshots" => &[
             "objective_id",
-            "title",
+            "objective_title",
             "owner",
             "progress",
             "expected_progress",
@@ -166,12 +166,13 @@ pub fn view(
                 format!("  dimension: {name} {{\n    type: string\n    sql: {sql} ;;\n  }}\n")
             }
             _ => {
-                let format =
-                    if ["progress", "expected_progress", "attainment"].contains(&name.as_str()) {
-                        "\n    value_format_name: percent_1"
-                    } else {
-                        ""
-                    };
+                let format = if ["progress", "expected_progress", "attainment", "score"]
+                    .contains(&name.as_str())
+                {
+                    "\n    value_format_name: percent_1"
+                } else {
+                    ""
+                };
                 format!(
                     "  dimension: {name} {{\n    type: number\n    sql: {sql} ;;{format}\n  }}\n"
                 )
@@ -196,16 +197,38 @@ pub fn view(
     Ok(out)
 }
 
-/// The model file: the connection, the views, and the explores.
+/// The views of the Athena `kr_latest` and `objective_latest` views (each key result's and
+/// objective's newest snapshot): the snapshot tables' views, extended onto them, so their
+/// counts count key results, not daily snapshots. `(file stem, LookML)`.
+pub fn latest_views(database: &str) -> Vec<(String, String)> {
+    [("kr_latest", "kr_snapshots"), ("objective_latest", "objective_snapshots")]
+        .iter()
+        .map(|(view, table)| {
+            (
+                view.to_string(),
+                format!(
+                    "view: {view} {{\n  extends: [{table}]\n  sql_table_name: {database}.{view} ;;\n}}\n"
+                ),
+            )
+        })
+        .collect()
+}
+
+/// The model file: the connection, the views, and the explores. The first explore, the
+/// default, reads each key result's newest snapshot; `kr_snapshots` has the history.
 pub fn model(connection: &str) -> String {
     format!(
         "connection: \"{connection}\"\n\ninclude: \"/**/*.view.lkml\"\n\n\
-         explore: kr_snapshots {{\n  label: \"OKR key results\"\n  description: \"Key-result snapshots per run date, with their objective's snapshot of the same run\"\n  \
+         explore: kr_latest {{\n  label: \"OKR key results\"\n  description: \"Each key result's newest snapshot, with its objective's newest snapshot\"\n  \
+         join: objective_latest {{\n    type: left_outer\n    relationship: many_to_one\n    \
+         sql_on: ${{kr_latest.objective_id}} = ${{objective_latest.objective_id}} ;;\n  }}\n}}\n\n\
+         explore: kr_snapshots {{\n  label: \"OKR key results, every day\"\n  description: \"Key-result snapshots per run date, with their objective's snapshot of the same run\"\n  \
          join: objective_snapshots {{\n    type: left_outer\n    relationship: many_to_one\n    \
          sql_on: ${{kr_snapshots.objective_id}} = ${{objective_snapshots.objective_id}}\n      \
          AND ${{kr_snapshots.as_of_raw}} = ${{objective_snapshots.as_of_raw}}\n      \
          AND ${{kr_snapshots.run_id}} = ${{objective_snapshots.run_id}} ;;\n  }}\n}}\n\n\
-         explore: objective_snapshots {{\n  label: \"OKR objectives\"\n}}\n\n\
+         explore: objective_latest {{\n  label: \"OKR objectives\"\n}}\n\n\
+         explore: objective_snapshots {{\n  label: \"OKR objectives, every day\"\n}}\n\n\
          explore: quarter_scores {{\n  label: \"OKR quarter scores\"\n}}\n\n\
          explore: runs {{\n  label: \"okrflow runs\"\n}}\n"
     )

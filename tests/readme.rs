@@ -1,0 +1,152 @@
+//! README and the command line agree: every `cargo run -- …` line of README's `sh` blocks
+//! runs offline and exits 0 (in a copy of `jobs/`, so nothing is written in the repository),
+//! and every flag of the command synopsis is one the command's `--help` lists, and every
+//! command is in the synopsis.
+
+mod common;
+use common::repo;
+use std::path::Path;
+use std::process::Command;
+
+fn readme() -> String {
+    std::fs::read_to_string(repo().join("README.md")).unwrap()
+}
+
+/// The lines of README's fenced blocks of `lang`.
+fn blocks(text: &str, lang: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    // (in a block, of the wanted language)
+    let mut state = (false, false);
+    for line in text.lines() {
+        if let Some(tag) = line.strip_prefix("```") {
+            state = if state.0 {
+                (false, false)
+            } else {
+                (true, tag.trim() == lang)
+            };
+            continue;
+        }
+        if state.1 {
+            out.push(line.to_string());
+        }
+    }
+    out
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn every_command_of_readme_runs_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&repo().join("jobs"), &dir.path().join("jobs"));
+    let commands: Vec<Vec<String>> = blocks(&readme(), "sh")
+        .iter()
+        .filter_map(|l| l.trim().strip_prefix("cargo run -- ").map(String::from))
+        .map(|l| {
+            let command = l.split(" #").next().unwrap();
+            command.split_whitespace().map(String::from).collect()
+        })
+        .collect();
+    // the demo, the backfill and the report
+    assert!(commands.len() >= 3, "{commands:?}");
+    assert_eq!(commands[0], ["run", "jobs/demo.toml"]);
+    for args in &commands {
+        let done = Command::new(env!("CARGO_BIN_EXE_okrflow"))
+            .current_dir(dir.path())
+            .args(args)
+            .arg("-q")
+            .output()
+            .unwrap();
+        assert!(
+            done.status.success(),
+            "`okrflow {}` exited {:?}:\n{}",
+            args.join(" "),
+            done.status.code(),
+            String::from_utf8_lossy(&done.stderr)
+        );
+    }
+    // what they say they write
+    assert!(dir.path().join("out/runs").is_dir());
+    assert!(dir.path().join("report.html").is_file());
+    assert!(
+        dir.path()
+            .join("out/kr_snapshots/as_of=2026-03-31")
+            .is_dir(),
+        "the backfill wrote March"
+    );
+}
+
+fn help(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_okrflow"))
+        .args(args)
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{args:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn the_synopsis_names_every_command_and_only_real_flags() {
+    let text = readme();
+    let section = &text[text.find("## Commands").unwrap()..];
+    let synopsis = &blocks(section, "")[..];
+    let mut commands = Vec::new();
+    for line in synopsis {
+        let Some(rest) = line.strip_prefix("okrflow ") else {
+            continue;
+        };
+        let words: Vec<&str> = rest.split_whitespace().collect();
+        let mut sub = vec![words[0]];
+        if words[0] == "athena" {
+            sub.push(words[1]);
+        }
+        let help = help(&sub);
+        let code = line.split(" #").next().unwrap();
+        for flag in code
+            .split(|c: char| !(c.is_alphanumeric() || c == '-'))
+            .filter(|w| w.starts_with("--"))
+        {
+            assert!(
+                help.contains(&format!("{flag} "))
+                    || help.contains(&format!("{flag}\n"))
+                    || help.contains(&format!("{flag} <")),
+                "README's `okrflow {}` has {flag}, which its --help does not list:\n{help}",
+                sub.join(" ")
+            );
+        }
+        commands.push(sub.join(" "));
+    }
+    // every command of the binary is in the synopsis
+    let top = help(&[]);
+    let listed: Vec<&str> = top
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        // a command's name, not a wrapped line of its description
+        .filter(|l| !l.starts_with("   "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .collect();
+    assert!(listed.len() >= 10, "{top}");
+    for c in listed {
+        assert!(
+            commands
+                .iter()
+                .any(|s| s == c || s.starts_with(&format!("{c} "))),
+            "`okrflow {c}` is not in README's synopsis ({commands:?})"
+        );
+    }
+}
