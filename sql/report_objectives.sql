@@ -11,7 +11,8 @@ snapshots AS (
     CAST(as_of AS DATE) AS as_of,
     arrow_cast(period, 'Utf8') AS period,
     arrow_cast(objective_id, 'Utf8') AS objective_id,
-    arrow_cast(objective_title, 'Utf8') AS title,
+    -- `title` in snapshots written before the column was named objective_title
+    arrow_cast(coalesce(objective_title, title), 'Utf8') AS title,
     arrow_cast(owner, 'Utf8') AS owner,
     arrow_cast(level, 'Utf8') AS level,
     progress,

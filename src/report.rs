@@ -11,7 +11,7 @@ use crate::sink::{SinkError, history};
 use crate::storage::{self, StorageError};
 use chrono::{NaiveDate, Utc};
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
-use datafusion::arrow::datatypes::{Date32Type, Float64Type, Int64Type};
+use datafusion::arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type};
 use plotters::prelude::*;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -134,6 +134,18 @@ pub async fn build(
             output: output.to_string(),
         });
     }
+    // Outputs written by an earlier okrflow lack the newer columns.
+    history::pad_columns(&ctx, "report_kr_history", &[("note", DataType::Utf8)]).await?;
+    history::pad_columns(
+        &ctx,
+        "report_objective_history",
+        &[
+            ("krs_no_data", DataType::Int64),
+            ("objective_title", DataType::Utf8),
+            ("title", DataType::Utf8),
+        ],
+    )
+    .await?;
     register(
         &ctx,
         "report_request",

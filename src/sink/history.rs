@@ -150,6 +150,38 @@ pub struct Committed {
     pub note: Option<String>,
 }
 
+/// Makes sure table `name` has every column of `wanted`: snapshots written before a column
+/// existed read it as NULL, so readers of older outputs (the report) keep working. The table
+/// is registered again, as a view over the original, when a column is missing.
+pub async fn pad_columns(
+    ctx: &SessionContext,
+    name: &str,
+    wanted: &[(&str, DataType)],
+) -> Result<(), SinkError> {
+    use datafusion::prelude::{cast, ident, lit};
+    let err = |e: datafusion::error::DataFusionError| SinkError::History {
+        path: PathBuf::from(name),
+        message: e.strip_backtrace(),
+    };
+    let df = ctx.table(name).await.map_err(err)?;
+    let present = df.schema().clone();
+    let missing: Vec<_> = wanted
+        .iter()
+        .filter(|(c, _)| !present.fields().iter().any(|f| f.name() == c))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let mut columns: Vec<_> = present.fields().iter().map(|f| ident(f.name())).collect();
+    for (column, t) in missing {
+        columns.push(cast(lit(datafusion::scalar::ScalarValue::Null), t.clone()).alias(*column));
+    }
+    let view = df.select(columns).map_err(err)?.into_view();
+    ctx.deregister_table(name).map_err(err)?;
+    ctx.register_table(name, view).map_err(err)?;
+    Ok(())
+}
+
 /// The run dates whose commit finished: their `runs` partition, written last, exists.
 pub async fn committed_dates(output: &Opened) -> Result<BTreeSet<NaiveDate>, SinkError> {
     let listed = output
@@ -224,4 +256,39 @@ pub async fn committed_rows(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn columns_an_older_output_lacks_read_as_null() {
+        let ctx = SessionContext::new();
+        ctx.sql("CREATE TABLE t AS SELECT 'O1' AS objective_id, 'Old title' AS title")
+            .await
+            .unwrap();
+        pad_columns(
+            &ctx,
+            "t",
+            &[
+                ("objective_title", DataType::Utf8),
+                ("title", DataType::Utf8),
+                ("krs_no_data", DataType::Int64),
+            ],
+        )
+        .await
+        .unwrap();
+        let batches = ctx
+            .sql("SELECT coalesce(objective_title, title) AS shown, krs_no_data FROM t")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let shown = batches[0].column(0).as_string::<i32>().value(0).to_string();
+        assert_eq!(shown, "Old title");
+        assert!(batches[0].column(1).is_null(0));
+        assert_eq!(batches[0].schema().field(1).data_type(), &DataType::Int64);
+    }
 }
