@@ -323,3 +323,37 @@ async fn a_backfill_and_a_recompute_on_s3_read_and_write_the_bucket() {
         assert_ne!(run, &before[kr].1, "{kr} was rewritten by the recompute");
     }
 }
+
+/// `validate --online` lists and writes the S3 output (a probe it deletes again), and names
+/// the output when it cannot; it says which connections answered from a replay archive.
+#[tokio::test]
+async fn validate_online_checks_that_the_s3_output_can_be_written() {
+    let s3 = FakeS3::start(&[RESULTS, EXPORTS]).await;
+    upload_exports(&s3);
+    let dir = tempfile::tempdir().unwrap();
+    let job = job(dir.path());
+    let ok = okrflow(&s3, &["validate", job.to_str().unwrap(), "--online"], &[]).await;
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
+    assert!(
+        text(&ok)
+            .contains("jira_demo, looker_demo answered from a replay archive, not the network"),
+        "{}",
+        text(&ok)
+    );
+    // the probe is gone again: the bucket holds nothing under prod/
+    let prod = s3.object(RESULTS, "prod");
+    assert!(common::walk(&prod).is_empty(), "{:?}", common::walk(&prod));
+
+    // An output bucket that does not exist: an error naming the output, exit 1.
+    let missing = std::fs::read_to_string(&job)
+        .unwrap()
+        .replace("s3://okr-results/prod/", "s3://no-such-bucket/prod/");
+    std::fs::write(&job, missing).unwrap();
+    let bad = okrflow(&s3, &["validate", job.to_str().unwrap(), "--online"], &[]).await;
+    assert_eq!(bad.status.code(), Some(1), "{}", text(&bad));
+    assert!(
+        text(&bad).contains("error: output: cannot list s3://no-such-bucket/prod"),
+        "{}",
+        text(&bad)
+    );
+}

@@ -209,3 +209,69 @@ fn init_writes_a_commented_starter_job_that_validates_and_is_never_replaced() {
     );
     assert_eq!(std::fs::read_to_string(&job).unwrap(), "# mine\n");
 }
+
+#[test]
+fn a_dry_run_into_a_new_folder_plans_and_athena_ddl_takes_an_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let new = dir.path().join("not/yet");
+    let dry = Command::new(env!("CARGO_BIN_EXE_okrflow"))
+        .current_dir(repo())
+        .args([
+            "backfill",
+            "jobs/demo.toml",
+            "--from",
+            "2026-03-01",
+            "--to",
+            "2026-03-02",
+        ])
+        .args(["--output", new.to_str().unwrap(), "--dry-run", "-q"])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&dry.stdout);
+    assert!(
+        dry.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
+    assert_eq!(out.matches("fetch 13 key result(s)").count(), 2, "{out}");
+    assert!(
+        !dir.path().join("not").exists(),
+        "a dry run creates nothing"
+    );
+
+    // The demo writes a local folder; --output gives the DDL an S3 location without an edit.
+    let ddl = Command::new(env!("CARGO_BIN_EXE_okrflow"))
+        .current_dir(repo())
+        .args([
+            "athena",
+            "ddl",
+            "jobs/demo.toml",
+            "--output",
+            "s3://acme-okr/prod/",
+        ])
+        .output()
+        .unwrap();
+    let sql = String::from_utf8_lossy(&ddl.stdout);
+    assert!(
+        ddl.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ddl.stderr)
+    );
+    assert!(
+        sql.contains("LOCATION 's3://acme-okr/prod/kr_snapshots/'"),
+        "{sql}"
+    );
+    let local = Command::new(env!("CARGO_BIN_EXE_okrflow"))
+        .current_dir(repo())
+        .args(["athena", "ddl", "jobs/demo.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(local.status.code(), Some(1));
+    // the output is printed normalised: jobs/../out is out
+    assert!(
+        String::from_utf8_lossy(&local.stderr)
+            .contains("the job's output is the local folder out;"),
+        "{}",
+        String::from_utf8_lossy(&local.stderr)
+    );
+}
