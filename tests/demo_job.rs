@@ -296,9 +296,13 @@ fn a_closed_period_says_so_and_its_statuses_are_final() {
         "{text}"
     );
     assert!(
-        log.contains("closed=FY27-Q1 closed — final, as of 2026-04-30"),
+        log.contains(
+            "run finished as_of=2026-12-01 closed=\"FY27-Q1 closed — final, as of 2026-04-30\""
+        ),
         "{log}"
     );
+    // stderr is a pipe here, not a terminal: no colour codes in the log
+    assert!(!log.contains('\u{1b}'), "{log}");
     // the same numbers, a final status: 9 of 20 onboardings is missed, 4 of 5 reviews too
     assert_eq!(row("2026-12-01", "O1-KR1"), "missed");
     assert_eq!(row("2026-12-01", "C1-KR2"), "missed");
