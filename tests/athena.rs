@@ -57,6 +57,8 @@ fn ddl_columns(sql: &str) -> Vec<(String, String)> {
         .map(|l| {
             let l = l.trim().trim_end_matches(',');
             let (name, ty) = l.split_once(' ').unwrap();
+            // the type, without a COMMENT '…' after it
+            let ty = ty.split(' ').next().unwrap();
             (name.trim_matches('`').to_string(), ty.to_string())
         })
         .collect()
@@ -167,6 +169,16 @@ async fn ddl_and_lookml_declare_exactly_the_written_columns() {
             "{table}.{column}"
         );
     }
+    // The status values, running and closed, are in the column's comment.
+    let create_krs = statements
+        .iter()
+        .find(|s| s.name == "create kr_snapshots")
+        .unwrap();
+    assert!(
+        create_krs.sql.contains("`status` string COMMENT 'while the period runs: on_track, behind, at_risk or done; once it is over: done or missed; no_data"),
+        "{}",
+        create_krs.sql
+    );
     let (_, _, krs_schema) = schemas
         .iter()
         .find(|(t, _, _)| t == "kr_snapshots")

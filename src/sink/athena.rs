@@ -65,6 +65,20 @@ pub fn athena_type(table: &str, column: &str, t: &DataType) -> Result<&'static s
     })
 }
 
+/// What Athena users see of a column whose values need saying (`DESCRIBE`, the console).
+fn column_comment(table: &str, column: &str) -> Option<&'static str> {
+    match (table, column) {
+        ("kr_snapshots" | "objective_snapshots", "status") => Some(
+            "while the period runs: on_track, behind, at_risk or done; once it is over: done or missed; \
+             no_data when the source answered with nothing to measure yet; NULL when it failed with no value",
+        ),
+        ("kr_snapshots", "value_unit") => {
+            Some("source (a kpi as its source gives it), percent, milestone or attainment_percent")
+        }
+        _ => None,
+    }
+}
+
 fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
@@ -100,9 +114,12 @@ pub fn statements(
             .filter(|f| f.name() != partition)
             .map(|f| {
                 Ok(format!(
-                    "  `{}` {}",
+                    "  `{}` {}{}",
                     f.name(),
-                    athena_type(table, f.name(), f.data_type())?
+                    athena_type(table, f.name(), f.data_type())?,
+                    column_comment(table, f.name())
+                        .map(|c| format!(" COMMENT {}", quote(c)))
+                        .unwrap_or_default()
                 ))
             })
             .collect::<Result<Vec<_>, AthenaError>>()?
