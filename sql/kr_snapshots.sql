@@ -5,10 +5,11 @@
 -- A key result without an owner is shown with its objective's owner. `status` is `no_data`
 -- when the source answered with nothing to measure yet (`note` says why), and for an aligned
 -- key result that nothing beneath has a value for yet; `last_value_on` is, for a `no_data`
--- row, the last earlier date the key result had a value (a renamed epic looks like this). `definition_hash` is the
--- whole job file's; `kr_definition` is the key result's own table as the job file had it at
--- run time, and `kr_definition_hash` its SHA-256, which changes only when that key result's
--- target, source or period does.
+-- row, the last earlier date the key result had a value (a renamed epic looks like this).
+-- `value_unit` says what `value` is measured in. `definition_hash` is the whole job file's;
+-- `kr_definition` is the key result's own table as the job file had it at run time, and
+-- `kr_definition_hash` its SHA-256, which changes only when that key result's target, source
+-- or period does.
 WITH run AS (
   SELECT * FROM run_info
 ),
@@ -41,7 +42,6 @@ final AS (
     d.kr_title,
     coalesce(d.owner, o.objective_owner) AS owner,
     d.measure_kind,
-    -- what `value` is measured in, by measure kind (README: "value and its unit")
     CASE d.measure_kind
       WHEN 'kpi' THEN 'source'
       WHEN 'percent_complete' THEN 'percent'

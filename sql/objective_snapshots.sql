@@ -1,9 +1,9 @@
 -- objective_snapshots: one row per objective and run date. Progress, expected progress and
 -- score are okr_rollup's weighted means; the counts are of the objective's own key results
 -- in kr_snapshots (aligned child objectives are counted in their own rows). Names follow one
--- rule: an entity's own columns carry its name (objective_id, objective_title; kr_id, kr_title). An objective with
--- nothing measured yet and no failed key result is `no_data`; `no_data` key results are left
--- out of the mean, as every key result without a value is.
+-- rule: an entity's own columns carry its name (objective_id, objective_title; kr_id,
+-- kr_title). An objective with nothing measured yet and no failed key result is `no_data`;
+-- `no_data` key results are left out of the mean, as every key result without a value is.
 WITH run AS (
   SELECT * FROM run_info
 ),

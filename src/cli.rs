@@ -448,12 +448,8 @@ async fn rebuild(
                 ]);
             }
             (_, Some(report)) => {
-                let c = summary::counts(
-                    report
-                        .tables
-                        .get("kr_snapshots")
-                        .map_or(&[][..], |b| b.as_slice()),
-                );
+                let c =
+                    summary::counts(report.tables.get("runs").map_or(&[][..], |b| b.as_slice()));
                 written += 1;
                 failures += report.failed.len();
                 rows += report
@@ -511,7 +507,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 let options = RunOptions { as_of: as_of.unwrap_or_else(|| Utc::now().date_naive()), output: output.map(|o| Location::parse(&o, Path::new("."), &Default::default())).transpose().map_err(anyhow::Error::msg)?, replay };
                 let started = std::time::Instant::now();
                 let report = pipeline::run(&plan, &options).await.with_context(|| format!("job {} could not run", job.display()))?;
-                let c = summary::counts(report.tables.get("kr_snapshots").map_or(&[][..], |b| b.as_slice()));
+                let c = summary::counts(report.tables.get("runs").map_or(&[][..], |b| b.as_slice()));
                 let rows: usize = report.tables.values().flatten().map(|b| b.num_rows()).sum();
                 let closed = summary::closed_periods(&plan, report.as_of);
                 tracing::info!(as_of = %report.as_of, closed = (!closed.is_empty()).then(|| closed.join("; ")).as_deref(), ok = c.ok, no_data = c.no_data, stale = c.stale, failed = c.failed, rows, partitions = report.partitions.len(), elapsed_s = started.elapsed().as_secs_f64(), "run finished");
@@ -556,21 +552,19 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
                     for w in &plan.warnings {
                         println!("{w}");
                     }
+                    // Every problem at once: what needs no data, then (--online) what does.
                     let planned = inspect::check_offline(&plan, Utc::now().date_naive()).await?;
                     for p in &planned {
                         println!("{p}");
-                    }
-                    if !planned.is_empty() {
-                        println!("{}: {} error(s), {} warning(s)", job.display(), planned.len(), plan.warnings.len());
-                        return Ok(Outcome::CouldNotRun);
                     }
                     let replay_given = replay.is_some();
                     let problems = if online { inspect::check_online(&plan, replay).await } else { Vec::new() };
                     for (subject, problem) in &problems {
                         println!("{}: error: {subject}: {problem}", job.display());
                     }
-                    if !problems.is_empty() {
-                        println!("{}: {} problem(s) online, {} warning(s)", job.display(), problems.len(), plan.warnings.len());
+                    if !planned.is_empty() || !problems.is_empty() {
+                        let online_part = if online { format!(" ({} online)", problems.len()) } else { String::new() };
+                        println!("{}: {} error(s){online_part}, {} warning(s)", job.display(), planned.len() + problems.len(), plan.warnings.len());
                         return Ok(Outcome::CouldNotRun);
                     }
                     // An API connection answered from an archive was not reached: say so.
@@ -703,8 +697,14 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             Command::Init { dir } => {
                 let job = dir.join("job.toml");
                 let shown = crate::model::plan::normalise(&job);
-                std::fs::create_dir_all(dir.join("tallyfy")).with_context(|| format!("cannot create the folder {}", crate::model::plan::normalise(&dir.join("tallyfy")).display()))?;
-                let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(&job).with_context(|| format!("cannot write {} (an existing job file is never replaced)", shown.display()))?;
+                storage::create_folder(&dir.join("tallyfy")).map_err(anyhow::Error::msg)?;
+                let mut file = match std::fs::OpenOptions::new().write(true).create_new(true).open(&job) {
+                    Ok(file) => file,
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        anyhow::bail!("{} exists already; an existing job file is never replaced", shown.display())
+                    }
+                    Err(e) => return Err(anyhow::Error::new(e).context(format!("cannot write {}", shown.display()))),
+                };
                 std::io::Write::write_all(&mut file, STARTER_JOB.as_bytes()).with_context(|| format!("cannot write {}", shown.display()))?;
                 println!("wrote {} — check it with `okrflow validate {}`", shown.display(), shown.display());
                 Ok(Outcome::Ok)

@@ -57,14 +57,11 @@ pub async fn preview(
     };
     match (&plan.connections[name], source) {
         (Connection::Tallyfy { location }, KrSource::Tallyfy { sql, .. }) => {
-            let value = tallyfy::extract(name, location, &[kr], as_of)
-                .await?
+            let (mut values, rows) =
+                tallyfy::extract_showing(name, location, &[kr], as_of, Some(kr_id)).await?;
+            let value = values
                 .pop()
                 .map_or_else(|| unreachable!("one value per key result"), |v| v.value);
-            let rows = match &value {
-                Ok(_) => tallyfy::preview::aggregated_rows(name, location, kr, sql, as_of).await,
-                Err(_) => None,
-            };
             Ok(Preview {
                 kr_id: kr_id.into(),
                 source: format!("{name}: {}", sql.trim()),
@@ -153,10 +150,10 @@ async fn table(ctx: &SessionContext, name: &str, kr_id: &str, columns: &[&str]) 
     pretty_format_batches(&batches).ok().map(|t| t.to_string())
 }
 
-/// Checks without reading any data what the job file alone cannot show: every Tallyfy key
-/// result's SQL is planned against the views' schemas (an unknown column, a type error, a
-/// result that is not one number), as of `as_of`. Returns one error per key result, with the
-/// line of its `source`.
+/// Checks without reading any data what the job file alone cannot show: that a local output
+/// can be written, and every Tallyfy key result's SQL planned against the views' schemas (an
+/// unknown column, a type error, a result that is not one number), as of `as_of`. Returns
+/// the errors, a key result's with the line of its `source`.
 pub async fn check_offline(plan: &Plan, as_of: NaiveDate) -> Result<Vec<Problem>, InspectError> {
     let krs: Vec<&crate::model::KeyResult> = plan.key_results.iter().collect();
     let unplanned = tallyfy::check::plan_queries(&krs, as_of).await?;

@@ -4,7 +4,7 @@
 use crate::model::Plan;
 use comfy_table::{Cell, Table, presets::UTF8_FULL_CONDENSED};
 use datafusion::arrow::array::{Array, AsArray};
-use datafusion::arrow::datatypes::Float64Type;
+use datafusion::arrow::datatypes::{Float64Type, Int64Type};
 use datafusion::arrow::record_batch::RecordBatch;
 use std::collections::HashMap;
 
@@ -166,19 +166,23 @@ pub struct Counts {
     pub failed: usize,
 }
 
-/// Counts the key results of a run's `kr_snapshots`.
-pub fn counts(krs: &[RecordBatch]) -> Counts {
-    let rows = rows(krs, "kr_id");
-    let mut c = Counts::default();
-    for r in rows.values() {
-        match (&r.error, r.stale, r.status.as_deref()) {
-            (Some(_), true, _) => c.stale += 1,
-            (Some(_), false, _) => c.failed += 1,
-            (None, _, Some("no_data")) => c.no_data += 1,
-            (None, _, _) => c.ok += 1,
-        }
-    }
-    c
+/// The key results' counts of a run, as its `runs` row says (`sql/runs.sql` decides what
+/// ok, no_data, stale and failed are).
+pub fn counts(runs: &[RecordBatch]) -> Counts {
+    let count = |b: &RecordBatch, name: &str| {
+        b.column_by_name(name)
+            .and_then(|c| c.as_primitive_opt::<Int64Type>())
+            .filter(|c| c.is_valid(0))
+            .map_or(0, |c| c.value(0) as usize)
+    };
+    runs.iter()
+        .find(|b| b.num_rows() > 0)
+        .map_or_else(Counts::default, |b| Counts {
+            ok: count(b, "krs_ok"),
+            no_data: count(b, "krs_no_data"),
+            stale: count(b, "krs_stale"),
+            failed: count(b, "krs_failed"),
+        })
 }
 
 #[cfg(test)]

@@ -297,7 +297,7 @@ async fn validate_online_reports_every_unresolvable_target_at_once() {
         ),
         "{stdout}"
     );
-    assert!(stdout.contains("2 problem(s) online"), "{stdout}");
+    assert!(stdout.contains(": 2 error(s) (2 online), "), "{stdout}");
     assert_eq!(
         looker.count("GET /api/4.0/queries"),
         0,

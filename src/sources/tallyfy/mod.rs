@@ -40,6 +40,21 @@ pub async fn extract(
     krs: &[&KeyResult],
     as_of: NaiveDate,
 ) -> Result<Vec<KrValue>, EngineError> {
+    Ok(extract_showing(connection, location, krs, as_of, None)
+        .await?
+        .0)
+}
+
+/// [`extract`], and for the key result `show` (`preview`), the rows its query aggregated,
+/// read from the same views while they exist: the exports are scanned once.
+pub async fn extract_showing(
+    connection: &str,
+    location: &Location,
+    krs: &[&KeyResult],
+    as_of: NaiveDate,
+    show: Option<&str>,
+) -> Result<(Vec<KrValue>, Option<String>), EngineError> {
+    let mut shown = None;
     // SQL that does not plan fails its key result before any export is read.
     let mut values = Vec::new();
     // The check needs a scratch folder too; when it cannot run, the queries still fail on
@@ -70,7 +85,7 @@ pub async fn extract(
         .copied()
         .collect();
     if krs.is_empty() {
-        return Ok(values);
+        return Ok((values, shown));
     }
     let ctx = engine::new_session();
     let _loaded = match loader::register(&ctx, connection, location).await {
@@ -81,7 +96,7 @@ pub async fn extract(
                 kr_id: k.id.clone(),
                 value: Err(e.clone()),
             }));
-            return Ok(values);
+            return Ok((values, shown));
         }
     };
     let mut by_date: BTreeMap<NaiveDate, Vec<&KeyResult>> = BTreeMap::new();
@@ -130,6 +145,10 @@ pub async fn extract(
             }));
             continue;
         }
+        let showing = queries
+            .iter()
+            .find(|(k, _, _)| Some(k.id.as_str()) == show)
+            .map(|(k, sql, params)| (k.id.clone(), *sql, *params));
         // A few queries at a time: while one is planned (one thread), another reads.
         let ctx = &ctx;
         let runs = queries
@@ -149,8 +168,13 @@ pub async fn extract(
                 value,
             });
         }
+        if let Some((id, sql, params)) = showing
+            && values.iter().any(|v| v.kr_id == id && v.value.is_ok())
+        {
+            shown = preview::aggregated_rows(ctx, sql, &params).await;
+        }
     }
-    Ok(values)
+    Ok((values, shown))
 }
 
 /// Registers `tallyfy_params` (the end of the evaluation day) and the Tallyfy views of

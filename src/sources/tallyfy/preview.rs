@@ -1,10 +1,9 @@
 //! `preview` of a Tallyfy key result: beside its value, the rows its query aggregated (the
 //! input of the query's outermost aggregate, the columns it aggregates or groups by), so a
-//! reader can check the number by hand.
+//! reader can check the number by hand. Read by [`super::extract_showing`] from the views of
+//! the extraction itself.
 
 use super::query::{self, QueryParams};
-use super::{loader, register_views};
-use crate::model::{KeyResult, Location};
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion::common::Column;
 use datafusion::logical_expr::{Expr, LogicalPlan};
@@ -14,30 +13,15 @@ use std::collections::BTreeMap;
 /// How many aggregated rows are shown.
 pub const ROWS_SHOWN: usize = 10;
 
-/// The rows `kr`'s SQL aggregates as of `as_of`, as text: how many there are and the first
-/// [`ROWS_SHOWN`]. `None` when the query has no aggregate or its data cannot be read (the
-/// value says why).
+/// The rows a key result's SQL aggregates on the views registered in `ctx`, as text: how
+/// many there are and the first [`ROWS_SHOWN`]. `None` when the query has no aggregate.
 pub async fn aggregated_rows(
-    connection: &str,
-    location: &Location,
-    kr: &KeyResult,
+    ctx: &SessionContext,
     sql: &str,
-    as_of: chrono::NaiveDate,
+    params: &QueryParams,
 ) -> Option<String> {
-    let day = kr.evaluation_date(as_of);
-    let params = QueryParams {
-        as_of: day,
-        period_start: kr.period.start,
-        period_end: kr.period.end,
-    };
-    let ctx = crate::engine::new_session();
-    let _loaded = loader::register(&ctx, connection, location).await.ok()?;
-    let scratch = tempfile::tempdir().ok()?;
-    register_views(&ctx, day, scratch.path(), Some(&[(sql, params)]))
-        .await
-        .ok()?;
-    let df = query::plan(&ctx, sql, Some(&params)).await.ok()?;
-    rows_of(&ctx, df.logical_plan()).await
+    let df = query::plan(ctx, sql, Some(params)).await.ok()?;
+    rows_of(ctx, df.logical_plan()).await
 }
 
 /// The input of the outermost aggregate of `plan`, counted and shown.
