@@ -20,7 +20,8 @@ mod common;
 use chrono::NaiveDate;
 use common::jira::{FakeJira, Site, issue};
 use common::looker::{FakeLooker, Instance, detail, query, tile};
-use okrflow::model::{self, Location};
+use okrflow::job::{self, KrSource, Link};
+use okrflow::model::Location;
 use okrflow::pipeline;
 use okrflow::sources::tallyfy;
 use serde_json::json;
@@ -118,16 +119,17 @@ async fn main() {
 }
 
 async fn tallyfy_bench(dir: &Path, repeat: usize) {
-    let plan = model::load(&common::repo().join("jobs/demo.toml")).unwrap();
+    let plan = job::load(&common::repo().join("jobs/demo.toml")).unwrap();
     let krs = pipeline::key_results_of(&plan, "tallyfy");
     let location = Location::Local(dir.to_path_buf());
     let mut seconds = Vec::new();
     let mut values = serde_json::Map::new();
     for _ in 0..repeat {
         let started = Instant::now();
-        let extracted = tallyfy::extract("tallyfy", &location, &krs, as_of())
+        let extracted = tallyfy::extract_showing("tallyfy", &location, &krs, as_of(), None)
             .await
-            .unwrap();
+            .unwrap()
+            .0;
         seconds.push(started.elapsed().as_secs_f64());
         for v in extracted {
             values.insert(v.kr_id.clone(), json!(v.number()));
@@ -220,11 +222,14 @@ fn bench_job(
             exports.display()
         ));
     }
-    let demo = model::load(&common::repo().join("jobs/demo.toml")).unwrap();
+    let demo = job::load(&common::repo().join("jobs/demo.toml")).unwrap();
     let demo_sql: Vec<String> = pipeline::key_results_of(&demo, "tallyfy")
         .iter()
         .filter_map(|k| match &k.source {
-            Some(model::KrSource::Tallyfy { sql, .. }) => Some(sql.clone()),
+            Some(KrSource {
+                link: Link::Tallyfy(sql),
+                ..
+            }) => Some(sql.clone()),
             _ => None,
         })
         .collect();
@@ -305,13 +310,16 @@ async fn api_bench(looker_krs: usize, jira_krs: usize, latency_ms: u64) {
     let (looker, jira, tiles, jqls) = start_servers(looker_krs, jira_krs, latency_ms).await;
     let dir = tempfile::tempdir().unwrap();
     let job = bench_job(dir.path(), &looker, &jira, looker_krs, jira_krs, 0, None);
-    let plan = model::load(&job).unwrap();
+    let plan = job::load(&job).unwrap();
     let api = okrflow::sources::ApiOptions {
         as_of: Some(as_of()),
         ..Default::default()
     };
     let started = Instant::now();
-    let values = pipeline::extract(&plan, as_of(), &api).await.unwrap();
+    let values = pipeline::extract(&plan, as_of(), &api)
+        .await
+        .unwrap()
+        .values;
     let wall = started.elapsed();
     let failed = values.iter().filter(|v| v.value.is_err()).count();
     let latency = Duration::from_millis(latency_ms);
@@ -357,7 +365,7 @@ async fn nightly_bench(
         tallyfy_krs,
         Some(exports),
     );
-    let plan = model::load(&job).unwrap();
+    let plan = job::load(&job).unwrap();
     let options = pipeline::RunOptions {
         as_of: as_of(),
         output: Some(Location::Local(dir.path().join("out"))),

@@ -6,6 +6,8 @@
 -- when the source answered with nothing to measure yet (`note` says why), and for an aligned
 -- key result that nothing beneath has a value for yet; `last_value_on` is, for a `no_data`
 -- row, the last earlier date the key result had a value (a renamed epic looks like this).
+-- `health` (and its note, date, author, overdue flag) is what the owner's newest check-in says,
+-- beside the computed `status` (kr_health).
 -- `value_unit` says what `value` is measured in. `definition_hash` is the whole job file's;
 -- `kr_definition` is the key result's own table as the job file had it at run time, and
 -- `kr_definition_hash` its SHA-256, which changes only when that key result's target, source
@@ -29,6 +31,10 @@ scores AS (
 statuses AS (
   SELECT * FROM okr_status
   WHERE node_kind = 'key_result'
+),
+
+health AS (
+  SELECT * FROM kr_health
 ),
 
 final AS (
@@ -71,6 +77,11 @@ final AS (
          THEN 'nothing aligned to it has a value yet'
          ELSE k.note END AS note,
     k.last_value_on,
+    h.health,
+    h.health_note,
+    h.health_on,
+    h.health_by,
+    h.health_overdue,
     r.definition_hash,
     encode(sha256(d.definition), 'hex') AS kr_definition_hash,
     d.definition AS kr_definition,
@@ -80,6 +91,7 @@ final AS (
   JOIN objectives o ON o.objective_id = d.objective_id
   LEFT JOIN scores k ON k.kr_id = d.kr_id
   LEFT JOIN statuses s ON s.node_id = d.kr_id
+  LEFT JOIN health h ON h.kr_id = d.kr_id
 )
 
 SELECT * FROM final

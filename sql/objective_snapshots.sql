@@ -30,7 +30,17 @@ kr_counts AS (
     count(*) FILTER (WHERE status = 'no_data') AS krs_no_data,
     -- as in runs and the summary: stale = failed today, last good value kept; failed = failed
     -- today with no value at all
-    count(*) FILTER (WHERE error IS NOT NULL AND NOT stale) AS krs_failed
+    count(*) FILTER (WHERE error IS NOT NULL AND NOT stale) AS krs_failed,
+    -- the owners' word: the worst health given (at_risk > needs_attention > on_track; key
+    -- results without one left out) and a count per health
+    CASE max(CASE health WHEN 'at_risk' THEN 3 WHEN 'needs_attention' THEN 2
+                         WHEN 'on_track' THEN 1 END)
+      WHEN 3 THEN 'at_risk' WHEN 2 THEN 'needs_attention' WHEN 1 THEN 'on_track'
+    END AS health,
+    count(*) FILTER (WHERE health = 'on_track') AS health_on_track,
+    count(*) FILTER (WHERE health = 'needs_attention') AS health_needs_attention,
+    count(*) FILTER (WHERE health = 'at_risk') AS health_at_risk,
+    count(*) FILTER (WHERE health_overdue) AS health_overdue
   FROM kr_snapshots
   GROUP BY objective_id
 ),
@@ -52,7 +62,13 @@ final AS (
     s.expected_progress,
     CASE WHEN s.status IS NULL AND coalesce(c.krs_failed, 0) = 0 THEN 'no_data'
          ELSE s.status END AS status,
+    o.status_rule,
     s.score,
+    c.health,
+    coalesce(c.health_on_track, 0) AS health_on_track,
+    coalesce(c.health_needs_attention, 0) AS health_needs_attention,
+    coalesce(c.health_at_risk, 0) AS health_at_risk,
+    coalesce(c.health_overdue, 0) AS health_overdue,
     coalesce(c.krs_total, 0) AS krs_total,
     coalesce(c.krs_done, 0) AS krs_done,
     coalesce(c.krs_on_track, 0) AS krs_on_track,

@@ -11,6 +11,9 @@
 --             an objective or aligned key result with nothing measured beneath it and no
 --             failure is `no_data` in the output tables
 --   NULL      no value could be computed (the error says why)
+-- An objective whose status rule is `weakest_kr` (Perdoo's) takes instead the worst status
+-- among its own key results (missed, at_risk, behind, on_track, done, worst first), leaving out
+-- `no_data` and failed ones; with none of those left, the rule above.
 WITH run AS (
   SELECT * FROM run_info
 ),
@@ -37,7 +40,7 @@ nodes AS (
   JOIN periods p ON p.node_kind = s.node_kind AND p.node_id = s.node_id
 ),
 
-final AS (
+by_progress AS (
   SELECT
     n.*,
     CASE
@@ -51,6 +54,40 @@ final AS (
     END AS status
   FROM nodes n
   CROSS JOIN run r
+),
+
+ranked_krs AS (
+  SELECT
+    d.objective_id,
+    CASE b.status
+      WHEN 'missed' THEN 5 WHEN 'at_risk' THEN 4 WHEN 'behind' THEN 3
+      WHEN 'on_track' THEN 2 WHEN 'done' THEN 1
+    END AS severity
+  FROM by_progress b
+  JOIN kr_definitions d ON b.node_kind = 'key_result' AND b.node_id = d.kr_id
+  WHERE b.status IS NOT NULL AND b.status <> 'no_data'
+),
+
+weakest AS (
+  SELECT
+    objective_id,
+    CASE max(severity)
+      WHEN 5 THEN 'missed' WHEN 4 THEN 'at_risk' WHEN 3 THEN 'behind'
+      WHEN 2 THEN 'on_track' WHEN 1 THEN 'done'
+    END AS weakest_status
+  FROM ranked_krs
+  GROUP BY objective_id
+),
+
+final AS (
+  SELECT
+    b.node_kind, b.node_id, b.attainment, b.progress, b.expected_progress, b.score,
+    b.no_data, b.closed,
+    CASE WHEN o.status_rule = 'weakest_kr' AND w.weakest_status IS NOT NULL
+         THEN w.weakest_status ELSE b.status END AS status
+  FROM by_progress b
+  LEFT JOIN objective_definitions o ON b.node_kind = 'objective' AND o.objective_id = b.node_id
+  LEFT JOIN weakest w ON b.node_kind = 'objective' AND w.objective_id = b.node_id
 )
 
 SELECT * FROM final

@@ -5,7 +5,8 @@
 //! definitions are skipped unless forced, so an interrupted backfill resumes where it stopped.
 
 use crate::engine::tables::RunInfo;
-use crate::model::{KeyResult, Location, Plan};
+use crate::job::{KeyResult, Plan};
+use crate::model::Location;
 use crate::pipeline::{self, PipelineError, RunReport};
 use crate::sink::history::{self, Committed};
 use crate::sink::lock::{LOCK_TTL, RunLock};
@@ -334,7 +335,7 @@ async fn extract(
     fetch: &[String],
     keep: &[String],
     committed: &BTreeMap<NaiveDate, BTreeMap<String, Committed>>,
-) -> Result<Vec<KrValue>, BackfillError> {
+) -> Result<crate::sources::Extracted, BackfillError> {
     let fetching = Plan {
         key_results: plan
             .key_results
@@ -368,7 +369,7 @@ async fn extract(
             )
         }
     };
-    let mut values = pipeline::extract(&fetching, date, &api)
+    let mut extracted = pipeline::extract(&fetching, date, &api)
         .await
         .map_err(|e| BackfillError::Date {
             date,
@@ -388,12 +389,12 @@ async fn extract(
                 c.note.clone().unwrap_or_else(|| "no data yet".into()),
             )),
         };
-        values.push(KrValue {
+        extracted.values.push(KrValue {
             kr_id: id.clone(),
             value,
         });
     }
-    Ok(values)
+    Ok(extracted)
 }
 
 /// A local folder holding the date's raw archive: the output's own folder on disk, or a

@@ -5,6 +5,7 @@
 use crate::backfill::{self, Mode, RangeOptions, Step};
 use crate::error::Outcome;
 use crate::inspect;
+use crate::job;
 use crate::model::{self, Location};
 use crate::pipeline::{self, RunOptions};
 use crate::report;
@@ -311,7 +312,7 @@ async fn rebuild(
     log_format: LogFormat,
 ) -> anyhow::Result<Outcome> {
     let started = std::time::Instant::now();
-    let plan = model::load(&range.job)?;
+    let plan = job::load(&range.job)?;
     for w in &plan.warnings {
         tracing::warn!("{w}");
     }
@@ -500,7 +501,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     runtime.block_on(async move {
         match cli.command {
             Command::Run { job, as_of, output, no_summary, replay } => {
-                let plan = model::load(&job)?;
+                let plan = job::load(&job)?;
                 for w in &plan.warnings {
                     tracing::warn!("{w}");
                 }
@@ -534,7 +535,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             Command::Backfill { range, krs } => rebuild(range, krs, Mode::Backfill, cli.log_format).await,
             Command::Recompute { range } => rebuild(range, Vec::new(), Mode::Recompute, cli.log_format).await,
             Command::Report { job, period, out, output } => {
-                let plan = model::load(&job)?;
+                let plan = job::load(&job)?;
                 let output = output.map(|o| Location::parse(&o, Path::new("."), &Default::default())).transpose().map_err(anyhow::Error::msg)?;
                 let built = report::build(&plan, period.as_deref(), output.as_ref()).await.context("cannot build the report")?;
                 let html = report::render(&built)?;
@@ -547,7 +548,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 println!("wrote {} ({} {}: {} objective(s), {} key result(s), snapshots {} to {})", out.display(), built.job, built.period, built.objectives.len(), krs, built.first_date, built.last_date);
                 Ok(Outcome::Ok)
             }
-            Command::Validate { job, online, replay } => match model::load(&job) {
+            Command::Validate { job, online, replay } => match job::load(&job) {
                 Ok(plan) => {
                     for w in &plan.warnings {
                         println!("{w}");
@@ -571,11 +572,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
                     let replayed: Vec<&str> = plan
                         .connections
                         .iter()
-                        .filter(|(_, c)| match c {
-                            model::Connection::Looker(l) => replay_given || l.replay.is_some(),
-                            model::Connection::Jira(j) => replay_given || j.replay.is_some(),
-                            model::Connection::Tallyfy { .. } => false,
-                        })
+                        .filter(|(_, c)| c.replayed(replay_given))
                         .map(|(n, _)| n.as_str())
                         .collect();
                     let online_note = match (online, replayed.is_empty()) {
@@ -607,7 +604,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 Err(e) => Err(e.into()),
             },
             Command::Preview { job, kr, as_of, replay } => {
-                let plan = model::load(&job)?;
+                let plan = job::load(&job)?;
                 let as_of = as_of.unwrap_or_else(|| Utc::now().date_naive());
                 let preview = inspect::preview(&plan, &kr, as_of, replay).await?;
                 println!("{} as of {as_of} — {}", preview.kr_id, preview.source);
@@ -641,7 +638,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
                         Some(athena::RegisterOptions { database, workgroup, results, timeout: Duration::from_secs(timeout_secs), poll: Duration::from_millis(500) }),
                     ),
                 };
-                let mut plan = model::load(&job)?;
+                let mut plan = job::load(&job)?;
                 if let Some(o) = output {
                     plan.output = Location::parse(&o, Path::new("."), &Default::default()).map_err(anyhow::Error::msg)?;
                 }
@@ -672,7 +669,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 Ok(Outcome::Ok)
             }
             Command::Lookml { job, out, database, connection } => {
-                let plan = model::load(&job)?;
+                let plan = job::load(&job)?;
                 let schemas = pipeline::output_schemas(&plan).await?;
                 std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
                 let mut written = Vec::new();

@@ -12,7 +12,7 @@ const POINTS_FIELD: &str = "customfield_10016";
 
 /// Parses and validates a job file's text, as `okrflow validate` does (no I/O).
 pub fn job_file(text: &str) -> bool {
-    crate::model::plan::parse(Path::new("fuzz.toml"), text).is_ok()
+    crate::job::parse(Path::new("fuzz.toml"), text).is_ok()
 }
 
 /// Parses a Looker `json_detail` run result and flattens it into cells.

@@ -2,8 +2,9 @@
 //! snapshots with DataFusion, and writes them as Athena-ready Parquet.
 //!
 //! The layers, in the order a run goes through them:
-//! - [`model`]: the job file, parsed and validated into a [`model::Plan`] without I/O;
-//! - [`sources`]: extract one raw value per key result (Tallyfy exports, Looker tiles and looks);
+//! - [`model`]: the OKR tree and the job file, validated into a plan without I/O;
+//! - [`sources`]: extract one raw value per key result, one folder per source kind;
+//! - [`job`]: the model measured by the registered sources: [`job::load`], [`job::Plan`];
 //! - [`engine`]: the DataFusion session and the SQL registry that holds every business rule;
 //! - [`sink`]: Parquet output, partitioned and committed atomically;
 //! - [`pipeline`]: one run from plan to committed output.
@@ -14,6 +15,7 @@ pub mod engine;
 pub mod error;
 pub mod fuzzing;
 pub mod inspect;
+pub mod job;
 pub mod model;
 pub mod pipeline;
 pub mod report;

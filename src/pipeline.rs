@@ -3,12 +3,13 @@
 
 use crate::engine::tables::{RunInfo, register_definitions, register_values};
 use crate::engine::{self, EngineError, registry};
-use crate::model::{Connection, Location, Plan};
+use crate::job::{KeyResult, Plan};
+use crate::model::Location;
 use crate::sink::commit::{LocalCommit, S3Commit, TableOutput};
 use crate::sink::lock::{LOCK_TTL, RunLock};
 use crate::sink::{self, SinkError};
 use crate::sources::http::{Archive, replay_root};
-use crate::sources::{ApiOptions, KrValue, SourceError, jira, looker, tallyfy};
+use crate::sources::{ApiOptions, Extracted, SourceError, checkins};
 use crate::storage::{self, Opened, StorageError};
 use chrono::{NaiveDate, Utc};
 use datafusion::arrow::datatypes::SchemaRef;
@@ -62,40 +63,42 @@ pub struct RunReport {
 }
 
 /// The key results that read from connection `name`.
-pub fn key_results_of<'a>(plan: &'a Plan, name: &str) -> Vec<&'a crate::model::KeyResult> {
+pub fn key_results_of<'a>(plan: &'a Plan, name: &str) -> Vec<&'a KeyResult> {
     plan.key_results
         .iter()
         .filter(|k| k.source.as_ref().is_some_and(|s| s.connection() == name))
         .collect()
 }
 
-/// Extracts every key result's raw value; connections are read concurrently.
+/// Extracts every key result's raw value, and every check-in row; connections are read
+/// concurrently. A key result with a bad check-in row fails, whatever its source.
 pub async fn extract(
     plan: &Plan,
     as_of: NaiveDate,
     api: &ApiOptions,
-) -> Result<Vec<KrValue>, EngineError> {
+) -> Result<Extracted, EngineError> {
+    let api = &ApiOptions {
+        as_of: Some(as_of),
+        ..api.clone()
+    };
     let per_connection = plan
         .connections
         .iter()
         .map(|(name, connection)| async move {
             let krs = key_results_of(plan, name);
-            if krs.is_empty() {
-                return Ok(Vec::new());
+            if krs.is_empty() && !connection.read_without_key_results() {
+                return Ok(Extracted::default());
             }
-            match connection {
-                Connection::Tallyfy { location } => {
-                    tallyfy::extract(name, location, &krs, as_of).await
-                }
-                Connection::Looker(settings) => looker::extract(name, settings, &krs, api).await,
-                Connection::Jira(settings) => jira::extract(name, settings, &krs, api).await,
-            }
+            connection.extract(name, &krs, api).await
         });
-    let mut values = Vec::new();
-    for v in futures::future::join_all(per_connection).await {
-        values.extend(v?);
+    let mut all = Extracted::default();
+    for e in futures::future::join_all(per_connection).await {
+        let e = e?;
+        all.values.extend(e.values);
+        all.checkins.extend(e.checkins);
     }
-    Ok(values)
+    checkins::apply_problems(plan, as_of, &all.checkins, &mut all.values);
+    Ok(all)
 }
 
 /// The commit of a run, by kind of output.
@@ -116,12 +119,13 @@ pub type ScoredTable = (
 pub async fn score(
     plan: &Plan,
     run: &RunInfo,
-    values: &[KrValue],
+    extracted: &Extracted,
     output: Option<&Opened>,
 ) -> Result<Vec<ScoredTable>, PipelineError> {
     let ctx = engine::new_session();
     register_definitions(&ctx, plan, run)?;
-    register_values(&ctx, values)?;
+    register_values(&ctx, &extracted.values)?;
+    checkins::register_rows(&ctx, &extracted.checkins)?;
     let earlier = match output {
         Some(output) => sink::history::register(&ctx, output).await?,
         None => {
@@ -190,7 +194,7 @@ pub async fn output_schemas(
         computed_at: now,
         definition_hash: String::new(),
     };
-    let outputs = score(plan, &run, &[], None).await?;
+    let outputs = score(plan, &run, &Extracted::default(), None).await?;
     Ok(sink::TABLES
         .iter()
         .filter_map(|(table, partition)| {
@@ -235,7 +239,7 @@ async fn run_locked(
         as_of: Some(options.as_of),
         day_archive: None,
     };
-    let values = extract(plan, options.as_of, &api).await?;
+    let extracted = extract(plan, options.as_of, &api).await?;
     let run = RunInfo {
         run_id,
         as_of: options.as_of,
@@ -243,7 +247,7 @@ async fn run_locked(
         computed_at: Utc::now(),
         definition_hash: definition_hash(plan),
     };
-    write(plan, run, &values, output, opened).await
+    write(plan, run, &extracted, output, opened).await
 }
 
 /// SHA-256 of the job file's text, recorded with every snapshot.
@@ -264,11 +268,12 @@ pub fn new_run_id(as_of: NaiveDate) -> String {
 pub async fn write(
     plan: &Plan,
     run: RunInfo,
-    values: &[KrValue],
+    extracted: &Extracted,
     output: Location,
     opened: &Opened,
 ) -> Result<RunReport, PipelineError> {
-    let failed: Vec<(String, String)> = values
+    let failed: Vec<(String, String)> = extracted
+        .values
         .iter()
         .filter_map(|v| {
             v.value
@@ -277,7 +282,7 @@ pub async fn write(
                 .map(|e: &SourceError| (v.kr_id.clone(), e.to_string()))
         })
         .collect();
-    let outputs = score(plan, &run, values, Some(opened)).await?;
+    let outputs = score(plan, &run, extracted, Some(opened)).await?;
     let run_id = run.run_id.clone();
 
     let mut commit = match &output {

@@ -6,7 +6,8 @@
 
 use crate::engine::tables::{register, text};
 use crate::engine::{self, EngineError, registry};
-use crate::model::{Location, Plan};
+use crate::job::Plan;
+use crate::model::Location;
 use crate::sink::{SinkError, history};
 use crate::storage::{self, StorageError};
 use chrono::{NaiveDate, Utc};

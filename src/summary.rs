@@ -1,7 +1,7 @@
 //! The readable table a run prints: objectives, each followed by its key results, with value,
 //! progress, expected progress and status.
 
-use crate::model::Plan;
+use crate::job::Plan;
 use comfy_table::{Cell, Table, presets::UTF8_FULL_CONDENSED};
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::{Float64Type, Int64Type};

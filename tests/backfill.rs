@@ -7,7 +7,7 @@ use common::jira::{FakeJira, demo_site};
 use common::looker::{FakeLooker, demo_instance};
 use common::{date, demo_plan, number, partition_rows, repo};
 use okrflow::backfill::{self, Mode, RangeOptions, Step};
-use okrflow::model::{self, Location};
+use okrflow::model::Location;
 use std::path::Path;
 use std::process::Command;
 
@@ -148,7 +148,7 @@ async fn a_recompute_after_a_target_change_changes_progress_not_values_and_calls
         );
     assert_eq!(changed.matches("target = 40").count(), 2);
     let after_plan = common::live_demo(
-        model::plan::parse(&repo().join("jobs/demo.toml"), &changed).unwrap(),
+        okrflow::job::parse(&repo().join("jobs/demo.toml"), &changed).unwrap(),
         &looker,
         &jira,
     );
@@ -397,7 +397,7 @@ async fn a_looker_result_without_time_axis_is_read_from_that_days_archive_or_not
         std::env::set_var("BF_LOOKER_ID", "demo-client");
         std::env::set_var("BF_LOOKER_SECRET", "demo-secret");
     }
-    let plan = model::load(&job).unwrap();
+    let plan = okrflow::job::load(&job).unwrap();
     let out = dir.path().join("out");
     let (_, outcomes) = backfill::run(
         &plan,

@@ -11,7 +11,7 @@ use common::fake_http::FaultKind;
 use common::jira::{FakeJira, demo_site};
 use common::looker::{FakeLooker, demo_instance};
 use common::{demo_plan, live_demo, partition_rows};
-use okrflow::model::{Connection, KrSource, Plan};
+use okrflow::job::{Connection, KrSource, Link, Plan};
 use okrflow::{Outcome, pipeline};
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -153,7 +153,7 @@ fn api_plan(looker: &FakeLooker, jira: &FakeJira) -> Plan {
         let http = match c {
             Connection::Looker(s) => &mut s.http,
             Connection::Jira(s) => &mut s.http,
-            Connection::Tallyfy { .. } => continue,
+            Connection::Tallyfy(_) => continue,
         };
         http.timeout = Duration::from_secs(1);
         http.max_retries = 2;
@@ -265,7 +265,11 @@ async fn every_api_fault_keeps_yesterday_and_fails_only_what_it_touches() {
                 .iter_mut()
                 .find(|k| k.id == "O5-KR2")
                 .unwrap();
-            let Some(KrSource::Jira { link, .. }) = &mut kr.source else {
+            let Some(KrSource {
+                link: Link::Jira(link),
+                ..
+            }) = &mut kr.source
+            else {
                 unreachable!()
             };
             link.jql = "project = PAY AND type = = Bug".into();
@@ -418,7 +422,7 @@ async fn a_broken_tallyfy_export_fails_its_connection_by_file_and_keeps_yesterda
     let exports = work.path().join("exports");
     copy_tree(&common::repo().join("jobs/demo/tallyfy"), &exports);
     let mut plan = demo_plan();
-    let Some(Connection::Tallyfy { location }) = plan.connections.get_mut("tallyfy") else {
+    let Some(Connection::Tallyfy(location)) = plan.connections.get_mut("tallyfy") else {
         unreachable!()
     };
     *location = okrflow::model::Location::Local(exports.clone());
@@ -467,7 +471,7 @@ async fn a_broken_tallyfy_export_fails_its_connection_by_file_and_keeps_yesterda
         let out = work.path().join(format!("out-{}", name.replace(' ', "-")));
         copy_tree(&day1_out, &out);
         let mut broken = plan.clone();
-        let Some(Connection::Tallyfy { location }) = broken.connections.get_mut("tallyfy") else {
+        let Some(Connection::Tallyfy(location)) = broken.connections.get_mut("tallyfy") else {
             unreachable!()
         };
         *location = okrflow::model::Location::Local(exports_copy);

@@ -6,7 +6,7 @@ mod common;
 
 use common::fake_http::FaultKind;
 use common::jira::{FakeJira, Site, issue};
-use okrflow::model::{Connection, Plan};
+use okrflow::job::{Connection, Plan};
 use okrflow::sources::jira::config::Deployment;
 use okrflow::sources::{ApiOptions, Measured, jira};
 use serde_json::json;
@@ -114,8 +114,7 @@ fn plan(fake: &FakeJira, prefix: &str, extra: &str, krs: &[(&str, &str, &str)]) 
             "[[objectives.key_results]]\nid = '{id}'\ntitle = '{id}'\nowner = 'o'\nmeasure = {measure}\nsource = {{ jira = {{ {source} }} }}\n"
         ));
     }
-    okrflow::model::plan::parse(Path::new("/tmp/job.toml"), &text)
-        .unwrap_or_else(|e| panic!("{e}\n{text}"))
+    okrflow::job::parse(Path::new("/tmp/job.toml"), &text).unwrap_or_else(|e| panic!("{e}\n{text}"))
 }
 
 async fn values(plan: &Plan) -> BTreeMap<String, Result<Measured, String>> {

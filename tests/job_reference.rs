@@ -15,6 +15,7 @@ const CONFIG_FILES: &[&str] = &[
     "src/sources/tallyfy/config.rs",
     "src/sources/looker/config.rs",
     "src/sources/jira/config.rs",
+    "src/sources/checkins/config.rs",
 ];
 
 /// The views a key result's SQL is meant to read.

@@ -6,7 +6,7 @@
 mod common;
 
 use common::looker::{FakeLooker, FaultKind, Instance, demo_instance, detail, query, tile};
-use okrflow::model::{self, Plan};
+use okrflow::job::Plan;
 use okrflow::sources::looker;
 use okrflow::sources::{ApiOptions, KrValue, Measured};
 use serde_json::json;
@@ -33,13 +33,13 @@ fn plan(url: &str, prefix: &str, connection_extra: &str, krs: &[(&str, &str)]) -
              measure = {{ kpi = {{ start = 0, target = 100 }} }}\nsource = {{ looker = {{ {source} }} }}\n"
         ));
     }
-    model::plan::parse(Path::new("/tmp/job.toml"), &text).unwrap_or_else(|e| panic!("{e}\n{text}"))
+    okrflow::job::parse(Path::new("/tmp/job.toml"), &text).unwrap_or_else(|e| panic!("{e}\n{text}"))
 }
 
 /// Fetches and computes every key result of the plan's Looker connection.
 async fn values(plan: &Plan) -> BTreeMap<String, Result<Measured, String>> {
     let krs: Vec<_> = plan.key_results.iter().collect();
-    let okrflow::model::Connection::Looker(settings) = &plan.connections["lk"] else {
+    let okrflow::job::Connection::Looker(settings) = &plan.connections["lk"] else {
         unreachable!()
     };
     let values: Vec<KrValue> = looker::extract("lk", settings, &krs, &ApiOptions::default())
@@ -714,7 +714,7 @@ async fn bad_credentials_and_unreachable_servers_fail_the_connection_clearly() {
 
     // A variable that is not set names itself.
     let mut p = plan_with(&looker, "LK_UNSET", &[("a", "look_id = '42'")]);
-    if let okrflow::model::Connection::Looker(s) = p.connections.get_mut("lk").unwrap() {
+    if let okrflow::job::Connection::Looker(s) = p.connections.get_mut("lk").unwrap() {
         s.client_secret_env = "LK_SURELY_NOT_SET_ANYWHERE".into();
     }
     let v = values(&p).await;
@@ -732,7 +732,7 @@ async fn bad_credentials_and_unreachable_servers_fail_the_connection_clearly() {
 async fn demo_archive_is_what_the_looker_contract_answers() {
     let looker = FakeLooker::start(demo_instance()).await;
     let mut plan = common::demo_plan();
-    let okrflow::model::Connection::Looker(settings) =
+    let okrflow::job::Connection::Looker(settings) =
         plan.connections.get_mut("looker_demo").unwrap()
     else {
         unreachable!()
@@ -753,7 +753,7 @@ async fn demo_archive_is_what_the_looker_contract_answers() {
         ..ApiOptions::default()
     };
     let krs = okrflow::pipeline::key_results_of(&plan, "looker_demo");
-    let okrflow::model::Connection::Looker(settings) = &plan.connections["looker_demo"] else {
+    let okrflow::job::Connection::Looker(settings) = &plan.connections["looker_demo"] else {
         unreachable!()
     };
     let values: BTreeMap<String, f64> = looker::extract("looker_demo", settings, &krs, &api)

@@ -5,7 +5,8 @@ mod common;
 
 use common::{date, demo_plan, number, partition_rows, repo};
 use okrflow::backfill::{self, Mode, RangeOptions};
-use okrflow::model::{Connection, Location};
+use okrflow::job::Connection;
+use okrflow::model::Location;
 use std::collections::BTreeMap;
 use std::process::Command;
 

@@ -44,7 +44,7 @@ async fn score(krs: &str, values: &[(&str, Result<f64, &str>)], as_of: &str) -> 
     };
     let location = okrflow::model::Location::Local(dir.path().join("out"));
     let out = okrflow::storage::open(&location, true).await.unwrap();
-    let tables: BTreeMap<String, _> = pipeline::score(&plan, &run, &values, Some(&out))
+    let tables: BTreeMap<String, _> = pipeline::score(&plan, &run, &values.into(), Some(&out))
         .await
         .unwrap()
         .into_iter()

@@ -302,8 +302,7 @@ async fn the_scaled_data_set_gives_the_demo_numbers_times_the_copies() {
     assert!(crowded.unwrap_err().to_string().contains("use at least"));
     let demo = common::demo_plan();
     let mut scaled = demo.clone();
-    let Some(okrflow::model::Connection::Tallyfy { location }) =
-        scaled.connections.get_mut("tallyfy")
+    let Some(okrflow::job::Connection::Tallyfy(location)) = scaled.connections.get_mut("tallyfy")
     else {
         unreachable!()
     };

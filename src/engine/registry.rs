@@ -52,8 +52,12 @@ pub const LOOKER: &[Statement] = &[
 /// The Jira statement: one value per key result from its issues or counts.
 pub const JIRA: &[Statement] = &[statement!("jira_values", View)];
 
+/// The check-ins statement: a check-in key result's value from its newest check-in.
+pub const CHECKINS: &[Statement] = &[statement!("checkin_values", View)];
+
 /// The scoring statements, in order: views first, then the output tables.
 pub const SCORING: &[Statement] = &[
+    statement!("kr_health", View),
     statement!("kr_scores", View),
     statement!("okr_rollup", View),
     statement!("okr_status", View),
@@ -75,6 +79,7 @@ pub fn all() -> impl Iterator<Item = &'static Statement> {
         .iter()
         .chain(LOOKER)
         .chain(JIRA)
+        .chain(CHECKINS)
         .chain(SCORING)
         .chain(REPORT)
 }

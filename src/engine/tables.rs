@@ -3,7 +3,8 @@
 //! Rust only moves data here; what the columns mean is decided in `sql/`.
 
 use super::{EngineError, date32, register_batches};
-use crate::model::{LatePenalty, Measure, Plan};
+use crate::job::{KeyResult, Plan};
+use crate::model::{LatePenalty, Measure};
 use crate::sources::KrValue;
 use chrono::{DateTime, NaiveDate, Utc};
 use datafusion::arrow::array::{
@@ -61,10 +62,7 @@ impl Col {
 
 /// The day each key result is evaluated on for a run date: the `eval_date` column of every
 /// input table that has one.
-pub fn evaluation_dates<'a>(
-    krs: impl Iterator<Item = &'a crate::model::KeyResult>,
-    as_of: NaiveDate,
-) -> Col {
+pub fn evaluation_dates<'a>(krs: impl Iterator<Item = &'a KeyResult>, as_of: NaiveDate) -> Col {
     Col::Date(
         krs.map(|k| Some(date32(k.evaluation_date(as_of))))
             .collect(),
@@ -142,7 +140,7 @@ pub fn register_definitions(
             _ => (None, None),
         })
         .unzip();
-    let penalty = |k: &crate::model::KeyResult| match k.late_penalty {
+    let penalty = |k: &KeyResult| match k.late_penalty {
         LatePenalty::None => ("none", None),
         LatePenalty::PerWeek(w) => ("per_week", Some(w)),
         LatePenalty::ZeroIfMissed => ("zero_if_missed", None),
@@ -193,6 +191,14 @@ pub fn register_definitions(
                 Col::Date(krs.iter().map(|k| Some(date32(k.due))).collect()),
             ),
             ("eval_date", evaluation_dates(krs.iter(), run.as_of)),
+            (
+                "health_max_age_days",
+                Col::Int(
+                    krs.iter()
+                        .map(|_| Some(i64::from(plan.health_max_age_days)))
+                        .collect(),
+                ),
+            ),
             (
                 "late_penalty_kind",
                 text(krs.iter().map(|k| Some(penalty(k).0.to_string()))),
@@ -289,6 +295,13 @@ pub fn register_definitions(
                     objs.iter()
                         .map(|o| Some(date32(o.period.evaluation_date(run.as_of))))
                         .collect(),
+                ),
+            ),
+            (
+                "status_rule",
+                text(
+                    objs.iter()
+                        .map(|o| Some(o.status_rule.as_str().to_string())),
                 ),
             ),
             (

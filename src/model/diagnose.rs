@@ -4,7 +4,8 @@
 //! result) is deserialized on its own; a key at fault is dropped and the table tried again,
 //! so two misspelt fields of one key result are two problems.
 
-use super::job::{ConnectionConfig, JobSection, KeyResultConfig, ObjectiveConfig, OutputSection};
+use super::job::{JobSection, KeyResultConfig, ObjectiveConfig, OutputSection};
+use super::kinds::Kinds;
 use serde::de::DeserializeOwned;
 use std::ops::Range;
 use toml::Spanned;
@@ -24,7 +25,7 @@ const TOP: [&str; 4] = ["job", "output", "connections", "objectives"];
 
 /// Every syntax error of `text`, or when it parses, every unknown field and wrong type of
 /// each of its tables. Empty when each table deserializes on its own.
-pub fn diagnose(text: &str) -> Vec<Found> {
+pub fn diagnose<K: Kinds>(text: &str) -> Vec<Found> {
     let (root, syntax) = DeTable::parse_recoverable(text);
     if !syntax.is_empty() {
         return syntax
@@ -66,7 +67,7 @@ pub fn diagnose(text: &str) -> Vec<Found> {
         match v.get_ref() {
             DeValue::Table(t) => {
                 for (name, c) in t.iter() {
-                    check::<ConnectionConfig>(
+                    check::<K::ConnectionConfig>(
                         c,
                         format!("connection {}", name.get_ref()),
                         &mut out,
@@ -80,7 +81,7 @@ pub fn diagnose(text: &str) -> Vec<Found> {
         match v.get_ref() {
             DeValue::Array(objectives) => {
                 for (i, o) in objectives.iter().enumerate() {
-                    objective(o, i, &mut out);
+                    objective::<K>(o, i, &mut out);
                 }
             }
             other => out.push(wrong_type(v, "objectives", "an array of tables", other)),
@@ -91,7 +92,7 @@ pub fn diagnose(text: &str) -> Vec<Found> {
 }
 
 /// An objective without its key results, then each key result.
-fn objective(o: &Spanned<DeValue<'_>>, index: usize, out: &mut Vec<Found>) {
+fn objective<K: Kinds>(o: &Spanned<DeValue<'_>>, index: usize, out: &mut Vec<Found>) {
     let DeValue::Table(t) = o.get_ref() else {
         out.push(wrong_type(
             o,
@@ -110,7 +111,7 @@ fn objective(o: &Spanned<DeValue<'_>>, index: usize, out: &mut Vec<Found>) {
         .filter(|(k, _)| k.get_ref().as_ref() != "key_results")
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    check::<ObjectiveConfig>(
+    check::<ObjectiveConfig<K::SourceConfig>>(
         &Spanned::new(o.span(), DeValue::Table(own)),
         subject.clone(),
         out,
@@ -138,7 +139,7 @@ fn objective(o: &Spanned<DeValue<'_>>, index: usize, out: &mut Vec<Found>) {
             "key result {}",
             id.unwrap_or_else(|| format!("#{} of {subject}", j + 1))
         );
-        check::<KeyResultConfig>(kr, subject, out);
+        check::<KeyResultConfig<K::SourceConfig>>(kr, subject, out);
     }
 }
 
@@ -207,6 +208,11 @@ fn wrong_type(v: &Spanned<DeValue<'_>>, name: &str, wanted: &str, got: &DeValue<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sources::Registry;
+
+    fn diagnose(text: &str) -> Vec<Found> {
+        super::diagnose::<Registry>(text)
+    }
 
     fn messages(text: &str) -> Vec<String> {
         diagnose(text)

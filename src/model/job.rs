@@ -1,9 +1,6 @@
 //! The job file as written: typed serde structures with `deny_unknown_fields`, and every
 //! default in one place ([`Defaults`]). [`super::plan`] turns this into a validated plan.
 
-use crate::sources::jira::config::{JiraConnection, JiraSource};
-use crate::sources::looker::config::{LookerConnection, LookerSource};
-use crate::sources::tallyfy::config::{TallyfyConnection, TallyfySource};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use toml::Spanned;
@@ -22,6 +19,9 @@ impl Defaults {
     pub const KR_WEIGHT: f64 = 1.0;
     /// Contribution of an aligned objective to its parent.
     pub const CONTRIBUTION: f64 = 1.0;
+    /// Days after which a key result's newest health check-in is overdue: the monthly
+    /// update was missed.
+    pub const HEALTH_MAX_AGE_DAYS: u32 = 35;
 
     fn behind_below() -> f64 {
         Self::BEHIND_BELOW
@@ -37,16 +37,17 @@ impl Defaults {
     }
 }
 
-/// The whole job file.
+/// The whole job file. `C` is a connection's table and `S` a key result's `source`, as the
+/// source kinds define them ([`super::Kinds`]).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct JobFile {
+pub struct JobFile<C, S> {
     pub job: JobSection,
     pub output: OutputSection,
-    #[serde(default)]
-    pub connections: BTreeMap<String, Spanned<ConnectionConfig>>,
-    #[serde(default)]
-    pub objectives: Vec<ObjectiveConfig>,
+    #[serde(default = "BTreeMap::new")]
+    pub connections: BTreeMap<String, Spanned<C>>,
+    #[serde(default = "Vec::new")]
+    pub objectives: Vec<ObjectiveConfig<S>>,
 }
 
 /// `[job]`
@@ -60,6 +61,34 @@ pub struct JobSection {
     /// Status thresholds; default [`StatusThresholds::default`].
     #[serde(default)]
     pub status: Option<Spanned<StatusThresholds>>,
+    /// Days after which a health check-in is overdue; default
+    /// [`Defaults::HEALTH_MAX_AGE_DAYS`].
+    #[serde(default)]
+    pub health_max_age_days: Option<Spanned<u32>>,
+    /// How an objective's status is computed unless it says otherwise.
+    #[serde(default)]
+    pub objective_status: ObjectiveStatusRule,
+}
+
+/// How an objective's status is computed.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ObjectiveStatusRule {
+    /// From the objective's progress against its expected progress, as a key result's.
+    #[default]
+    Progress,
+    /// The worst computed status among its key results, `no_data` left out (Perdoo's rule).
+    WeakestKr,
+}
+
+impl ObjectiveStatusRule {
+    /// The rule as written in the job file and in the output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ObjectiveStatusRule::Progress => "progress",
+            ObjectiveStatusRule::WeakestKr => "weakest_kr",
+        }
+    }
 }
 
 /// `status = { behind_below = 0.0, at_risk_below = -0.25 }`: progress minus expected progress.
@@ -122,30 +151,10 @@ impl OutputSection {
     }
 }
 
-/// `[connections.NAME]`, told apart by `kind`.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum ConnectionConfig {
-    Tallyfy(TallyfyConnection),
-    Looker(LookerConnection),
-    Jira(JiraConnection),
-}
-
-impl ConnectionConfig {
-    /// The `kind` as written in the job file.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            ConnectionConfig::Tallyfy(_) => "tallyfy",
-            ConnectionConfig::Looker(_) => "looker",
-            ConnectionConfig::Jira(_) => "jira",
-        }
-    }
-}
-
 /// `[[objectives]]`
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ObjectiveConfig {
+pub struct ObjectiveConfig<S> {
     pub id: Spanned<String>,
     pub title: String,
     #[serde(default)]
@@ -155,8 +164,11 @@ pub struct ObjectiveConfig {
     pub period: Spanned<String>,
     #[serde(default)]
     pub aligns_to: Option<Spanned<AlignmentConfig>>,
+    /// This objective's status rule, instead of `[job] objective_status`.
     #[serde(default)]
-    pub key_results: Vec<KeyResultConfig>,
+    pub objective_status: Option<ObjectiveStatusRule>,
+    #[serde(default = "Vec::new")]
+    pub key_results: Vec<KeyResultConfig<S>>,
 }
 
 /// Where an objective sits in the company.
@@ -195,7 +207,7 @@ pub struct AlignmentConfig {
 /// `[[objectives.key_results]]`
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct KeyResultConfig {
+pub struct KeyResultConfig<S> {
     pub id: Spanned<String>,
     pub title: String,
     #[serde(default)]
@@ -208,8 +220,8 @@ pub struct KeyResultConfig {
     pub weight: f64,
     #[serde(default)]
     pub late_penalty: Option<Spanned<LatePenaltyConfig>>,
-    #[serde(default)]
-    pub source: Option<Spanned<SourceConfig>>,
+    #[serde(default = "Option::default")]
+    pub source: Option<Spanned<S>>,
 }
 
 /// `measure = { kpi = {...} }`, `{ percent_complete = {} }`, `{ milestones = [...] }` or
@@ -240,13 +252,4 @@ pub struct MilestoneConfig {
 pub enum LatePenaltyConfig {
     PerWeek(f64),
     ZeroIfMissed,
-}
-
-/// `source = { tallyfy = {...} }`, `{ looker = {...} }` or `{ jira = {...} }`
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-pub enum SourceConfig {
-    Tallyfy(TallyfySource),
-    Looker(LookerSource),
-    Jira(JiraSource),
 }

@@ -4,13 +4,14 @@
 
 pub mod diagnose;
 pub mod job;
+pub mod kinds;
 pub mod period;
 pub mod plan;
 
+pub use kinds::{Kinds, Resolved};
 pub use period::Period;
 pub use plan::{
-    Connection, KeyResult, KrSource, LatePenalty, Location, Measure, Milestone, Objective, Plan,
-    S3Location,
+    KeyResult, KrSource, LatePenalty, Location, Measure, Milestone, Objective, Plan, S3Location,
 };
 
 use std::fmt;
@@ -90,13 +91,14 @@ fn list(problems: &[Problem]) -> String {
         .join("\n")
 }
 
-/// Reads and validates a job file. Warnings are kept in [`Plan::warnings`].
-pub fn load(path: &Path) -> Result<Plan, JobError> {
+/// Reads and validates a job file for the source kinds `K`. Warnings are kept in
+/// [`Plan::warnings`].
+pub fn load<K: Kinds>(path: &Path) -> Result<Plan<K::Connection, K::Link>, JobError> {
     let text = std::fs::read_to_string(path).map_err(|source| JobError::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    plan::parse(path, &text)
+    plan::parse::<K>(path, &text)
 }
 
 /// 1-based line and column of a byte offset in `text`.

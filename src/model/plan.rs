@@ -3,12 +3,11 @@
 //! job file in one pass.
 
 use super::job::{
-    ConnectionConfig, JobFile, LatePenaltyConfig, Level, MeasureConfig, S3Options, SourceConfig,
+    JobFile, LatePenaltyConfig, Level, MeasureConfig, ObjectiveStatusRule, S3Options,
     StatusThresholds,
 };
+use super::kinds::Kinds;
 use super::{JobError, Period, Problem, Severity, line_col};
-use crate::sources::jira::{JiraLink, JiraSettings};
-use crate::sources::looker::{LookerLink, LookerSettings};
 use chrono::NaiveDate;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Range;
@@ -123,28 +122,6 @@ pub fn normalise(path: &Path) -> PathBuf {
     out
 }
 
-/// A resolved connection.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Connection {
-    /// Tallyfy Parquet exports.
-    Tallyfy { location: Location },
-    /// A Looker instance (API 4.0).
-    Looker(LookerSettings),
-    /// A Jira site (Cloud or Data Center).
-    Jira(JiraSettings),
-}
-
-impl Connection {
-    /// The connection's `kind`.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Connection::Tallyfy { .. } => "tallyfy",
-            Connection::Looker(_) => "looker",
-            Connection::Jira(_) => "jira",
-        }
-    }
-}
-
 /// An objective of the OKR tree.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Objective {
@@ -155,6 +132,8 @@ pub struct Objective {
     pub period: Period,
     /// The key result this objective contributes to, and with which weight.
     pub aligns_to: Option<(String, f64)>,
+    /// How its status is computed: its own, or the job's default.
+    pub status_rule: ObjectiveStatusRule,
 }
 
 /// How a key result's value becomes progress.
@@ -200,46 +179,32 @@ pub enum LatePenalty {
     ZeroIfMissed,
 }
 
-/// Where a key result's value comes from.
+/// Where a key result's value comes from: a connection, and what to read from it (`L`, a
+/// source kind's validated `source`).
 #[derive(Debug, Clone, PartialEq)]
-pub enum KrSource {
-    Tallyfy {
-        connection: String,
-        sql: String,
-    },
-    Looker {
-        connection: String,
-        link: LookerLink,
-    },
-    Jira {
-        connection: String,
-        link: JiraLink,
-    },
+pub struct KrSource<L> {
+    /// The source kind (`tallyfy`, …).
+    pub kind: &'static str,
+    /// The connection name.
+    pub connection: String,
+    pub link: L,
 }
 
-impl KrSource {
+impl<L> KrSource<L> {
     /// The source kind (`tallyfy`, …).
     pub fn kind(&self) -> &'static str {
-        match self {
-            KrSource::Tallyfy { .. } => "tallyfy",
-            KrSource::Looker { .. } => "looker",
-            KrSource::Jira { .. } => "jira",
-        }
+        self.kind
     }
 
     /// The connection name.
     pub fn connection(&self) -> &str {
-        match self {
-            KrSource::Tallyfy { connection, .. }
-            | KrSource::Looker { connection, .. }
-            | KrSource::Jira { connection, .. } => connection,
-        }
+        &self.connection
     }
 }
 
 /// A key result with everything resolved.
 #[derive(Debug, Clone, PartialEq)]
-pub struct KeyResult {
+pub struct KeyResult<L> {
     pub id: String,
     pub objective_id: String,
     pub title: String,
@@ -251,7 +216,7 @@ pub struct KeyResult {
     pub due: NaiveDate,
     pub late_penalty: LatePenalty,
     /// `None` only for [`Measure::Aligned`].
-    pub source: Option<KrSource>,
+    pub source: Option<KrSource<L>>,
     /// The key result's table as written in the job file, with its objective's id and
     /// period: recorded (text and hash) with each snapshot, so a reader can tell which
     /// definition produced a number.
@@ -261,33 +226,36 @@ pub struct KeyResult {
     pub source_line: Option<usize>,
 }
 
-impl KeyResult {
+impl<L> KeyResult<L> {
     /// The day the key result is evaluated on: see [`Period::evaluation_date`].
     pub fn evaluation_date(&self, as_of: NaiveDate) -> NaiveDate {
         self.period.evaluation_date(as_of)
     }
 }
 
-/// A validated job, ready to run.
+/// A validated job, ready to run: `C` are its connections and `L` what its key results read
+/// from them, as the source kinds define them.
 #[derive(Debug, Clone)]
-pub struct Plan {
+pub struct Plan<C, L> {
     pub job_name: String,
     pub job_path: PathBuf,
     /// The job file's text, recorded with each run.
     pub job_text: String,
     pub fiscal_year_start_month: u32,
     pub thresholds: StatusThresholds,
+    /// Days after which a key result's newest health check-in is overdue.
+    pub health_max_age_days: u32,
     pub output: Location,
-    pub connections: BTreeMap<String, Connection>,
+    pub connections: BTreeMap<String, C>,
     pub objectives: Vec<Objective>,
-    pub key_results: Vec<KeyResult>,
+    pub key_results: Vec<KeyResult<L>>,
     /// OKR-practice findings that do not stop the job.
     pub warnings: Vec<Problem>,
 }
 
-impl Plan {
+impl<C, L> Plan<C, L> {
     /// The key result with this id.
-    pub fn key_result(&self, id: &str) -> Option<&KeyResult> {
+    pub fn key_result(&self, id: &str) -> Option<&KeyResult<L>> {
         self.key_results.iter().find(|k| k.id == id)
     }
 
@@ -344,12 +312,12 @@ impl Checker<'_> {
 
 /// Parses and validates a job file's text. `path` is used for messages and to resolve
 /// relative URLs.
-pub fn parse(path: &Path, text: &str) -> Result<Plan, JobError> {
-    let file: JobFile = match toml::from_str(text) {
+pub fn parse<K: Kinds>(path: &Path, text: &str) -> Result<Plan<K::Connection, K::Link>, JobError> {
+    let file: JobFile<K::ConnectionConfig, K::SourceConfig> = match toml::from_str(text) {
         Ok(file) => file,
         Err(e) => {
             // serde stops at the first problem: look at each table on its own for all of them.
-            let found = super::diagnose::diagnose(text);
+            let found = super::diagnose::diagnose::<K>(text);
             if found.is_empty() {
                 let (line, column) = e.span().map_or((1, 1), |s| line_col(text, s.start));
                 return Err(JobError::Syntax {
@@ -426,53 +394,32 @@ pub fn parse(path: &Path, text: &str) -> Result<Plan, JobError> {
         }
     };
 
+    let health_max_age_days = file
+        .job
+        .health_max_age_days
+        .as_ref()
+        .map_or(super::job::Defaults::HEALTH_MAX_AGE_DAYS, |d| *d.get_ref());
+    if let Some(d) = &file.job.health_max_age_days
+        && health_max_age_days == 0
+    {
+        c.error(d.span(), None, "health_max_age_days must be 1 or more");
+    }
+
     let mut connections = BTreeMap::new();
     for (name, conn) in &file.connections {
         let subject = Some(format!("connection {name}"));
-        match conn.get_ref() {
-            ConnectionConfig::Tallyfy(t) => match Location::parse(&t.url, &base_dir, &t.s3()) {
-                Ok(location) => {
-                    connections.insert(name.clone(), Connection::Tallyfy { location });
+        match K::connection(conn.get_ref(), &base_dir) {
+            Ok(resolved) => {
+                for w in resolved.warnings {
+                    c.warn(Some(conn.span()), subject.clone(), w);
                 }
-                Err(e) => c.error(conn.span(), subject, e),
-            },
-            ConnectionConfig::Looker(l) => match LookerSettings::from_config(l, &base_dir) {
-                Ok(settings) => {
-                    match &settings.replay {
-                        Some(dir) if !dir.is_dir() => c.warn(
-                            Some(conn.span()),
-                            subject.clone(),
-                            format!("replay folder {} does not exist", dir.display()),
-                        ),
-                        Some(_) => {}
-                        None => warn_unset(
-                            &mut c,
-                            conn.span(),
-                            &subject,
-                            &[&settings.client_id_env, &settings.client_secret_env],
-                        ),
-                    }
-                    connections.insert(name.clone(), Connection::Looker(settings));
+                connections.insert(name.clone(), resolved.value);
+            }
+            Err(problems) => {
+                for p in problems {
+                    c.error(conn.span(), subject.clone(), p);
                 }
-                Err(problems) => {
-                    for p in problems {
-                        c.error(conn.span(), subject.clone(), p);
-                    }
-                }
-            },
-            ConnectionConfig::Jira(j) => match JiraSettings::from_config(j, &base_dir) {
-                Ok(settings) => {
-                    if settings.replay.is_none() {
-                        warn_unset(&mut c, conn.span(), &subject, &settings.variables());
-                    }
-                    connections.insert(name.clone(), Connection::Jira(settings));
-                }
-                Err(problems) => {
-                    for p in problems {
-                        c.error(conn.span(), subject.clone(), p);
-                    }
-                }
-            },
+            }
         }
     }
 
@@ -531,7 +478,8 @@ pub fn parse(path: &Path, text: &str) -> Result<Plan, JobError> {
             );
         }
         for kr in &o.key_results {
-            if let Some(k) = key_result(&mut c, kr, &id, &period, &connections, &mut kr_spans) {
+            if let Some(k) = key_result::<K>(&mut c, kr, &id, &period, &connections, &mut kr_spans)
+            {
                 key_results.push(k);
             }
         }
@@ -542,6 +490,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Plan, JobError> {
             level: o.level,
             period,
             aligns_to,
+            status_rule: o.objective_status.unwrap_or(file.job.objective_status),
         });
     }
 
@@ -575,6 +524,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Plan, JobError> {
         job_text: text.to_string(),
         fiscal_year_start_month,
         thresholds,
+        health_max_age_days,
         output: output.expect("an output error was reported above"),
         connections,
         objectives,
@@ -616,30 +566,15 @@ fn kr_definitions(text: &str) -> BTreeMap<String, String> {
     out
 }
 
-/// Warns about environment variables a live connection reads that are not set.
-fn warn_unset(c: &mut Checker<'_>, span: Range<usize>, subject: &Option<String>, vars: &[&str]) {
-    for var in vars {
-        if std::env::var_os(var).is_none() {
-            c.warn(
-                Some(span.clone()),
-                subject.clone(),
-                format!(
-                    "environment variable {var} is not set: this connection's key results will fail"
-                ),
-            );
-        }
-    }
-}
-
 /// Validates one key result; `None` when it has errors (already recorded).
-fn key_result(
+fn key_result<K: Kinds>(
     c: &mut Checker<'_>,
-    kr: &super::job::KeyResultConfig,
+    kr: &super::job::KeyResultConfig<K::SourceConfig>,
     objective_id: &str,
     period: &Period,
-    connections: &BTreeMap<String, Connection>,
+    connections: &BTreeMap<String, K::Connection>,
     kr_spans: &mut HashMap<String, Range<usize>>,
-) -> Option<KeyResult> {
+) -> Option<KeyResult<K::Link>> {
     let before = c
         .problems
         .iter()
@@ -805,63 +740,31 @@ fn key_result(
             c.error(kr.id.span(), subject.clone(), "key result has no `source`");
             None
         }
-        (_, Some(s)) => match s.get_ref() {
-            SourceConfig::Tallyfy(t) => {
-                let connection = resolve_connection(
-                    c,
-                    s.span(),
-                    &subject,
-                    t.connection.as_deref(),
-                    "tallyfy",
-                    connections,
-                );
-                if let Err(e) = crate::sources::tallyfy::query::check_sql(&t.sql) {
-                    c.error(s.span(), subject.clone(), e);
-                }
-                connection.map(|connection| KrSource::Tallyfy {
+        (_, Some(s)) => {
+            let config = s.get_ref();
+            let kind = K::source_kind(config);
+            let connection = resolve_connection::<K>(
+                c,
+                s.span(),
+                &subject,
+                K::source_connection(config),
+                kind,
+                connections,
+            );
+            match K::link(config, &measure) {
+                Ok(link) => connection.map(|connection| KrSource {
+                    kind,
                     connection,
-                    sql: t.sql.clone(),
-                })
-            }
-            SourceConfig::Looker(l) => {
-                let connection = resolve_connection(
-                    c,
-                    s.span(),
-                    &subject,
-                    l.connection.as_deref(),
-                    "looker",
-                    connections,
-                );
-                match LookerLink::from_config(l) {
-                    Ok(link) => connection.map(|connection| KrSource::Looker { connection, link }),
-                    Err(problems) => {
-                        for p in problems {
-                            c.error(s.span(), subject.clone(), format!("looker source: {p}"));
-                        }
-                        None
+                    link,
+                }),
+                Err(problems) => {
+                    for p in problems {
+                        c.error(s.span(), subject.clone(), format!("{kind} source: {p}"));
                     }
+                    None
                 }
             }
-            SourceConfig::Jira(j) => {
-                let connection = resolve_connection(
-                    c,
-                    s.span(),
-                    &subject,
-                    j.connection.as_deref(),
-                    "jira",
-                    connections,
-                );
-                match JiraLink::from_config(j, &measure) {
-                    Ok(link) => connection.map(|connection| KrSource::Jira { connection, link }),
-                    Err(problems) => {
-                        for p in problems {
-                            c.error(s.span(), subject.clone(), format!("jira source: {p}"));
-                        }
-                        None
-                    }
-                }
-            }
-        },
+        }
     };
 
     let after = c
@@ -889,24 +792,24 @@ fn key_result(
 }
 
 /// Finds the named connection, or the only one of `kind` when none is named.
-fn resolve_connection(
+fn resolve_connection<K: Kinds>(
     c: &mut Checker<'_>,
     span: Range<usize>,
     subject: &Option<String>,
     named: Option<&str>,
     kind: &str,
-    connections: &BTreeMap<String, Connection>,
+    connections: &BTreeMap<String, K::Connection>,
 ) -> Option<String> {
     match named {
         Some(name) => match connections.get(name) {
-            Some(conn) if conn.kind() == kind => Some(name.to_string()),
+            Some(conn) if K::connection_kind(conn) == kind => Some(name.to_string()),
             Some(conn) => {
                 c.error(
                     span,
                     subject.clone(),
                     format!(
                         "connection `{name}` is a {} connection, not {kind}",
-                        conn.kind()
+                        K::connection_kind(conn)
                     ),
                 );
                 None
@@ -931,7 +834,7 @@ fn resolve_connection(
         None => {
             let of_kind: Vec<_> = connections
                 .iter()
-                .filter(|(_, v)| v.kind() == kind)
+                .filter(|(_, v)| K::connection_kind(v) == kind)
                 .map(|(k, _)| k.clone())
                 .collect();
             match of_kind.as_slice() {
@@ -962,10 +865,10 @@ fn resolve_connection(
 
 /// Checks the alignment tree: unknown targets, cycles, and the practice warnings that need the
 /// whole job.
-fn check_tree(
+fn check_tree<L>(
     c: &mut Checker<'_>,
     objectives: &[Objective],
-    key_results: &[KeyResult],
+    key_results: &[KeyResult<L>],
     objective_spans: &HashMap<String, Range<usize>>,
     alignment_spans: &HashMap<String, Range<usize>>,
     kr_spans: &HashMap<String, Range<usize>>,
@@ -1068,8 +971,8 @@ kind = "tallyfy"
 url = "data"
 "#;
 
-    fn parse_str(body: &str) -> Result<Plan, JobError> {
-        parse(Path::new("jobs/t.toml"), &format!("{HEAD}{body}"))
+    fn parse_str(body: &str) -> Result<crate::sources::Plan, JobError> {
+        parse::<crate::sources::Registry>(Path::new("jobs/t.toml"), &format!("{HEAD}{body}"))
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! projection, so no `MSCK REPAIR` or `ADD PARTITION` is ever needed), the `kr_latest` and
 //! `objective_latest` views, and running them through the Athena API.
 
-use crate::model::{Plan, S3Location};
+use crate::job::Plan;
+use crate::model::S3Location;
 use datafusion::arrow::datatypes::{DataType, Schema, TimeUnit};
 use std::time::Duration;
 

@@ -658,7 +658,8 @@ impl Archive {
         }
     }
 
-    fn child(&self, name: &str) -> Archive {
+    /// The archive of one connection: `<prefix>/<name>`.
+    pub fn child(&self, name: &str) -> Archive {
         Archive {
             store: self.store.clone(),
             prefix: self.prefix.clone().join(name),

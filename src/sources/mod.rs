@@ -1,11 +1,18 @@
-//! Sources extract one raw value per key result. Each source lives in its own folder, split
-//! by role (`config`, the loader or client, the queries); the pipeline only sees
-//! [`KrValue`]s. [`http`] is the HTTP plumbing the API sources share.
+//! Sources extract one raw value per key result. A source kind is one folder implementing
+//! [`kind::SourceKind`] (its config, validation, extraction, preview and checks), registered
+//! on one line in [`registry`]; the pipeline only sees [`KrValue`]s. [`http`] is the HTTP
+//! plumbing the API sources share. The sources import [`crate::model`], never the reverse.
 
+pub mod checkins;
 pub mod http;
 pub mod jira;
+pub mod kind;
 pub mod looker;
+pub mod registry;
 pub mod tallyfy;
+
+pub use kind::{Extracted, Preview, SourceKind};
+pub use registry::{Connection, KeyResult, KrSource, Link, Plan, Registry};
 
 use crate::engine::{self, EngineError};
 use chrono::NaiveDate;
@@ -118,6 +125,9 @@ pub enum SourceError {
     /// The key result's SQL ran but did not return one number.
     #[error("key result {kr_id}: {message}")]
     NotOneNumber { kr_id: String, message: String },
+    /// A check-in row of the key result cannot be used (its file, line and column say why).
+    #[error("key result {kr_id}: bad check-in: {message}")]
+    Checkin { kr_id: String, message: String },
     /// A backfill of other key results kept this one's error from the date's snapshot.
     #[error("{message}")]
     Kept { message: String },

@@ -7,7 +7,8 @@ pub mod looker;
 pub mod s3;
 
 use chrono::NaiveDate;
-use okrflow::model::{self, Location, Plan};
+use okrflow::job::Plan;
+use okrflow::model::Location;
 use okrflow::pipeline::{self, RunOptions, RunReport};
 use okrflow::summary::{Row, rows};
 use std::path::{Path, PathBuf};
@@ -22,7 +23,7 @@ pub fn repo() -> PathBuf {
 
 /// The demo job, with its bundled sample data.
 pub fn demo_plan() -> Plan {
-    model::load(&repo().join("jobs/demo.toml")).unwrap()
+    okrflow::job::load(&repo().join("jobs/demo.toml")).unwrap()
 }
 
 /// Runs a plan as of a date into `out`.
@@ -90,7 +91,7 @@ pub fn job_with(dir: &Path, objectives: &str) -> Plan {
     );
     let path = dir.join("job.toml");
     std::fs::write(&path, text).unwrap();
-    model::load(&path).unwrap()
+    okrflow::job::load(&path).unwrap()
 }
 
 /// Checks that the responses a test archived under `archive/<connection>/` are exactly the
@@ -241,19 +242,19 @@ pub fn live_demo(mut plan: Plan, looker: &looker::FakeLooker, jira: &jira::FakeJ
     }
     for connection in plan.connections.values_mut() {
         match connection {
-            okrflow::model::Connection::Looker(s) => {
+            okrflow::job::Connection::Looker(s) => {
                 s.base_url = url::Url::parse(&looker.url()).unwrap();
                 s.replay = None;
                 s.client_id_env = "BF_LOOKER_ID".into();
                 s.client_secret_env = "BF_LOOKER_SECRET".into();
             }
-            okrflow::model::Connection::Jira(s) => {
+            okrflow::job::Connection::Jira(s) => {
                 s.base_url = url::Url::parse(&jira.url()).unwrap();
                 s.replay = None;
                 s.email_env = Some("BF_JIRA_EMAIL".into());
                 s.token_env = "BF_JIRA_TOKEN".into();
             }
-            okrflow::model::Connection::Tallyfy { .. } => {}
+            okrflow::job::Connection::Tallyfy(_) => {}
         }
     }
     plan

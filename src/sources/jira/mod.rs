@@ -11,14 +11,16 @@
 
 pub mod client;
 pub mod config;
+pub mod kind;
 pub mod model;
 
 use crate::engine::date32;
 use crate::engine::tables::{Col, evaluation_dates, register, text};
 use crate::engine::{self, EngineError, registry};
-use crate::model::{KeyResult, KrSource, Measure};
+use crate::model::Measure;
 use crate::sources::http::{HttpClient, HttpSettings, check_base_url};
 use crate::sources::{ApiOptions, KrValue, api_value, is_past, read_computed};
+use crate::sources::{KeyResult, KrSource, Link};
 use chrono::NaiveDate;
 use client::{JiraClient, JiraError};
 use config::{Deployment, JiraConnection, JiraSource};
@@ -29,6 +31,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use url::Url;
+
+pub use kind::Jira;
 
 /// A validated Jira connection.
 #[derive(Debug, Clone, PartialEq)]
@@ -225,7 +229,10 @@ const DATE_FIELDS: [&str; 3] = ["created", "resolutiondate", "statuscategorychan
 /// The Jira link of a key result, if it has one.
 pub fn link(kr: &KeyResult) -> Option<&JiraLink> {
     match &kr.source {
-        Some(KrSource::Jira { link, .. }) => Some(link),
+        Some(KrSource {
+            link: Link::Jira(link),
+            ..
+        }) => Some(link),
         _ => None,
     }
 }

@@ -10,13 +10,14 @@
 
 pub mod client;
 pub mod config;
+pub mod kind;
 pub mod model;
 
 use crate::engine::tables::{Col, evaluation_dates, register, text};
 use crate::engine::{self, EngineError, registry};
-use crate::model::{KeyResult, KrSource};
 use crate::sources::http::{HttpClient, HttpSettings, check_base_url};
 use crate::sources::{ApiOptions, KrValue, api_value, is_past, read_computed};
+use crate::sources::{KeyResult, KrSource, Link};
 use chrono::NaiveDate;
 use client::{LookerClient, LookerError};
 use config::{Aggregate, Format, LookerConnection, LookerSource};
@@ -28,6 +29,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use url::Url;
+
+pub use kind::Looker;
 
 /// A validated Looker connection.
 #[derive(Debug, Clone, PartialEq)]
@@ -257,7 +260,10 @@ pub fn connect(
 /// The Looker link of a key result, if it has one.
 pub fn link(kr: &KeyResult) -> Option<&LookerLink> {
     match &kr.source {
-        Some(KrSource::Looker { link, .. }) => Some(link),
+        Some(KrSource {
+            link: Link::Looker(link),
+            ..
+        }) => Some(link),
         _ => None,
     }
 }

@@ -5,7 +5,8 @@
 use super::query::{self, QueryParams};
 use super::{loader, register_views};
 use crate::engine::{self, EngineError};
-use crate::model::{KeyResult, KrSource, Location};
+use crate::model::Location;
+use crate::sources::{KeyResult, KrSource, Link};
 use chrono::NaiveDate;
 use std::collections::BTreeMap;
 
@@ -18,7 +19,10 @@ pub async fn plan_queries(
     let queries: Vec<(&KeyResult, &str)> = krs
         .iter()
         .filter_map(|k| match &k.source {
-            Some(KrSource::Tallyfy { sql, .. }) => Some((*k, sql.as_str())),
+            Some(KrSource {
+                link: Link::Tallyfy(sql),
+                ..
+            }) => Some((*k, sql.as_str())),
             _ => None,
         })
         .collect();

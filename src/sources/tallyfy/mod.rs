@@ -1,6 +1,7 @@
 //! Tallyfy Analytics exports: per-process Parquet snapshots, every column stored as a string.
 //!
 //! - [`config`]: the connection and key-result settings;
+//! - [`kind`]: Tallyfy as a [`crate::sources::SourceKind`];
 //! - [`loader`]: lists the export files and registers them, with their file name and time,
 //!   as the raw table the SQL in `sql/tallyfy_*.sql` deduplicates and types;
 //! - [`query`]: checks and runs a key result's SQL with bound parameters;
@@ -11,12 +12,14 @@
 pub mod check;
 pub mod config;
 pub mod generate;
+pub mod kind;
 pub mod loader;
 pub mod preview;
 pub mod query;
 
 use crate::engine::{self, EngineError, midnight, registry};
-use crate::model::{KeyResult, KrSource, Location};
+use crate::model::Location;
+use crate::sources::{KeyResult, KrSource, Link};
 use crate::sources::{KrValue, Measured, SourceError};
 use chrono::NaiveDate;
 use datafusion::arrow::array::AsArray;
@@ -31,22 +34,13 @@ use query::QueryParams;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
+pub use kind::Tallyfy;
+
 /// Extracts the values of the key results of one Tallyfy connection. They share one session;
 /// a connection that cannot be read fails each of them with that error. Views are registered
-/// once per evaluation date (dates differ only between periods).
-pub async fn extract(
-    connection: &str,
-    location: &Location,
-    krs: &[&KeyResult],
-    as_of: NaiveDate,
-) -> Result<Vec<KrValue>, EngineError> {
-    Ok(extract_showing(connection, location, krs, as_of, None)
-        .await?
-        .0)
-}
-
-/// [`extract`], and for the key result `show` (`preview`), the rows its query aggregated,
-/// read from the same views while they exist: the exports are scanned once.
+/// once per evaluation date (dates differ only between periods). For the key result `show`
+/// (`preview`), also the rows its query aggregated, read from the same views while they
+/// exist: the exports are scanned once.
 pub async fn extract_showing(
     connection: &str,
     location: &Location,
@@ -107,7 +101,10 @@ pub async fn extract_showing(
         let queries: Vec<(&KeyResult, &str, QueryParams)> = krs
             .iter()
             .filter_map(|k| match &k.source {
-                Some(KrSource::Tallyfy { sql, .. }) => Some((
+                Some(KrSource {
+                    link: Link::Tallyfy(sql),
+                    ..
+                }) => Some((
                     *k,
                     sql.as_str(),
                     QueryParams {

@@ -1,0 +1,187 @@
+//! The one place source kinds are registered. [`kinds!`] makes, from one line per kind, the
+//! job file's `kind = "…"` and `source = { … }` enums, the validated [`Connection`] and
+//! [`Link`] enums, [`Registry`] (the model's view of the kinds) and the dispatch from a
+//! connection to its kind's [`SourceKind`] methods.
+
+use super::ApiOptions;
+use super::kind::{Extracted, Preview, SourceKind};
+use crate::engine::EngineError;
+use crate::model::{self, JobError, Measure, Problem, Resolved};
+use chrono::NaiveDate;
+use serde::Deserialize;
+use std::path::Path;
+
+/// A job as okrflow runs it: the model's OKR tree measured by the registered kinds.
+pub type Plan = model::Plan<Connection, Link>;
+/// A key result of such a job.
+pub type KeyResult = model::KeyResult<Link>;
+/// A key result's source in such a job.
+pub type KrSource = model::KrSource<Link>;
+
+/// The registered kinds, as the model sees them.
+#[derive(Debug, Clone, Copy)]
+pub struct Registry;
+
+/// Reads and validates a job file.
+pub fn load(path: &Path) -> Result<Plan, JobError> {
+    model::load::<Registry>(path)
+}
+
+/// Parses and validates a job file's text; `path` names it in messages.
+pub fn parse(path: &Path, text: &str) -> Result<Plan, JobError> {
+    model::plan::parse::<Registry>(path, text)
+}
+
+macro_rules! kinds {
+    ($($Variant:ident => $kind:ty),* $(,)?) => {
+        /// `[connections.NAME]` as written, told apart by `kind`.
+        #[derive(Debug, Clone, Deserialize, PartialEq)]
+        #[serde(tag = "kind", rename_all = "snake_case")]
+        pub enum ConnectionConfig {
+            $($Variant(<$kind as SourceKind>::ConnectionConfig),)*
+        }
+
+        /// `source = { KIND = {...} }` as written.
+        #[derive(Debug, Clone, Deserialize, PartialEq)]
+        #[serde(rename_all = "snake_case", deny_unknown_fields)]
+        pub enum SourceConfig {
+            $($Variant(<$kind as SourceKind>::SourceConfig),)*
+        }
+
+        /// A validated connection.
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum Connection {
+            $($Variant(<$kind as SourceKind>::Connection),)*
+        }
+
+        /// What a key result reads from its connection.
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum Link {
+            $($Variant(<$kind as SourceKind>::Link),)*
+        }
+
+        impl model::Kinds for Registry {
+            type ConnectionConfig = ConnectionConfig;
+            type SourceConfig = SourceConfig;
+            type Connection = Connection;
+            type Link = Link;
+
+            fn connection(
+                config: &ConnectionConfig,
+                base_dir: &Path,
+            ) -> Result<Resolved<Connection>, Vec<String>> {
+                match config {
+                    $(ConnectionConfig::$Variant(c) => <$kind>::connection(c, base_dir).map(|r| Resolved {
+                        value: Connection::$Variant(r.value),
+                        warnings: r.warnings,
+                    }),)*
+                }
+            }
+
+            fn connection_kind(connection: &Connection) -> &'static str {
+                connection.kind()
+            }
+
+            fn source_kind(config: &SourceConfig) -> &'static str {
+                match config {
+                    $(SourceConfig::$Variant(_) => <$kind>::NAME,)*
+                }
+            }
+
+            fn source_connection(config: &SourceConfig) -> Option<&str> {
+                match config {
+                    $(SourceConfig::$Variant(s) => <$kind>::source_connection(s),)*
+                }
+            }
+
+            fn link(config: &SourceConfig, measure: &Measure) -> Result<Link, Vec<String>> {
+                match config {
+                    $(SourceConfig::$Variant(s) => <$kind>::link(s, measure).map(Link::$Variant),)*
+                }
+            }
+        }
+
+        impl Connection {
+            /// The connection's `kind`.
+            pub fn kind(&self) -> &'static str {
+                match self {
+                    $(Connection::$Variant(_) => <$kind>::NAME,)*
+                }
+            }
+
+            /// True when it answers from a replay archive, not the network.
+            pub fn replayed(&self, replay_given: bool) -> bool {
+                match self {
+                    $(Connection::$Variant(c) => <$kind>::replayed(c, replay_given),)*
+                }
+            }
+
+            /// True when it is read even when no key result reads from it.
+            pub fn read_without_key_results(&self) -> bool {
+                match self {
+                    $(Connection::$Variant(_) => <$kind>::READ_WITHOUT_KEY_RESULTS,)*
+                }
+            }
+
+            /// One value per key result of `krs` (this connection's).
+            pub async fn extract(
+                &self,
+                name: &str,
+                krs: &[&KeyResult],
+                api: &ApiOptions,
+            ) -> Result<Extracted, EngineError> {
+                match self {
+                    $(Connection::$Variant(c) => <$kind>::extract(name, c, krs, api).await,)*
+                }
+            }
+
+            /// What `kr` (of this connection) would get, without writing anything.
+            pub async fn preview(
+                &self,
+                name: &str,
+                kr: &KeyResult,
+                api: &ApiOptions,
+            ) -> Result<Preview, EngineError> {
+                let link = kr.source.as_ref().map(|s| &s.link);
+                match (self, link) {
+                    $((Connection::$Variant(c), Some(Link::$Variant(l))) => {
+                        <$kind>::preview(name, c, kr, l, api).await
+                    })*
+                    _ => unreachable!("the plan checks that a source's connection has its kind"),
+                }
+            }
+
+            /// The problems `validate` finds without the network.
+            pub async fn check_offline(
+                &self,
+                name: &str,
+                plan: &Plan,
+                krs: &[&KeyResult],
+                as_of: NaiveDate,
+            ) -> Result<Vec<Problem>, EngineError> {
+                match self {
+                    $(Connection::$Variant(c) => <$kind>::check_offline(name, c, plan, krs, as_of).await,)*
+                }
+            }
+
+            /// The problems `validate --online` finds.
+            pub async fn check_online(
+                &self,
+                name: &str,
+                krs: &[&KeyResult],
+                api: &ApiOptions,
+            ) -> Vec<(String, String)> {
+                match self {
+                    $(Connection::$Variant(c) => <$kind>::check_online(name, c, krs, api).await,)*
+                }
+            }
+        }
+    };
+}
+
+kinds! {
+    Tallyfy => super::tallyfy::Tallyfy,
+    Looker => super::looker::Looker,
+    Jira => super::jira::Jira,
+    Checkins => super::checkins::Checkins,
+}

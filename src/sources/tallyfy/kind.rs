@@ -1,0 +1,109 @@
+//! Tallyfy as a source kind: how its connection and key results are validated, extracted,
+//! previewed and checked.
+
+use super::config::{TallyfyConnection, TallyfySource};
+use super::{check, extract_showing, loader, query};
+use crate::engine::EngineError;
+use crate::model::{Location, Measure, Problem, Resolved, Severity};
+use crate::sources::kind::Extracted;
+use crate::sources::{ApiOptions, KeyResult, Plan, Preview, SourceKind};
+use chrono::NaiveDate;
+use std::path::Path;
+
+/// Tallyfy Analytics exports: a key result is one SQL query over them.
+pub struct Tallyfy;
+
+impl SourceKind for Tallyfy {
+    const NAME: &'static str = "tallyfy";
+    type ConnectionConfig = TallyfyConnection;
+    type SourceConfig = TallyfySource;
+    /// Where the exports are.
+    type Connection = Location;
+    /// The key result's SQL.
+    type Link = String;
+
+    fn connection(
+        c: &TallyfyConnection,
+        base_dir: &Path,
+    ) -> Result<Resolved<Location>, Vec<String>> {
+        Location::parse(&c.url, base_dir, &c.s3())
+            .map(Resolved::ok)
+            .map_err(|e| vec![e])
+    }
+
+    fn source_connection(s: &TallyfySource) -> Option<&str> {
+        s.connection.as_deref()
+    }
+
+    fn link(s: &TallyfySource, _measure: &Measure) -> Result<String, Vec<String>> {
+        query::check_sql(&s.sql).map_err(|e| vec![e])?;
+        Ok(s.sql.clone())
+    }
+
+    async fn extract(
+        name: &str,
+        location: &Location,
+        krs: &[&KeyResult],
+        api: &ApiOptions,
+    ) -> Result<Extracted, EngineError> {
+        Ok(extract_showing(name, location, krs, api.as_of(), None)
+            .await?
+            .0
+            .into())
+    }
+
+    async fn preview(
+        name: &str,
+        location: &Location,
+        kr: &KeyResult,
+        sql: &String,
+        api: &ApiOptions,
+    ) -> Result<Preview, EngineError> {
+        let (mut values, rows) =
+            extract_showing(name, location, &[kr], api.as_of(), Some(&kr.id)).await?;
+        let value = values
+            .pop()
+            .map_or_else(|| unreachable!("one value per key result"), |v| v.value);
+        Ok(Preview {
+            kr_id: kr.id.clone(),
+            source: format!("{name}: {}", sql.trim()),
+            value,
+            rows,
+        })
+    }
+
+    async fn check_offline(
+        _name: &str,
+        _location: &Location,
+        plan: &Plan,
+        krs: &[&KeyResult],
+        as_of: NaiveDate,
+    ) -> Result<Vec<Problem>, EngineError> {
+        let unplanned = check::plan_queries(krs, as_of).await?;
+        Ok(krs
+            .iter()
+            .filter_map(|k| {
+                let message = unplanned.get(&k.id)?;
+                Some(Problem {
+                    severity: Severity::Error,
+                    file: plan.job_path.clone(),
+                    line: k.source_line.map(|l| (l, 1)),
+                    subject: Some(format!("key result {}", k.id)),
+                    message: format!("sql does not plan: {message}"),
+                })
+            })
+            .collect())
+    }
+
+    async fn check_online(
+        name: &str,
+        location: &Location,
+        _krs: &[&KeyResult],
+        _api: &ApiOptions,
+    ) -> Vec<(String, String)> {
+        match loader::check(name, location).await {
+            Ok(_) => Vec::new(),
+            Err(e) => vec![(format!("connection {name}"), e.to_string())],
+        }
+    }
+}
