@@ -619,6 +619,10 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
                         println!("value: {v}");
                         Ok(Outcome::Ok)
                     }
+                    Ok(Measured::Traced { value, source }) => {
+                        println!("value: {value} (from the {source})");
+                        Ok(Outcome::Ok)
+                    }
                     Ok(Measured::NoData(note)) => {
                         println!("no_data: {note}");
                         Ok(Outcome::Ok)

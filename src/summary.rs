@@ -20,6 +20,20 @@ pub struct Row {
     pub error: Option<String>,
     /// Why there is nothing to measure yet, for a `no_data` key result.
     pub note: Option<String>,
+    /// The owner's newest health, and whether it is overdue.
+    pub health: Option<String>,
+    pub health_overdue: bool,
+}
+
+impl Row {
+    /// The health as the summary shows it: `at_risk`, `on_track (overdue)`, or empty.
+    fn health_cell(&self) -> String {
+        match (&self.health, self.health_overdue) {
+            (Some(h), true) => format!("{h} (overdue)"),
+            (Some(h), false) => h.clone(),
+            (None, _) => String::new(),
+        }
+    }
 }
 
 fn text(batch: &RecordBatch, col: &str, i: usize) -> Option<String> {
@@ -40,10 +54,12 @@ pub fn rows(batches: &[RecordBatch], key: &str) -> HashMap<String, Row> {
     for b in batches {
         for i in 0..b.num_rows() {
             let Some(id) = text(b, key, i) else { continue };
-            let stale = b
-                .column_by_name("stale")
-                .and_then(|c| c.as_boolean_opt().map(|c| c.is_valid(i) && c.value(i)))
-                .unwrap_or(false);
+            let flag = |name: &str| {
+                b.column_by_name(name)
+                    .and_then(|c| c.as_boolean_opt().map(|c| c.is_valid(i) && c.value(i)))
+                    .unwrap_or(false)
+            };
+            let stale = flag("stale");
             out.insert(
                 id,
                 Row {
@@ -55,6 +71,8 @@ pub fn rows(batches: &[RecordBatch], key: &str) -> HashMap<String, Row> {
                     stale,
                     error: text(b, "error", i),
                     note: text(b, "note", i),
+                    health: text(b, "health", i),
+                    health_overdue: flag("health_overdue"),
                 },
             );
         }
@@ -95,7 +113,8 @@ pub fn render(plan: &Plan, krs: &[RecordBatch], objectives: &[RecordBatch]) -> S
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
     table.set_header([
-        "id", "title", "owner", "value", "progress", "expected", "score", "status", "note",
+        "id", "title", "owner", "value", "progress", "expected", "score", "status", "health",
+        "note",
     ]);
     for o in &plan.objectives {
         let r = obj_rows.get(&o.id).cloned().unwrap_or_default();
@@ -108,6 +127,7 @@ pub fn render(plan: &Plan, krs: &[RecordBatch], objectives: &[RecordBatch]) -> S
             Cell::new(pct(r.expected)),
             Cell::new(pct(r.score)),
             Cell::new(r.status.as_deref().unwrap_or("–")),
+            Cell::new(r.health_cell()),
             Cell::new(
                 o.aligns_to
                     .as_ref()
@@ -132,6 +152,7 @@ pub fn render(plan: &Plan, krs: &[RecordBatch], objectives: &[RecordBatch]) -> S
                 Cell::new(pct(r.expected)),
                 Cell::new(pct(r.score)),
                 Cell::new(r.status.as_deref().unwrap_or("–")),
+                Cell::new(r.health_cell()),
                 Cell::new(note),
             ]);
         }

@@ -46,7 +46,7 @@ fn the_first_days_of_the_demo_quarter_are_no_data_not_failures() {
     assert!(!stderr.contains("key result failed"), "{stderr}");
 
     let krs = day(out.path(), "kr_snapshots", "kr_id", "2026-02-01");
-    assert_eq!(krs.len(), 14);
+    assert_eq!(krs.len(), 16);
     for (id, row) in &krs {
         assert_eq!(row["error"], "", "{id} failed on 1 February: {row:?}");
         assert_eq!(row["stale"], "false", "{id}");
@@ -103,7 +103,8 @@ fn the_first_days_of_the_demo_quarter_are_no_data_not_failures() {
     let runs = &runs["demo"];
     // By hand from the sample data, on 1 February: no vendor review started (C1-KR2 divides
     // 0 by 0), no onboarding task completed (O1-KR2) nor onboarding finished (O1-KR3, O2-KR2),
-    // no weekly bucket of the look yet (O4-KR3), no story of the epic (O5-KR1).
+    // no weekly bucket of the look yet (O4-KR3), no story of the epic (O5-KR1), no check-in
+    // of the compensation program yet (O6-KR1, O6-KR2: the first is dated 16 February).
     let ids: Vec<&str> = krs
         .iter()
         .filter(|(_, r)| r["status"] == "no_data")
@@ -111,7 +112,9 @@ fn the_first_days_of_the_demo_quarter_are_no_data_not_failures() {
         .collect();
     assert_eq!(
         ids,
-        ["C1-KR2", "O1-KR2", "O1-KR3", "O2-KR2", "O4-KR3", "O5-KR1"]
+        [
+            "C1-KR2", "O1-KR2", "O1-KR3", "O2-KR2", "O4-KR3", "O5-KR1", "O6-KR1", "O6-KR2"
+        ]
     );
     assert_eq!(
         note("O4-KR3"),
@@ -120,7 +123,7 @@ fn the_first_days_of_the_demo_quarter_are_no_data_not_failures() {
     let no_data = ids.len();
     assert_eq!(number(runs, "krs_no_data"), no_data as f64);
     assert_eq!(number(runs, "krs_failed"), 0.0);
-    assert_eq!(number(runs, "krs_ok"), (14 - no_data) as f64);
+    assert_eq!(number(runs, "krs_ok"), (16 - no_data) as f64);
     assert_eq!(runs["errors"], "");
     // Objectives leave them out of their mean and count them.
     let objectives = day(
@@ -143,7 +146,7 @@ fn the_first_days_of_the_demo_quarter_are_no_data_not_failures() {
             .map(|c| c.trim().to_string())
             .collect()
     };
-    assert_eq!(counts("2026-02-01"), ["8", "6", "0", "0"], "{stdout}");
+    assert_eq!(counts("2026-02-01"), ["8", "8", "0", "0"], "{stdout}");
 
     // The report counts them per objective (as of the newest date) and shows why.
     let html_path = out.path().join("report.html");
@@ -207,10 +210,15 @@ fn a_broken_connection_on_the_same_days_still_exits_3() {
     std::fs::write(exports.join("onb-01_01.parquet"), "not parquet").unwrap();
     let demo = std::fs::read_to_string(repo().join("jobs/demo.toml")).unwrap();
     let raw = repo().join("jobs/demo/raw");
+    let checkins = repo().join("jobs/demo/checkins");
     let text = demo
         .replace(
             "url = \"demo/tallyfy/\"",
             &format!("url = \"{}\"", exports.display()),
+        )
+        .replace(
+            "url = \"demo/checkins/\"",
+            &format!("url = \"{}\"", checkins.display()),
         )
         .replace(
             "replay = \"demo/raw\"",

@@ -80,7 +80,7 @@ async fn the_report_shows_the_snapshots_numbers_and_marks_stale_key_results() {
     for needle in ["<script", "<link", " src=", "url("] {
         assert!(!html.contains(needle), "the report refers to `{needle}`");
     }
-    assert_eq!(html.matches("<svg").count(), 14, "a chart per key result");
+    assert_eq!(html.matches("<svg").count(), 16, "a chart per key result");
 
     let mar8 = partition_rows(
         &out.path().join("kr_snapshots/as_of=2026-03-08"),
@@ -93,7 +93,7 @@ async fn the_report_shows_the_snapshots_numbers_and_marks_stale_key_results() {
         &[],
     );
     let krs = elements(&html, "kr");
-    assert_eq!(krs.len(), 14);
+    assert_eq!(krs.len(), 16);
     for (id, k) in &krs {
         let row = &mar9[id];
         assert_eq!(k["date"], "2026-03-09", "{id}");

@@ -29,6 +29,10 @@ fn job(dir: &Path) -> PathBuf {
             "url = \"s3://tallyfy-exports/acme/\"\nregion = \"us-west-2\"\n\
              access_key_id_env = \"TALLYFY_AWS_KEY\"\nsecret_access_key_env = \"TALLYFY_AWS_SECRET\"",
         )
+        .replace(
+            "url = \"demo/checkins/\"",
+            "url = \"s3://okr-results/checkins/\"",
+        )
         .replace("replay = \"demo/raw\"", &format!("replay = \"{}\"", raw.display()));
     assert_ne!(text, demo);
     let path = dir.join("s3-demo.toml");
@@ -36,8 +40,15 @@ fn job(dir: &Path) -> PathBuf {
     path
 }
 
-/// Copies the bundled exports into the export bucket.
+/// Copies the bundled exports into the export bucket, and the check-ins into the results
+/// bucket's `checkins/`.
 fn upload_exports(s3: &FakeS3) {
+    let from = common::repo().join("jobs/demo/checkins");
+    let to = s3.object(RESULTS, "checkins");
+    std::fs::create_dir_all(&to).unwrap();
+    for name in common::files(&from) {
+        std::fs::copy(from.join(&name), to.join(&name)).unwrap();
+    }
     let from = common::repo().join("jobs/demo/tallyfy");
     let to = s3.object(EXPORTS, "acme");
     for entry in common::walk(&from) {
@@ -151,6 +162,9 @@ async fn tallyfy_from_s3_results_to_s3_reruns_replace_and_half_uploads_keep_part
     assert_eq!(values["C1-KR2"].0, Some(80.0));
     assert_eq!(values["O4-KR1"].0, Some(24.0));
     assert_eq!(values["O5-KR2"].0, Some(14.0));
+    // Check-ins read from the bucket: the milestone of 28 April, the bands of 24 April.
+    assert_eq!(values["O6-KR1"].0, Some(3.0));
+    assert_eq!(values["O6-KR2"].0, Some(85.0));
     // Only Parquet objects under the table prefixes; the raw archive beside them.
     for table in [
         "kr_snapshots",
@@ -303,6 +317,15 @@ async fn a_backfill_and_a_recompute_on_s3_read_and_write_the_bucket() {
         !common::walk(&archive).is_empty(),
         "the backfill archived what Jira answered"
     );
+    let archived = s3.object(RESULTS, "prod/raw/as_of=2026-03-10/checkins/2026-03.csv");
+    assert_eq!(
+        std::fs::read(&archived).unwrap(),
+        std::fs::read(common::repo().join("jobs/demo/checkins/2026-03.csv")).unwrap(),
+        "the backfill archived the check-in files it read"
+    );
+    // 10 March: the pay bands' newest value on or before it is the 2 March row (40); the
+    // backdated row of 12 March is later.
+    assert_eq!(before["O6-KR2"].0, Some(40.0));
 
     let recompute = okrflow(
         &s3,

@@ -73,6 +73,13 @@ fn column_comment(table: &str, column: &str) -> Option<&'static str> {
             "while the period runs: on_track, behind, at_risk or done; once it is over: done or missed; \
              no_data when the source answered with nothing to measure yet; NULL when it failed with no value",
         ),
+        ("kr_snapshots" | "objective_snapshots", "health") => Some(
+            "what the owner says, beside the computed status: on_track, needs_attention or at_risk from the newest \
+             health check-in (an objective: the worst of its key results); NULL when none was given",
+        ),
+        ("kr_snapshots", "health_overdue") => Some(
+            "the newest health check-in is older than [job] health_max_age_days (default 35) on the evaluation date",
+        ),
         ("kr_snapshots", "value_unit") => {
             Some("source (a kpi as its source gives it), percent, milestone or attainment_percent")
         }

@@ -42,6 +42,14 @@ fn measures(table: &str) -> Vec<(&'static str, &'static str)> {
                 "missed_count",
                 "type: count\n    filters: [status: \"missed\"]\n    drill_fields: [detail*]",
             ),
+            (
+                "health_at_risk_count",
+                "type: count\n    filters: [health: \"at_risk\"]\n    drill_fields: [detail*]",
+            ),
+            (
+                "health_overdue_count",
+                "type: count\n    filters: [health_overdue: \"yes\"]\n    drill_fields: [detail*]",
+            ),
         ],
         "objective_snapshots" => vec![
             (
@@ -63,6 +71,14 @@ fn measures(table: &str) -> Vec<(&'static str, &'static str)> {
             (
                 "key_results_no_data",
                 "type: sum\n    sql: ${krs_no_data} ;;",
+            ),
+            (
+                "key_results_health_at_risk",
+                "type: sum\n    sql: ${health_at_risk} ;;",
+            ),
+            (
+                "key_results_health_overdue",
+                "type: sum\n    sql: ${health_overdue} ;;",
             ),
         ],
         "quarter_scores" => vec![(
@@ -93,6 +109,8 @@ fn detail(table: &str) -> &'static [&'static str] {
             "progress",
             "expected_progress",
             "status",
+            "health",
+            "health_overdue",
             "stale",
             "error",
             "note",
@@ -104,6 +122,7 @@ fn detail(table: &str) -> &'static [&'static str] {
             "progress",
             "expected_progress",
             "status",
+            "health",
             "krs_at_risk",
             "krs_stale",
         ],

@@ -73,6 +73,12 @@ impl KrValue {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Measured {
     Value(f64),
+    /// A number and where exactly it came from (a check-in's date, author, file and line),
+    /// written to the snapshot's `note`.
+    Traced {
+        value: f64,
+        source: String,
+    },
     /// The source answered and there is nothing to measure yet (an aggregate over no rows,
     /// a JQL that matches no issue, no Looker cell for the date). Not a failure: the row's
     /// status is `no_data` and this text, saying why, is its `note`.
@@ -83,16 +89,16 @@ impl Measured {
     /// The number, if one was measured.
     pub fn number(&self) -> Option<f64> {
         match self {
-            Measured::Value(v) => Some(*v),
+            Measured::Value(v) | Measured::Traced { value: v, .. } => Some(*v),
             Measured::NoData(_) => None,
         }
     }
 
-    /// Why there is no number, for `no_data`.
+    /// Why there is no number, for `no_data`; where the number came from, when traced.
     pub fn note(&self) -> Option<&str> {
         match self {
             Measured::Value(_) => None,
-            Measured::NoData(note) => Some(note),
+            Measured::NoData(note) | Measured::Traced { source: note, .. } => Some(note),
         }
     }
 }

@@ -254,7 +254,7 @@ pub fn live_demo(mut plan: Plan, looker: &looker::FakeLooker, jira: &jira::FakeJ
                 s.email_env = Some("BF_JIRA_EMAIL".into());
                 s.token_env = "BF_JIRA_TOKEN".into();
             }
-            okrflow::job::Connection::Tallyfy(_) => {}
+            okrflow::job::Connection::Tallyfy(_) | okrflow::job::Connection::Checkins(_) => {}
         }
     }
     plan

@@ -13,7 +13,7 @@ pub mod read;
 
 use crate::engine::tables::{Col, register, text};
 use crate::engine::{self, EngineError, date32, registry};
-use crate::sources::{KeyResult, KrValue, Plan, SourceError, api_value, read_computed};
+use crate::sources::{KeyResult, KrValue, Measured, Plan, SourceError, api_value, read_computed};
 use chrono::NaiveDate;
 use datafusion::prelude::SessionContext;
 use read::CheckinRow;
@@ -86,13 +86,19 @@ pub async fn values(
             let day = k.evaluation_date(as_of);
             match problem_of(rows, &k.id, day) {
                 Some(message) => failed(&k.id, message),
-                None => api_value(
-                    connection,
-                    &k.id,
-                    "check-ins",
-                    Some(Ok(())),
-                    computed.get(&k.id),
-                ),
+                None => {
+                    let c = computed.get(&k.id);
+                    let mut v = api_value(connection, &k.id, "check-ins", Some(Ok(())), c);
+                    if let (Ok(Measured::Value(value)), Some(source)) =
+                        (&v.value, c.and_then(|c| c.note.clone()))
+                    {
+                        v.value = Ok(Measured::Traced {
+                            value: *value,
+                            source,
+                        });
+                    }
+                    v
+                }
             }
         })
         .collect())

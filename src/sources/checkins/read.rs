@@ -43,7 +43,8 @@ pub struct Read {
 pub const HEALTHS: [&str; 3] = ["on_track", "needs_attention", "at_risk"];
 
 /// Reads a connection's check-in files: from `api.replay`'s `<connection>/` folder when it
-/// has one (recompute), else from `location`; archived into `api.archive` when set.
+/// has one (recompute), else from `location`; archived into `api.archive` when set. Files
+/// are named as under `location` either way, so a recompute's lineage names the same files.
 pub async fn read(
     connection: &str,
     location: &Location,
@@ -54,6 +55,7 @@ pub async fn read(
         .as_ref()
         .map(|d| d.join(connection))
         .filter(|d| d.is_dir());
+    let shown = location.to_string();
     let location = match &replayed {
         Some(dir) => Location::Local(dir.clone()),
         None => location.clone(),
@@ -83,7 +85,7 @@ pub async fn read(
             .map(|parts| parts.map(|p| p.as_ref().to_string()).collect())
             .unwrap_or_default();
         let relative = relative.join("/");
-        let file = format!("{}/{relative}", location.to_string().trim_end_matches('/'));
+        let file = format!("{}/{relative}", shown.trim_end_matches('/'));
         let bytes = opened
             .store
             .get(&meta.location)

@@ -158,6 +158,7 @@ pub async fn extract_showing(
                 Ok(Measured::NoData(note)) => {
                     tracing::info!(kr = %k.id, note = %note, "key result has no data yet")
                 }
+                Ok(Measured::Traced { .. }) => unreachable!("Tallyfy values are not traced"),
                 Err(e) => tracing::warn!(kr = %k.id, error = %e, "key result failed"),
             }
             values.push(KrValue {
