@@ -4,6 +4,8 @@
 --              NULL when the source answered with nothing to measure yet (`no_data`, not a
 --              failure: `note` says why). A failure after a `no_data` day has no value to
 --              keep, so it is not stale.
+--   note       for no_data: why; for a check-in value: the check-in it is (date, author,
+--              file, line)
 --   last_value_on  for a `no_data` key result that had a value on an earlier date, that date
 --              (a renamed epic or a changed filter looks exactly like this)
 --   attainment kpi: (value - start) / (target - start), so decreasing targets work too;
@@ -78,7 +80,7 @@ valued AS (
     CASE WHEN f.error IS NOT NULL AND g.last_value IS NOT NULL
          THEN CASE WHEN p.was_stale THEN p.was_stale_since ELSE r.as_of END END AS stale_since,
     coalesce(f.no_data, false) AS no_data,
-    CASE WHEN f.no_data THEN f.note END AS note,
+    CASE WHEN f.error IS NULL THEN f.note END AS note,
     CASE WHEN f.no_data THEN lv.last_value_on END AS last_value_on,
     fd.first_done_on
   FROM definitions d

@@ -3,7 +3,8 @@
 -- (report_request.period), else the period of the newest snapshot. `is_latest` marks each
 -- key result's newest row, which the report shows as its current state. Charts place a row at
 -- its evaluation date; of the rows evaluated on one day (runs after the period's end are all
--- evaluated on its last day) only the newest is `charted`.
+-- evaluated on its last day) only the newest is `charted`. `health` and its note are the
+-- owner's newest check-in, shown beside the computed status.
 WITH request AS (
   SELECT period FROM report_request
 ),
@@ -26,7 +27,11 @@ snapshots AS (
     arrow_cast(status, 'Utf8') AS status,
     coalesce(stale, false) AS stale,
     arrow_cast(error, 'Utf8') AS error,
-    arrow_cast(note, 'Utf8') AS note
+    arrow_cast(note, 'Utf8') AS note,
+    arrow_cast(health, 'Utf8') AS health,
+    arrow_cast(health_note, 'Utf8') AS health_note,
+    health_on,
+    health_overdue
   FROM report_kr_history
 ),
 

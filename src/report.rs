@@ -61,6 +61,11 @@ pub struct Point {
     pub error: Option<String>,
     /// Why there was nothing to measure, for a `no_data` snapshot.
     pub note: Option<String>,
+    /// The owner's newest health check-in: health, note, date, overdue.
+    pub health: Option<String>,
+    pub health_note: Option<String>,
+    pub health_on: Option<NaiveDate>,
+    pub health_overdue: bool,
 }
 
 /// A key result: its newest snapshot, every snapshot of the period, and its chart.
@@ -136,7 +141,18 @@ pub async fn build(
         });
     }
     // Outputs written by an earlier okrflow lack the newer columns.
-    history::pad_columns(&ctx, "report_kr_history", &[("note", DataType::Utf8)]).await?;
+    history::pad_columns(
+        &ctx,
+        "report_kr_history",
+        &[
+            ("note", DataType::Utf8),
+            ("health", DataType::Utf8),
+            ("health_note", DataType::Utf8),
+            ("health_on", DataType::Date32),
+            ("health_overdue", DataType::Boolean),
+        ],
+    )
+    .await?;
     history::pad_columns(
         &ctx,
         "report_objective_history",
@@ -325,6 +341,10 @@ fn kr_points(batches: &[RecordBatch]) -> BTreeMap<String, (KrInfo, Vec<Point>)> 
                 stale: flag(b, "stale", i),
                 error: string(b, "error", i),
                 note: string(b, "note", i),
+                health: string(b, "health", i),
+                health_note: string(b, "health_note", i),
+                health_on: date(b, "health_on", i),
+                health_overdue: flag(b, "health_overdue", i),
             });
         }
     }

@@ -142,6 +142,35 @@ async fn values_are_the_newest_check_in_on_or_before_the_date_with_backdated_row
         "{note}"
     );
     close(kr(&r, "P-KR3").value, 10.0);
+
+    // preview shows the check-ins it considered (the four of P-KR2 up to 2 March) and the one
+    // it took.
+    let job = dir.path().join("job.toml");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_okrflow"))
+        .args([
+            "preview",
+            job.to_str().unwrap(),
+            "--kr",
+            "P-KR2",
+            "--as-of",
+            "2026-03-02",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{text}");
+    assert!(
+        text.contains("P-KR2 as of 2026-03-02 — ci: check-ins in "),
+        "{text}"
+    );
+    for row in ["backdated", "the later line wins", "| 30.0 ", "| 40.0 "] {
+        assert!(text.contains(row), "{row} missing:\n{text}");
+    }
+    assert!(
+        text.contains("value: 45 (from the check-in of 2026-03-01 by priya (")
+            && text.contains("ci/b.csv line 4))"),
+        "{text}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

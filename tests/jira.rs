@@ -132,8 +132,9 @@ async fn values(plan: &Plan) -> BTreeMap<String, Result<Measured, String>> {
 
 fn ok(v: &BTreeMap<String, Result<Measured, String>>, id: &str) -> f64 {
     match &v[id] {
-        Ok(Measured::Value(x)) => *x,
-        Ok(Measured::NoData(n)) => panic!("{id} has no data: {n}"),
+        Ok(m) => m
+            .number()
+            .unwrap_or_else(|| panic!("{id} has no data: {m:?}")),
         Err(e) => panic!("{id} failed: {e}"),
     }
 }

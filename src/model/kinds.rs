@@ -1,6 +1,6 @@
 //! What the model needs from the source kinds that measure key results, without naming one:
 //! the job-file types of a connection and of a key result's `source`, and how each resolves.
-//! `crate::sources::Registry` implements it once; the model is generic over it, so the
+//! the sources' registry implements it once; the model is generic over it, so the
 //! sources import the model and never the other way round.
 
 use super::Measure;

@@ -109,3 +109,23 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
     (line, before[line_start..].chars().count() + 1)
 }
+
+#[cfg(test)]
+mod tests {
+    /// The model is generic over the source kinds ([`super::Kinds`]): its code names no
+    /// source (tests may use the registered kinds), so the sources can import it.
+    #[test]
+    fn the_model_imports_no_source() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/model");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let code = text.split("#[cfg(test)]").next().unwrap();
+            assert!(
+                !code.contains(concat!("sources", "::")),
+                "{} names a source outside its tests",
+                path.display()
+            );
+        }
+    }
+}
