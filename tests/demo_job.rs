@@ -327,3 +327,57 @@ fn a_closed_period_says_so_and_its_statuses_are_final() {
     assert!(text.contains("9 row(s) aggregated"), "{text}");
     assert!(text.contains("value: 9"), "{text}");
 }
+
+/// The demo's check-ins (jobs/demo/checkins/): a milestone key result measured by its owner,
+/// health on a Tallyfy, a Looker and a Jira key result (the Jira one overdue), and an
+/// objective that takes its weakest key result's status.
+#[tokio::test]
+async fn the_demo_check_ins_give_values_health_and_the_weakest_kr_status() {
+    let out = tempfile::tempdir().unwrap();
+    let plan = demo_plan();
+    // Mid-March: O6-KR1 has reached "Present plan" (20 March) — milestone 2, progress 0.4;
+    // O6-KR2's newest value on 25 March is the backdated 12 March row (50), entered later in
+    // 2026-04.csv, not the 2 March one (40).
+    let march = run(&plan, "2026-03-25", out.path()).await;
+    assert!(march.failed.is_empty(), "{:?}", march.failed);
+    close(kr(&march, "O6-KR1").value, 2.0);
+    close(kr(&march, "O6-KR1").progress, 0.4);
+    close(kr(&march, "O6-KR2").value, 50.0);
+    // Expected on 25 March: 53 of 89 days. O6-KR1 at 0.4 is behind (−0.196), O6-KR2 at 0.5
+    // behind too; weakest_kr: behind.
+    close(kr(&march, "O6-KR1").expected, 53.0 / 89.0);
+    assert_eq!(objective(&march, "O6").status.as_deref(), Some("behind"));
+    let health = |r: &okrflow::pipeline::RunReport, id: &str| {
+        let row = kr(r, id);
+        (row.health, row.health_overdue)
+    };
+    // 25 March: O4-KR1's health (27 Feb, needs_attention) is 26 days old; O5-KR1's at_risk
+    // of 10 March is 15 days old.
+    assert_eq!(
+        health(&march, "O4-KR1"),
+        (Some("needs_attention".into()), false)
+    );
+    assert_eq!(health(&march, "O5-KR1"), (Some("at_risk".into()), false));
+
+    // The quarter closed on 30 April: the final state.
+    let report = run(&plan, "2026-11-23", out.path()).await;
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    // "Sign-off" reached on 28 April: milestone 3, progress 0.6; the bands at 85 of 100.
+    close(kr(&report, "O6-KR1").value, 3.0);
+    close(kr(&report, "O6-KR1").progress, 0.6);
+    close(kr(&report, "O6-KR2").value, 85.0);
+    // Tallyfy O1-KR1: on_track on 2 April; Looker O4-KR1: at_risk on 6 April; Jira O5-KR1:
+    // at_risk on 10 March, 51 days before 30 April: overdue.
+    assert_eq!(health(&report, "O1-KR1"), (Some("on_track".into()), false));
+    assert_eq!(health(&report, "O4-KR1"), (Some("at_risk".into()), false));
+    assert_eq!(health(&report, "O5-KR1"), (Some("at_risk".into()), true));
+    // The computed status stays the numbers': O1-KR1 missed its target.
+    assert_eq!(kr(&report, "O1-KR1").status.as_deref(), Some("missed"));
+    // O6: needs_attention (O6-KR1, 28 April) is worse than on_track (O6-KR2, 24 April).
+    assert_eq!(
+        objective(&report, "O6").health.as_deref(),
+        Some("needs_attention")
+    );
+    assert_eq!(objective(&report, "O5").health.as_deref(), Some("at_risk"));
+    assert_eq!(objective(&report, "O2").health, None);
+}
