@@ -384,7 +384,11 @@ async fn extract(
             (Some(message), _) => Err(SourceError::Kept {
                 message: message.clone(),
             }),
-            (None, Some(v)) => Ok(Measured::Value(v)),
+            // a note beside a value says where it came from (a check-in's file and line)
+            (None, Some(v)) => Ok(match c.note.clone() {
+                Some(source) => Measured::Traced { value: v, source },
+                None => Measured::Value(v),
+            }),
             (None, None) => Ok(Measured::NoData(
                 c.note.clone().unwrap_or_else(|| "no data yet".into()),
             )),

@@ -16,6 +16,7 @@ const CONFIG_FILES: &[&str] = &[
     "src/sources/looker/config.rs",
     "src/sources/jira/config.rs",
     "src/sources/checkins/config.rs",
+    "src/sources/folder.rs",
 ];
 
 /// The views a key result's SQL is meant to read.

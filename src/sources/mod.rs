@@ -4,6 +4,7 @@
 //! plumbing the API sources share. The sources import [`crate::model`], never the reverse.
 
 pub mod checkins;
+pub mod folder;
 pub mod http;
 pub mod jira;
 pub mod kind;

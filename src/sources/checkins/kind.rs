@@ -28,9 +28,7 @@ impl SourceKind for Checkins {
         c: &CheckinsConnection,
         base_dir: &Path,
     ) -> Result<Resolved<Location>, Vec<String>> {
-        Location::parse(&c.url, base_dir, &c.s3())
-            .map(Resolved::ok)
-            .map_err(|e| vec![e])
+        c.resolve(base_dir)
     }
 
     fn source_connection(s: &CheckinsSource) -> Option<&str> {

@@ -26,9 +26,7 @@ impl SourceKind for Tallyfy {
         c: &TallyfyConnection,
         base_dir: &Path,
     ) -> Result<Resolved<Location>, Vec<String>> {
-        Location::parse(&c.url, base_dir, &c.s3())
-            .map(Resolved::ok)
-            .map_err(|e| vec![e])
+        c.resolve(base_dir)
     }
 
     fn source_connection(s: &TallyfySource) -> Option<&str> {
