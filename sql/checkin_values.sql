@@ -3,14 +3,19 @@
 -- a backfill gives what a run on each date would have given. Ties on one date go to the row
 -- read last (files in name order, then line). No such check-in yet: no value and no error
 -- (`no_data`), the note says so. The note of a value names the check-in's date, author, file
--- and line.
+-- and line. A key result with a row that cannot be used (checkin_errors) has that error and
+-- no value.
 WITH selections AS (
   SELECT * FROM checkin_selections
 ),
 
+errors AS (
+  SELECT * FROM checkin_errors
+),
+
 valued AS (
   SELECT * FROM checkins
-  WHERE value IS NOT NULL
+  WHERE value IS NOT NULL AND problem IS NULL
 ),
 
 ranked AS (
@@ -27,9 +32,10 @@ ranked AS (
 final AS (
   SELECT
     s.kr_id,
-    k.value,
-    CAST(NULL AS VARCHAR) AS error,
+    CASE WHEN e.error IS NULL THEN k.value END AS value,
+    e.error,
     CASE
+      WHEN e.error IS NOT NULL THEN NULL
       WHEN k.kr_id IS NULL
         THEN 'no check-in with a value on or before ' || CAST(s.eval_date AS VARCHAR)
       ELSE 'check-in of ' || CAST(k.checked_on AS VARCHAR)
@@ -38,6 +44,7 @@ final AS (
     END AS note
   FROM selections s
   LEFT JOIN (SELECT * FROM ranked WHERE n = 1) k ON k.kr_id = s.kr_id
+  LEFT JOIN errors e ON e.kr_id = s.kr_id
 )
 
 SELECT * FROM final

@@ -13,7 +13,7 @@ WITH definitions AS (
 
 given AS (
   SELECT * FROM checkins
-  WHERE health IS NOT NULL
+  WHERE health IS NOT NULL AND problem IS NULL
 ),
 
 ranked AS (

@@ -26,10 +26,17 @@ definitions AS (
   WHERE measure_kind <> 'aligned'
 ),
 
+-- A bad check-in row fails a key result of any source (checkin_errors): its value is not
+-- used, and the row's problem is the error.
 fresh AS (
-  SELECT kr_id, value, error, note,
-         error IS NULL AND value IS NULL AS no_data
-  FROM kr_values
+  SELECT
+    v.kr_id,
+    CASE WHEN c.error IS NULL THEN v.value END AS value,
+    coalesce(v.error, 'key result ' || c.kr_id || ': ' || c.error) AS error,
+    CASE WHEN c.error IS NULL THEN v.note END AS note,
+    v.error IS NULL AND c.error IS NULL AND v.value IS NULL AS no_data
+  FROM kr_values v
+  LEFT JOIN checkin_errors c ON c.kr_id = v.kr_id
 ),
 
 history AS (

@@ -9,7 +9,7 @@ use crate::sink::commit::{LocalCommit, S3Commit, TableOutput};
 use crate::sink::lock::{LOCK_TTL, RunLock};
 use crate::sink::{self, SinkError};
 use crate::sources::http::{Archive, replay_root};
-use crate::sources::{ApiOptions, Extracted, SourceError, checkins};
+use crate::sources::{ApiOptions, Extracted, checkins};
 use crate::storage::{self, Opened, StorageError};
 use chrono::{NaiveDate, Utc};
 use datafusion::arrow::datatypes::SchemaRef;
@@ -71,7 +71,7 @@ pub fn key_results_of<'a>(plan: &'a Plan, name: &str) -> Vec<&'a KeyResult> {
 }
 
 /// Extracts every key result's raw value, and every check-in row; connections are read
-/// concurrently. A key result with a bad check-in row fails, whatever its source.
+/// concurrently.
 pub async fn extract(
     plan: &Plan,
     as_of: NaiveDate,
@@ -97,7 +97,7 @@ pub async fn extract(
         all.values.extend(e.values);
         all.checkins.extend(e.checkins);
     }
-    checkins::apply_problems(plan, as_of, &all.checkins, &mut all.values);
+    checkins::warn_of_rows(plan, &all.checkins);
     Ok(all)
 }
 
@@ -125,7 +125,8 @@ pub async fn score(
     let ctx = engine::new_session();
     register_definitions(&ctx, plan, run)?;
     register_values(&ctx, &extracted.values)?;
-    checkins::register_rows(&ctx, &extracted.checkins)?;
+    let krs: Vec<&KeyResult> = plan.key_results.iter().collect();
+    checkins::register(&ctx, &extracted.checkins, &krs, run.as_of).await?;
     let earlier = match output {
         Some(output) => sink::history::register(&ctx, output).await?,
         None => {
@@ -149,6 +150,26 @@ pub async fn score(
         warn_of_lost_values(krs);
     }
     Ok(outputs)
+}
+
+/// `(kr_id, error)` of every key result row with an error, in row order.
+fn errors_of(krs: &[RecordBatch]) -> Vec<(String, String)> {
+    use datafusion::arrow::array::{Array, AsArray};
+    let mut out = Vec::new();
+    for b in krs {
+        let (Some(ids), Some(errors)) = (
+            b.column_by_name("kr_id")
+                .and_then(|c| c.as_string_opt::<i32>()),
+            b.column_by_name("error")
+                .and_then(|c| c.as_string_opt::<i32>()),
+        ) else {
+            continue;
+        };
+        for i in (0..b.num_rows()).filter(|&i| errors.is_valid(i)) {
+            out.push((ids.value(i).to_string(), errors.value(i).to_string()));
+        }
+    }
+    out
 }
 
 /// Logs a warning for every `no_data` key result that had a value on an earlier date: a
@@ -272,17 +293,13 @@ pub async fn write(
     output: Location,
     opened: &Opened,
 ) -> Result<RunReport, PipelineError> {
-    let failed: Vec<(String, String)> = extracted
-        .values
-        .iter()
-        .filter_map(|v| {
-            v.value
-                .as_ref()
-                .err()
-                .map(|e: &SourceError| (v.kr_id.clone(), e.to_string()))
-        })
-        .collect();
     let outputs = score(plan, &run, extracted, Some(opened)).await?;
+    // Failed today: an extraction error, or a bad check-in row (scoring adds those).
+    let failed = outputs
+        .iter()
+        .find(|(n, _, _)| n == "kr_snapshots")
+        .map(|(_, _, krs)| errors_of(krs))
+        .unwrap_or_default();
     let run_id = run.run_id.clone();
 
     let mut commit = match &output {

@@ -132,9 +132,6 @@ pub enum SourceError {
     /// The key result's SQL ran but did not return one number.
     #[error("key result {kr_id}: {message}")]
     NotOneNumber { kr_id: String, message: String },
-    /// A check-in row of the key result cannot be used (its file, line and column say why).
-    #[error("key result {kr_id}: bad check-in: {message}")]
-    Checkin { kr_id: String, message: String },
     /// A backfill of other key results kept this one's error from the date's snapshot.
     #[error("{message}")]
     Kept { message: String },

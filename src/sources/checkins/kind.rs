@@ -35,11 +35,8 @@ impl SourceKind for Checkins {
         s.connection.as_deref()
     }
 
-    fn link(_s: &CheckinsSource, measure: &Measure) -> Result<(), Vec<String>> {
-        match measure {
-            Measure::Aligned => Err(vec!["an aligned key result takes no source".into()]),
-            _ => Ok(()),
-        }
+    fn link(_s: &CheckinsSource, _measure: &Measure) -> Result<(), Vec<String>> {
+        Ok(())
     }
 
     async fn extract(
@@ -169,7 +166,7 @@ impl SourceKind for Checkins {
 /// The check-ins of `kr_id` dated on or before `day`, oldest first, as a table.
 async fn considered(read: &Read, kr_id: &str, day: NaiveDate) -> Option<String> {
     let ctx = engine::new_session();
-    super::register_rows(&ctx, &read.rows).ok()?;
+    super::register(&ctx, &read.rows, &[], day).await.ok()?;
     let df = ctx
         .table("checkins")
         .await

@@ -11,21 +11,44 @@ pub mod config;
 pub mod kind;
 pub mod read;
 
-use crate::engine::tables::{Col, register, text};
+use crate::engine::tables::{self, Col, text};
 use crate::engine::{self, EngineError, date32, registry};
-use crate::sources::{KeyResult, KrValue, Measured, Plan, SourceError, api_value, read_computed};
+use crate::sources::{KeyResult, KrValue, Measured, Plan, api_value, read_computed};
 use chrono::NaiveDate;
 use datafusion::prelude::SessionContext;
 use read::CheckinRow;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 pub use kind::Checkins;
 
-/// Registers `checkins`: the usable rows (no problem), typed, in the order they were read.
-pub fn register_rows(ctx: &SessionContext, rows: &[CheckinRow]) -> Result<(), EngineError> {
-    let rows: Vec<&CheckinRow> = rows.iter().filter(|r| r.problem.is_none()).collect();
-    let t = |f: fn(&CheckinRow) -> Option<String>| text(rows.iter().map(|r| f(r)));
-    register(
+/// Registers `checkins`, every row in the order it was read (`problem` set on the rows that
+/// cannot be used), `checkin_selections` (the key results `krs` and their evaluation dates
+/// as of `as_of`) and the `checkin_errors` view over them.
+pub async fn register(
+    ctx: &SessionContext,
+    rows: &[CheckinRow],
+    krs: &[&KeyResult],
+    as_of: NaiveDate,
+) -> Result<(), EngineError> {
+    register_rows(ctx, rows)?;
+    tables::register(
+        ctx,
+        "checkin_selections",
+        vec![
+            ("kr_id", text(krs.iter().map(|k| Some(k.id.clone())))),
+            (
+                "eval_date",
+                tables::evaluation_dates(krs.iter().copied(), as_of),
+            ),
+        ],
+    )?;
+    engine::register_view(ctx, &registry::CHECKIN_ERRORS).await
+}
+
+/// Registers the `checkins` table alone.
+fn register_rows(ctx: &SessionContext, rows: &[CheckinRow]) -> Result<(), EngineError> {
+    let t = |f: fn(&CheckinRow) -> Option<String>| text(rows.iter().map(f));
+    tables::register(
         ctx,
         "checkins",
         vec![
@@ -44,19 +67,13 @@ pub fn register_rows(ctx: &SessionContext, rows: &[CheckinRow]) -> Result<(), En
             ("health", t(|r| r.health.clone())),
             ("note", t(|r| r.note.clone())),
             ("author", t(|r| r.author.clone())),
+            ("problem", t(|r| r.problem.clone())),
         ],
     )
 }
 
-/// The first problem among `kr_id`'s rows that count on `day`: dated on or before it, or
-/// with a date that could not be read.
-fn problem_of<'a>(rows: &'a [CheckinRow], kr_id: &str, day: NaiveDate) -> Option<&'a str> {
-    rows.iter()
-        .filter(|r| r.kr_id == kr_id && r.date.is_none_or(|d| d <= day))
-        .find_map(|r| r.problem.as_deref())
-}
-
-/// The values of one connection's check-in key results, from its rows.
+/// The values of one connection's check-in key results, from its rows
+/// (`sql/checkin_values.sql`).
 pub async fn values(
     connection: &str,
     rows: &[CheckinRow],
@@ -64,72 +81,35 @@ pub async fn values(
     as_of: NaiveDate,
 ) -> Result<Vec<KrValue>, EngineError> {
     let ctx = engine::new_session();
-    register_rows(&ctx, rows)?;
-    register(
-        &ctx,
-        "checkin_selections",
-        vec![
-            ("kr_id", text(krs.iter().map(|k| Some(k.id.clone())))),
-            (
-                "eval_date",
-                crate::engine::tables::evaluation_dates(krs.iter().copied(), as_of),
-            ),
-        ],
-    )?;
-    for s in registry::CHECKINS {
-        engine::register_view(&ctx, s).await?;
-    }
+    register(&ctx, rows, krs, as_of).await?;
+    engine::register_view(&ctx, &registry::CHECKINS[1]).await?;
     let computed = read_computed(&ctx, "checkin_values").await?;
     Ok(krs
         .iter()
         .map(|k| {
-            let day = k.evaluation_date(as_of);
-            match problem_of(rows, &k.id, day) {
-                Some(message) => failed(&k.id, message),
-                None => {
-                    let c = computed.get(&k.id);
-                    let mut v = api_value(connection, &k.id, "check-ins", Some(Ok(())), c);
-                    if let (Ok(Measured::Value(value)), Some(source)) =
-                        (&v.value, c.and_then(|c| c.note.clone()))
-                    {
-                        v.value = Ok(Measured::Traced {
-                            value: *value,
-                            source,
-                        });
-                    }
-                    v
-                }
+            let c = computed.get(&k.id);
+            let mut v = api_value(connection, &k.id, "check-ins", Some(Ok(())), c);
+            if let (Ok(Measured::Value(value)), Some(source)) =
+                (&v.value, c.and_then(|c| c.note.clone()))
+            {
+                v.value = Ok(Measured::Traced {
+                    value: *value,
+                    source,
+                });
             }
+            v
         })
         .collect())
 }
 
-fn failed(kr_id: &str, message: &str) -> KrValue {
-    let e = SourceError::Checkin {
-        kr_id: kr_id.into(),
-        message: message.into(),
-    };
-    tracing::warn!(kr = kr_id, error = %e, "key result failed");
-    KrValue {
-        kr_id: kr_id.into(),
-        value: Err(e),
-    }
-}
-
-/// After extraction: a key result with a bad check-in row (a health that is not one of the
-/// three, a value that is not a number) fails, whatever its source, and a row naming a key
-/// result the job does not have is a warning (it may be an old key result's history).
-pub fn apply_problems(plan: &Plan, as_of: NaiveDate, rows: &[CheckinRow], values: &mut [KrValue]) {
-    for v in values.iter_mut().filter(|v| v.value.is_ok()) {
-        let Some(kr) = plan.key_result(&v.kr_id) else {
-            continue;
-        };
-        if let Some(message) = problem_of(rows, &kr.id, kr.evaluation_date(as_of)) {
-            *v = failed(&kr.id, message);
-        }
-    }
+/// Logs each row naming a key result the job does not have (it may be an old key result's
+/// history) and each row that cannot be used (scoring fails its key result).
+pub fn warn_of_rows(plan: &Plan, rows: &[CheckinRow]) {
     for w in unknown_key_results(plan, rows) {
         tracing::warn!("{w}");
+    }
+    for p in rows.iter().filter_map(|r| r.problem.as_deref()) {
+        tracing::warn!("check-in row cannot be used: {p}");
     }
 }
 
@@ -145,15 +125,4 @@ pub fn unknown_key_results(plan: &Plan, rows: &[CheckinRow]) -> Vec<String> {
             )
         })
         .collect()
-}
-
-/// Every problem of a connection's rows by key result, for `validate`.
-pub fn problems_by_kr(rows: &[CheckinRow]) -> BTreeMap<&str, Vec<&str>> {
-    let mut out: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for r in rows {
-        if let Some(p) = &r.problem {
-            out.entry(r.kr_id.as_str()).or_default().push(p);
-        }
-    }
-    out
 }
