@@ -1,5 +1,5 @@
 -- checkin_values: a check-in key result's value — the newest of its check-ins with a value
--- dated on or before its evaluation date, so a backdated row counts for the date it names and
+-- dated on or before its value date (the evaluation date less any closing-period offset), so a backdated row counts for the date it names and
 -- a backfill gives what a run on each date would have given. Ties on one date go to the row
 -- read last (files in name order, then line). No such check-in yet: no value and no error
 -- (`no_data`), the note says so. The note of a value names the check-in's date, author, file
@@ -26,7 +26,7 @@ ranked AS (
       ORDER BY v.checked_on DESC, v.file DESC, v.line DESC
     ) AS n
   FROM selections s
-  JOIN valued v ON v.kr_id = s.kr_id AND v.checked_on <= s.eval_date
+  JOIN valued v ON v.kr_id = s.kr_id AND v.checked_on <= s.value_date
 ),
 
 final AS (
@@ -37,7 +37,7 @@ final AS (
     CASE
       WHEN e.error IS NOT NULL THEN NULL
       WHEN k.kr_id IS NULL
-        THEN 'no check-in with a value on or before ' || CAST(s.eval_date AS VARCHAR)
+        THEN 'no check-in with a value on or before ' || CAST(s.value_date AS VARCHAR)
       ELSE 'check-in of ' || CAST(k.checked_on AS VARCHAR)
            || coalesce(' by ' || k.author, '')
            || ' (' || k.file || ' line ' || CAST(k.line AS VARCHAR) || ')'

@@ -1,102 +1,68 @@
 -- kr_scores: value → attainment → progress, expected progress and score for every key result
--- that has its own source (aligned key results are scored in okr_rollup).
---   value      today's value, or the last good one (stale) when today's extraction failed;
---              NULL when the source answered with nothing to measure yet (`no_data`, not a
---              failure: `note` says why). A failure after a `no_data` day has no value to
---              keep, so it is not stale.
---   note       for no_data: why; for a check-in value: the check-in it is (date, author,
---              file, line)
---   last_value_on  for a `no_data` key result that had a value on an earlier date, that date
---              (a renamed epic or a changed filter looks exactly like this)
+-- that is not `aligned` (those are scored in okr_rollup). Values come from kr_valued; a
+-- roll-up's is made here from its children's:
+--   roll-up    sum: the sum of the children's values; average: their mean. A child without a
+--              value (failed, nothing to measure yet) is left out and named in the note; a
+--              stale child's last good value is used and named; with no child valued the
+--              roll-up is `no_data`. Its value is as of its oldest child's.
 --   attainment kpi: (value - start) / (target - start), so decreasing targets work too;
 --              percent_complete: value / 100; milestones: the progress of the highest
 --              milestone whose `at` the value reaches (0 before the first)
 --   progress   attainment clipped to [0, 1]
---   expected   elapsed share of the window, period start → due date, at the end of the
---              evaluation day, clipped to [0, 1]
+--   expected   elapsed share of the window, its start (`starts`, else the period's) → due
+--              date, at the end of the evaluation day, clipped to [0, 1]. With phases, the
+--              attainment of the planned value instead: the line through (window start,
+--              start), each (end of a phase's day, its target) and (end of due, target)
 --   score      progress, less the late penalty: per_week takes points off for every started
 --              week between the due date and the day the key result was first done (or the
 --              evaluation day, while it is not done); zero_if_missed scores 0 once late
-WITH run AS (
-  SELECT * FROM run_info
-),
-
-definitions AS (
+WITH definitions AS (
   SELECT * FROM kr_definitions
   WHERE measure_kind <> 'aligned'
 ),
 
--- A bad check-in row fails a key result of any source (checkin_errors): its value is not
--- used, and the row's problem is the error.
-fresh AS (
+children AS (
+  SELECT d.aligns_to_kr AS parent_id, d.kr_id, v.value, v.stale, v.error, v.no_data, v.value_as_of
+  FROM kr_definitions d
+  JOIN kr_valued v ON v.kr_id = d.kr_id
+  WHERE d.aligns_to_kr IS NOT NULL
+),
+
+rolled AS (
   SELECT
-    v.kr_id,
-    CASE WHEN c.error IS NULL THEN v.value END AS value,
-    coalesce(v.error, 'key result ' || c.kr_id || ': ' || c.error) AS error,
-    CASE WHEN c.error IS NULL THEN v.note END AS note,
-    v.error IS NULL AND c.error IS NULL AND v.value IS NULL AS no_data
-  FROM kr_values v
-  LEFT JOIN checkin_errors c ON c.kr_id = v.kr_id
-),
-
-history AS (
-  SELECT h.kr_id, CAST(h.as_of AS DATE) AS as_of, h.value, h.status, h.stale, h.stale_since, h.error
-  FROM kr_history h
-  CROSS JOIN run r
-  WHERE CAST(h.as_of AS DATE) < r.as_of
-),
-
--- The newest earlier date the source answered: its value, or NULL after a no_data day.
-last_good AS (
-  SELECT kr_id, value AS last_value, as_of AS last_good_on
-  FROM (
-    SELECT *, row_number() OVER (PARTITION BY kr_id ORDER BY as_of DESC) AS n
-    FROM history
-    WHERE error IS NULL AND (value IS NOT NULL OR status = 'no_data')
-  ) WHERE n = 1
-),
-
-last_valued AS (
-  SELECT kr_id, max(as_of) AS last_value_on
-  FROM history
-  WHERE value IS NOT NULL AND error IS NULL
-  GROUP BY kr_id
-),
-
-previous AS (
-  SELECT kr_id, stale AS was_stale, stale_since AS was_stale_since
-  FROM (
-    SELECT *, row_number() OVER (PARTITION BY kr_id ORDER BY as_of DESC) AS n
-    FROM history
-  ) WHERE n = 1
-),
-
-first_done AS (
-  SELECT kr_id, min(as_of) AS first_done_on
-  FROM history
-  WHERE status = 'done' AND error IS NULL
-  GROUP BY kr_id
+    p.kr_id,
+    CASE p.rollup WHEN 'sum' THEN sum(c.value) WHEN 'average' THEN avg(c.value) END AS value,
+    min(c.value_as_of) AS value_as_of,
+    count(c.value) AS valued,
+    -- string_agg makes LargeUtf8; the output's text is Utf8
+    arrow_cast(p.rollup || ' of ' || CAST(count(c.value) AS VARCHAR) || ' key result(s): '
+      || coalesce(string_agg(CASE WHEN c.value IS NOT NULL THEN c.kr_id END, ', ' ORDER BY c.kr_id), 'none')
+      || coalesce('; stale, last good value used: '
+           || string_agg(CASE WHEN c.stale THEN c.kr_id END, ', ' ORDER BY c.kr_id), '')
+      || coalesce('; left out, no value: '
+           || string_agg(CASE WHEN c.value IS NULL THEN c.kr_id || CASE WHEN c.error IS NOT NULL THEN ' (failed)' ELSE ' (no data)' END END, ', ' ORDER BY c.kr_id), ''), 'Utf8')
+      AS note
+  FROM definitions p
+  JOIN children c ON c.parent_id = p.kr_id
+  WHERE p.rollup IS NOT NULL
+  GROUP BY p.kr_id, p.rollup
 ),
 
 valued AS (
   SELECT
     d.*,
-    f.error,
-    CASE WHEN f.error IS NULL THEN f.value ELSE g.last_value END AS value,
-    (f.error IS NOT NULL AND g.last_value IS NOT NULL) AS stale,
-    CASE WHEN f.error IS NOT NULL AND g.last_value IS NOT NULL
-         THEN CASE WHEN p.was_stale THEN p.was_stale_since ELSE r.as_of END END AS stale_since,
-    coalesce(f.no_data, false) AS no_data,
-    CASE WHEN f.error IS NULL THEN f.note END AS note,
-    CASE WHEN f.no_data THEN lv.last_value_on END AS last_value_on,
-    fd.first_done_on
+    CASE WHEN d.rollup IS NULL THEN v.value ELSE r.value END AS value,
+    CASE WHEN d.rollup IS NULL THEN v.stale ELSE false END AS stale,
+    v.stale_since,
+    v.error,
+    CASE WHEN d.rollup IS NULL THEN v.no_data ELSE coalesce(r.valued, 0) = 0 END AS no_data,
+    CASE WHEN d.rollup IS NULL THEN v.note ELSE r.note END AS note,
+    v.last_value_on,
+    v.first_done_on,
+    CASE WHEN d.rollup IS NULL THEN v.value_as_of ELSE r.value_as_of END AS value_as_of
   FROM definitions d
-  CROSS JOIN run r
-  LEFT JOIN fresh f ON f.kr_id = d.kr_id
-  LEFT JOIN last_good g ON g.kr_id = d.kr_id
-  LEFT JOIN previous p ON p.kr_id = d.kr_id
-  LEFT JOIN last_valued lv ON lv.kr_id = d.kr_id
-  LEFT JOIN first_done fd ON fd.kr_id = d.kr_id
+  LEFT JOIN kr_valued v ON v.kr_id = d.kr_id
+  LEFT JOIN rolled r ON r.kr_id = d.kr_id
 ),
 
 milestone_reached AS (
@@ -119,20 +85,57 @@ attained AS (
   LEFT JOIN milestone_reached mr ON mr.kr_id = v.kr_id
 ),
 
+-- The phased plan of a key result with phases, as (time, planned value) points, and the
+-- planned value at the end of the evaluation day.
+plan_points AS (
+  SELECT d.kr_id, date_part('epoch', d.window_start) AS t, d.start_value AS v
+  FROM definitions d WHERE d.kr_id IN (SELECT kr_id FROM kr_phases)
+  UNION ALL
+  SELECT p.kr_id, date_part('epoch', p.on_date) + 86400.0 AS t, p.target_value AS v
+  FROM kr_phases p
+  UNION ALL
+  SELECT d.kr_id, date_part('epoch', d.due) + 86400.0 AS t, d.target_value AS v
+  FROM definitions d WHERE d.kr_id IN (SELECT kr_id FROM kr_phases)
+),
+
+plan_segments AS (
+  SELECT kr_id, t, v,
+         lead(t) OVER (PARTITION BY kr_id ORDER BY t) AS t_next,
+         lead(v) OVER (PARTITION BY kr_id ORDER BY t) AS v_next
+  FROM plan_points
+),
+
+planned AS (
+  SELECT
+    d.kr_id,
+    CASE WHEN s.t_next IS NULL THEN s.v
+         ELSE s.v + (s.v_next - s.v) * (date_part('epoch', d.eval_date) + 86400.0 - s.t) / (s.t_next - s.t)
+    END AS planned_value
+  FROM definitions d
+  JOIN plan_segments s ON s.kr_id = d.kr_id
+  WHERE s.t <= date_part('epoch', d.eval_date) + 86400.0
+    AND (s.t_next IS NULL OR date_part('epoch', d.eval_date) + 86400.0 < s.t_next)
+),
+
 timed AS (
   SELECT
-    *,
+    a.*,
     -- greatest/least skip NULLs, so a missing attainment must stay NULL explicitly
     CASE WHEN attainment IS NOT NULL THEN greatest(0.0, least(1.0, attainment)) END AS progress,
-    greatest(0.0, least(1.0,
-      (date_part('epoch', eval_date) - date_part('epoch', window_start) + 86400.0)
-      / (date_part('epoch', due) - date_part('epoch', window_start) + 86400.0)
-    )) AS expected_progress,
+    CASE WHEN ph.kr_id IS NOT NULL
+      THEN greatest(0.0, least(1.0,
+        coalesce((pl.planned_value - a.start_value) / (a.target_value - a.start_value), 0.0)))
+      ELSE greatest(0.0, least(1.0,
+        (date_part('epoch', a.eval_date) - date_part('epoch', a.window_start) + 86400.0)
+        / (date_part('epoch', a.due) - date_part('epoch', a.window_start) + 86400.0)))
+    END AS expected_progress,
     greatest(0.0, ceil(
       (date_part('epoch', CASE WHEN attainment >= 1.0 THEN coalesce(first_done_on, eval_date) ELSE eval_date END)
        - date_part('epoch', due)) / (7 * 86400.0)
     )) AS weeks_late
-  FROM attained
+  FROM attained a
+  LEFT JOIN (SELECT DISTINCT kr_id FROM kr_phases) ph ON ph.kr_id = a.kr_id
+  LEFT JOIN planned pl ON pl.kr_id = a.kr_id
 ),
 
 final AS (
@@ -144,7 +147,7 @@ final AS (
       WHEN late_penalty_kind = 'zero_if_missed' AND weeks_late > 0 THEN 0.0
       ELSE progress
     END AS score,
-    stale, stale_since, error, no_data, note, last_value_on
+    stale, stale_since, error, no_data, note, last_value_on, value_as_of
   FROM timed
 )
 

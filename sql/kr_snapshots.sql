@@ -8,6 +8,9 @@
 -- row, the last earlier date the key result had a value (a renamed epic looks like this).
 -- `health` (and its note, date, author, overdue flag) is what the owner's newest check-in says,
 -- beside the computed `status` (kr_health).
+-- `value_as_of` is the day the value is as of: the evaluation date, less the closing-period
+-- offset (`offset_days`) for finance numbers that settle late. A roll-up (`rollup` sum or
+-- average) is made of the key results whose `aligns_to_kr` names it.
 -- `value_unit` says what `value` is measured in. `definition_hash` is the whole job file's;
 -- `kr_definition` is the key result's own table as the job file had it at run time, and
 -- `kr_definition_hash` its SHA-256, which changes only when that key result's target, source
@@ -56,6 +59,8 @@ final AS (
     END AS value_unit,
     d.source_kind,
     d.connection,
+    d.rollup,
+    d.aligns_to_kr,
     -- an aligned key result's value is computed here: 12 significant digits, no float noise
     CASE WHEN d.measure_kind = 'aligned' THEN round_significant(s.attainment * 100.0, 12)
          ELSE k.value END AS value,
@@ -68,8 +73,11 @@ final AS (
          ELSE s.status END AS status,
     s.score,
     d.weight,
+    d.window_start AS starts,
     d.due,
     d.eval_date AS evaluated_on,
+    k.value_as_of,
+    d.offset_days,
     coalesce(k.stale, false) AS stale,
     k.stale_since,
     k.error,

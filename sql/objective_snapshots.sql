@@ -4,6 +4,8 @@
 -- rule: an entity's own columns carry its name (objective_id, objective_title; kr_id,
 -- kr_title). An objective with nothing measured yet and no failed key result is `no_data`;
 -- `no_data` key results are left out of the mean, as every key result without a value is.
+-- `aligns_to_kr` and `contribution` are the first parent's; `aligns_to` lists every parent
+-- with its contribution (`C1-KR1 ×1.0, C2-KR1 ×0.5`).
 WITH run AS (
   SELECT * FROM run_info
 ),
@@ -15,6 +17,17 @@ objectives AS (
 statuses AS (
   SELECT * FROM okr_status
   WHERE node_kind = 'objective'
+),
+
+-- the first parent (as written) in aligns_to_kr and contribution; every parent in aligns_to
+alignments AS (
+  SELECT
+    objective_id,
+    max(CASE WHEN position = 1 THEN parent_kr_id END) AS aligns_to_kr,
+    max(CASE WHEN position = 1 THEN contribution END) AS contribution,
+    arrow_cast(string_agg(parent_kr_id || ' ×' || CAST(contribution AS VARCHAR), ', ' ORDER BY position), 'Utf8') AS aligns_to
+  FROM objective_alignments
+  GROUP BY objective_id
 ),
 
 kr_counts AS (
@@ -55,8 +68,9 @@ final AS (
     o.title AS objective_title,
     o.owner,
     o.level,
-    o.parent_kr_id AS aligns_to_kr,
-    o.contribution,
+    a.aligns_to_kr,
+    a.contribution,
+    a.aligns_to,
     s.attainment,
     s.progress,
     s.expected_progress,
@@ -85,6 +99,7 @@ final AS (
   CROSS JOIN run r
   LEFT JOIN statuses s ON s.node_id = o.objective_id
   LEFT JOIN kr_counts c ON c.objective_id = o.objective_id
+  LEFT JOIN alignments a ON a.objective_id = o.objective_id
 )
 
 SELECT * FROM final

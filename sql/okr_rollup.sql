@@ -10,8 +10,10 @@ WITH RECURSIVE krs AS (
   SELECT kr_id, objective_id, measure_kind, weight FROM kr_definitions
 ),
 
+-- an objective aligned to several key results is counted under each, with its own
+-- contribution there
 objectives AS (
-  SELECT objective_id, parent_kr_id, contribution FROM objective_definitions
+  SELECT objective_id, parent_kr_id, contribution FROM objective_alignments
 ),
 
 edges AS (

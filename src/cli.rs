@@ -697,7 +697,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             }
             Command::Init { dir } => {
                 let job = dir.join("job.toml");
-                let shown = crate::model::plan::normalise(&job);
+                let shown = crate::model::normalise(&job);
                 storage::create_folder(&dir.join("tallyfy")).map_err(anyhow::Error::msg)?;
                 let mut file = match std::fs::OpenOptions::new().write(true).create_new(true).open(&job) {
                     Ok(file) => file,

@@ -1,12 +1,12 @@
-//! The readable table a run prints: objectives, each followed by its key results, with value,
-//! progress, expected progress and status.
+//! The readable table a run prints: the OKR tree — objectives, each followed by its key
+//! results and what is aligned to them — with value, progress, expected progress and status.
 
 use crate::job::Plan;
 use comfy_table::{Cell, Table, presets::UTF8_FULL_CONDENSED};
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::{Float64Type, Int64Type};
 use datafusion::arrow::record_batch::RecordBatch;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// One printed row, read back from an output table.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -106,58 +106,152 @@ fn num(v: Option<f64>) -> String {
     }
 }
 
-/// Renders the summary table for a run's `kr_snapshots` and `objective_snapshots`.
+/// Renders the summary table for a run's `kr_snapshots` and `objective_snapshots`, as the
+/// tree: each objective with its key results, under each key result the key results it rolls
+/// up (`↳`) and the objectives aligned to it. An objective with several parents is shown
+/// under the first, and named (`→ see …`) under the others.
 pub fn render(plan: &Plan, krs: &[RecordBatch], objectives: &[RecordBatch]) -> String {
-    let kr_rows = rows(krs, "kr_id");
-    let obj_rows = rows(objectives, "objective_id");
+    let tree = Tree {
+        plan,
+        krs: rows(krs, "kr_id"),
+        objectives: rows(objectives, "objective_id"),
+    };
     let mut table = Table::new();
     table.load_preset(UTF8_FULL_CONDENSED);
     table.set_header([
         "id", "title", "owner", "value", "progress", "expected", "score", "status", "health",
         "note",
     ]);
+    let is_kr = |id: &str| plan.key_result(id).is_some();
+    let mut shown = HashSet::new();
     for o in &plan.objectives {
-        let r = obj_rows.get(&o.id).cloned().unwrap_or_default();
-        table.add_row([
-            Cell::new(&o.id),
-            Cell::new(format!("{} [{}]", o.title, o.period.label)),
-            Cell::new(o.owner.as_deref().unwrap_or("")),
-            Cell::new(""),
-            Cell::new(pct(r.progress)),
-            Cell::new(pct(r.expected)),
-            Cell::new(pct(r.score)),
-            Cell::new(r.status.as_deref().unwrap_or("–")),
-            Cell::new(r.health_cell()),
-            Cell::new(
-                o.aligns_to
-                    .as_ref()
-                    .map(|(kr, w)| format!("→ {kr} ×{w}"))
-                    .unwrap_or_default(),
-            ),
-        ]);
-        for k in plan.key_results.iter().filter(|k| k.objective_id == o.id) {
-            let r = kr_rows.get(&k.id).cloned().unwrap_or_default();
-            let note = match (&r.error, r.stale, &r.note) {
-                (Some(e), true, _) => format!("stale: {}", short(e)),
-                (Some(e), false, _) => format!("failed: {}", short(e)),
-                (None, _, Some(n)) => short(n),
-                _ => String::new(),
-            };
-            table.add_row([
-                Cell::new(format!("  {}", k.id)),
-                Cell::new(&k.title),
-                Cell::new(k.owner.as_deref().unwrap_or("")),
-                Cell::new(num(r.value)),
-                Cell::new(pct(r.progress)),
-                Cell::new(pct(r.expected)),
-                Cell::new(pct(r.score)),
-                Cell::new(r.status.as_deref().unwrap_or("–")),
-                Cell::new(r.health_cell()),
-                Cell::new(note),
-            ]);
+        if o.aligns_to.first().is_none_or(|(kr, _)| !is_kr(kr)) {
+            tree.objective(&mut table, o, 0, &mut shown);
         }
     }
+    for o in &plan.objectives {
+        tree.objective(&mut table, o, 0, &mut shown);
+    }
     table.to_string()
+}
+
+/// The plan and the rows it renders.
+struct Tree<'a> {
+    plan: &'a Plan,
+    krs: HashMap<String, Row>,
+    objectives: HashMap<String, Row>,
+}
+
+impl Tree<'_> {
+    /// An objective, its key results and what hangs under them, at `depth`.
+    fn objective(
+        &self,
+        table: &mut Table,
+        o: &crate::model::Objective,
+        depth: usize,
+        shown: &mut HashSet<String>,
+    ) {
+        if !shown.insert(o.id.clone()) {
+            return;
+        }
+        let pad = "  ".repeat(depth);
+        let r = self.objectives.get(&o.id).cloned().unwrap_or_default();
+        let parents: Vec<String> = o
+            .aligns_to
+            .iter()
+            .map(|(kr, w)| format!("{kr} ×{w}"))
+            .collect();
+        table.add_row(row(
+            format!("{pad}{}", o.id),
+            format!("{} [{}]", o.title, o.period.label),
+            o.owner.as_deref(),
+            &r,
+            false,
+            if parents.is_empty() {
+                String::new()
+            } else {
+                format!("→ {}", parents.join(", "))
+            },
+        ));
+        for k in self
+            .plan
+            .key_results
+            .iter()
+            .filter(|k| k.objective_id == o.id)
+        {
+            self.key_result(table, k, &format!("{pad}  "), "");
+            for child in self
+                .plan
+                .key_results
+                .iter()
+                .filter(|c| c.aligns_to.as_deref() == Some(k.id.as_str()))
+            {
+                self.key_result(table, child, &format!("{pad}    "), "↳ ");
+            }
+            for child in self
+                .plan
+                .objectives
+                .iter()
+                .filter(|c| c.aligns_to.iter().any(|(kr, _)| *kr == k.id))
+            {
+                if child.aligns_to[0].0 == k.id {
+                    self.objective(table, child, depth + 2, shown);
+                } else {
+                    let first = &child.aligns_to[0].0;
+                    table.add_row(row(
+                        format!("{pad}    {}", child.id),
+                        format!("{} [{}]", child.title, child.period.label),
+                        child.owner.as_deref(),
+                        &self.objectives.get(&child.id).cloned().unwrap_or_default(),
+                        false,
+                        format!("→ see under {first}"),
+                    ));
+                }
+            }
+        }
+    }
+
+    /// One key result's row, indented by `pad`, its id marked by `mark`.
+    fn key_result(&self, table: &mut Table, k: &crate::job::KeyResult, pad: &str, mark: &str) {
+        let r = self.krs.get(&k.id).cloned().unwrap_or_default();
+        let note = match (&r.error, r.stale, &r.note) {
+            (Some(e), true, _) => format!("stale: {}", short(e)),
+            (Some(e), false, _) => format!("failed: {}", short(e)),
+            (None, _, Some(n)) => short(n),
+            _ => String::new(),
+        };
+        table.add_row(row(
+            format!("{pad}{mark}{}", k.id),
+            k.title.clone(),
+            k.owner.as_deref(),
+            &r,
+            true,
+            note,
+        ));
+    }
+}
+
+/// The cells of one row; `valued` rows show the value.
+fn row(
+    id: String,
+    title: String,
+    owner: Option<&str>,
+    r: &Row,
+    valued: bool,
+    note: String,
+) -> Vec<Cell> {
+    vec![
+        Cell::new(id),
+        Cell::new(title),
+        Cell::new(owner.unwrap_or("")),
+        Cell::new(if valued { num(r.value) } else { String::new() }),
+        Cell::new(pct(r.progress)),
+        Cell::new(pct(r.expected)),
+        Cell::new(pct(r.score)),
+        Cell::new(r.status.as_deref().unwrap_or("–")),
+        Cell::new(r.health_cell()),
+        Cell::new(note),
+    ]
 }
 
 /// What the run says of each period of the job that is over on `as_of`: `FY27-Q1 closed —

@@ -60,6 +60,7 @@ pub const CHECKINS: &[Statement] = &[CHECKIN_ERRORS, statement!("checkin_values"
 /// The scoring statements, in order: views first, then the output tables.
 pub const SCORING: &[Statement] = &[
     statement!("kr_health", View),
+    statement!("kr_valued", View),
     statement!("kr_scores", View),
     statement!("okr_rollup", View),
     statement!("okr_status", View),

@@ -1,10 +1,11 @@
 //! The input tables the scoring SQL reads, built from the plan and the extracted values:
-//! `run_info`, `kr_definitions`, `kr_milestones`, `objective_definitions` and `kr_values`.
+//! `run_info`, `kr_definitions`, `kr_milestones`, `kr_phases`, `objective_definitions`,
+//! `objective_alignments` and `kr_values`.
 //! Rust only moves data here; what the columns mean is decided in `sql/`.
 
 use super::{EngineError, date32, register_batches};
 use crate::job::{KeyResult, Plan};
-use crate::model::{LatePenalty, Measure};
+use crate::model::{LatePenalty, Measure, Phase};
 use crate::sources::KrValue;
 use chrono::{DateTime, NaiveDate, Utc};
 use datafusion::arrow::array::{
@@ -67,6 +68,12 @@ pub fn evaluation_dates<'a>(krs: impl Iterator<Item = &'a KeyResult>, as_of: Nai
         krs.map(|k| Some(date32(k.evaluation_date(as_of))))
             .collect(),
     )
+}
+
+/// The day each key result's value is read as of (the evaluation date less its offset): the
+/// date the sources extract for.
+pub fn value_dates<'a>(krs: impl Iterator<Item = &'a KeyResult>, as_of: NaiveDate) -> Col {
+    Col::Date(krs.map(|k| Some(date32(k.value_date(as_of)))).collect())
 }
 
 /// Registers `name` with the given named columns (all nullable).
@@ -136,7 +143,7 @@ pub fn register_definitions(
     let (start, target): (Vec<_>, Vec<_>) = krs
         .iter()
         .map(|k| match k.measure {
-            Measure::Kpi { start, target } => (Some(start), Some(target)),
+            Measure::Kpi { start, target, .. } => (Some(start), Some(target)),
             _ => (None, None),
         })
         .unzip();
@@ -184,13 +191,26 @@ pub fn register_definitions(
             ),
             (
                 "window_start",
-                Col::Date(krs.iter().map(|k| Some(date32(k.period.start))).collect()),
+                Col::Date(krs.iter().map(|k| Some(date32(k.window_start))).collect()),
             ),
             (
                 "due",
                 Col::Date(krs.iter().map(|k| Some(date32(k.due))).collect()),
             ),
             ("eval_date", evaluation_dates(krs.iter(), run.as_of)),
+            ("value_date", value_dates(krs.iter(), run.as_of)),
+            (
+                "offset_days",
+                Col::Int(krs.iter().map(|k| Some(i64::from(k.offset_days))).collect()),
+            ),
+            (
+                "rollup",
+                text(krs.iter().map(|k| k.rollup.map(|r| r.as_str().to_string()))),
+            ),
+            (
+                "aligns_to_kr",
+                text(krs.iter().map(|k| k.aligns_to.clone())),
+            ),
             (
                 "health_max_age_days",
                 Col::Int(
@@ -209,10 +229,12 @@ pub fn register_definitions(
             ),
             (
                 "source_kind",
-                text(
-                    krs.iter()
-                        .map(|k| k.source.as_ref().map(|s| s.kind().to_string())),
-                ),
+                text(krs.iter().map(|k| {
+                    k.source
+                        .as_ref()
+                        .map(|s| s.kind().to_string())
+                        .or(k.rollup.map(|_| "aligned".to_string()))
+                })),
             ),
             (
                 "connection",
@@ -304,20 +326,60 @@ pub fn register_definitions(
                         .map(|o| Some(o.status_rule.as_str().to_string())),
                 ),
             ),
+        ],
+    )?;
+
+    let phases: Vec<(&str, &Phase)> = krs
+        .iter()
+        .flat_map(|k| match &k.measure {
+            Measure::Kpi { phases, .. } => phases.iter().map(|p| (k.id.as_str(), p)).collect(),
+            _ => Vec::new(),
+        })
+        .collect();
+    register(
+        ctx,
+        "kr_phases",
+        vec![
+            ("kr_id", text(phases.iter().map(|p| Some(p.0.to_string())))),
+            (
+                "on_date",
+                Col::Date(phases.iter().map(|p| Some(date32(p.1.on))).collect()),
+            ),
+            (
+                "target_value",
+                Col::Float(phases.iter().map(|p| Some(p.1.target)).collect()),
+            ),
+        ],
+    )?;
+
+    let links: Vec<(&str, usize, &(String, f64))> = objs
+        .iter()
+        .flat_map(|o| {
+            o.aligns_to
+                .iter()
+                .enumerate()
+                .map(|(i, a)| (o.id.as_str(), i + 1, a))
+        })
+        .collect();
+    register(
+        ctx,
+        "objective_alignments",
+        vec![
+            (
+                "objective_id",
+                text(links.iter().map(|l| Some(l.0.to_string()))),
+            ),
+            (
+                "position",
+                Col::Int(links.iter().map(|l| Some(l.1 as i64)).collect()),
+            ),
             (
                 "parent_kr_id",
-                text(
-                    objs.iter()
-                        .map(|o| o.aligns_to.as_ref().map(|a| a.0.clone())),
-                ),
+                text(links.iter().map(|l| Some(l.2.0.clone()))),
             ),
             (
                 "contribution",
-                Col::Float(
-                    objs.iter()
-                        .map(|o| o.aligns_to.as_ref().map(|a| a.1))
-                        .collect(),
-                ),
+                Col::Float(links.iter().map(|l| Some(l.2.1)).collect()),
             ),
         ],
     )

@@ -4,7 +4,9 @@
 //! result) is deserialized on its own; a key at fault is dropped and the table tried again,
 //! so two misspelt fields of one key result are two problems.
 
-use super::job::{JobSection, KeyResultConfig, ObjectiveConfig, OutputSection};
+use super::job::{
+    ConnectionTable, JobSection, KeyResultConfig, ObjectiveConfig, OutputSection, PeriodConfig,
+};
 use super::kinds::Kinds;
 use serde::de::DeserializeOwned;
 use std::ops::Range;
@@ -21,7 +23,7 @@ pub struct Found {
 }
 
 /// The top-level tables of a job file.
-const TOP: [&str; 4] = ["job", "output", "connections", "objectives"];
+const TOP: [&str; 5] = ["job", "output", "periods", "connections", "objectives"];
 
 /// Every syntax error of `text`, or when it parses, every unknown field and wrong type of
 /// each of its tables. Empty when each table deserializes on its own.
@@ -46,7 +48,7 @@ pub fn diagnose<K: Kinds>(text: &str) -> Vec<Found> {
                 span: Some(key.span()),
                 subject: None,
                 message: format!(
-                    "unknown table `{}`, expected one of `job`, `output`, `connections`, `objectives`",
+                    "unknown table `{}`, expected one of `job`, `output`, `periods`, `connections`, `objectives`",
                     key.get_ref()
                 ),
             });
@@ -63,11 +65,21 @@ pub fn diagnose<K: Kinds>(text: &str) -> Vec<Found> {
             }),
         }
     }
+    if let Some(v) = get(&root, "periods") {
+        match v.get_ref() {
+            DeValue::Table(t) => {
+                for (name, p) in t.iter() {
+                    check::<PeriodConfig>(p, format!("period {}", name.get_ref()), &mut out);
+                }
+            }
+            other => out.push(wrong_type(v, "periods", "a table", other)),
+        }
+    }
     if let Some(v) = get(&root, "connections") {
         match v.get_ref() {
             DeValue::Table(t) => {
                 for (name, c) in t.iter() {
-                    check::<K::ConnectionConfig>(
+                    check::<ConnectionTable<K::ConnectionConfig>>(
                         c,
                         format!("connection {}", name.get_ref()),
                         &mut out,

@@ -44,10 +44,32 @@ impl Defaults {
 pub struct JobFile<C, S> {
     pub job: JobSection,
     pub output: OutputSection,
+    /// Named custom periods (`[periods.launch]`), used as `period = "launch"`.
     #[serde(default = "BTreeMap::new")]
-    pub connections: BTreeMap<String, Spanned<C>>,
+    pub periods: BTreeMap<String, Spanned<PeriodConfig>>,
+    #[serde(default = "BTreeMap::new")]
+    pub connections: BTreeMap<String, Spanned<ConnectionTable<C>>>,
     #[serde(default = "Vec::new")]
     pub objectives: Vec<ObjectiveConfig<S>>,
+}
+
+/// `[periods.NAME]`: a custom period, both days inclusive.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeriodConfig {
+    pub start: toml::value::Datetime,
+    pub end: toml::value::Datetime,
+}
+
+/// `[connections.NAME]`: the keys every kind takes, and the kind's own table `C`.
+#[derive(Debug, Deserialize)]
+pub struct ConnectionTable<C> {
+    /// Closing-period offset (1 to 30 days): the connection's key results take the value their
+    /// source gives as of this many days before the evaluation date.
+    #[serde(default)]
+    pub offset_days: Option<u32>,
+    #[serde(flatten)]
+    pub kind: C,
 }
 
 /// `[job]`
@@ -162,8 +184,9 @@ pub struct ObjectiveConfig<S> {
     #[serde(default)]
     pub level: Level,
     pub period: Spanned<String>,
+    /// One parent key result, or several.
     #[serde(default)]
-    pub aligns_to: Option<Spanned<AlignmentConfig>>,
+    pub aligns_to: Option<Spanned<AlignsTo>>,
     /// This objective's status rule, instead of `[job] objective_status`.
     #[serde(default)]
     pub objective_status: Option<ObjectiveStatusRule>,
@@ -194,14 +217,66 @@ impl Level {
     }
 }
 
-/// `aligns_to = { key_result = "CEO-KR2", contribution = 1.0 }`
+/// `aligns_to = { key_result = "CEO-KR2", contribution = 1.0 }`, or a list of them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum AlignsTo {
+    One(AlignmentConfig),
+    Many(Vec<AlignmentConfig>),
+}
+
+impl AlignsTo {
+    /// The parents, in the order written.
+    pub fn parents(&self) -> Vec<AlignmentConfig> {
+        match self {
+            AlignsTo::One(a) => vec![a.clone()],
+            AlignsTo::Many(list) => list.clone(),
+        }
+    }
+}
+
+/// One parent key result.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AlignmentConfig {
     pub key_result: String,
-    /// Weight of this objective in its parent's progress; 0.0 shows the link but counts nothing.
-    #[serde(default = "Defaults::contribution")]
-    pub contribution: f64,
+    /// Weight of this objective in its parent's progress; 0.0 shows the link but counts
+    /// nothing. Default [`Defaults::CONTRIBUTION`]; a key result's alignment takes none.
+    #[serde(default)]
+    pub contribution: Option<f64>,
+}
+
+impl AlignmentConfig {
+    /// The contribution, defaulted.
+    pub fn contribution(&self) -> f64 {
+        self.contribution.unwrap_or_else(Defaults::contribution)
+    }
+}
+
+/// `source = { aligned = { rollup = "sum" } }`: the key result's value is made of the values
+/// of the key results aligned to it.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RollupConfig {
+    pub rollup: Rollup,
+}
+
+/// How a roll-up key result combines its children's values.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Rollup {
+    Sum,
+    Average,
+}
+
+impl Rollup {
+    /// As written in the job file and in the output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rollup::Sum => "sum",
+            Rollup::Average => "average",
+        }
+    }
 }
 
 /// `[[objectives.key_results]]`
@@ -213,9 +288,19 @@ pub struct KeyResultConfig<S> {
     #[serde(default)]
     pub owner: Option<String>,
     pub measure: Spanned<MeasureConfig>,
+    /// First day of the key result's own window (added mid-period); defaults to the first
+    /// day of the objective's period.
+    #[serde(default)]
+    pub starts: Option<Spanned<toml::value::Datetime>>,
     /// Due date; defaults to the last day of the objective's period.
     #[serde(default)]
     pub due: Option<Spanned<toml::value::Datetime>>,
+    /// The roll-up key result whose value this one's value adds to.
+    #[serde(default)]
+    pub aligns_to: Option<Spanned<AlignsTo>>,
+    /// Closing-period offset in days (1 to 30), instead of its connection's.
+    #[serde(default)]
+    pub offset_days: Option<Spanned<u32>>,
     #[serde(default = "Defaults::kr_weight")]
     pub weight: f64,
     #[serde(default)]
@@ -229,10 +314,24 @@ pub struct KeyResultConfig<S> {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum MeasureConfig {
-    Kpi { start: f64, target: f64 },
+    Kpi {
+        start: f64,
+        target: f64,
+        /// The plan expected progress follows instead of a straight line.
+        #[serde(default = "Vec::new")]
+        phases: Vec<PhaseConfig>,
+    },
     PercentComplete {},
     Milestones(Vec<MilestoneConfig>),
     Aligned {},
+}
+
+/// `{ on = 2026-02-28, target = 10 }`: the value planned for the end of `on`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PhaseConfig {
+    pub on: toml::value::Datetime,
+    pub target: f64,
 }
 
 /// One row of a milestone table: reaching `at` (default: the milestone's position, 1-based)

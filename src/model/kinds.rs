@@ -53,6 +53,10 @@ pub trait Kinds {
     /// The `connection = "…"` of a key result's `source`, when given.
     fn source_connection(config: &Self::SourceConfig) -> Option<&str>;
 
+    /// The roll-up a `source = { aligned = { rollup = … } }` asks for; `None` for a source
+    /// kind's source.
+    fn rollup(config: &Self::SourceConfig) -> Option<super::job::Rollup>;
+
     /// Validates a key result's `source` for its measure. The errors are every problem found.
     fn link(config: &Self::SourceConfig, measure: &Measure) -> Result<Self::Link, Vec<String>>;
 }

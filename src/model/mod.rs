@@ -4,15 +4,17 @@
 
 pub mod diagnose;
 pub mod job;
+mod key_result;
 pub mod kinds;
+pub mod location;
 pub mod period;
 pub mod plan;
+mod tree;
 
 pub use kinds::{Kinds, Resolved};
+pub use location::{Location, S3Location, normalise};
 pub use period::Period;
-pub use plan::{
-    KeyResult, KrSource, LatePenalty, Location, Measure, Milestone, Objective, Plan, S3Location,
-};
+pub use plan::{KeyResult, KrSource, LatePenalty, Measure, Milestone, Objective, Phase, Plan};
 
 use std::fmt;
 use std::path::{Path, PathBuf};

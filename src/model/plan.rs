@@ -2,125 +2,13 @@
 //! check that needs no network done. All problems are collected at once, so a user fixes a
 //! job file in one pass.
 
-use super::job::{
-    JobFile, LatePenaltyConfig, Level, MeasureConfig, ObjectiveStatusRule, S3Options,
-    StatusThresholds,
-};
+use super::job::{JobFile, Level, ObjectiveStatusRule, Rollup, StatusThresholds};
 use super::kinds::Kinds;
-use super::{JobError, Period, Problem, Severity, line_col};
-use chrono::NaiveDate;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use super::{JobError, Location, Period, Problem, Severity, line_col};
+use chrono::{Days, NaiveDate};
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-
-/// A place data is read from or written to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Location {
-    /// A local folder (absolute, or relative to the working directory).
-    Local(PathBuf),
-    /// An S3 prefix.
-    S3(S3Location),
-}
-
-/// An S3 prefix and how to reach it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct S3Location {
-    pub bucket: String,
-    /// The prefix inside the bucket, without leading or trailing `/` (may be empty).
-    pub prefix: String,
-    pub profile: Option<String>,
-    pub region: Option<String>,
-    pub access_key_id_env: Option<String>,
-    pub secret_access_key_env: Option<String>,
-}
-
-impl std::fmt::Display for S3Location {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "s3://{}/{}", self.bucket, self.prefix)
-    }
-}
-
-impl std::fmt::Display for Location {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Location::Local(p) => write!(f, "{}", p.display()),
-            Location::S3(s) => s.fmt(f),
-        }
-    }
-}
-
-impl Location {
-    /// Resolves a job-file `url` against the job file's folder; `s3` says how an `s3://`
-    /// url is reached.
-    pub fn parse(url: &str, base_dir: &Path, s3: &S3Options) -> Result<Location, String> {
-        let url = url.trim();
-        if url.is_empty() {
-            return Err("url is empty".into());
-        }
-        let s3_given = s3 != &S3Options::default();
-        if let Some(rest) = url.strip_prefix("s3://") {
-            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-            if bucket.is_empty() {
-                return Err(format!("url `{url}` has no bucket"));
-            }
-            if s3.access_key_id_env.is_some() != s3.secret_access_key_env.is_some() {
-                return Err("access_key_id_env and secret_access_key_env go together".into());
-            }
-            return Ok(Location::S3(S3Location {
-                bucket: bucket.to_string(),
-                prefix: prefix.trim_matches('/').to_string(),
-                profile: s3.profile.clone(),
-                region: s3.region.clone(),
-                access_key_id_env: s3.access_key_id_env.clone(),
-                secret_access_key_env: s3.secret_access_key_env.clone(),
-            }));
-        }
-        if s3_given {
-            return Err(format!(
-                "profile, region and the access key variables apply to s3:// urls only, not `{url}`"
-            ));
-        }
-        if let Some((scheme, _)) = url.split_once("://") {
-            if scheme == "file" {
-                return Ok(Location::Local(PathBuf::from(&url["file://".len()..])));
-            }
-            return Err(format!(
-                "url `{url}`: use a local folder or s3://bucket/prefix/ (`{scheme}://` is not supported)"
-            ));
-        }
-        let path = Path::new(url);
-        Ok(Location::Local(normalise(&if path.is_absolute() {
-            path.to_path_buf()
-        } else {
-            base_dir.join(path)
-        })))
-    }
-}
-
-/// `path` without `.` components and with each `name/..` pair removed, as people write it
-/// (`jobs/../out` is `out`). Lexical: the folder need not exist yet. A `..` that climbs above
-/// a relative path's start is kept; an empty result is `.`.
-pub fn normalise(path: &Path) -> PathBuf {
-    use std::path::Component;
-    let mut out = PathBuf::new();
-    for c in path.components() {
-        match c {
-            Component::CurDir => {}
-            Component::ParentDir => match out.components().next_back() {
-                Some(Component::Normal(_)) => {
-                    out.pop();
-                }
-                Some(Component::RootDir | Component::Prefix(_)) => {}
-                _ => out.push(".."),
-            },
-            other => out.push(other),
-        }
-    }
-    if out.as_os_str().is_empty() {
-        out.push(".");
-    }
-    out
-}
 
 /// An objective of the OKR tree.
 #[derive(Debug, Clone, PartialEq)]
@@ -130,8 +18,9 @@ pub struct Objective {
     pub owner: Option<String>,
     pub level: Level,
     pub period: Period,
-    /// The key result this objective contributes to, and with which weight.
-    pub aligns_to: Option<(String, f64)>,
+    /// The key results this objective contributes to, each with its weight, in the order
+    /// written.
+    pub aligns_to: Vec<(String, f64)>,
     /// How its status is computed: its own, or the job's default.
     pub status_rule: ObjectiveStatusRule,
 }
@@ -139,8 +28,13 @@ pub struct Objective {
 /// How a key result's value becomes progress.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Measure {
-    /// From `start` to `target` (either direction).
-    Kpi { start: f64, target: f64 },
+    /// From `start` to `target` (either direction); expected progress follows `phases` when
+    /// there are any, else a straight line.
+    Kpi {
+        start: f64,
+        target: f64,
+        phases: Vec<Phase>,
+    },
     /// The value is a percentage, 0 to 100.
     PercentComplete,
     /// The highest milestone whose `at` the value reaches.
@@ -159,6 +53,13 @@ impl Measure {
             Measure::Aligned => "aligned",
         }
     }
+}
+
+/// A phased target: the value planned for the end of day `on`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Phase {
+    pub on: NaiveDate,
+    pub target: f64,
 }
 
 /// One row of a milestone table.
@@ -212,11 +113,20 @@ pub struct KeyResult<L> {
     pub measure: Measure,
     pub weight: f64,
     pub period: Period,
+    /// First day of its window: `starts`, or the first day of the period.
+    pub window_start: NaiveDate,
     /// Due date: the one in the job file, or the last day of the period.
     pub due: NaiveDate,
     pub late_penalty: LatePenalty,
-    /// `None` only for [`Measure::Aligned`].
+    /// `None` for [`Measure::Aligned`] and for a roll-up.
     pub source: Option<KrSource<L>>,
+    /// A roll-up: its value is the sum or mean of its children's values.
+    pub rollup: Option<Rollup>,
+    /// The roll-up key result this one's value adds to.
+    pub aligns_to: Option<String>,
+    /// Closing-period offset: its value on day D is its source's as of D minus this many
+    /// days (0: none).
+    pub offset_days: u32,
     /// The key result's table as written in the job file, with its objective's id and
     /// period: recorded (text and hash) with each snapshot, so a reader can tell which
     /// definition produced a number.
@@ -230,6 +140,12 @@ impl<L> KeyResult<L> {
     /// The day the key result is evaluated on: see [`Period::evaluation_date`].
     pub fn evaluation_date(&self, as_of: NaiveDate) -> NaiveDate {
         self.period.evaluation_date(as_of)
+    }
+
+    /// The day its value is read as of for a run as of `as_of`: the evaluation date less the
+    /// closing-period offset.
+    pub fn value_date(&self, as_of: NaiveDate) -> NaiveDate {
+        self.evaluation_date(as_of) - Days::new(u64::from(self.offset_days))
     }
 }
 
@@ -270,14 +186,14 @@ impl<C, L> Plan<C, L> {
 }
 
 /// Collects problems while the plan is built.
-struct Checker<'a> {
-    path: &'a Path,
-    text: &'a str,
-    problems: Vec<Problem>,
+pub(super) struct Checker<'a> {
+    pub path: &'a Path,
+    pub text: &'a str,
+    pub problems: Vec<Problem>,
 }
 
 impl Checker<'_> {
-    fn push(
+    pub fn push(
         &mut self,
         severity: Severity,
         span: Option<Range<usize>>,
@@ -292,7 +208,7 @@ impl Checker<'_> {
             message,
         });
     }
-    fn error(
+    pub fn error(
         &mut self,
         span: Range<usize>,
         subject: impl Into<Option<String>>,
@@ -300,7 +216,7 @@ impl Checker<'_> {
     ) {
         self.push(Severity::Error, Some(span), subject.into(), message.into());
     }
-    fn warn(
+    pub fn warn(
         &mut self,
         span: Option<Range<usize>>,
         subject: impl Into<Option<String>>,
@@ -405,10 +321,24 @@ pub fn parse<K: Kinds>(path: &Path, text: &str) -> Result<Plan<K::Connection, K:
         c.error(d.span(), None, "health_max_age_days must be 1 or more");
     }
 
+    let mut periods = BTreeMap::new();
+    for (name, p) in &file.periods {
+        if let Some(period) = custom_period(&mut c, name, p, fiscal_year_start_month) {
+            periods.insert(name.clone(), period);
+        }
+    }
+
     let mut connections = BTreeMap::new();
+    let mut offsets = BTreeMap::new();
     for (name, conn) in &file.connections {
         let subject = Some(format!("connection {name}"));
-        match K::connection(conn.get_ref(), &base_dir) {
+        if let Some(days) = conn.get_ref().offset_days {
+            if let Err(e) = check_offset(days) {
+                c.error(conn.span(), subject.clone(), e);
+            }
+            offsets.insert(name.clone(), days);
+        }
+        match K::connection(&conn.get_ref().kind, &base_dir) {
             Ok(resolved) => {
                 for w in resolved.warnings {
                     c.warn(Some(conn.span()), subject.clone(), w);
@@ -422,12 +352,14 @@ pub fn parse<K: Kinds>(path: &Path, text: &str) -> Result<Plan<K::Connection, K:
             }
         }
     }
+    let context = super::key_result::Context::<K> {
+        connections: &connections,
+        offsets: &offsets,
+    };
 
     let mut objectives = Vec::new();
     let mut key_results = Vec::new();
-    let mut objective_spans: HashMap<String, Range<usize>> = HashMap::new();
-    let mut kr_spans: HashMap<String, Range<usize>> = HashMap::new();
-    let mut alignment_spans: HashMap<String, Range<usize>> = HashMap::new();
+    let mut spans = Spans::default();
 
     for o in &file.objectives {
         let id = o.id.get_ref().trim().to_string();
@@ -435,7 +367,7 @@ pub fn parse<K: Kinds>(path: &Path, text: &str) -> Result<Plan<K::Connection, K:
         if id.is_empty() {
             c.error(o.id.span(), None, "objective id is empty");
         }
-        if let Some(first) = objective_spans.get(&id) {
+        if let Some(first) = spans.objectives.get(&id) {
             let (line, _) = line_col(text, first.start);
             c.error(
                 o.id.span(),
@@ -443,9 +375,9 @@ pub fn parse<K: Kinds>(path: &Path, text: &str) -> Result<Plan<K::Connection, K:
                 format!("duplicate objective id (first defined on line {line})"),
             );
         } else {
-            objective_spans.insert(id.clone(), o.id.span());
+            spans.objectives.insert(id.clone(), o.id.span());
         }
-        let period = match Period::parse(o.period.get_ref(), fiscal_year_start_month) {
+        let period = match Period::parse(o.period.get_ref(), fiscal_year_start_month, &periods) {
             Ok(p) => p,
             Err(e) => {
                 c.error(o.period.span(), subject.clone(), e);
@@ -455,18 +387,25 @@ pub fn parse<K: Kinds>(path: &Path, text: &str) -> Result<Plan<K::Connection, K:
         if o.owner.as_deref().is_none_or(|s| s.trim().is_empty()) {
             c.warn(Some(o.id.span()), subject.clone(), "objective has no owner");
         }
-        let aligns_to = o.aligns_to.as_ref().map(|a| {
-            let cfg = a.get_ref();
-            if !(cfg.contribution >= 0.0 && cfg.contribution.is_finite()) {
-                c.error(
-                    a.span(),
-                    subject.clone(),
-                    format!("contribution must be 0 or more, not {}", cfg.contribution),
-                );
+        let mut aligns_to: Vec<(String, f64)> = Vec::new();
+        if let Some(a) = &o.aligns_to {
+            spans.objective_alignments.insert(id.clone(), a.span());
+            for parent in a.get_ref().parents() {
+                let contribution = parent.contribution();
+                if !(contribution >= 0.0 && contribution.is_finite()) {
+                    c.error(
+                        a.span(),
+                        subject.clone(),
+                        format!("contribution must be 0 or more, not {contribution}"),
+                    );
+                }
+                let kr = parent.key_result.trim().to_string();
+                if aligns_to.iter().any(|(k, _)| *k == kr) {
+                    c.error(a.span(), subject.clone(), format!("aligns to `{kr}` twice"));
+                }
+                aligns_to.push((kr, contribution));
             }
-            alignment_spans.insert(id.clone(), a.span());
-            (cfg.key_result.trim().to_string(), cfg.contribution)
-        });
+        }
         if o.key_results.len() > 3 {
             c.warn(
                 Some(o.id.span()),
@@ -478,7 +417,8 @@ pub fn parse<K: Kinds>(path: &Path, text: &str) -> Result<Plan<K::Connection, K:
             );
         }
         for kr in &o.key_results {
-            if let Some(k) = key_result::<K>(&mut c, kr, &id, &period, &connections, &mut kr_spans)
+            if let Some(k) =
+                super::key_result::key_result(&mut c, &context, kr, &id, &period, &mut spans)
             {
                 key_results.push(k);
             }
@@ -494,14 +434,7 @@ pub fn parse<K: Kinds>(path: &Path, text: &str) -> Result<Plan<K::Connection, K:
         });
     }
 
-    check_tree(
-        &mut c,
-        &objectives,
-        &key_results,
-        &objective_spans,
-        &alignment_spans,
-        &kr_spans,
-    );
+    super::tree::check_tree(&mut c, &objectives, &key_results, &spans);
 
     let (errors, warnings): (Vec<_>, Vec<_>) = c
         .problems
@@ -530,6 +463,97 @@ pub fn parse<K: Kinds>(path: &Path, text: &str) -> Result<Plan<K::Connection, K:
         objectives,
         key_results,
         warnings,
+    })
+}
+
+/// Where each objective, key result and alignment is written, for messages.
+#[derive(Default)]
+pub(super) struct Spans {
+    pub objectives: HashMap<String, Range<usize>>,
+    pub key_results: HashMap<String, Range<usize>>,
+    /// An objective's `aligns_to`.
+    pub objective_alignments: HashMap<String, Range<usize>>,
+    /// A key result's `aligns_to`.
+    pub kr_alignments: HashMap<String, Range<usize>>,
+}
+
+/// Checks a closing-period offset: 1 to 30 days.
+pub(super) fn check_offset(days: u32) -> Result<(), String> {
+    if (1..=30).contains(&days) {
+        Ok(())
+    } else {
+        Err(format!("offset_days must be 1 to 30, not {days}"))
+    }
+}
+
+/// A date of the job file (`2026-03-01`), or an error at its place.
+pub(super) fn date(
+    c: &mut Checker<'_>,
+    value: &toml::Spanned<toml::value::Datetime>,
+    subject: &Option<String>,
+    key: &str,
+) -> Option<NaiveDate> {
+    let d = value.get_ref();
+    match d
+        .date
+        .and_then(|t| NaiveDate::from_ymd_opt(t.year.into(), t.month.into(), t.day.into()))
+    {
+        Some(day) if d.time.is_none() => Some(day),
+        _ => {
+            c.error(
+                value.span(),
+                subject.clone(),
+                format!("{key} must be a date such as 2026-04-15"),
+            );
+            None
+        }
+    }
+}
+
+/// Validates `[periods.NAME]`.
+fn custom_period(
+    c: &mut Checker<'_>,
+    name: &str,
+    p: &toml::Spanned<super::job::PeriodConfig>,
+    fiscal_year_start_month: u32,
+) -> Option<Period> {
+    let subject = Some(format!("period {name}"));
+    if Period::fiscal(name, fiscal_year_start_month).is_ok()
+        || name.trim().is_empty()
+        || name.trim() != name
+    {
+        c.error(
+            p.span(),
+            subject,
+            format!("`{name}` cannot name a custom period: it is empty, padded or a fiscal label"),
+        );
+        return None;
+    }
+    let start = date(
+        c,
+        &toml::Spanned::new(p.span(), p.get_ref().start),
+        &subject,
+        "start",
+    );
+    let end = date(
+        c,
+        &toml::Spanned::new(p.span(), p.get_ref().end),
+        &subject,
+        "end",
+    );
+    let (start, end) = (start?, end?);
+    if end < start {
+        c.error(
+            p.span(),
+            subject,
+            format!("ends ({end}) before it starts ({start})"),
+        );
+        return None;
+    }
+    Some(Period {
+        label: name.to_string(),
+        start,
+        end,
     })
 }
 
@@ -565,395 +589,6 @@ fn kr_definitions(text: &str) -> BTreeMap<String, String> {
     }
     out
 }
-
-/// Validates one key result; `None` when it has errors (already recorded).
-fn key_result<K: Kinds>(
-    c: &mut Checker<'_>,
-    kr: &super::job::KeyResultConfig<K::SourceConfig>,
-    objective_id: &str,
-    period: &Period,
-    connections: &BTreeMap<String, K::Connection>,
-    kr_spans: &mut HashMap<String, Range<usize>>,
-) -> Option<KeyResult<K::Link>> {
-    let before = c
-        .problems
-        .iter()
-        .filter(|p| p.severity == Severity::Error)
-        .count();
-    let id = kr.id.get_ref().trim().to_string();
-    let subject = Some(format!("key result {id}"));
-    if id.is_empty() {
-        c.error(kr.id.span(), None, "key result id is empty");
-    }
-    if let Some(first) = kr_spans.get(&id) {
-        let (line, _) = line_col(c.text, first.start);
-        c.error(
-            kr.id.span(),
-            subject.clone(),
-            format!("duplicate key result id (first defined on line {line})"),
-        );
-    } else {
-        kr_spans.insert(id.clone(), kr.id.span());
-    }
-    if kr.owner.as_deref().is_none_or(|s| s.trim().is_empty()) {
-        c.warn(
-            Some(kr.id.span()),
-            subject.clone(),
-            "key result has no owner",
-        );
-    }
-    if !(kr.weight >= 0.0 && kr.weight.is_finite()) {
-        c.error(
-            kr.id.span(),
-            subject.clone(),
-            format!("weight must be 0 or more, not {}", kr.weight),
-        );
-    }
-
-    let mspan = kr.measure.span();
-    let measure = match kr.measure.get_ref() {
-        MeasureConfig::Kpi { start, target } => {
-            if start == target {
-                c.error(
-                    mspan.clone(),
-                    subject.clone(),
-                    format!("target equals start ({start}): progress would divide by zero"),
-                );
-            }
-            if !start.is_finite() || !target.is_finite() {
-                c.error(
-                    mspan.clone(),
-                    subject.clone(),
-                    "start and target must be finite numbers",
-                );
-            }
-            Measure::Kpi {
-                start: *start,
-                target: *target,
-            }
-        }
-        MeasureConfig::PercentComplete {} => Measure::PercentComplete,
-        MeasureConfig::Aligned {} => Measure::Aligned,
-        MeasureConfig::Milestones(list) => {
-            if list.is_empty() {
-                c.error(
-                    mspan.clone(),
-                    subject.clone(),
-                    "the milestone table is empty",
-                );
-            }
-            let mut out: Vec<Milestone> = Vec::new();
-            for (i, m) in list.iter().enumerate() {
-                let at = m.at.unwrap_or((i + 1) as f64);
-                if !(m.progress > 0.0 && m.progress <= 1.0) {
-                    c.error(
-                        mspan.clone(),
-                        subject.clone(),
-                        format!(
-                            "milestone `{}`: progress must be above 0 and at most 1, not {}",
-                            m.title, m.progress
-                        ),
-                    );
-                }
-                if let Some(prev) = out.last()
-                    && (at <= prev.at || m.progress <= prev.progress)
-                {
-                    c.error(
-                        mspan.clone(),
-                        subject.clone(),
-                        format!(
-                            "milestone `{}` must come after `{}` in both `at` and `progress`",
-                            m.title, prev.title
-                        ),
-                    );
-                }
-                out.push(Milestone {
-                    title: m.title.clone(),
-                    at,
-                    progress: m.progress,
-                });
-            }
-            Measure::Milestones(out)
-        }
-    };
-
-    let due = match &kr.due {
-        None => period.end,
-        Some(d) => match d
-            .get_ref()
-            .date
-            .and_then(|t| NaiveDate::from_ymd_opt(t.year.into(), t.month.into(), t.day.into()))
-        {
-            Some(day) if d.get_ref().time.is_none() => {
-                if day < period.start {
-                    c.error(
-                        d.span(),
-                        subject.clone(),
-                        format!("due date {day} is before the period starts ({period})"),
-                    );
-                } else if day > period.end {
-                    c.warn(
-                        Some(d.span()),
-                        subject.clone(),
-                        format!("due date {day} is after the period ends ({period})"),
-                    );
-                }
-                day
-            }
-            _ => {
-                c.error(
-                    d.span(),
-                    subject.clone(),
-                    "due must be a date such as 2026-04-15",
-                );
-                period.end
-            }
-        },
-    };
-
-    let late_penalty = match kr.late_penalty.as_ref().map(|p| (p.span(), *p.get_ref())) {
-        None => LatePenalty::None,
-        Some((_, LatePenaltyConfig::ZeroIfMissed)) => LatePenalty::ZeroIfMissed,
-        Some((span, LatePenaltyConfig::PerWeek(w))) => {
-            if !(0.0..=1.0).contains(&w) {
-                c.error(
-                    span,
-                    subject.clone(),
-                    format!("late_penalty.per_week must be 0 to 1, not {w}"),
-                );
-            }
-            LatePenalty::PerWeek(w)
-        }
-    };
-
-    let source = match (&measure, &kr.source) {
-        (Measure::Aligned, None) => None,
-        (Measure::Aligned, Some(s)) => {
-            c.error(
-                s.span(),
-                subject.clone(),
-                "an `aligned` key result is measured by its aligned objectives and takes no source",
-            );
-            None
-        }
-        (_, None) => {
-            c.error(kr.id.span(), subject.clone(), "key result has no `source`");
-            None
-        }
-        (_, Some(s)) => {
-            let config = s.get_ref();
-            let kind = K::source_kind(config);
-            let connection = resolve_connection::<K>(
-                c,
-                s.span(),
-                &subject,
-                K::source_connection(config),
-                kind,
-                connections,
-            );
-            match K::link(config, &measure) {
-                Ok(link) => connection.map(|connection| KrSource {
-                    kind,
-                    connection,
-                    link,
-                }),
-                Err(problems) => {
-                    for p in problems {
-                        c.error(s.span(), subject.clone(), format!("{kind} source: {p}"));
-                    }
-                    None
-                }
-            }
-        }
-    };
-
-    let after = c
-        .problems
-        .iter()
-        .filter(|p| p.severity == Severity::Error)
-        .count();
-    (after == before).then(|| KeyResult {
-        id,
-        objective_id: objective_id.to_string(),
-        title: kr.title.clone(),
-        owner: kr.owner.clone().filter(|s| !s.trim().is_empty()),
-        measure,
-        weight: kr.weight,
-        period: period.clone(),
-        due,
-        late_penalty,
-        source,
-        definition: String::new(),
-        source_line: kr
-            .source
-            .as_ref()
-            .map(|s| line_col(c.text, s.span().start).0),
-    })
-}
-
-/// Finds the named connection, or the only one of `kind` when none is named.
-fn resolve_connection<K: Kinds>(
-    c: &mut Checker<'_>,
-    span: Range<usize>,
-    subject: &Option<String>,
-    named: Option<&str>,
-    kind: &str,
-    connections: &BTreeMap<String, K::Connection>,
-) -> Option<String> {
-    match named {
-        Some(name) => match connections.get(name) {
-            Some(conn) if K::connection_kind(conn) == kind => Some(name.to_string()),
-            Some(conn) => {
-                c.error(
-                    span,
-                    subject.clone(),
-                    format!(
-                        "connection `{name}` is a {} connection, not {kind}",
-                        K::connection_kind(conn)
-                    ),
-                );
-                None
-            }
-            None => {
-                let known: Vec<_> = connections.keys().map(String::as_str).collect();
-                c.error(
-                    span,
-                    subject.clone(),
-                    format!(
-                        "unknown connection `{name}` (the job defines: {})",
-                        if known.is_empty() {
-                            "none".to_string()
-                        } else {
-                            known.join(", ")
-                        }
-                    ),
-                );
-                None
-            }
-        },
-        None => {
-            let of_kind: Vec<_> = connections
-                .iter()
-                .filter(|(_, v)| K::connection_kind(v) == kind)
-                .map(|(k, _)| k.clone())
-                .collect();
-            match of_kind.as_slice() {
-                [only] => Some(only.clone()),
-                [] => {
-                    c.error(
-                        span,
-                        subject.clone(),
-                        format!("the job has no {kind} connection"),
-                    );
-                    None
-                }
-                many => {
-                    c.error(
-                        span,
-                        subject.clone(),
-                        format!(
-                            "name the connection: the job has several {kind} connections ({})",
-                            many.join(", ")
-                        ),
-                    );
-                    None
-                }
-            }
-        }
-    }
-}
-
-/// Checks the alignment tree: unknown targets, cycles, and the practice warnings that need the
-/// whole job.
-fn check_tree<L>(
-    c: &mut Checker<'_>,
-    objectives: &[Objective],
-    key_results: &[KeyResult<L>],
-    objective_spans: &HashMap<String, Range<usize>>,
-    alignment_spans: &HashMap<String, Range<usize>>,
-    kr_spans: &HashMap<String, Range<usize>>,
-) {
-    let kr_owner: HashMap<&str, &str> = key_results
-        .iter()
-        .map(|k| (k.id.as_str(), k.objective_id.as_str()))
-        .collect();
-    // Each objective has at most one parent objective: the owner of the KR it aligns to.
-    let mut parent: HashMap<&str, &str> = HashMap::new();
-    for o in objectives {
-        if let Some((kr, _)) = &o.aligns_to {
-            match kr_owner.get(kr.as_str()) {
-                Some(p) => {
-                    parent.insert(o.id.as_str(), p);
-                }
-                None => c.error(
-                    alignment_spans.get(&o.id).cloned().unwrap_or(0..0),
-                    Some(format!("objective {}", o.id)),
-                    format!(
-                        "aligns to key result `{kr}`, which this job does not define (key results: {})",
-                        key_results.iter().map(|k| k.id.as_str()).collect::<Vec<_>>().join(", ")
-                    ),
-                ),
-            }
-        }
-    }
-    let mut reported: HashSet<&str> = HashSet::new();
-    for o in objectives {
-        let mut seen = vec![o.id.as_str()];
-        let mut at = o.id.as_str();
-        while let Some(&p) = parent.get(at) {
-            if let Some(pos) = seen.iter().position(|s| *s == p) {
-                let cycle = &seen[pos..];
-                if cycle.iter().all(|s| reported.insert(s)) {
-                    let mut path: Vec<&str> = cycle.to_vec();
-                    path.push(p);
-                    c.error(
-                        alignment_spans
-                            .get(p)
-                            .or_else(|| objective_spans.get(p))
-                            .cloned()
-                            .unwrap_or(0..0),
-                        Some(format!("objective {p}")),
-                        format!("alignment cycle: {}", path.join(" → ")),
-                    );
-                }
-                break;
-            }
-            seen.push(p);
-            at = p;
-        }
-    }
-    for k in key_results {
-        if k.measure == Measure::Aligned
-            && !objectives
-                .iter()
-                .any(|o| o.aligns_to.as_ref().is_some_and(|(kr, _)| *kr == k.id))
-        {
-            c.error(
-                kr_spans.get(&k.id).cloned().unwrap_or(0..0),
-                Some(format!("key result {}", k.id)),
-                "is measured by its aligned objectives (measure = { aligned = {} }), but no objective aligns to it",
-            );
-        }
-    }
-    let mut per_owner: BTreeMap<(&str, &str), usize> = BTreeMap::new();
-    for o in objectives {
-        if let Some(owner) = &o.owner {
-            *per_owner
-                .entry((owner.as_str(), o.period.label.as_str()))
-                .or_default() += 1;
-        }
-    }
-    for ((owner, period), n) in per_owner {
-        if n > 3 {
-            c.warn(
-                None,
-                Some(format!("owner {owner}")),
-                format!("{n} objectives in {period}; three or fewer keep focus"),
-            );
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -973,18 +608,6 @@ url = "data"
 
     fn parse_str(body: &str) -> Result<crate::sources::Plan, JobError> {
         parse::<crate::sources::Registry>(Path::new("jobs/t.toml"), &format!("{HEAD}{body}"))
-    }
-
-    #[test]
-    fn local_paths_are_printed_normalised() {
-        let n = |p: &str| normalise(Path::new(p)).display().to_string();
-        assert_eq!(n("jobs/../out"), "out");
-        assert_eq!(n("./jobs/./demo/../out/"), "jobs/out");
-        assert_eq!(n("../x/../../y"), "../../y");
-        assert_eq!(n("/a/../../b"), "/b");
-        assert_eq!(n("jobs/.."), ".");
-        let demo = Location::parse("../out", Path::new("jobs"), &S3Options::default()).unwrap();
-        assert_eq!(demo.to_string(), "out");
     }
 
     fn errors(body: &str) -> Vec<String> {

@@ -46,6 +46,9 @@ macro_rules! kinds {
         #[serde(rename_all = "snake_case", deny_unknown_fields)]
         pub enum SourceConfig {
             $($Variant(<$kind as SourceKind>::SourceConfig),)*
+            /// `aligned = { rollup = "sum" }`: made of the values of the key results aligned
+            /// to it, not read from a connection.
+            Aligned(model::job::RollupConfig),
         }
 
         /// A validated connection.
@@ -85,18 +88,28 @@ macro_rules! kinds {
             fn source_kind(config: &SourceConfig) -> &'static str {
                 match config {
                     $(SourceConfig::$Variant(_) => <$kind>::NAME,)*
+                    SourceConfig::Aligned(_) => "aligned",
                 }
             }
 
             fn source_connection(config: &SourceConfig) -> Option<&str> {
                 match config {
                     $(SourceConfig::$Variant(s) => <$kind>::source_connection(s),)*
+                    SourceConfig::Aligned(_) => None,
+                }
+            }
+
+            fn rollup(config: &SourceConfig) -> Option<model::job::Rollup> {
+                match config {
+                    SourceConfig::Aligned(r) => Some(r.rollup),
+                    _ => None,
                 }
             }
 
             fn link(config: &SourceConfig, measure: &Measure) -> Result<Link, Vec<String>> {
                 match config {
                     $(SourceConfig::$Variant(s) => <$kind>::link(s, measure).map(Link::$Variant),)*
+                    SourceConfig::Aligned(_) => Err(vec!["a roll-up reads no connection".into()]),
                 }
             }
         }

@@ -93,7 +93,7 @@ impl SourceKind for Checkins {
                     .map_or_else(|| unreachable!("one value per key result"), |v| v.value);
                 (
                     value,
-                    considered(&read, &kr.id, kr.evaluation_date(api.as_of())).await,
+                    considered(&read, &kr.id, kr.value_date(api.as_of())).await,
                 )
             }
         };

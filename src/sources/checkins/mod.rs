@@ -23,7 +23,8 @@ pub use kind::Checkins;
 
 /// Registers `checkins`, every row in the order it was read (`problem` set on the rows that
 /// cannot be used), `checkin_selections` (the key results `krs` and their evaluation dates
-/// as of `as_of`) and the `checkin_errors` view over them.
+/// and the dates their values are read as of, for `as_of`) and the `checkin_errors` view over
+/// them.
 pub async fn register(
     ctx: &SessionContext,
     rows: &[CheckinRow],
@@ -39,6 +40,10 @@ pub async fn register(
             (
                 "eval_date",
                 tables::evaluation_dates(krs.iter().copied(), as_of),
+            ),
+            (
+                "value_date",
+                tables::value_dates(krs.iter().copied(), as_of),
             ),
         ],
     )?;

@@ -15,7 +15,7 @@ pub mod kind;
 pub mod model;
 
 use crate::engine::date32;
-use crate::engine::tables::{Col, evaluation_dates, register, text};
+use crate::engine::tables::{Col, register, text, value_dates};
 use crate::engine::{self, EngineError, registry};
 use crate::model::Measure;
 use crate::sources::http::{HttpClient, HttpSettings, check_base_url};
@@ -430,9 +430,7 @@ pub async fn fetch_for(
                 return out;
             }
             // A count is of today: a past evaluation date needs the issues and their dates.
-            let past = searchable
-                .iter()
-                .any(|(k, _)| is_past(k.evaluation_date(as_of)));
+            let past = searchable.iter().any(|(k, _)| is_past(k.value_date(as_of)));
             if !past && searchable.iter().all(|(_, l)| l.count_only()) {
                 let base = without_order_by(jql);
                 let matching = if searchable.iter().any(|(_, l)| !l.completed_only) {
@@ -593,15 +591,16 @@ fn register_tables(
                 "completed_only",
                 Col::Bool(krs.iter().map(|(_, l, _)| Some(l.completed_only)).collect()),
             ),
+            // the day the value is as of: the evaluation date less any closing-period offset
             (
                 "eval_date",
-                evaluation_dates(krs.iter().map(|(k, _, _)| *k), as_of),
+                value_dates(krs.iter().map(|(k, _, _)| *k), as_of),
             ),
             (
                 "reconstructed",
                 Col::Bool(
                     krs.iter()
-                        .map(|(k, _, _)| Some(is_past(k.evaluation_date(as_of))))
+                        .map(|(k, _, _)| Some(is_past(k.value_date(as_of))))
                         .collect(),
                 ),
             ),

@@ -13,7 +13,7 @@ pub mod config;
 pub mod kind;
 pub mod model;
 
-use crate::engine::tables::{Col, evaluation_dates, register, text};
+use crate::engine::tables::{Col, register, text, value_dates};
 use crate::engine::{self, EngineError, registry};
 use crate::sources::http::{HttpClient, HttpSettings, check_base_url};
 use crate::sources::{ApiOptions, KrValue, api_value, is_past, read_computed};
@@ -693,9 +693,10 @@ fn register_tables(
             ("pivot_value", s(&|s| s.pivot.as_ref().map(|p| p.1.clone()))),
             ("aggregate", s(&|s| Some(s.aggregate.as_str().into()))),
             ("format", s(&|s| Some(s.format.as_str().into()))),
+            // the day the value is as of: the evaluation date less any closing-period offset
             (
                 "eval_date",
-                evaluation_dates(krs.iter().map(|(k, _, _)| *k), as_of),
+                value_dates(krs.iter().map(|(k, _, _)| *k), as_of),
             ),
             (
                 // Fetched after the run date (live, or archived by a later run): only a time

@@ -46,7 +46,7 @@ pub async fn plan_queries(
     register_views(&ctx, as_of, &empty.path().join("_scratch"), None).await?;
     for (k, sql) in queries {
         let params = QueryParams {
-            as_of: k.evaluation_date(as_of),
+            as_of: k.value_date(as_of),
             period_start: k.period.start,
             period_end: k.period.end,
         };

@@ -95,7 +95,7 @@ pub async fn extract_showing(
     };
     let mut by_date: BTreeMap<NaiveDate, Vec<&KeyResult>> = BTreeMap::new();
     for k in krs {
-        by_date.entry(k.evaluation_date(as_of)).or_default().push(k);
+        by_date.entry(k.value_date(as_of)).or_default().push(k);
     }
     for (day, krs) in by_date {
         let queries: Vec<(&KeyResult, &str, QueryParams)> = krs

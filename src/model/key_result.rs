@@ -1,0 +1,456 @@
+//! One key result of the job file validated: its measure (phases included), window, penalty,
+//! source or roll-up, and offset, every problem recorded in the [`Checker`].
+
+use super::job::{KeyResultConfig, LatePenaltyConfig, MeasureConfig};
+use super::kinds::Kinds;
+use super::plan::{Checker, Spans, check_offset, date};
+use super::{
+    KeyResult, KrSource, LatePenalty, Measure, Milestone, Period, Phase, Severity, line_col,
+};
+use chrono::NaiveDate;
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+/// What a key result is resolved against: the job's connections and their offsets.
+pub(super) struct Context<'a, K: Kinds> {
+    pub connections: &'a BTreeMap<String, K::Connection>,
+    pub offsets: &'a BTreeMap<String, u32>,
+}
+
+/// Validates one key result; `None` when it has errors (already recorded).
+pub(super) fn key_result<K: Kinds>(
+    c: &mut Checker<'_>,
+    context: &Context<'_, K>,
+    kr: &KeyResultConfig<K::SourceConfig>,
+    objective_id: &str,
+    period: &Period,
+    spans: &mut Spans,
+) -> Option<KeyResult<K::Link>> {
+    let errors = |c: &Checker<'_>| {
+        c.problems
+            .iter()
+            .filter(|p| p.severity == Severity::Error)
+            .count()
+    };
+    let before = errors(c);
+    let id = kr.id.get_ref().trim().to_string();
+    let subject = Some(format!("key result {id}"));
+    if id.is_empty() {
+        c.error(kr.id.span(), None, "key result id is empty");
+    }
+    if let Some(first) = spans.key_results.get(&id) {
+        let (line, _) = line_col(c.text, first.start);
+        c.error(
+            kr.id.span(),
+            subject.clone(),
+            format!("duplicate key result id (first defined on line {line})"),
+        );
+    } else {
+        spans.key_results.insert(id.clone(), kr.id.span());
+    }
+    if kr.owner.as_deref().is_none_or(|s| s.trim().is_empty()) {
+        c.warn(
+            Some(kr.id.span()),
+            subject.clone(),
+            "key result has no owner",
+        );
+    }
+    if !(kr.weight >= 0.0 && kr.weight.is_finite()) {
+        c.error(
+            kr.id.span(),
+            subject.clone(),
+            format!("weight must be 0 or more, not {}", kr.weight),
+        );
+    }
+
+    let window_start = match &kr.starts {
+        None => period.start,
+        Some(d) => match date(c, d, &subject, "starts") {
+            Some(day) if !period.contains(day) => {
+                c.error(
+                    d.span(),
+                    subject.clone(),
+                    format!("starts {day} is outside its period ({period})"),
+                );
+                period.start
+            }
+            Some(day) => day,
+            None => period.start,
+        },
+    };
+    let due = match &kr.due {
+        None => period.end,
+        Some(d) => match date(c, d, &subject, "due") {
+            Some(day) => {
+                if day < window_start {
+                    let what = if kr.starts.is_some() {
+                        format!("the key result starts ({window_start})")
+                    } else {
+                        format!("the period starts ({period})")
+                    };
+                    c.error(
+                        d.span(),
+                        subject.clone(),
+                        format!("due date {day} is before {what}"),
+                    );
+                } else if day > period.end {
+                    c.warn(
+                        Some(d.span()),
+                        subject.clone(),
+                        format!("due date {day} is after the period ends ({period})"),
+                    );
+                }
+                day
+            }
+            None => period.end,
+        },
+    };
+    let measure = measure(c, kr, &subject, window_start, due);
+
+    let late_penalty = match kr.late_penalty.as_ref().map(|p| (p.span(), *p.get_ref())) {
+        None => LatePenalty::None,
+        Some((_, LatePenaltyConfig::ZeroIfMissed)) => LatePenalty::ZeroIfMissed,
+        Some((span, LatePenaltyConfig::PerWeek(w))) => {
+            if !(0.0..=1.0).contains(&w) {
+                c.error(
+                    span,
+                    subject.clone(),
+                    format!("late_penalty.per_week must be 0 to 1, not {w}"),
+                );
+            }
+            LatePenalty::PerWeek(w)
+        }
+    };
+
+    let rollup = kr.source.as_ref().and_then(|s| K::rollup(s.get_ref()));
+    let source = match (&measure, &kr.source, rollup) {
+        (Measure::Aligned, None, _) => None,
+        (Measure::Aligned, Some(s), _) => {
+            c.error(
+                s.span(),
+                subject.clone(),
+                "an `aligned` key result is measured by its aligned objectives and takes no source",
+            );
+            None
+        }
+        (_, None, _) => {
+            c.error(kr.id.span(), subject.clone(), "key result has no `source`");
+            None
+        }
+        (Measure::Kpi { .. } | Measure::PercentComplete, Some(_), Some(_)) => None,
+        (_, Some(s), Some(_)) => {
+            c.error(
+                s.span(),
+                subject.clone(),
+                "a roll-up (source = { aligned = { rollup = … } }) needs a kpi or percent_complete measure",
+            );
+            None
+        }
+        (_, Some(s), None) => {
+            let config = s.get_ref();
+            let kind = K::source_kind(config);
+            let connection = resolve_connection::<K>(
+                c,
+                s.span(),
+                &subject,
+                K::source_connection(config),
+                kind,
+                context.connections,
+            );
+            match K::link(config, &measure) {
+                Ok(link) => connection.map(|connection| KrSource {
+                    kind,
+                    connection,
+                    link,
+                }),
+                Err(problems) => {
+                    for p in problems {
+                        c.error(s.span(), subject.clone(), format!("{kind} source: {p}"));
+                    }
+                    None
+                }
+            }
+        }
+    };
+
+    let offset_days = match (&kr.offset_days, &source) {
+        (Some(days), _) if rollup.is_some() || measure == Measure::Aligned => {
+            c.error(
+                days.span(),
+                subject.clone(),
+                "offset_days applies to a key result with a source; a roll-up or aligned key result takes its children's",
+            );
+            0
+        }
+        (Some(days), _) => {
+            if let Err(e) = check_offset(*days.get_ref()) {
+                c.error(days.span(), subject.clone(), e);
+            }
+            *days.get_ref()
+        }
+        (None, Some(s)) => context.offsets.get(&s.connection).copied().unwrap_or(0),
+        (None, None) => 0,
+    };
+
+    let aligns_to = kr.aligns_to.as_ref().and_then(|a| {
+        spans.kr_alignments.insert(id.clone(), a.span());
+        match a.get_ref().parents().as_slice() {
+            [one] if one.contribution.is_none() => Some(one.key_result.trim().to_string()),
+            [_] => {
+                c.error(
+                    a.span(),
+                    subject.clone(),
+                    "a key result's value adds to its roll-up as it is: its aligns_to takes no contribution",
+                );
+                None
+            }
+            _ => {
+                c.error(
+                    a.span(),
+                    subject.clone(),
+                    "a key result's value adds to one roll-up: give aligns_to one key result",
+                );
+                None
+            }
+        }
+    });
+
+    (errors(c) == before).then(|| KeyResult {
+        id,
+        objective_id: objective_id.to_string(),
+        title: kr.title.clone(),
+        owner: kr.owner.clone().filter(|s| !s.trim().is_empty()),
+        measure,
+        weight: kr.weight,
+        period: period.clone(),
+        window_start,
+        due,
+        late_penalty,
+        source,
+        rollup,
+        aligns_to,
+        offset_days,
+        definition: String::new(),
+        source_line: kr
+            .source
+            .as_ref()
+            .map(|s| line_col(c.text, s.span().start).0),
+    })
+}
+
+/// Validates a key result's measure; phases are checked against its window.
+fn measure<S>(
+    c: &mut Checker<'_>,
+    kr: &KeyResultConfig<S>,
+    subject: &Option<String>,
+    window_start: NaiveDate,
+    due: NaiveDate,
+) -> Measure {
+    let mspan = kr.measure.span();
+    match kr.measure.get_ref() {
+        MeasureConfig::Kpi {
+            start,
+            target,
+            phases,
+        } => {
+            if start == target {
+                c.error(
+                    mspan.clone(),
+                    subject.clone(),
+                    format!("target equals start ({start}): progress would divide by zero"),
+                );
+            }
+            if !start.is_finite() || !target.is_finite() {
+                c.error(
+                    mspan.clone(),
+                    subject.clone(),
+                    "start and target must be finite numbers",
+                );
+            }
+            Measure::Kpi {
+                start: *start,
+                target: *target,
+                phases: phased(
+                    c,
+                    mspan,
+                    subject,
+                    phases,
+                    (*start, *target),
+                    (window_start, due),
+                ),
+            }
+        }
+        MeasureConfig::PercentComplete {} => Measure::PercentComplete,
+        MeasureConfig::Aligned {} => Measure::Aligned,
+        MeasureConfig::Milestones(list) => {
+            if list.is_empty() {
+                c.error(
+                    mspan.clone(),
+                    subject.clone(),
+                    "the milestone table is empty",
+                );
+            }
+            let mut out: Vec<Milestone> = Vec::new();
+            for (i, m) in list.iter().enumerate() {
+                let at = m.at.unwrap_or((i + 1) as f64);
+                if !(m.progress > 0.0 && m.progress <= 1.0) {
+                    c.error(
+                        mspan.clone(),
+                        subject.clone(),
+                        format!(
+                            "milestone `{}`: progress must be above 0 and at most 1, not {}",
+                            m.title, m.progress
+                        ),
+                    );
+                }
+                if let Some(prev) = out.last()
+                    && (at <= prev.at || m.progress <= prev.progress)
+                {
+                    c.error(
+                        mspan.clone(),
+                        subject.clone(),
+                        format!(
+                            "milestone `{}` must come after `{}` in both `at` and `progress`",
+                            m.title, prev.title
+                        ),
+                    );
+                }
+                out.push(Milestone {
+                    title: m.title.clone(),
+                    at,
+                    progress: m.progress,
+                });
+            }
+            Measure::Milestones(out)
+        }
+    }
+}
+
+/// Validates phased targets: in date order, inside the window (on or after its first day,
+/// before the due date) and between start and target.
+fn phased(
+    c: &mut Checker<'_>,
+    span: Range<usize>,
+    subject: &Option<String>,
+    phases: &[super::job::PhaseConfig],
+    (start, target): (f64, f64),
+    (window_start, due): (NaiveDate, NaiveDate),
+) -> Vec<Phase> {
+    let mut out: Vec<Phase> = Vec::new();
+    for p in phases {
+        let Some(on) = date(
+            c,
+            &toml::Spanned::new(span.clone(), p.on),
+            subject,
+            "a phase's `on`",
+        ) else {
+            continue;
+        };
+        let (low, high) = (start.min(target), start.max(target));
+        if !(p.target >= low && p.target <= high) {
+            c.error(
+                span.clone(),
+                subject.clone(),
+                format!(
+                    "phase on {on}: target {} is not between start ({start}) and target ({target})",
+                    p.target
+                ),
+            );
+        }
+        if on < window_start || on >= due {
+            c.error(
+                span.clone(),
+                subject.clone(),
+                format!(
+                    "phase on {on} is outside the key result's window ({window_start} to the day before its due date {due})"
+                ),
+            );
+        }
+        if let Some(prev) = out.last()
+            && on <= prev.on
+        {
+            c.error(
+                span.clone(),
+                subject.clone(),
+                format!("phase on {on} must come after the phase on {}", prev.on),
+            );
+        }
+        out.push(Phase {
+            on,
+            target: p.target,
+        });
+    }
+    out
+}
+
+/// Finds the named connection, or the only one of `kind` when none is named.
+fn resolve_connection<K: Kinds>(
+    c: &mut Checker<'_>,
+    span: Range<usize>,
+    subject: &Option<String>,
+    named: Option<&str>,
+    kind: &str,
+    connections: &BTreeMap<String, K::Connection>,
+) -> Option<String> {
+    match named {
+        Some(name) => match connections.get(name) {
+            Some(conn) if K::connection_kind(conn) == kind => Some(name.to_string()),
+            Some(conn) => {
+                c.error(
+                    span,
+                    subject.clone(),
+                    format!(
+                        "connection `{name}` is a {} connection, not {kind}",
+                        K::connection_kind(conn)
+                    ),
+                );
+                None
+            }
+            None => {
+                let known: Vec<_> = connections.keys().map(String::as_str).collect();
+                c.error(
+                    span,
+                    subject.clone(),
+                    format!(
+                        "unknown connection `{name}` (the job defines: {})",
+                        if known.is_empty() {
+                            "none".to_string()
+                        } else {
+                            known.join(", ")
+                        }
+                    ),
+                );
+                None
+            }
+        },
+        None => {
+            let of_kind: Vec<_> = connections
+                .iter()
+                .filter(|(_, v)| K::connection_kind(v) == kind)
+                .map(|(k, _)| k.clone())
+                .collect();
+            match of_kind.as_slice() {
+                [only] => Some(only.clone()),
+                [] => {
+                    c.error(
+                        span,
+                        subject.clone(),
+                        format!("the job has no {kind} connection"),
+                    );
+                    None
+                }
+                many => {
+                    c.error(
+                        span,
+                        subject.clone(),
+                        format!(
+                            "name the connection: the job has several {kind} connections ({})",
+                            many.join(", ")
+                        ),
+                    );
+                    None
+                }
+            }
+        }
+    }
+}
