@@ -73,7 +73,7 @@ first_done AS (
   GROUP BY kr_id
 ),
 
-valued AS (
+final AS (
   SELECT
     d.kr_id,
     f.error,
@@ -98,4 +98,4 @@ valued AS (
   LEFT JOIN first_done fd ON fd.kr_id = d.kr_id
 )
 
-SELECT * FROM valued
+SELECT * FROM final

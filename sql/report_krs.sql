@@ -1,6 +1,6 @@
 -- report_krs: every snapshot of every key result in the reported period, one row per key
 -- result and date, for the progress report's charts. The period is the one asked for
--- (report_request.period), else the period of the newest snapshot. `is_latest` marks each
+-- (report_request.period), else the newest snapshot's period with the most key results. `is_latest` marks each
 -- key result's newest row, which the report shows as its current state. Charts place a row at
 -- its evaluation date; of the rows evaluated on one day (runs after the period's end are all
 -- evaluated on its last day) only the newest is `charted`. `health` and its note are the
@@ -35,10 +35,14 @@ snapshots AS (
   FROM report_kr_history
 ),
 
+-- of the newest date's periods (a year, its quarter, a launch), the one with the most key
+-- results
 newest_period AS (
   SELECT period
   FROM snapshots
-  ORDER BY as_of DESC, period DESC
+  WHERE as_of = (SELECT max(as_of) FROM snapshots)
+  GROUP BY period
+  ORDER BY count(*) DESC, period DESC
   LIMIT 1
 ),
 

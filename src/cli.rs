@@ -133,7 +133,8 @@ pub enum Command {
     Report {
         /// The job file (TOML).
         job: PathBuf,
-        /// The period, e.g. FY27-Q1 (default: the period of the newest snapshot).
+        /// The period, e.g. FY27-Q1, FY27 or a custom period (default: of the newest snapshot's
+        /// periods, the one with the most key results).
         #[arg(long)]
         period: Option<String>,
         /// The HTML file to write.

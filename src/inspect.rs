@@ -16,8 +16,8 @@ pub use crate::sources::Preview;
 pub enum InspectError {
     #[error("no key result `{id}` in the job (it has: {known})")]
     UnknownKeyResult { id: String, known: String },
-    #[error("key result {id} has no source: it is measured by the objectives aligned to it")]
-    NoSource { id: String },
+    #[error("key result {id} has no source: it is measured by {by} aligned to it")]
+    NoSource { id: String, by: &'static str },
     #[error(transparent)]
     Engine(#[from] EngineError),
 }
@@ -36,7 +36,14 @@ pub async fn preview(
         });
     };
     let Some(source) = &kr.source else {
-        return Err(InspectError::NoSource { id: kr_id.into() });
+        return Err(InspectError::NoSource {
+            id: kr_id.into(),
+            by: if kr.rollup.is_some() {
+                "the values of the key results"
+            } else {
+                "the objectives"
+            },
+        });
     };
     let name = source.connection();
     let api = ApiOptions {

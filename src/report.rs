@@ -77,6 +77,10 @@ pub struct KeyResultView {
     pub measure_kind: Option<String>,
     pub start: Option<f64>,
     pub target: Option<f64>,
+    /// For a roll-up: `sum of A-KR1, E-KR1`.
+    pub rolls_up: Option<String>,
+    /// For a roll-up's child, the roll-up: `C-KR1 · Book 100 demos (FY27)`.
+    pub adds_to: Option<String>,
     pub latest: Point,
     pub points: Vec<Point>,
     /// An `<svg>` element.
@@ -99,6 +103,9 @@ pub struct ObjectiveView {
     pub krs_no_data: i64,
     pub krs_stale: i64,
     pub krs_failed: i64,
+    /// The key results it aligns to, with their objective's period and the contribution
+    /// (`C-KR3 · Teams deliver (C, FY27) ×1`): an annual parent shows in a quarter's report.
+    pub aligns_to: Vec<String>,
     pub key_results: Vec<KeyResultView>,
 }
 
@@ -125,6 +132,13 @@ pub async fn build(
     output: Option<&Location>,
 ) -> Result<Report, ReportError> {
     let output = output.cloned().unwrap_or_else(|| plan.output.clone());
+    // `fy27-q1` is FY27-Q1: the job's own spelling of a period it defines.
+    let period = period.map(|p| {
+        plan.objectives
+            .iter()
+            .find(|o| o.period.label.eq_ignore_ascii_case(p.trim()))
+            .map_or(p, |o| o.period.label.as_str())
+    });
     let opened = storage::open(&output, false).await?;
     let ctx = engine::new_session();
     let found = history::register_files(&ctx, &opened, "kr_snapshots", "report_kr_history").await?
@@ -222,7 +236,23 @@ pub async fn build(
                 .filter(|(_, (info, _))| info.objective_id == id)
             {
                 let latest = pts.last().cloned().expect("a key result has a row");
+                let defined = plan.key_result(kr_id);
+                let rolls_up = defined.and_then(|k| k.rollup).map(|r| {
+                    let children: Vec<&str> = plan
+                        .key_results
+                        .iter()
+                        .filter(|c| c.aligns_to.as_deref() == Some(kr_id.as_str()))
+                        .map(|c| c.id.as_str())
+                        .collect();
+                    format!("{} of {}", r.as_str(), children.join(", "))
+                });
+                let adds_to = defined
+                    .and_then(|k| k.aligns_to.as_deref())
+                    .and_then(|p| plan.key_result(p))
+                    .map(|p| format!("{} · {} ({})", p.id, p.title, p.period.label));
                 key_results.push(KeyResultView {
+                    rolls_up,
+                    adds_to,
                     id: kr_id.clone(),
                     title: info.title.clone(),
                     owner: info.owner.clone(),
@@ -234,7 +264,26 @@ pub async fn build(
                     points: pts.clone(),
                 });
             }
+            let aligns_to = plan
+                .objectives
+                .iter()
+                .find(|o| o.id == id)
+                .map(|o| {
+                    o.aligns_to
+                        .iter()
+                        .filter_map(|(kr, w)| {
+                            plan.key_result(kr).map(|k| {
+                                format!(
+                                    "{kr} · {} ({}, {}) ×{w}",
+                                    k.title, k.objective_id, k.period.label
+                                )
+                            })
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
             views.push(ObjectiveView {
+                aligns_to,
                 id,
                 title: string(b, "title", i).unwrap_or_default(),
                 owner: string(b, "owner", i),

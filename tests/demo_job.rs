@@ -179,7 +179,7 @@ async fn output_files_are_athena_safe() {
         .join(format!("part-{}.parquet", report.run_id));
     let reader = SerializedFileReader::new(std::fs::File::open(&file).unwrap()).unwrap();
     let meta = reader.metadata();
-    assert_eq!(meta.file_metadata().num_rows(), 16);
+    assert_eq!(meta.file_metadata().num_rows(), 21);
     let schema = meta.file_metadata().schema_descr();
     let names: Vec<String> = schema
         .columns()
@@ -297,7 +297,8 @@ fn a_closed_period_says_so_and_its_statuses_are_final() {
     );
     assert!(
         log.contains(
-            "run finished as_of=2026-12-01 closed=\"FY27-Q1 closed — final, as of 2026-04-30\""
+            "run finished as_of=2026-12-01 closed=\"FY27-Q1 closed — final, as of 2026-04-30; \
+             amer_launch closed — final, as of 2026-04-30\""
         ),
         "{log}"
     );
@@ -380,4 +381,55 @@ async fn the_demo_check_ins_give_values_health_and_the_weakest_kr_status() {
     );
     assert_eq!(objective(&report, "O5").health.as_deref(), Some("at_risk"));
     assert_eq!(objective(&report, "O2").health, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_year_launch_roll_up_phases_and_offset() {
+    let plan = demo_plan();
+    let out = tempfile::tempdir().unwrap();
+    // 25 March. O7-KR1 starts on 1 March: 25 of its 61 days to 30 April; 8 demos by 15 March.
+    let march = run(&plan, "2026-03-25", out.path()).await;
+    assert!(march.failed.is_empty(), "{:?}", march.failed);
+    close(kr(&march, "O7-KR1").expected, 25.0 / 61.0);
+    close(kr(&march, "O7-KR1").value, 8.0);
+    // O7-KR2, phased over the launch (from 15 Feb): at the end of 25 March, 25 of the 31 days
+    // from (end of 28 Feb, $20k) to (end of 31 Mar, $100k): 20 + 80 × 25/31 of 200 planned.
+    close(
+        kr(&march, "O7-KR2").expected,
+        (20.0 + 80.0 * 25.0 / 31.0) / 200.0,
+    );
+    // Ten days' offset: the value as of 15 March is the 10 March booking, $40k.
+    close(kr(&march, "O7-KR2").value, 40.0);
+    // The year's demos: EMEA's February and March (7 + 12) and AMER's 8; the year's expected
+    // progress on 25 March is 28 + 25 = 53 of 365 days.
+    close(kr(&march, "O4-KR1").value, 19.0);
+    close(kr(&march, "C2-KR1").value, 27.0);
+    close(kr(&march, "C2-KR1").expected, 53.0 / 365.0);
+
+    // 23 November: the quarter and the launch are closed, the year runs (296 of 365 days).
+    let report = run(&plan, "2026-11-23", out.path()).await;
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    close(kr(&report, "C2-KR1").value, 24.0 + 19.0);
+    close(kr(&report, "C2-KR1").expected, 296.0 / 365.0);
+    // Evaluated on 30 April, less ten days: the 15 April booking ($90k); the 25 April one had
+    // not settled.
+    close(kr(&report, "O7-KR2").value, 90.0);
+    let krs = partition_rows(
+        &out.path().join("kr_snapshots/as_of=2026-11-23"),
+        "kr_id",
+        &[],
+    );
+    assert_eq!(krs["O7-KR2"]["value_as_of"], "2026-04-20");
+    assert_eq!(krs["O7-KR2"]["period"], "amer_launch");
+    assert_eq!(krs["C2-KR1"]["period"], "FY27");
+    // O4 has two parents: C2-KR2 counts it ×1 beside O7 ×0.5, C2-KR3 ×0.5 beside O5 ×1.
+    let p = |id: &str| objective(&report, id).progress.unwrap();
+    close(
+        kr(&report, "C2-KR2").progress,
+        (p("O4") + 0.5 * p("O7")) / 1.5,
+    );
+    close(
+        kr(&report, "C2-KR3").progress,
+        (0.5 * p("O4") + p("O5")) / 1.5,
+    );
 }

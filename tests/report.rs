@@ -120,11 +120,15 @@ async fn the_report_shows_the_snapshots_numbers_and_marks_stale_key_results() {
     assert!(html.contains("stale since an error"));
 
     let objectives = elements(&html, "objective");
-    let rows = partition_rows(
+    // The report is of FY27-Q1, the period of most of the newest snapshot's key results: the
+    // year's objective (C2) and the AMER launch's (O7) are in their own reports.
+    let mut rows = partition_rows(
         &out.path().join("objective_snapshots/as_of=2026-03-09"),
         "objective_id",
         &[],
     );
+    rows.retain(|_, r| r["period"] == "FY27-Q1");
+    assert_eq!(objectives.len(), 7);
     assert_eq!(objectives.len(), rows.len());
     for (id, o) in &objectives {
         approx(

@@ -280,7 +280,7 @@ mod tests {
         assert_eq!(
             m,
             [
-                "5: : unknown table `jobs`, expected one of `job`, `output`, `connections`, `objectives`"
+                "5: : unknown table `jobs`, expected one of `job`, `output`, `periods`, `connections`, `objectives`"
             ]
         );
         let m = messages("[job]\nname = \"t\nx = 1\n");

@@ -201,7 +201,7 @@ mod tests {
         for bad in [
             "2027-Q1", "FY27Q1", "FY27-Q5", "FY7-Q1", "FYab-Q1", "FY27-Q", "FY27-H3", "FY27-", "FY",
         ] {
-            assert!(Period::parse(bad, 2).is_err(), "{bad} should be rejected");
+            assert!(parse(bad, 2).is_err(), "{bad} should be rejected");
         }
         assert!(
             parse("FY27-Q1", 13)

@@ -44,6 +44,8 @@ pub(super) fn check_tree<L>(
                     .entry(o.id.as_str())
                     .or_default()
                     .push((kr.as_str(), k.objective_id.as_str())),
+                // defined with errors of its own, already reported
+                None if spans.key_results.contains_key(kr) => {}
                 None => c.error(
                     span.clone(),
                     subject.clone(),
@@ -64,6 +66,7 @@ pub(super) fn check_tree<L>(
         if let Some(parent) = &k.aligns_to {
             let at = span(&spans.kr_alignments);
             match by_id.get(parent.as_str()) {
+                None if spans.key_results.contains_key(parent) => {}
                 None => c.error(
                     at,
                     subject.clone(),

@@ -80,6 +80,16 @@ fn column_comment(table: &str, column: &str) -> Option<&'static str> {
         ("kr_snapshots", "health_overdue") => Some(
             "the newest health check-in is older than [job] health_max_age_days (default 35) on the evaluation date",
         ),
+        ("kr_snapshots", "value_as_of") => Some(
+            "the day the value is as of: evaluated_on less offset_days (finance numbers that settle late); \
+             a roll-up: its oldest child's",
+        ),
+        ("kr_snapshots", "rollup") => Some(
+            "sum or average: the value is made of the values of the key results whose aligns_to_kr names it",
+        ),
+        ("objective_snapshots", "aligns_to") => {
+            Some("every key result it aligns to, with its contribution; aligns_to_kr is the first")
+        }
         ("kr_snapshots", "value_unit") => {
             Some("source (a kpi as its source gives it), percent, milestone or attainment_percent")
         }

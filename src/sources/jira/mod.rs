@@ -759,6 +759,7 @@ mod tests {
         let kpi = Measure::Kpi {
             start: 0.0,
             target: 20.0,
+            phases: vec![],
         };
         let l = JiraLink::from_config(&source("jql = 'parent = AE-786'"), &pc).unwrap();
         assert_eq!(
