@@ -22,7 +22,11 @@ WITH definitions AS (
 ),
 
 children AS (
-  SELECT d.aligns_to_kr AS parent_id, d.kr_id, v.value, v.stale, v.error, v.no_data, v.value_as_of
+  SELECT d.aligns_to_kr AS parent_id, d.kr_id, v.value, v.stale, v.value_as_of,
+         -- a child left out, and why
+         CASE WHEN v.value IS NULL
+              THEN d.kr_id || CASE WHEN v.error IS NOT NULL THEN ' (failed)' ELSE ' (no data)' END
+         END AS missing
   FROM kr_definitions d
   JOIN kr_valued v ON v.kr_id = d.kr_id
   WHERE d.aligns_to_kr IS NOT NULL
@@ -35,12 +39,17 @@ rolled AS (
     min(c.value_as_of) AS value_as_of,
     count(c.value) AS valued,
     -- string_agg makes LargeUtf8; the output's text is Utf8
-    arrow_cast(p.rollup || ' of ' || CAST(count(c.value) AS VARCHAR) || ' key result(s): '
-      || coalesce(string_agg(CASE WHEN c.value IS NOT NULL THEN c.kr_id END, ', ' ORDER BY c.kr_id), 'none')
-      || coalesce('; stale, last good value used: '
-           || string_agg(CASE WHEN c.stale THEN c.kr_id END, ', ' ORDER BY c.kr_id), '')
-      || coalesce('; left out, no value: '
-           || string_agg(CASE WHEN c.value IS NULL THEN c.kr_id || CASE WHEN c.error IS NOT NULL THEN ' (failed)' ELSE ' (no data)' END END, ', ' ORDER BY c.kr_id), ''), 'Utf8')
+    arrow_cast(CASE
+      WHEN count(c.value) = 0
+        THEN 'no key result aligned to it has a value yet: '
+             || string_agg(c.missing, ', ' ORDER BY c.kr_id)
+      ELSE p.rollup || ' of ' || CAST(count(c.value) AS VARCHAR) || ' key result(s): '
+        || string_agg(CASE WHEN c.value IS NOT NULL THEN c.kr_id END, ', ' ORDER BY c.kr_id)
+        || coalesce('; stale, last good value used: '
+             || string_agg(CASE WHEN c.stale THEN c.kr_id END, ', ' ORDER BY c.kr_id), '')
+        || coalesce('; left out, no value: '
+             || string_agg(c.missing, ', ' ORDER BY c.kr_id), '')
+    END, 'Utf8')
       AS note
   FROM definitions p
   JOIN children c ON c.parent_id = p.kr_id

@@ -612,6 +612,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 if let Some(note) = plan.key_result(&kr).and_then(|k| k.period.closed_note(as_of)) {
                     println!("{note}");
                 }
+                if let Some(k) = plan.key_result(&kr).filter(|k| k.offset_days > 0) {
+                    println!("value as of {} (offset_days = {}: evaluated on {})", k.value_date(as_of), k.offset_days, k.evaluation_date(as_of));
+                }
                 if let Some(rows) = &preview.rows {
                     println!("{rows}");
                 }

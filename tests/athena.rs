@@ -125,7 +125,9 @@ async fn ddl_and_lookml_declare_exactly_the_written_columns() {
         } else {
             assert!(
                 create.sql.contains("'projection.period.type'='enum'")
-                    && create.sql.contains("'projection.period.values'='FY27-Q1'")
+                    && create
+                        .sql
+                        .contains("'projection.period.values'='FY27,FY27-Q1,amer_launch'")
             );
         }
         let view = lookml::view("okr", table, partition, schema).unwrap();

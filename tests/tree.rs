@@ -357,6 +357,29 @@ fn the_whole_tree_on_20_march() {
     assert!(at("│     E ") < at("│       E-KR1 "), "{summary}");
     assert!(summary.contains("→ see under C-KR3"), "{summary}");
     assert!(summary.contains("→ C-KR3 ×1, D-KR1 ×0.5"), "{summary}");
+
+    // preview says which date the offset key result's value is read as of.
+    let o = okrflow(
+        dir.path(),
+        &[
+            "preview",
+            "job.toml",
+            "--kr",
+            "M-KR3",
+            "--as-of",
+            "2026-03-20",
+        ],
+    );
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{text}");
+    assert!(
+        text.contains("value as of 2026-03-10 (offset_days = 10: evaluated on 2026-03-20)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("value: 30 (from the check-in of 2026-03-05"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -391,6 +414,21 @@ fn a_closed_custom_period_keeps_its_final_score_and_tallyfy_reads_the_offset_dat
         t_kr2,
         number(&krs["T-KR1"], "value"),
         "the bundled exports change between 31 March and 10 April, so the offset shows"
+    );
+}
+
+#[test]
+fn a_roll_up_with_no_child_valued_is_no_data() {
+    let dir = setup();
+    // 10 February: no region has checked in yet, and P-KR1's bad row (1 March) is not due.
+    let (code, summary, krs, _) = run(dir.path(), "2026-02-10");
+    assert_eq!(code, Some(0), "{summary}");
+    let c = &krs["C-KR1"];
+    assert_eq!(c["status"], "no_data");
+    assert_eq!(c["value"], "");
+    assert_eq!(
+        c["note"],
+        "no key result aligned to it has a value yet: A-KR1 (no data), E-KR1 (no data), P-KR1 (no data)"
     );
 }
 

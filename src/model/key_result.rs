@@ -454,3 +454,167 @@ fn resolve_connection<K: Kinds>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::job::Rollup;
+    use super::super::plan::test_support::*;
+    use super::*;
+
+    #[test]
+    fn offsets_starts_phases_and_several_parents_resolve() {
+        let text = format!(
+            r#"
+[periods.launch]
+start = 2026-02-15
+end = 2026-06-30
+
+[connections.late]
+kind = "tallyfy"
+url = "data"
+offset_days = 5
+
+[[objectives]]
+id = "C"
+title = "Year"
+owner = "ceo"
+period = "fy27"
+[[objectives.key_results]]
+id = "C-KR1"
+title = "a"
+owner = "o"
+measure = {{ aligned = {{}} }}
+[[objectives.key_results]]
+id = "C-KR2"
+title = "b"
+owner = "o"
+measure = {{ kpi = {{ start = 0, target = 10 }} }}
+source = {{ aligned = {{ rollup = "average" }} }}
+
+[[objectives]]
+id = "L"
+title = "Launch"
+owner = "pm"
+period = "launch"
+aligns_to = [{{ key_result = "C-KR1" }}, {{ key_result = "C-KR1" }}]
+[[objectives.key_results]]
+id = "L-KR1"
+title = "l"
+owner = "o"
+measure = {{ percent_complete = {{}} }}
+source = {{ tallyfy = {{ connection = "tallyfy", sql = "SELECT 1" }} }}
+
+[[objectives]]
+id = "H"
+title = "Half"
+owner = "pm"
+period = "FY27-H2"
+aligns_to = [{{ key_result = "C-KR1" }}, {{ key_result = "C-KR2", contribution = 0.5 }}]
+[[objectives.key_results]]
+id = "H-KR1"
+title = "inherits the connection's offset"
+owner = "o"
+measure = {{ kpi = {{ start = 0, target = 10, phases = [{{ on = 2026-09-30, target = 4 }}] }} }}
+starts = 2026-09-01
+aligns_to = {{ key_result = "C-KR2" }}
+source = {{ tallyfy = {{ connection = "late", sql = "SELECT 1" }} }}
+[[objectives.key_results]]
+id = "H-KR2"
+title = "its own offset wins"
+owner = "o"
+measure = {{ kpi = {{ start = 0, target = 10 }} }}
+offset_days = 12
+source = {{ tallyfy = {{ connection = "late", sql = "SELECT 1" }} }}
+[[objectives.key_results]]
+id = "H-KR3"
+title = "none"
+owner = "o"
+measure = {{ percent_complete = {{}} }}
+source = {{ tallyfy = {{ connection = "tallyfy", sql = "SELECT 1" }} }}
+"#
+        );
+        // L aligns to C-KR1 twice: an error naming it, then the rest resolves.
+        let errs = errors(&text);
+        assert_eq!(errs.len(), 2, "{errs:#?}");
+        assert!(
+            errs[0].contains("objective L: aligns to `C-KR1` twice"),
+            "{errs:?}"
+        );
+        assert!(
+            errs[1].contains("objective H: aligns to `C-KR2`, a roll-up"),
+            "{errs:?}"
+        );
+        let text = text
+            .replace(
+                r#"[{ key_result = "C-KR1" }, { key_result = "C-KR1" }]"#,
+                r#"{ key_result = "C-KR1" }"#,
+            )
+            .replace(
+                r#"{ key_result = "C-KR2", contribution = 0.5 }"#,
+                r#"{ key_result = "L-KR1", contribution = 0.5 }"#,
+            );
+        let plan = parse_str(&text).unwrap();
+        let d = |m, day| NaiveDate::from_ymd_opt(2026, m, day).unwrap();
+        let c = &plan.objectives[0];
+        assert_eq!(
+            (c.period.label.as_str(), c.period.end),
+            ("FY27", NaiveDate::from_ymd_opt(2027, 1, 31).unwrap())
+        );
+        assert_eq!(plan.objectives[1].period.start, d(2, 15));
+        let h = &plan.objectives[2];
+        assert_eq!(
+            h.aligns_to,
+            vec![("C-KR1".to_string(), 1.0), ("L-KR1".to_string(), 0.5)]
+        );
+        let k1 = plan.key_result("H-KR1").unwrap();
+        assert_eq!((k1.offset_days, k1.window_start), (5, d(9, 1)));
+        assert_eq!(k1.aligns_to.as_deref(), Some("C-KR2"));
+        assert_eq!(k1.value_date(d(10, 20)), d(10, 15));
+        assert_eq!(plan.key_result("H-KR2").unwrap().offset_days, 12);
+        assert_eq!(plan.key_result("H-KR3").unwrap().offset_days, 0);
+        assert_eq!(
+            plan.key_result("C-KR2").unwrap().rollup,
+            Some(Rollup::Average)
+        );
+        assert!(plan.key_result("C-KR2").unwrap().source.is_none());
+    }
+
+    #[test]
+    fn target_equal_to_start_names_the_key_result_and_line() {
+        let errs = errors(&format!(
+            "[[objectives]]\nid = \"O1\"\ntitle = \"x\"\nowner = \"o\"\nperiod = \"FY27-Q1\"\n[[objectives.key_results]]\nid = \"O1-KR1\"\ntitle = \"t\"\nowner = \"o\"\nmeasure = {{ kpi = {{ start = 5, target = 5 }} }}\n{KR_SQL}\n"
+        ));
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(
+            errs[0].starts_with(
+                "jobs/t.toml:21:11: error: key result O1-KR1: target equals start (5)"
+            ),
+            "{}",
+            errs[0]
+        );
+    }
+
+    #[test]
+    fn milestones_take_positions_by_default_and_must_ascend() {
+        let kr = |m: &str| {
+            format!(
+                "[[objectives]]\nid = \"O\"\ntitle = \"x\"\nowner = \"o\"\nperiod = \"FY27-Q1\"\n[[objectives.key_results]]\nid = \"K\"\ntitle = \"t\"\nowner = \"o\"\nmeasure = {{ milestones = {m} }}\n{KR_SQL}\n"
+            )
+        };
+        let plan = parse_str(&kr(
+            r#"[{ title = "a", progress = 0.2 }, { title = "b", progress = 0.4 }]"#,
+        ))
+        .unwrap();
+        let Measure::Milestones(m) = &plan.key_results[0].measure else {
+            panic!()
+        };
+        assert_eq!((m[0].at, m[1].at), (1.0, 2.0));
+        let errs = errors(&kr(
+            r#"[{ title = "a", progress = 0.6 }, { title = "b", progress = 0.4 }]"#,
+        ));
+        assert!(
+            errs[0].contains("milestone `b` must come after `a`"),
+            "{errs:?}"
+        );
+    }
+}

@@ -589,11 +589,12 @@ fn kr_definitions(text: &str) -> BTreeMap<String, String> {
     }
     out
 }
+/// What the model's unit tests share: a job head and parsing helpers.
 #[cfg(test)]
-mod tests {
+pub(super) mod test_support {
     use super::*;
 
-    const HEAD: &str = r#"
+    pub const HEAD: &str = r#"
 [job]
 name = "t"
 fiscal_year_start_month = 2
@@ -606,11 +607,11 @@ kind = "tallyfy"
 url = "data"
 "#;
 
-    fn parse_str(body: &str) -> Result<crate::sources::Plan, JobError> {
+    pub fn parse_str(body: &str) -> Result<crate::sources::Plan, JobError> {
         parse::<crate::sources::Registry>(Path::new("jobs/t.toml"), &format!("{HEAD}{body}"))
     }
 
-    fn errors(body: &str) -> Vec<String> {
+    pub fn errors(body: &str) -> Vec<String> {
         match parse_str(body) {
             Err(JobError::Invalid { problems, .. }) => {
                 problems.iter().map(|p| p.to_string()).collect()
@@ -620,8 +621,14 @@ url = "data"
         }
     }
 
-    const KR_SQL: &str =
+    pub const KR_SQL: &str =
         r#"source = { tallyfy = { sql = "SELECT count(*) FROM tallyfy_processes" } }"#;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::*;
+    use super::*;
 
     #[test]
     fn a_valid_tree_resolves_defaults_and_connections() {
@@ -686,125 +693,6 @@ late_penalty = {{ per_week = 0.1 }}
             }
         );
     }
-
-    #[test]
-    fn offsets_starts_phases_and_several_parents_resolve() {
-        let text = format!(
-            r#"
-[periods.launch]
-start = 2026-02-15
-end = 2026-06-30
-
-[connections.late]
-kind = "tallyfy"
-url = "data"
-offset_days = 5
-
-[[objectives]]
-id = "C"
-title = "Year"
-owner = "ceo"
-period = "fy27"
-[[objectives.key_results]]
-id = "C-KR1"
-title = "a"
-owner = "o"
-measure = {{ aligned = {{}} }}
-[[objectives.key_results]]
-id = "C-KR2"
-title = "b"
-owner = "o"
-measure = {{ kpi = {{ start = 0, target = 10 }} }}
-source = {{ aligned = {{ rollup = "average" }} }}
-
-[[objectives]]
-id = "L"
-title = "Launch"
-owner = "pm"
-period = "launch"
-aligns_to = [{{ key_result = "C-KR1" }}, {{ key_result = "C-KR1" }}]
-[[objectives.key_results]]
-id = "L-KR1"
-title = "l"
-owner = "o"
-measure = {{ percent_complete = {{}} }}
-source = {{ tallyfy = {{ connection = "tallyfy", sql = "SELECT 1" }} }}
-
-[[objectives]]
-id = "H"
-title = "Half"
-owner = "pm"
-period = "FY27-H2"
-aligns_to = [{{ key_result = "C-KR1" }}, {{ key_result = "C-KR2", contribution = 0.5 }}]
-[[objectives.key_results]]
-id = "H-KR1"
-title = "inherits the connection's offset"
-owner = "o"
-measure = {{ kpi = {{ start = 0, target = 10, phases = [{{ on = 2026-09-30, target = 4 }}] }} }}
-starts = 2026-09-01
-aligns_to = {{ key_result = "C-KR2" }}
-source = {{ tallyfy = {{ connection = "late", sql = "SELECT 1" }} }}
-[[objectives.key_results]]
-id = "H-KR2"
-title = "its own offset wins"
-owner = "o"
-measure = {{ kpi = {{ start = 0, target = 10 }} }}
-offset_days = 12
-source = {{ tallyfy = {{ connection = "late", sql = "SELECT 1" }} }}
-[[objectives.key_results]]
-id = "H-KR3"
-title = "none"
-owner = "o"
-measure = {{ percent_complete = {{}} }}
-source = {{ tallyfy = {{ connection = "tallyfy", sql = "SELECT 1" }} }}
-"#
-        );
-        // L aligns to C-KR1 twice: an error naming it, then the rest resolves.
-        let errs = errors(&text);
-        assert_eq!(errs.len(), 2, "{errs:#?}");
-        assert!(
-            errs[0].contains("objective L: aligns to `C-KR1` twice"),
-            "{errs:?}"
-        );
-        assert!(
-            errs[1].contains("objective H: aligns to `C-KR2`, a roll-up"),
-            "{errs:?}"
-        );
-        let text = text
-            .replace(
-                r#"[{ key_result = "C-KR1" }, { key_result = "C-KR1" }]"#,
-                r#"{ key_result = "C-KR1" }"#,
-            )
-            .replace(
-                r#"{ key_result = "C-KR2", contribution = 0.5 }"#,
-                r#"{ key_result = "L-KR1", contribution = 0.5 }"#,
-            );
-        let plan = parse_str(&text).unwrap();
-        let d = |m, day| NaiveDate::from_ymd_opt(2026, m, day).unwrap();
-        let c = &plan.objectives[0];
-        assert_eq!(
-            (c.period.label.as_str(), c.period.end),
-            ("FY27", NaiveDate::from_ymd_opt(2027, 1, 31).unwrap())
-        );
-        assert_eq!(plan.objectives[1].period.start, d(2, 15));
-        let h = &plan.objectives[2];
-        assert_eq!(
-            h.aligns_to,
-            vec![("C-KR1".to_string(), 1.0), ("L-KR1".to_string(), 0.5)]
-        );
-        let k1 = plan.key_result("H-KR1").unwrap();
-        assert_eq!((k1.offset_days, k1.window_start), (5, d(9, 1)));
-        assert_eq!(k1.aligns_to.as_deref(), Some("C-KR2"));
-        assert_eq!(k1.value_date(d(10, 20)), d(10, 15));
-        assert_eq!(plan.key_result("H-KR2").unwrap().offset_days, 12);
-        assert_eq!(plan.key_result("H-KR3").unwrap().offset_days, 0);
-        assert_eq!(
-            plan.key_result("C-KR2").unwrap().rollup,
-            Some(Rollup::Average)
-        );
-        assert!(plan.key_result("C-KR2").unwrap().source.is_none());
-    }
-
     #[test]
     fn unknown_keys_are_errors_with_line_and_column() {
         let err = parse_str(
@@ -844,22 +732,6 @@ source = {{ tallyfy = {{ connection = "tallyfy", sql = "SELECT 1" }} }}
             "{msg}"
         );
     }
-
-    #[test]
-    fn target_equal_to_start_names_the_key_result_and_line() {
-        let errs = errors(&format!(
-            "[[objectives]]\nid = \"O1\"\ntitle = \"x\"\nowner = \"o\"\nperiod = \"FY27-Q1\"\n[[objectives.key_results]]\nid = \"O1-KR1\"\ntitle = \"t\"\nowner = \"o\"\nmeasure = {{ kpi = {{ start = 5, target = 5 }} }}\n{KR_SQL}\n"
-        ));
-        assert_eq!(errs.len(), 1, "{errs:?}");
-        assert!(
-            errs[0].starts_with(
-                "jobs/t.toml:21:11: error: key result O1-KR1: target equals start (5)"
-            ),
-            "{}",
-            errs[0]
-        );
-    }
-
     #[test]
     fn reference_errors_are_all_reported_at_once() {
         let errs = errors(
@@ -906,99 +778,5 @@ source = { tallyfy = { sql = "DELETE FROM tallyfy_processes" } }
             errs[2]
         );
         assert!(errs[3].contains("only a single SELECT"), "{}", errs[3]);
-    }
-
-    #[test]
-    fn alignment_cycle_and_unknown_alignment_are_errors() {
-        let obj = |id: &str, to: &str| {
-            format!(
-                "[[objectives]]\nid = \"{id}\"\ntitle = \"x\"\nowner = \"{id}\"\nperiod = \"FY27-Q1\"\naligns_to = {{ key_result = \"{to}\" }}\n[[objectives.key_results]]\nid = \"{id}-KR\"\ntitle = \"t\"\nowner = \"o\"\nmeasure = {{ percent_complete = {{}} }}\n{KR_SQL}\n"
-            )
-        };
-        let errs = errors(&format!(
-            "{}{}{}",
-            obj("A", "B-KR"),
-            obj("B", "C-KR"),
-            obj("C", "A-KR")
-        ));
-        assert_eq!(errs.len(), 1, "{errs:?}");
-        assert!(errs[0].contains("alignment cycle: "), "{}", errs[0]);
-
-        // A typo in aligns_to would move a company score silently: an error with its line.
-        let errs = errors(&format!("{}{}", obj("A", "B-KR"), obj("B", "B-KR9")));
-        assert_eq!(errs.len(), 1, "{errs:?}");
-        assert!(
-            errs[0].contains(":29:")
-                && errs[0].contains("objective B: aligns to key result `B-KR9`, which this job does not define (key results: A-KR, B-KR)"),
-            "{}",
-            errs[0]
-        );
-        // An aligned key result nothing aligns to would never get a value.
-        let errs = errors(
-            "[[objectives]]\nid = \"C\"\ntitle = \"x\"\nowner = \"o\"\nperiod = \"FY27-Q1\"\n\
-             [[objectives.key_results]]\nid = \"C-KR1\"\ntitle = \"t\"\nowner = \"o\"\nmeasure = { aligned = {} }\n",
-        );
-        assert_eq!(errs.len(), 1, "{errs:?}");
-        assert!(
-            errs[0].contains("key result C-KR1: is measured by its aligned objectives")
-                && errs[0].contains("but no objective aligns to it"),
-            "{}",
-            errs[0]
-        );
-    }
-
-    #[test]
-    fn practice_warnings() {
-        let mut body = String::new();
-        for i in 0..4 {
-            body.push_str(&format!("[[objectives]]\nid = \"O{i}\"\ntitle = \"x\"\nowner = \"sam\"\nperiod = \"FY27-Q1\"\n"));
-        }
-        for j in 0..4 {
-            body.push_str(&format!(
-                "[[objectives.key_results]]\nid = \"O3-KR{j}\"\ntitle = \"t\"\nmeasure = {{ percent_complete = {{}} }}\n{KR_SQL}\n"
-            ));
-        }
-        let plan = parse_str(&body).unwrap();
-        let w: Vec<String> = plan.warnings.iter().map(|p| p.to_string()).collect();
-        assert_eq!(
-            w.iter()
-                .filter(|s| s.contains("key result has no owner"))
-                .count(),
-            4,
-            "{w:#?}"
-        );
-        assert!(
-            w.iter().any(|s| s.contains("objective O3: 4 key results")),
-            "{w:#?}"
-        );
-        assert!(
-            w.iter()
-                .any(|s| s.contains("owner sam: 4 objectives in FY27-Q1")),
-            "{w:#?}"
-        );
-    }
-
-    #[test]
-    fn milestones_take_positions_by_default_and_must_ascend() {
-        let kr = |m: &str| {
-            format!(
-                "[[objectives]]\nid = \"O\"\ntitle = \"x\"\nowner = \"o\"\nperiod = \"FY27-Q1\"\n[[objectives.key_results]]\nid = \"K\"\ntitle = \"t\"\nowner = \"o\"\nmeasure = {{ milestones = {m} }}\n{KR_SQL}\n"
-            )
-        };
-        let plan = parse_str(&kr(
-            r#"[{ title = "a", progress = 0.2 }, { title = "b", progress = 0.4 }]"#,
-        ))
-        .unwrap();
-        let Measure::Milestones(m) = &plan.key_results[0].measure else {
-            panic!()
-        };
-        assert_eq!((m[0].at, m[1].at), (1.0, 2.0));
-        let errs = errors(&kr(
-            r#"[{ title = "a", progress = 0.6 }, { title = "b", progress = 0.4 }]"#,
-        ));
-        assert!(
-            errs[0].contains("milestone `b` must come after `a`"),
-            "{errs:?}"
-        );
     }
 }

@@ -202,3 +202,78 @@ fn cycles(
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::plan::test_support::*;
+
+    #[test]
+    fn alignment_cycle_and_unknown_alignment_are_errors() {
+        let obj = |id: &str, to: &str| {
+            format!(
+                "[[objectives]]\nid = \"{id}\"\ntitle = \"x\"\nowner = \"{id}\"\nperiod = \"FY27-Q1\"\naligns_to = {{ key_result = \"{to}\" }}\n[[objectives.key_results]]\nid = \"{id}-KR\"\ntitle = \"t\"\nowner = \"o\"\nmeasure = {{ percent_complete = {{}} }}\n{KR_SQL}\n"
+            )
+        };
+        let errs = errors(&format!(
+            "{}{}{}",
+            obj("A", "B-KR"),
+            obj("B", "C-KR"),
+            obj("C", "A-KR")
+        ));
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(errs[0].contains("alignment cycle: "), "{}", errs[0]);
+
+        // A typo in aligns_to would move a company score silently: an error with its line.
+        let errs = errors(&format!("{}{}", obj("A", "B-KR"), obj("B", "B-KR9")));
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(
+            errs[0].contains(":29:")
+                && errs[0].contains("objective B: aligns to key result `B-KR9`, which this job does not define (key results: A-KR, B-KR)"),
+            "{}",
+            errs[0]
+        );
+        // An aligned key result nothing aligns to would never get a value.
+        let errs = errors(
+            "[[objectives]]\nid = \"C\"\ntitle = \"x\"\nowner = \"o\"\nperiod = \"FY27-Q1\"\n\
+             [[objectives.key_results]]\nid = \"C-KR1\"\ntitle = \"t\"\nowner = \"o\"\nmeasure = { aligned = {} }\n",
+        );
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(
+            errs[0].contains("key result C-KR1: is measured by its aligned objectives")
+                && errs[0].contains("but no objective aligns to it"),
+            "{}",
+            errs[0]
+        );
+    }
+
+    #[test]
+    fn practice_warnings() {
+        let mut body = String::new();
+        for i in 0..4 {
+            body.push_str(&format!("[[objectives]]\nid = \"O{i}\"\ntitle = \"x\"\nowner = \"sam\"\nperiod = \"FY27-Q1\"\n"));
+        }
+        for j in 0..4 {
+            body.push_str(&format!(
+                "[[objectives.key_results]]\nid = \"O3-KR{j}\"\ntitle = \"t\"\nmeasure = {{ percent_complete = {{}} }}\n{KR_SQL}\n"
+            ));
+        }
+        let plan = parse_str(&body).unwrap();
+        let w: Vec<String> = plan.warnings.iter().map(|p| p.to_string()).collect();
+        assert_eq!(
+            w.iter()
+                .filter(|s| s.contains("key result has no owner"))
+                .count(),
+            4,
+            "{w:#?}"
+        );
+        assert!(
+            w.iter().any(|s| s.contains("objective O3: 4 key results")),
+            "{w:#?}"
+        );
+        assert!(
+            w.iter()
+                .any(|s| s.contains("owner sam: 4 objectives in FY27-Q1")),
+            "{w:#?}"
+        );
+    }
+}
