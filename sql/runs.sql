@@ -1,6 +1,7 @@
 -- runs: one row per run and date: who ran what, when, and how many key results came out
 -- fresh (a value), no_data (the source answered with nothing to measure yet), stale (last
--- good value kept) or failed (no value at all), with their errors.
+-- good value kept) or failed (no value at all), with their errors, and what the extraction
+-- cost: the bytes Athena scanned for this run's queries (0 when none ran).
 WITH run AS (
   SELECT * FROM run_info
 ),
@@ -36,11 +37,13 @@ final AS (
     c.krs_stale,
     c.krs_failed,
     c.errors,
+    x.athena_bytes_scanned,
     r.okrflow_version,
     r.definition_hash,
     r.job_definition
   FROM run r
   CROSS JOIN counts c
+  CROSS JOIN extraction_info x
 )
 
 SELECT * FROM final

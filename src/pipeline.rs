@@ -96,6 +96,7 @@ pub async fn extract(
         let e = e?;
         all.values.extend(e.values);
         all.checkins.extend(e.checkins);
+        all.athena_bytes_scanned += e.athena_bytes_scanned;
     }
     checkins::warn_of_rows(plan, &all.checkins);
     Ok(all)
@@ -125,6 +126,14 @@ pub async fn score(
     let ctx = engine::new_session();
     register_definitions(&ctx, plan, run)?;
     register_values(&ctx, &extracted.values)?;
+    engine::tables::register(
+        &ctx,
+        "extraction_info",
+        vec![(
+            "athena_bytes_scanned",
+            engine::tables::Col::Int(vec![Some(extracted.athena_bytes_scanned)]),
+        )],
+    )?;
     let krs: Vec<&KeyResult> = plan.key_results.iter().collect();
     checkins::register(&ctx, &extracted.checkins, &krs, run.as_of).await?;
     let earlier = match output {

@@ -4,6 +4,7 @@
 //! web identity, container and instance roles) — or from named environment variables, and
 //! are cached until shortly before they expire.
 
+use crate::model::job::S3Options;
 use crate::model::{Location, S3Location};
 use crate::secret::Secret;
 use crate::sources::http::error_chain;
@@ -188,6 +189,32 @@ fn endpoint() -> Option<String> {
         .find_map(|v| std::env::var(v).ok().filter(|s| !s.trim().is_empty()))
 }
 
+/// The AWS SDK configuration of a connection or output: its profile and region, and the
+/// access key in the environment variables it names, else the default credential chain.
+pub async fn aws_sdk_config(aws: &S3Options) -> Result<aws_config::SdkConfig, String> {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(profile) = &aws.profile {
+        loader = loader.profile_name(profile);
+    }
+    if let Some(region) = &aws.region {
+        loader = loader.region(aws_config::Region::new(region.clone()));
+    }
+    if let (Some(key_env), Some(secret_env)) = (&aws.access_key_id_env, &aws.secret_access_key_env)
+    {
+        let key = Secret::from_env(key_env, "AWS access key id").map_err(|e| e.to_string())?;
+        let secret =
+            Secret::from_env(secret_env, "AWS secret access key").map_err(|e| e.to_string())?;
+        loader = loader.credentials_provider(aws_credential_types::Credentials::new(
+            key.expose(),
+            secret.expose(),
+            None,
+            None,
+            "okrflow-job-environment",
+        ));
+    }
+    Ok(loader.load().await)
+}
+
 async fn open_s3(s3: &S3Location) -> Result<Opened, StorageError> {
     let display = s3.to_string();
     let open_err = |message: String| StorageError::Open {
@@ -198,27 +225,14 @@ async fn open_s3(s3: &S3Location) -> Result<Opened, StorageError> {
         location: display.clone(),
         message,
     };
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-    if let Some(profile) = &s3.profile {
-        loader = loader.profile_name(profile);
-    }
-    if let Some(region) = &s3.region {
-        loader = loader.region(aws_config::Region::new(region.clone()));
-    }
-    if let (Some(key_env), Some(secret_env)) = (&s3.access_key_id_env, &s3.secret_access_key_env) {
-        let key =
-            Secret::from_env(key_env, "AWS access key id").map_err(|e| cred_err(e.to_string()))?;
-        let secret = Secret::from_env(secret_env, "AWS secret access key")
-            .map_err(|e| cred_err(e.to_string()))?;
-        loader = loader.credentials_provider(aws_credential_types::Credentials::new(
-            key.expose(),
-            secret.expose(),
-            None,
-            None,
-            "okrflow-job-environment",
-        ));
-    }
-    let sdk = loader.load().await;
+    let sdk = aws_sdk_config(&S3Options {
+        profile: s3.profile.clone(),
+        region: s3.region.clone(),
+        access_key_id_env: s3.access_key_id_env.clone(),
+        secret_access_key_env: s3.secret_access_key_env.clone(),
+    })
+    .await
+    .map_err(cred_err)?;
     let provider = sdk
         .credentials_provider()
         .ok_or_else(|| cred_err("the AWS credential chain is empty".into()))?;

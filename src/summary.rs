@@ -279,6 +279,8 @@ pub struct Counts {
     pub stale: usize,
     /// Failed, no value at all.
     pub failed: usize,
+    /// Bytes Athena scanned for the run's queries.
+    pub athena_bytes_scanned: i64,
 }
 
 /// The key results' counts of a run, as its `runs` row says (`sql/runs.sql` decides what
@@ -297,6 +299,7 @@ pub fn counts(runs: &[RecordBatch]) -> Counts {
             no_data: count(b, "krs_no_data"),
             stale: count(b, "krs_stale"),
             failed: count(b, "krs_failed"),
+            athena_bytes_scanned: count(b, "athena_bytes_scanned") as i64,
         })
 }
 

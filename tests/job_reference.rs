@@ -16,6 +16,7 @@ const CONFIG_FILES: &[&str] = &[
     "src/sources/looker/config.rs",
     "src/sources/jira/config.rs",
     "src/sources/checkins/config.rs",
+    "src/sources/athena/config.rs",
     "src/sources/folder.rs",
 ];
 

@@ -665,6 +665,30 @@ impl Archive {
             prefix: self.prefix.clone().join(name),
         }
     }
+
+    /// The text of `name` under this archive, `None` when it is not there.
+    pub async fn get(&self, name: &str) -> Result<Option<String>, String> {
+        let path = self.prefix.clone().join(name);
+        match self.store.get(&path).await {
+            Ok(found) => found
+                .bytes()
+                .await
+                .map(|b| Some(String::from_utf8_lossy(&b).into_owned()))
+                .map_err(|e| format!("cannot read {path}: {e}")),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(format!("cannot read {path}: {e}")),
+        }
+    }
+
+    /// Writes `text` as `name` under this archive, whole or not at all.
+    pub async fn put(&self, name: &str, text: String) -> Result<(), String> {
+        let path = self.prefix.clone().join(name);
+        self.store
+            .put(&path, text.into_bytes().into())
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("cannot archive {path}: {e}"))
+    }
 }
 
 /// The replay folder for a run date: `dir/as_of=DATE` when `dir` holds dated folders (an

@@ -22,19 +22,21 @@ pub struct Preview {
     pub rows: Option<String>,
 }
 
-/// What extraction gave: one value per key result, and the check-in rows read (every key
-/// result's health comes from them, whatever its source).
+/// What extraction gave: one value per key result, the check-in rows read (every key
+/// result's health comes from them, whatever its source), and what Athena scanned.
 #[derive(Debug, Clone, Default)]
 pub struct Extracted {
     pub values: Vec<KrValue>,
     pub checkins: Vec<super::checkins::read::CheckinRow>,
+    /// Bytes Athena scanned for the queries run (not those answered from an archive).
+    pub athena_bytes_scanned: i64,
 }
 
 impl From<Vec<KrValue>> for Extracted {
     fn from(values: Vec<KrValue>) -> Self {
         Extracted {
             values,
-            checkins: Vec::new(),
+            ..Extracted::default()
         }
     }
 }

@@ -3,6 +3,7 @@
 //! on one line in [`registry`]; the pipeline only sees [`KrValue`]s. [`http`] is the HTTP
 //! plumbing the API sources share. The sources import [`crate::model`], never the reverse.
 
+pub mod athena;
 pub mod checkins;
 pub mod folder;
 pub mod http;

@@ -197,4 +197,5 @@ kinds! {
     Looker => super::looker::Looker,
     Jira => super::jira::Jira,
     Checkins => super::checkins::Checkins,
+    Athena => super::athena::Athena,
 }

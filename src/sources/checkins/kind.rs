@@ -57,7 +57,7 @@ impl SourceKind for Checkins {
                             value: Err(e.clone()),
                         })
                         .collect(),
-                    checkins: Vec::new(),
+                    ..Extracted::default()
                 });
             }
         };
@@ -74,6 +74,7 @@ impl SourceKind for Checkins {
         Ok(Extracted {
             values,
             checkins: read.rows,
+            ..Extracted::default()
         })
     }
 

@@ -1,0 +1,261 @@
+//! One Athena query run to its end: `StartQueryExecution`, `GetQueryExecution` polled with
+//! backoff until a final state (a query past its time is stopped with `StopQueryExecution`),
+//! then `GetQueryResults`. Throttling is retried by the SDK's standard retry (backoff with
+//! jitter); what Athena says of a failure is kept, with the key result's connection.
+
+use super::AthenaSettings;
+use aws_sdk_athena::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_athena::types::{
+    QueryExecutionContext, QueryExecutionState, ResultConfiguration, ResultReuseByAgeConfiguration,
+    ResultReuseConfiguration,
+};
+use serde::{Deserialize, Serialize};
+use std::time::{Duration, Instant};
+
+/// What a finished query gave: its id, result columns and rows (header row skipped), and
+/// what it cost.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Answer {
+    pub query_id: String,
+    /// `(name, Athena type)` of each column.
+    pub columns: Vec<(String, String)>,
+    /// The data rows; `None` is a NULL cell.
+    pub rows: Vec<Vec<Option<String>>>,
+    pub bytes_scanned: i64,
+    pub engine_ms: i64,
+    /// Athena answered from an earlier result (`reuse_results_minutes`).
+    #[serde(default)]
+    pub reused: bool,
+}
+
+/// Why a query gave no answer.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum QueryError {
+    #[error("Athena query {query_id} {state}: {reason}")]
+    Failed {
+        query_id: String,
+        state: String,
+        reason: String,
+    },
+    #[error(
+        "Athena query {query_id} still {state} after {secs} s (timeout_secs): stopped with StopQueryExecution"
+    )]
+    Timeout {
+        query_id: String,
+        state: String,
+        secs: f64,
+    },
+    #[error(
+        "access denied in workgroup `{workgroup}`: {message} (the role likely lacks athena:{operation} on the workgroup, or glue:GetTable / s3 access to the data and the results location)"
+    )]
+    AccessDenied {
+        workgroup: String,
+        operation: &'static str,
+        message: String,
+    },
+    #[error("Athena {operation}: {message}")]
+    Api {
+        operation: &'static str,
+        message: String,
+    },
+}
+
+/// An Athena client for one connection.
+pub struct Client {
+    client: aws_sdk_athena::Client,
+    settings: AthenaSettings,
+}
+
+impl Client {
+    /// The SDK client, from the connection's region, profile and keys; `AWS_ENDPOINT_URL_ATHENA`
+    /// (or `AWS_ENDPOINT_URL`) points it elsewhere.
+    pub async fn new(settings: &AthenaSettings) -> Result<Client, String> {
+        let sdk = crate::storage::aws_sdk_config(&settings.aws).await?;
+        let config = aws_sdk_athena::config::Builder::from(&sdk)
+            .retry_config(
+                aws_sdk_athena::config::retry::RetryConfig::standard()
+                    .with_max_attempts(settings.max_attempts)
+                    .with_initial_backoff(settings.initial_backoff),
+            )
+            .build();
+        Ok(Client {
+            client: aws_sdk_athena::Client::from_conf(config),
+            settings: settings.clone(),
+        })
+    }
+
+    fn error<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
+        &self,
+        operation: &'static str,
+        e: SdkError<E, R>,
+    ) -> QueryError {
+        let code = e
+            .as_service_error()
+            .and_then(|s| s.code())
+            .unwrap_or_default()
+            .to_string();
+        let message = e
+            .as_service_error()
+            .and_then(|s| s.message())
+            .map(String::from)
+            .unwrap_or_else(|| DisplayErrorContext(&e).to_string());
+        if code.contains("AccessDenied") || code == "UnrecognizedClientException" {
+            return QueryError::AccessDenied {
+                workgroup: self.settings.workgroup.clone(),
+                operation,
+                message,
+            };
+        }
+        QueryError::Api {
+            operation,
+            message: if code.is_empty() {
+                message
+            } else {
+                format!("{code}: {message}")
+            },
+        }
+    }
+
+    /// Runs `sql` with `parameters` (typed literals for its `?`s; `sql` is sent as it is).
+    pub async fn run(&self, sql: &str, parameters: &[String]) -> Result<Answer, QueryError> {
+        let s = &self.settings;
+        let mut request = self
+            .client
+            .start_query_execution()
+            .query_string(sql)
+            .work_group(&s.workgroup)
+            .query_execution_context(
+                QueryExecutionContext::builder()
+                    .database(&s.database)
+                    .catalog(&s.catalog)
+                    .build(),
+            )
+            .set_execution_parameters((!parameters.is_empty()).then(|| parameters.to_vec()));
+        if let Some(output) = &s.output {
+            request = request.result_configuration(
+                ResultConfiguration::builder()
+                    .output_location(output)
+                    .build(),
+            );
+        }
+        if let Some(minutes) = s.reuse_results_minutes {
+            request = request.result_reuse_configuration(
+                ResultReuseConfiguration::builder()
+                    .result_reuse_by_age_configuration(
+                        ResultReuseByAgeConfiguration::builder()
+                            .enabled(true)
+                            .max_age_in_minutes(minutes as i32)
+                            .build(),
+                    )
+                    .build(),
+            );
+        }
+        let started = request
+            .send()
+            .await
+            .map_err(|e| self.error("StartQueryExecution", e))?;
+        let id = started.query_execution_id().unwrap_or_default().to_string();
+        let deadline = Instant::now() + s.timeout;
+        let mut pause = s.first_poll;
+        let execution = loop {
+            let got = self
+                .client
+                .get_query_execution()
+                .query_execution_id(&id)
+                .send()
+                .await
+                .map_err(|e| self.error("GetQueryExecution", e))?;
+            let execution = got
+                .query_execution()
+                .cloned()
+                .unwrap_or_else(|| aws_sdk_athena::types::QueryExecution::builder().build());
+            let status = execution.status();
+            let state = status.and_then(|st| st.state()).cloned();
+            match state {
+                Some(QueryExecutionState::Succeeded) => break execution,
+                Some(QueryExecutionState::Failed) | Some(QueryExecutionState::Cancelled) => {
+                    return Err(QueryError::Failed {
+                        query_id: id,
+                        state: state.map(|x| x.as_str().to_string()).unwrap_or_default(),
+                        reason: status
+                            .and_then(|st| st.state_change_reason())
+                            .unwrap_or("no reason given")
+                            .to_string(),
+                    });
+                }
+                other => {
+                    if Instant::now() + pause > deadline {
+                        // Give up, and stop it: Athena bills what it scans and a hung query
+                        // holds a concurrency slot.
+                        let stopped = self
+                            .client
+                            .stop_query_execution()
+                            .query_execution_id(&id)
+                            .send()
+                            .await;
+                        if let Err(e) = stopped {
+                            tracing::warn!(query_id = %id, error = %DisplayErrorContext(&e), "cannot stop the Athena query");
+                        }
+                        return Err(QueryError::Timeout {
+                            query_id: id,
+                            state: other
+                                .map(|x| x.as_str().to_string())
+                                .unwrap_or_else(|| "unknown".into()),
+                            secs: s.timeout.as_secs_f64(),
+                        });
+                    }
+                    tokio::time::sleep(pause).await;
+                    pause = (pause.mul_f64(1.5)).min(Duration::from_secs(5));
+                }
+            }
+        };
+        let stats = execution.statistics();
+        let mut answer = Answer {
+            query_id: id.clone(),
+            columns: Vec::new(),
+            rows: Vec::new(),
+            bytes_scanned: stats.and_then(|x| x.data_scanned_in_bytes()).unwrap_or(0),
+            engine_ms: stats
+                .and_then(|x| x.engine_execution_time_in_millis())
+                .unwrap_or(0),
+            reused: stats
+                .and_then(|x| x.result_reuse_information())
+                .is_some_and(|r| r.reused_previous_result()),
+        };
+        // One number is asked for: the first page (header and up to 999 rows) says whether
+        // there is one.
+        let results = self
+            .client
+            .get_query_results()
+            .query_execution_id(&id)
+            .send()
+            .await
+            .map_err(|e| self.error("GetQueryResults", e))?;
+        if let Some(set) = results.result_set() {
+            answer.columns = set
+                .result_set_metadata()
+                .map(|m| {
+                    m.column_info()
+                        .iter()
+                        .map(|c| (c.name().to_string(), c.r#type().to_string()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            answer.rows = set
+                .rows()
+                .iter()
+                .skip(1) // the first row of a SELECT's first page holds the labels
+                .map(|r| {
+                    r.data()
+                        .iter()
+                        .map(|d| d.var_char_value().map(String::from))
+                        .collect()
+                })
+                .collect();
+            if results.next_token().is_some() {
+                answer.rows.push(vec![Some("…more rows".into())]);
+            }
+        }
+        Ok(answer)
+    }
+}

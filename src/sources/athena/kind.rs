@@ -1,0 +1,136 @@
+//! Athena as a source kind: how its connection and key results are validated, extracted,
+//! previewed and checked.
+
+use super::config::{AthenaConnection, AthenaSource};
+use super::{AthenaLink, AthenaSettings, Origin, answer, params, queries, value_of};
+use crate::engine::EngineError;
+use crate::model::{Measure, Resolved};
+use crate::sources::kind::{Extracted, unset_variables};
+use crate::sources::{ApiOptions, KeyResult, Preview, SourceError, SourceKind};
+use std::path::Path;
+
+/// Athena: a key result is one number its SQL returns, computed where the data lives.
+pub struct Athena;
+
+impl SourceKind for Athena {
+    const NAME: &'static str = "athena";
+    type ConnectionConfig = AthenaConnection;
+    type SourceConfig = AthenaSource;
+    type Connection = AthenaSettings;
+    type Link = AthenaLink;
+
+    fn connection(
+        c: &AthenaConnection,
+        base_dir: &Path,
+    ) -> Result<Resolved<AthenaSettings>, Vec<String>> {
+        let settings = AthenaSettings::from_config(c, base_dir)?;
+        let warnings = match (&settings.replay, &settings.aws) {
+            (Some(dir), _) if !dir.is_dir() => {
+                vec![format!("replay folder {} does not exist", dir.display())]
+            }
+            (Some(_), _) => Vec::new(),
+            (None, aws) => match (&aws.access_key_id_env, &aws.secret_access_key_env) {
+                (Some(k), Some(s)) => unset_variables(&[k, s]),
+                _ => Vec::new(),
+            },
+        };
+        Ok(Resolved {
+            value: settings,
+            warnings,
+        })
+    }
+
+    fn source_connection(s: &AthenaSource) -> Option<&str> {
+        s.connection.as_deref()
+    }
+
+    fn link(s: &AthenaSource, _measure: &Measure) -> Result<AthenaLink, Vec<String>> {
+        params::prepare(&s.sql)
+            .map(|prepared| AthenaLink { prepared })
+            .map_err(|e| vec![e])
+    }
+
+    fn replayed(settings: &AthenaSettings, replay_given: bool) -> bool {
+        replay_given || settings.replay.is_some()
+    }
+
+    async fn extract(
+        name: &str,
+        settings: &AthenaSettings,
+        krs: &[&KeyResult],
+        api: &ApiOptions,
+    ) -> Result<Extracted, EngineError> {
+        let (values, bytes) = super::extract(name, settings, krs, api).await;
+        Ok(Extracted {
+            values,
+            checkins: Vec::new(),
+            athena_bytes_scanned: bytes,
+        })
+    }
+
+    async fn preview(
+        name: &str,
+        settings: &AthenaSettings,
+        kr: &KeyResult,
+        _link: &AthenaLink,
+        api: &ApiOptions,
+    ) -> Result<Preview, EngineError> {
+        let q = queries(&[kr], api.as_of())
+            .pop()
+            .expect("one query per key result");
+        let client = if api.replay.is_some() || settings.replay.is_some() {
+            None
+        } else {
+            super::Client::new(settings).await.ok()
+        };
+        // Nothing is archived by a preview.
+        let api = ApiOptions {
+            archive: None,
+            ..api.clone()
+        };
+        let got = answer(name, settings, client.as_ref(), &q.sql, &q.parameters, &api).await;
+        let mut rows = format!(
+            "workgroup {}, database {}\n{}\n",
+            settings.workgroup, settings.database, q.sql
+        );
+        let names = &super::link(kr).prepared.parameters;
+        for (i, (p, v)) in names.iter().zip(&q.parameters).enumerate() {
+            rows.push_str(&format!("parameter {} (${p}): {v}\n", i + 1));
+        }
+        if let Ok((a, origin)) = &got {
+            rows.push_str(&format!(
+                "query {}: {} bytes scanned, {} ms{}{}",
+                a.query_id,
+                a.bytes_scanned,
+                a.engine_ms,
+                if a.reused { ", reused result" } else { "" },
+                if *origin == Origin::Archive {
+                    " (from the archive)"
+                } else {
+                    ""
+                }
+            ));
+        }
+        let value = got
+            .and_then(|(a, _)| value_of(&a))
+            .map_err(|message| SourceError::Query {
+                kr_id: kr.id.clone(),
+                message: format!("connection `{name}`: {message}"),
+            });
+        Ok(Preview {
+            kr_id: kr.id.clone(),
+            source: format!("{name}: Athena"),
+            value,
+            rows: Some(rows),
+        })
+    }
+
+    async fn check_online(
+        name: &str,
+        settings: &AthenaSettings,
+        krs: &[&KeyResult],
+        api: &ApiOptions,
+    ) -> Vec<(String, String)> {
+        super::check_online(name, settings, krs, api).await
+    }
+}

@@ -1,0 +1,416 @@
+//! Athena as a source: a key result's SQL runs where the data lives (Athena, Trino
+//! underneath) and one number comes back. Identical queries with identical parameters run
+//! once; `max_concurrency` run at a time. Answers are archived in `raw/` like API responses,
+//! so `recompute`, `--replay` and lineage work; each query's scanned bytes are logged and
+//! summed into `runs.athena_bytes_scanned`.
+
+pub mod client;
+pub mod config;
+mod kind;
+pub mod params;
+
+pub use kind::Athena;
+
+use crate::model::job::S3Options;
+use crate::sources::http::replay_root;
+use crate::sources::{ApiOptions, KeyResult, KrValue, Link, Measured, SourceError};
+use client::{Answer, Client, QueryError};
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A validated Athena connection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AthenaSettings {
+    pub workgroup: String,
+    pub database: String,
+    pub catalog: String,
+    pub output: Option<String>,
+    /// Region, profile and access key variables.
+    pub aws: S3Options,
+    pub timeout: Duration,
+    pub max_concurrency: usize,
+    pub reuse_results_minutes: Option<u32>,
+    pub replay: Option<PathBuf>,
+    /// The first pause between polls (it grows by half each time, to 5 s).
+    pub first_poll: Duration,
+    /// Attempts of a throttled or failed request, and the first backoff (the SDK's standard
+    /// retry, with jitter).
+    pub max_attempts: u32,
+    pub initial_backoff: Duration,
+}
+
+impl AthenaSettings {
+    /// Checks a connection from the job file; `base_dir` resolves `replay`.
+    pub fn from_config(c: &config::AthenaConnection, base_dir: &Path) -> Result<Self, Vec<String>> {
+        let mut problems = Vec::new();
+        if c.database.trim().is_empty() {
+            problems.push("database is empty".to_string());
+        }
+        if let Some(o) = &c.output
+            && !o.starts_with("s3://")
+        {
+            problems.push(format!("output `{o}` must be an s3:// location"));
+        }
+        let timeout = c.timeout_secs.unwrap_or(300.0);
+        if !(timeout > 0.0 && timeout.is_finite()) {
+            problems.push(format!("timeout_secs must be above 0, not {timeout}"));
+        }
+        let max_concurrency = c.max_concurrency.unwrap_or(4);
+        if !(1..=64).contains(&max_concurrency) {
+            problems.push(format!(
+                "max_concurrency must be 1 to 64, not {max_concurrency}"
+            ));
+        }
+        if let Some(m) = c.reuse_results_minutes
+            && !(1..=10_080).contains(&m)
+        {
+            problems.push(format!(
+                "reuse_results_minutes must be 1 to 10080 (a week), not {m}"
+            ));
+        }
+        if c.access_key_id_env.is_some() != c.secret_access_key_env.is_some() {
+            problems.push("access_key_id_env and secret_access_key_env go together".into());
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(AthenaSettings {
+            workgroup: c.workgroup.clone().unwrap_or_else(|| "primary".into()),
+            database: c.database.trim().to_string(),
+            catalog: c.catalog.clone().unwrap_or_else(|| "AwsDataCatalog".into()),
+            output: c.output.clone(),
+            aws: S3Options {
+                profile: c.profile.clone(),
+                region: c.region.clone(),
+                access_key_id_env: c.access_key_id_env.clone(),
+                secret_access_key_env: c.secret_access_key_env.clone(),
+            },
+            timeout: Duration::from_secs_f64(timeout),
+            max_concurrency,
+            reuse_results_minutes: c.reuse_results_minutes,
+            replay: c.replay.as_ref().map(|r| base_dir.join(r)),
+            first_poll: Duration::from_millis(200),
+            max_attempts: 5,
+            initial_backoff: Duration::from_secs(1),
+        })
+    }
+}
+
+/// What a key result runs in Athena.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AthenaLink {
+    pub prepared: params::Prepared,
+}
+
+fn link(kr: &KeyResult) -> &AthenaLink {
+    match kr.source.as_ref().map(|s| &s.link) {
+        Some(Link::Athena(l)) => l,
+        _ => unreachable!("only Athena key results are given to the Athena source"),
+    }
+}
+
+/// One query to run: its text, its parameters, and the key results it answers.
+struct Query<'a> {
+    sql: String,
+    parameters: Vec<String>,
+    krs: Vec<&'a KeyResult>,
+}
+
+/// The queries of `krs` as of `as_of`: identical text and parameters once.
+fn queries<'a>(krs: &[&'a KeyResult], as_of: chrono::NaiveDate) -> Vec<Query<'a>> {
+    let mut by: BTreeMap<(String, Vec<String>), Vec<&'a KeyResult>> = BTreeMap::new();
+    for k in krs {
+        let l = link(k);
+        let parameters = params::literals(
+            &l.prepared.parameters,
+            k.value_date(as_of),
+            k.period.start,
+            k.period.end,
+        );
+        by.entry((l.prepared.sql.clone(), parameters))
+            .or_default()
+            .push(k);
+    }
+    by.into_iter()
+        .map(|((sql, parameters), krs)| Query {
+            sql,
+            parameters,
+            krs,
+        })
+        .collect()
+}
+
+/// An archived answer: the query as sent and what came back.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Archived {
+    connection: String,
+    sql: String,
+    parameters: Vec<String>,
+    fetched_at: chrono::DateTime<chrono::Utc>,
+    answer: Answer,
+}
+
+/// The archive file of a query: `athena-<first 16 hex of SHA-256 of text and parameters>.json`.
+fn file_name(sql: &str, parameters: &[String]) -> String {
+    let mut h = Sha256::new();
+    h.update(sql.as_bytes());
+    for p in parameters {
+        h.update(b"\n");
+        h.update(p.as_bytes());
+    }
+    let hex: String = h
+        .finalize()
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("athena-{hex}.json")
+}
+
+/// Where an answer came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Athena,
+    Archive,
+}
+
+/// The answer to one query: from the replay archive, else that day's archive, else Athena
+/// (then archived).
+async fn answer(
+    name: &str,
+    settings: &AthenaSettings,
+    client: Option<&Client>,
+    sql: &str,
+    parameters: &[String],
+    api: &ApiOptions,
+) -> Result<(Answer, Origin), String> {
+    let file = file_name(sql, parameters);
+    if let Some(dir) = api.replay.as_deref().or(settings.replay.as_deref()) {
+        let path = replay_root(dir, api.as_of()).join(name).join(&file);
+        let text = std::fs::read_to_string(&path).map_err(|_| {
+            format!(
+                "the query is not in the replay archive ({})",
+                path.display()
+            )
+        })?;
+        let archived: Archived = serde_json::from_str(&text)
+            .map_err(|e| format!("{} is not an archived Athena answer: {e}", path.display()))?;
+        return Ok((archived.answer, Origin::Archive));
+    }
+    if let Some(day) = &api.day_archive
+        && let Some(text) = day.child(name).get(&file).await?
+    {
+        let archived: Archived = serde_json::from_str(&text).map_err(|e| {
+            format!(
+                "{file} of {} is not an archived Athena answer: {e}",
+                day.prefix
+            )
+        })?;
+        return Ok((archived.answer, Origin::Archive));
+    }
+    let client = client.ok_or("no Athena client")?;
+    let answer = client
+        .run(sql, parameters)
+        .await
+        .map_err(|e: QueryError| e.to_string())?;
+    tracing::info!(
+        connection = name,
+        query_id = %answer.query_id,
+        bytes_scanned = answer.bytes_scanned,
+        engine_ms = answer.engine_ms,
+        reused = answer.reused,
+        "Athena query succeeded"
+    );
+    if let Some(archive) = &api.archive {
+        let record = Archived {
+            connection: name.to_string(),
+            sql: sql.to_string(),
+            parameters: parameters.to_vec(),
+            fetched_at: chrono::Utc::now(),
+            answer: answer.clone(),
+        };
+        let text = serde_json::to_string_pretty(&record).expect("answers serialise");
+        archive.child(name).put(&file, text).await?;
+    }
+    Ok((answer, Origin::Athena))
+}
+
+/// The value an answer is: one row of one numeric column. NULL or no row is nothing to
+/// measure yet; more rows, more columns or text are the key result's error.
+pub fn value_of(answer: &Answer) -> Result<Measured, String> {
+    let id = &answer.query_id;
+    let row = match answer.rows.as_slice() {
+        [] => {
+            return Ok(Measured::NoData(format!(
+                "Athena query {id} returned no row"
+            )));
+        }
+        [row] => row,
+        rows => {
+            return Err(format!(
+                "Athena query {id} returned {} rows, not one number",
+                rows.len()
+            ));
+        }
+    };
+    let [cell] = row.as_slice() else {
+        return Err(format!(
+            "Athena query {id} returned {} columns, not one number",
+            row.len()
+        ));
+    };
+    let (column, ty) = answer.columns.first().cloned().unwrap_or_default();
+    const NUMERIC: [&str; 8] = [
+        "tinyint", "smallint", "integer", "int", "bigint", "real", "double", "decimal",
+    ];
+    if !NUMERIC.iter().any(|n| {
+        ty.eq_ignore_ascii_case(n) || ty.to_ascii_lowercase().starts_with(&format!("{n}("))
+    }) {
+        return Err(format!(
+            "Athena query {id} returned a {ty} (`{column}`), not a number"
+        ));
+    }
+    let Some(text) = cell else {
+        return Ok(Measured::NoData(format!(
+            "Athena query {id}: `{column}` is NULL"
+        )));
+    };
+    let value: f64 = text
+        .parse()
+        .map_err(|_| format!("Athena query {id}: `{text}` is not a number"))?;
+    Ok(Measured::Traced {
+        value,
+        source: format!(
+            "Athena query {id}: {} bytes scanned{}",
+            answer.bytes_scanned,
+            if answer.reused {
+                " (reused result)"
+            } else {
+                ""
+            }
+        ),
+    })
+}
+
+/// One value per key result of `krs`, and the bytes the queries run scanned.
+pub async fn extract(
+    name: &str,
+    settings: &AthenaSettings,
+    krs: &[&KeyResult],
+    api: &ApiOptions,
+) -> (Vec<KrValue>, i64) {
+    let queries = queries(krs, api.as_of());
+    let replayed = api.replay.is_some() || settings.replay.is_some();
+    let client = if replayed {
+        None
+    } else {
+        match Client::new(settings).await {
+            Ok(c) => Some(c),
+            Err(message) => {
+                let values = krs
+                    .iter()
+                    .map(|k| KrValue {
+                        kr_id: k.id.clone(),
+                        value: Err(SourceError::Api {
+                            connection: name.to_string(),
+                            message: message.clone(),
+                        }),
+                    })
+                    .collect();
+                return (values, 0);
+            }
+        }
+    };
+    let answers: Vec<_> = futures::stream::iter(queries)
+        .map(|q| {
+            let client = client.as_ref();
+            async move {
+                let got = answer(name, settings, client, &q.sql, &q.parameters, api).await;
+                (q.krs, got)
+            }
+        })
+        .buffer_unordered(settings.max_concurrency)
+        .collect()
+        .await;
+    let mut bytes = 0;
+    let mut values = Vec::new();
+    for (krs, got) in answers {
+        if let Ok((a, Origin::Athena)) = &got {
+            bytes += a.bytes_scanned;
+        }
+        for k in krs {
+            let value = match &got {
+                Ok((a, _)) => value_of(a),
+                Err(e) => Err(e.clone()),
+            }
+            .map_err(|message| SourceError::Query {
+                kr_id: k.id.clone(),
+                message: format!("connection `{name}`: {message}"),
+            });
+            values.push(KrValue {
+                kr_id: k.id.clone(),
+                value,
+            });
+        }
+    }
+    tracing::info!(
+        connection = name,
+        key_results = krs.len(),
+        bytes_scanned = bytes,
+        replay = replayed,
+        "Athena results fetched"
+    );
+    (values, bytes)
+}
+
+/// Replaces each `?` of a prepared statement with its literal, for `EXPLAIN` only: the
+/// literals are okrflow's own dates, not user text.
+fn spliced(sql: &str, parameters: &[String]) -> String {
+    use datafusion::sql::sqlparser::dialect::GenericDialect;
+    use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+    let Ok(tokens) = Tokenizer::new(&GenericDialect {}, sql).tokenize() else {
+        return sql.to_string();
+    };
+    let mut next = parameters.iter();
+    tokens
+        .iter()
+        .map(|t| match t {
+            Token::Placeholder(p) if p == "?" => next.next().cloned().unwrap_or_else(|| "?".into()),
+            other => other.to_string(),
+        })
+        .collect()
+}
+
+/// `validate --online`: every distinct query planned with `EXPLAIN` (no data scanned), as
+/// of `as_of`; `(subject, problem)` for each that fails.
+pub async fn check_online(
+    name: &str,
+    settings: &AthenaSettings,
+    krs: &[&KeyResult],
+    api: &ApiOptions,
+) -> Vec<(String, String)> {
+    if api.replay.is_some() || settings.replay.is_some() {
+        return Vec::new();
+    }
+    let client = match Client::new(settings).await {
+        Ok(c) => c,
+        Err(e) => return vec![(format!("connection {name}"), e)],
+    };
+    let mut problems = Vec::new();
+    for q in queries(krs, api.as_of()) {
+        let explain = format!("EXPLAIN {}", spliced(&q.sql, &q.parameters));
+        if let Err(e) = client.run(&explain, &[]).await {
+            for k in &q.krs {
+                problems.push((
+                    format!("key result {}", k.id),
+                    format!("connection `{name}`: {e}"),
+                ));
+            }
+        }
+    }
+    problems
+}

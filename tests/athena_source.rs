@@ -1,0 +1,386 @@
+//! Athena as a source, end to end through the binary, against the loopback Athena of
+//! `common::athena` (DataFusion answering over a real Parquet file — see there what that
+//! proves and what it does not about Trino's dialect): execution parameters, one query for
+//! identical key results, RUNNING polls, throttling, FAILED, CANCELLED, a hang stopped at the
+//! timeout, more rows or text than one number, NULL as no data, access denied, the bytes in
+//! `runs`, the raw archive and a replay from it, preview, `validate --online` with EXPLAIN, and
+//! no secret in logs or files.
+
+mod common;
+
+use common::athena::FakeAthena;
+use common::{number, partition_rows, walk};
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::atomic::Ordering;
+
+const KEY: &str = "AKIAATHENATEST000001";
+const SECRET: &str = "athena-test-secret-do-not-log-0123456789";
+const WRONG_KEY: &str = "AKIAWRONGKEY00000002";
+const WRONG_SECRET: &str = "wrong-secret-do-not-log-9876543210";
+
+/// Completed onboardings in the period up to the end of the evaluation day.
+const ONBOARDINGS: &str = "SELECT count(*) FROM processes WHERE blueprint_name = 'Onboarding' \
+AND status = 'completed' AND completed_at >= $period_start AND completed_at < $as_of_end";
+
+fn job() -> String {
+    let kr = |id: &str, conn: &str, sql: &str| {
+        format!(
+            "[[objectives.key_results]]\nid = \"{id}\"\ntitle = \"{id}\"\nowner = \"o\"\n\
+             measure = {{ kpi = {{ start = 0, target = 10 }} }}\n\
+             source = {{ athena = {{ connection = \"{conn}\", sql = \"\"\"{sql}\"\"\" }} }}\n\n"
+        )
+    };
+    let mut text = String::from(
+        r#"[job]
+name = "lake"
+fiscal_year_start_month = 2
+
+[output]
+url = "out"
+
+[connections.lake]
+kind = "athena"
+region = "us-east-1"
+workgroup = "primary"
+database = "tallyfy_acme"
+output = "s3://acme-athena-results/okrflow/"
+access_key_id_env = "OKRFLOW_TEST_ATHENA_KEY"
+secret_access_key_env = "OKRFLOW_TEST_ATHENA_SECRET"
+reuse_results_minutes = 60
+
+[connections.slow]
+kind = "athena"
+region = "us-east-1"
+database = "tallyfy_acme"
+timeout_secs = 1
+access_key_id_env = "OKRFLOW_TEST_ATHENA_KEY"
+secret_access_key_env = "OKRFLOW_TEST_ATHENA_SECRET"
+
+[connections.denied]
+kind = "athena"
+region = "us-east-1"
+database = "tallyfy_acme"
+access_key_id_env = "OKRFLOW_TEST_WRONG_KEY"
+secret_access_key_env = "OKRFLOW_TEST_WRONG_SECRET"
+
+[[objectives]]
+id = "A"
+title = "Onboarding, in the lake"
+owner = "o"
+period = "FY27-Q1"
+
+"#,
+    );
+    for (id, conn, sql) in [
+        ("A-KR1", "lake", ONBOARDINGS),
+        ("A-KR2", "lake", ONBOARDINGS),
+        (
+            "A-KR3",
+            "lake",
+            "SELECT CAST(count(*) AS DOUBLE) / 2 FROM processes WHERE status = 'completed' AND completed_at < $as_of_end",
+        ),
+        (
+            "A-KR4",
+            "lake",
+            "SELECT count(*) FROM processes WHERE no_such_column = 1",
+        ),
+        ("A-KR5", "slow", "SELECT /* hang */ 1"),
+        ("A-KR6", "lake", "SELECT /* cancel */ 1"),
+        ("A-KR7", "lake", "SELECT process_id FROM processes"),
+        (
+            "A-KR8",
+            "lake",
+            "SELECT blueprint_name FROM processes WHERE process_id = 'p6'",
+        ),
+        (
+            "A-KR9",
+            "lake",
+            "SELECT sum(1) FROM processes WHERE status = 'nope'",
+        ),
+        ("A-KR10", "denied", "SELECT 1"),
+        (
+            "A-KR11",
+            "lake",
+            "SELECT count(*) FROM processes WHERE CAST(completed_at AS DATE) <= $as_of AND completed_at >= $period_start",
+        ),
+    ] {
+        text.push_str(&kr(id, conn, sql));
+    }
+    text
+}
+
+fn okrflow(dir: &Path, url: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_okrflow"))
+        .current_dir(dir)
+        .args(args)
+        .env("AWS_ENDPOINT_URL_ATHENA", url)
+        .env("OKRFLOW_TEST_ATHENA_KEY", KEY)
+        .env("OKRFLOW_TEST_ATHENA_SECRET", SECRET)
+        .env("OKRFLOW_TEST_WRONG_KEY", WRONG_KEY)
+        .env("OKRFLOW_TEST_WRONG_SECRET", WRONG_SECRET)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/nonexistent/okrflow-aws-config")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/okrflow-aws-credentials",
+        )
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ENDPOINT_URL")
+        .output()
+        .unwrap()
+}
+
+async fn blocking(dir: &Path, url: &str, args: &[&str]) -> Output {
+    let (dir, url) = (dir.to_path_buf(), url.to_string());
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        okrflow(&dir, &url, &args)
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_results_computed_in_athena() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("job.toml"), job()).unwrap();
+    let (fake, url) = FakeAthena::start(dir.path(), KEY).await;
+    fake.throttle.store(2, Ordering::SeqCst);
+
+    let run = blocking(
+        dir.path(),
+        &url,
+        &["run", "job.toml", "--as-of", "2026-03-15"],
+    )
+    .await;
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&run.stdout).into_owned(),
+        String::from_utf8_lossy(&run.stderr).into_owned(),
+    );
+    assert_eq!(run.status.code(), Some(3), "{stdout}\n{stderr}");
+    let krs = partition_rows(
+        &dir.path().join("out/kr_snapshots/as_of=2026-03-15"),
+        "kr_id",
+        &[],
+    );
+    let error = |id: &str| krs[id]["error"].clone();
+
+    // p1–p4 completed in the period by the end of 15 March (p7 at 16 March 00:00 is out, p8
+    // is January's, p6 is no onboarding): 4, shared by A-KR1 and A-KR2.
+    assert_eq!(number(&krs["A-KR1"], "value"), 4.0);
+    assert_eq!(number(&krs["A-KR2"], "value"), 4.0);
+    // Completed before 16 March, any blueprint: p1–p4, p6, p8 = 6, halved as a double.
+    assert_eq!(number(&krs["A-KR3"], "value"), 3.0);
+    // The DATE parameter: completed on or before 15 March, in the period: 4 again.
+    assert_eq!(number(&krs["A-KR11"], "value"), 4.0);
+    assert!(
+        krs["A-KR1"]["note"].starts_with("Athena query q-"),
+        "{}",
+        krs["A-KR1"]["note"]
+    );
+    let e = error("A-KR4");
+    assert!(
+        e.starts_with("key result A-KR4: query failed: connection `lake`: Athena query q-")
+            && e.contains(" FAILED: SYNTAX_ERROR: line 1:8: ")
+            && e.contains("no_such_column"),
+        "{e}"
+    );
+    assert!(
+        error("A-KR5")
+            .contains("still RUNNING after 1 s (timeout_secs): stopped with StopQueryExecution"),
+        "{}",
+        error("A-KR5")
+    );
+    assert!(
+        error("A-KR6").contains(" CANCELLED: Query was cancelled by user"),
+        "{}",
+        error("A-KR6")
+    );
+    assert!(
+        error("A-KR7").ends_with("returned 8 rows, not one number"),
+        "{}",
+        error("A-KR7")
+    );
+    assert!(
+        error("A-KR8").ends_with("returned a varchar (`blueprint_name`), not a number"),
+        "{}",
+        error("A-KR8")
+    );
+    assert_eq!(krs["A-KR9"]["status"], "no_data");
+    assert!(
+        krs["A-KR9"]["note"].ends_with("is NULL"),
+        "{}",
+        krs["A-KR9"]["note"]
+    );
+    let denied = error("A-KR10");
+    assert!(
+        denied.contains("connection `denied`")
+            && denied.contains("access denied in workgroup `primary`")
+            && denied.contains("athena:StartQueryExecution"),
+        "{denied}"
+    );
+
+    // What Athena was sent: the text with `?`s and typed literals in order, once for A-KR1 and
+    // A-KR2; the database, workgroup, results location and reuse.
+    let starts = fake.sent("StartQueryExecution");
+    let of = |needle: &str| -> Vec<&serde_json::Value> {
+        starts
+            .iter()
+            .filter(|s| s["QueryString"].as_str().unwrap().contains(needle))
+            .collect()
+    };
+    // two were throttled and retried: each of those is in the log twice
+    let onboarding = of("blueprint_name = 'Onboarding'");
+    let distinct: std::collections::BTreeSet<String> =
+        onboarding.iter().map(|s| s.to_string()).collect();
+    assert_eq!(distinct.len(), 1, "{onboarding:?}");
+    let s1 = onboarding[0];
+    assert_eq!(
+        s1["QueryString"],
+        "SELECT count(*) FROM processes WHERE blueprint_name = 'Onboarding' AND status = 'completed' AND completed_at >= ? AND completed_at < ?"
+    );
+    assert_eq!(
+        s1["ExecutionParameters"],
+        serde_json::json!([
+            "TIMESTAMP '2026-02-01 00:00:00.000'",
+            "TIMESTAMP '2026-03-16 00:00:00.000'"
+        ])
+    );
+    assert_eq!(s1["QueryExecutionContext"]["Database"], "tallyfy_acme");
+    assert_eq!(s1["QueryExecutionContext"]["Catalog"], "AwsDataCatalog");
+    assert_eq!(s1["WorkGroup"], "primary");
+    assert_eq!(
+        s1["ResultConfiguration"]["OutputLocation"],
+        "s3://acme-athena-results/okrflow/"
+    );
+    assert_eq!(
+        s1["ResultReuseConfiguration"]["ResultReuseByAgeConfiguration"]["MaxAgeInMinutes"],
+        60
+    );
+    assert_eq!(
+        of("CAST(completed_at AS DATE)")[0]["ExecutionParameters"],
+        serde_json::json!(["DATE '2026-03-15'", "TIMESTAMP '2026-02-01 00:00:00.000'"])
+    );
+    // 10 distinct queries on lake and slow (A-KR1 and A-KR2 share one), 1 denied, 2 throttled.
+    assert_eq!(starts.len(), 10 + 1 + 2, "{starts:#?}");
+    // The hung query was stopped.
+    let stops = fake.sent("StopQueryExecution");
+    assert_eq!(stops.len(), 1, "{stops:?}");
+
+    // Cost: the six queries over processes that ran scanned the file once each.
+    let runs = partition_rows(&dir.path().join("out/runs/as_of=2026-03-15"), "job", &[]);
+    assert_eq!(
+        number(&runs["lake"], "athena_bytes_scanned"),
+        (6 * fake.file_bytes) as f64
+    );
+    assert!(
+        stderr.contains(&format!("athena_bytes_scanned={}", 6 * fake.file_bytes)),
+        "{stderr}"
+    );
+
+    // The answers are archived; no secret is in the log, the summary or any file written.
+    let archived = walk(&dir.path().join("out/raw/as_of=2026-03-15/lake"));
+    assert_eq!(archived.len(), 8, "{archived:?}");
+    for secret in [SECRET, WRONG_SECRET] {
+        assert!(!stdout.contains(secret) && !stderr.contains(secret));
+        for f in walk(&dir.path().join("out")) {
+            let bytes = std::fs::read(&f).unwrap();
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains(secret),
+                "{} holds a secret",
+                f.display()
+            );
+        }
+    }
+
+    // A replay from the archive: the same values, nothing asked of Athena.
+    let before = fake.sent("StartQueryExecution").len();
+    let replay = blocking(
+        dir.path(),
+        &url,
+        &[
+            "run",
+            "job.toml",
+            "--as-of",
+            "2026-03-15",
+            "--replay",
+            "out/raw",
+            "--output",
+            "again",
+        ],
+    )
+    .await;
+    assert_eq!(fake.sent("StartQueryExecution").len(), before);
+    let again = partition_rows(
+        &dir.path().join("again/kr_snapshots/as_of=2026-03-15"),
+        "kr_id",
+        &[],
+    );
+    for id in ["A-KR1", "A-KR2", "A-KR3", "A-KR11"] {
+        assert_eq!(
+            again[id]["value"],
+            krs[id]["value"],
+            "{id}: {}",
+            String::from_utf8_lossy(&replay.stderr)
+        );
+    }
+    assert!(again["A-KR5"]["error"].contains("not in the replay archive"));
+
+    // preview: the query id, the SQL and its parameters, the bytes scanned, the value.
+    let preview = blocking(
+        dir.path(),
+        &url,
+        &[
+            "preview",
+            "job.toml",
+            "--kr",
+            "A-KR11",
+            "--as-of",
+            "2026-03-15",
+        ],
+    )
+    .await;
+    let text = String::from_utf8_lossy(&preview.stdout);
+    assert!(
+        preview.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&preview.stderr)
+    );
+    for part in [
+        "A-KR11 as of 2026-03-15 — lake: Athena",
+        "WHERE CAST(completed_at AS DATE) <= ? AND completed_at >= ?",
+        "parameter 1 ($as_of): DATE '2026-03-15'",
+        "parameter 2 ($period_start): TIMESTAMP '2026-02-01 00:00:00.000'",
+        &format!("{} bytes scanned", fake.file_bytes),
+        "value: 4",
+    ] {
+        assert!(text.contains(part), "{part} not in:\n{text}");
+    }
+
+    // validate --online: every query planned with EXPLAIN, nothing scanned; all problems.
+    let explains_before = fake.sent("StartQueryExecution").len();
+    let validate = blocking(dir.path(), &url, &["validate", "job.toml", "--online"]).await;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&validate.stdout),
+        String::from_utf8_lossy(&validate.stderr)
+    );
+    assert!(!validate.status.success(), "{text}");
+    assert!(
+        text.contains("key result A-KR4") && text.contains("no_such_column"),
+        "{text}"
+    );
+    assert!(
+        text.contains("key result A-KR10") && text.contains("access denied"),
+        "{text}"
+    );
+    assert!(!text.contains("key result A-KR1:"), "{text}");
+    let explains = &fake.sent("StartQueryExecution")[explains_before..];
+    assert!(!explains.is_empty());
+    for e in explains {
+        let q = e["QueryString"].as_str().unwrap();
+        assert!(q.starts_with("EXPLAIN "), "{q}");
+    }
+}
