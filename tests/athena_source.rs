@@ -173,8 +173,9 @@ async fn key_results_computed_in_athena() {
     assert_eq!(number(&krs["A-KR2"], "value"), 4.0);
     // Completed before 16 March, any blueprint: p1–p4, p6, p8 = 6, halved as a double.
     assert_eq!(number(&krs["A-KR3"], "value"), 3.0);
-    // The DATE parameter: completed on or before 15 March, in the period: 4 again.
-    assert_eq!(number(&krs["A-KR11"], "value"), 4.0);
+    // The DATE parameter: any process completed on or before 15 March and in the period:
+    // p1–p4 and p6 = 5.
+    assert_eq!(number(&krs["A-KR11"], "value"), 5.0);
     assert!(
         krs["A-KR1"]["note"].starts_with("Athena query q-"),
         "{}",
@@ -263,8 +264,9 @@ async fn key_results_computed_in_athena() {
         of("CAST(completed_at AS DATE)")[0]["ExecutionParameters"],
         serde_json::json!(["DATE '2026-03-15'", "TIMESTAMP '2026-02-01 00:00:00.000'"])
     );
-    // 10 distinct queries on lake and slow (A-KR1 and A-KR2 share one), 1 denied, 2 throttled.
-    assert_eq!(starts.len(), 10 + 1 + 2, "{starts:#?}");
+    // 9 distinct queries on lake and slow (A-KR1 and A-KR2 share one), 1 denied, 2 throttled
+    // and sent again.
+    assert_eq!(starts.len(), 9 + 1 + 2, "{starts:#?}");
     // The hung query was stopped.
     let stops = fake.sent("StopQueryExecution");
     assert_eq!(stops.len(), 1, "{stops:?}");
@@ -281,8 +283,10 @@ async fn key_results_computed_in_athena() {
     );
 
     // The answers are archived; no secret is in the log, the summary or any file written.
+    // the six of lake's queries that succeeded (A-KR7's and A-KR8's answers are not one number,
+    // but they are Athena's answers)
     let archived = walk(&dir.path().join("out/raw/as_of=2026-03-15/lake"));
-    assert_eq!(archived.len(), 8, "{archived:?}");
+    assert_eq!(archived.len(), 6, "{archived:?}");
     for secret in [SECRET, WRONG_SECRET] {
         assert!(!stdout.contains(secret) && !stderr.contains(secret));
         for f in walk(&dir.path().join("out")) {
@@ -354,7 +358,7 @@ async fn key_results_computed_in_athena() {
         "parameter 1 ($as_of): DATE '2026-03-15'",
         "parameter 2 ($period_start): TIMESTAMP '2026-02-01 00:00:00.000'",
         &format!("{} bytes scanned", fake.file_bytes),
-        "value: 4",
+        "value: 5",
     ] {
         assert!(text.contains(part), "{part} not in:\n{text}");
     }

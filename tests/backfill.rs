@@ -58,7 +58,7 @@ async fn a_backfill_gives_each_date_the_snapshot_a_run_of_that_date_gives() {
         let part = format!("{table}/as_of=2026-03-15");
         let a = partition_rows(&backfilled.path().join(&part), key, RUN_COLUMNS);
         let b = partition_rows(&single.path().join(&part), key, RUN_COLUMNS);
-        assert_eq!(a.len(), if key == "kr_id" { 21 } else { 9 });
+        assert_eq!(a.len(), if key == "kr_id" { 22 } else { 10 });
         common::assert_same_rows(&a, &b, &format!("{table} of 2026-03-15"));
     }
 
@@ -237,7 +237,7 @@ async fn a_backfill_of_one_key_result_keeps_the_others_values() {
     assert_eq!(fetch, &vec!["O5-KR2".to_string()]);
     assert_eq!(
         keep.len(),
-        16,
+        17,
         "every other key result with a source: {keep:?}"
     );
     assert_eq!(written(&outcomes), 1);
@@ -280,7 +280,7 @@ fn a_killed_backfill_resumes_after_the_dates_it_committed() {
     let dry = backfill(&["--dry-run"]).output().unwrap();
     assert!(dry.status.success());
     let text = String::from_utf8_lossy(&dry.stdout);
-    assert_eq!(text.matches("fetch 17 key result(s)").count(), 10, "{text}");
+    assert_eq!(text.matches("fetch 18 key result(s)").count(), 10, "{text}");
     assert!(text.contains("kr_snapshots/as_of=2026-03-04/"), "{text}");
     assert!(!out.path().join("runs").exists());
 
@@ -348,7 +348,7 @@ fn a_killed_backfill_resumes_after_the_dates_it_committed() {
     }
     for d in common::files(&out.path().join("kr_snapshots")) {
         let rows = partition_rows(&out.path().join("kr_snapshots").join(&d), "kr_id", &[]);
-        assert_eq!(rows.len(), 21, "{d}");
+        assert_eq!(rows.len(), 22, "{d}");
         let run = run_of(&d);
         assert!(rows.values().all(|r| r["run_id"] == run), "{d} mixes runs");
     }
