@@ -422,6 +422,21 @@ async fn the_demo_year_launch_roll_up_phases_and_offset() {
     assert_eq!(krs["O7-KR2"]["value_as_of"], "2026-04-20");
     assert_eq!(krs["O7-KR2"]["period"], "amer_launch");
     assert_eq!(krs["C2-KR1"]["period"], "FY27");
+    // C3-KR1 is computed in Athena: the bundled archive's answer, 10 onboardings of 30, with
+    // its query named; the run archives the answer with its own raw responses.
+    close(kr(&report, "C3-KR1").value, 10.0);
+    assert!(
+        krs["C3-KR1"]["note"].starts_with(
+            "Athena query 5b2f0c1e-7d4a-4c8e-9a61-3f0e2b9d7c10: 1843221 bytes scanned"
+        ),
+        "{}",
+        krs["C3-KR1"]["note"]
+    );
+    assert!(
+        out.path()
+            .join("raw/as_of=2026-11-23/lake/athena-fd2044a6dd3f3c3e.json")
+            .is_file()
+    );
     // O4 has two parents: C2-KR2 counts it ×1 beside O7 ×0.5, C2-KR3 ×0.5 beside O5 ×1.
     let p = |id: &str| objective(&report, id).progress.unwrap();
     close(

@@ -153,7 +153,7 @@ fn api_plan(looker: &FakeLooker, jira: &FakeJira) -> Plan {
         let http = match c {
             Connection::Looker(s) => &mut s.http,
             Connection::Jira(s) => &mut s.http,
-            Connection::Tallyfy(_) | Connection::Checkins(_) => continue,
+            Connection::Tallyfy(_) | Connection::Checkins(_) | Connection::Athena(_) => continue,
         };
         http.timeout = Duration::from_secs(1);
         http.max_retries = 2;

@@ -358,8 +358,9 @@ async fn validate_online_checks_that_the_s3_output_can_be_written() {
     let ok = okrflow(&s3, &["validate", job.to_str().unwrap(), "--online"], &[]).await;
     assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
     assert!(
-        text(&ok)
-            .contains("jira_demo, looker_demo answered from a replay archive, not the network"),
+        text(&ok).contains(
+            "jira_demo, lake, looker_demo answered from a replay archive, not the network"
+        ),
         "{}",
         text(&ok)
     );

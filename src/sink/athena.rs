@@ -35,7 +35,7 @@ pub enum AthenaError {
         state: String,
         reason: String,
     },
-    #[error("{statement}: still {state} after {secs} s")]
+    #[error("{statement}: still {state} after {secs} s: stopped")]
     Timeout {
         statement: String,
         state: String,
@@ -90,6 +90,9 @@ fn column_comment(table: &str, column: &str) -> Option<&'static str> {
         ("objective_snapshots", "aligns_to") => {
             Some("every key result it aligns to, with its contribution; aligns_to_kr is the first")
         }
+        ("runs", "athena_bytes_scanned") => Some(
+            "bytes the run's Athena queries scanned (DataScannedInBytes, what Athena bills); 0 when none ran or all came from an archive",
+        ),
         ("kr_snapshots", "value_unit") => {
             Some("source (a kpi as its source gives it), percent, milestone or attainment_percent")
         }
@@ -259,7 +262,7 @@ async fn run(
     s: &Statement,
     in_database: bool,
 ) -> Result<(), AthenaError> {
-    use aws_sdk_athena::types::{QueryExecutionContext, QueryExecutionState, ResultConfiguration};
+    use aws_sdk_athena::types::{QueryExecutionContext, ResultConfiguration};
     let mut request = client.start_query_execution().query_string(&s.sql);
     if in_database {
         request = request.query_execution_context(
@@ -280,43 +283,22 @@ async fn run(
         message: aws_sdk_athena::error::DisplayErrorContext(&e).to_string(),
     })?;
     let id = started.query_execution_id().unwrap_or_default().to_string();
-    let deadline = std::time::Instant::now() + options.timeout;
-    loop {
-        let got = client
-            .get_query_execution()
-            .query_execution_id(&id)
-            .send()
-            .await
-            .map_err(|e| AthenaError::Start {
-                statement: s.name.clone(),
-                message: aws_sdk_athena::error::DisplayErrorContext(&e).to_string(),
-            })?;
-        let status = got.query_execution().and_then(|q| q.status());
-        let state = status.and_then(|st| st.state()).cloned();
-        match state {
-            Some(QueryExecutionState::Succeeded) => return Ok(()),
-            Some(QueryExecutionState::Failed) | Some(QueryExecutionState::Cancelled) => {
-                return Err(AthenaError::Failed {
-                    statement: s.name.clone(),
-                    state: state.map(|x| x.as_str().to_string()).unwrap_or_default(),
-                    reason: status
-                        .and_then(|st| st.state_change_reason())
-                        .unwrap_or("no reason given")
-                        .to_string(),
-                });
-            }
-            other => {
-                if std::time::Instant::now() > deadline {
-                    return Err(AthenaError::Timeout {
-                        statement: s.name.clone(),
-                        state: other
-                            .map(|x| x.as_str().to_string())
-                            .unwrap_or_else(|| "unknown".into()),
-                        secs: options.timeout.as_secs(),
-                    });
-                }
-                tokio::time::sleep(options.poll).await;
-            }
-        }
+    use crate::sources::athena::client::{Waited, wait};
+    match wait(client, &id, options.timeout, options.poll).await {
+        Ok(_) => Ok(()),
+        Err(Waited::Ended { state, reason }) => Err(AthenaError::Failed {
+            statement: s.name.clone(),
+            state,
+            reason,
+        }),
+        Err(Waited::TimedOut { state }) => Err(AthenaError::Timeout {
+            statement: s.name.clone(),
+            state,
+            secs: options.timeout.as_secs(),
+        }),
+        Err(Waited::Api(e)) => Err(AthenaError::Start {
+            statement: s.name.clone(),
+            message: aws_sdk_athena::error::DisplayErrorContext(&e).to_string(),
+        }),
     }
 }

@@ -127,7 +127,10 @@ impl FakeAthena {
             text.push_str(p);
             text.push_str(part);
         }
-        let explain = text.trim_start().to_ascii_uppercase().starts_with("EXPLAIN ");
+        let explain = text
+            .trim_start()
+            .to_ascii_uppercase()
+            .starts_with("EXPLAIN ");
         let df = match self.ctx.sql(&text).await {
             Ok(df) => df,
             Err(e) => {
@@ -228,8 +231,7 @@ async fn api(State(s): State<Arc<FakeAthena>>, headers: HeaderMap, body: Bytes) 
     };
     match operation.as_str() {
         "StartQueryExecution" => {
-            if s
-                .throttle
+            if s.throttle
                 .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
                 .is_ok()
             {
@@ -242,7 +244,11 @@ async fn api(State(s): State<Arc<FakeAthena>>, headers: HeaderMap, body: Bytes) 
             let sql = request["QueryString"].as_str().unwrap_or_default();
             let parameters: Vec<String> = request["ExecutionParameters"]
                 .as_array()
-                .map(|a| a.iter().filter_map(|p| p.as_str().map(String::from)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|p| p.as_str().map(String::from))
+                        .collect()
+                })
                 .unwrap_or_default();
             let outcome = s.outcome(sql, &parameters).await;
             let mut queries = s.queries.lock().unwrap();
@@ -253,14 +259,22 @@ async fn api(State(s): State<Arc<FakeAthena>>, headers: HeaderMap, body: Bytes) 
             let n = id_of(&request);
             let mut queries = s.queries.lock().unwrap();
             let Some(q) = queries.get_mut(n.wrapping_sub(1)) else {
-                return error(StatusCode::BAD_REQUEST, "InvalidRequestException", "QueryExecution q-0 was not found");
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "InvalidRequestException",
+                    "QueryExecution q-0 was not found",
+                );
             };
             q.polls += 1;
             let (state, reason, bytes) = match (&q.outcome, q.polls > s.running_polls) {
                 (Outcome::Hang, _) | (_, false) => ("RUNNING", None, 0),
                 (Outcome::Rows { bytes, .. }, true) => ("SUCCEEDED", None, *bytes),
                 (Outcome::Failed(r), true) => ("FAILED", Some(r.clone()), 0),
-                (Outcome::Cancelled, true) => ("CANCELLED", Some("Query was cancelled by user".to_string()), 0),
+                (Outcome::Cancelled, true) => (
+                    "CANCELLED",
+                    Some("Query was cancelled by user".to_string()),
+                    0,
+                ),
             };
             let mut status = json!({"State": state, "SubmissionDateTime": 1.7736e9});
             if let Some(r) = reason {
@@ -283,10 +297,15 @@ async fn api(State(s): State<Arc<FakeAthena>>, headers: HeaderMap, body: Bytes) 
                         Some(t) => json!({"VarCharValue": t}),
                         None => json!({}),
                     };
-                    let header: Vec<Value> =
-                        columns.iter().map(|(c, _)| json!({"VarCharValue": c})).collect();
+                    let header: Vec<Value> = columns
+                        .iter()
+                        .map(|(c, _)| json!({"VarCharValue": c}))
+                        .collect();
                     let mut out = vec![json!({"Data": header})];
-                    out.extend(rows.iter().map(|r| json!({"Data": r.iter().map(cell).collect::<Vec<_>>()})));
+                    out.extend(
+                        rows.iter()
+                            .map(|r| json!({"Data": r.iter().map(cell).collect::<Vec<_>>()})),
+                    );
                     reply(json!({"ResultSet": {
                         "Rows": out,
                         "ResultSetMetadata": {"ColumnInfo": columns.iter().map(|(c, t)| json!({
@@ -294,7 +313,11 @@ async fn api(State(s): State<Arc<FakeAthena>>, headers: HeaderMap, body: Bytes) 
                         })).collect::<Vec<_>>()}
                     }, "UpdateCount": 0}))
                 }
-                _ => error(StatusCode::BAD_REQUEST, "InvalidRequestException", "Query has not yet finished. Current state: RUNNING"),
+                _ => error(
+                    StatusCode::BAD_REQUEST,
+                    "InvalidRequestException",
+                    "Query has not yet finished. Current state: RUNNING",
+                ),
             }
         }
         "StopQueryExecution" => {

@@ -4,10 +4,12 @@
 //! jitter); what Athena says of a failure is kept, with the key result's connection.
 
 use super::AthenaSettings;
+use aws_sdk_athena::config::http::HttpResponse;
 use aws_sdk_athena::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_athena::operation::get_query_execution::GetQueryExecutionError;
 use aws_sdk_athena::types::{
-    QueryExecutionContext, QueryExecutionState, ResultConfiguration, ResultReuseByAgeConfiguration,
-    ResultReuseConfiguration,
+    QueryExecution, QueryExecutionContext, QueryExecutionState, ResultConfiguration,
+    ResultReuseByAgeConfiguration, ResultReuseConfiguration,
 };
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
@@ -155,60 +157,21 @@ impl Client {
             .await
             .map_err(|e| self.error("StartQueryExecution", e))?;
         let id = started.query_execution_id().unwrap_or_default().to_string();
-        let deadline = Instant::now() + s.timeout;
-        let mut pause = s.first_poll;
-        let execution = loop {
-            let got = self
-                .client
-                .get_query_execution()
-                .query_execution_id(&id)
-                .send()
-                .await
-                .map_err(|e| self.error("GetQueryExecution", e))?;
-            let execution = got
-                .query_execution()
-                .cloned()
-                .unwrap_or_else(|| aws_sdk_athena::types::QueryExecution::builder().build());
-            let status = execution.status();
-            let state = status.and_then(|st| st.state()).cloned();
-            match state {
-                Some(QueryExecutionState::Succeeded) => break execution,
-                Some(QueryExecutionState::Failed) | Some(QueryExecutionState::Cancelled) => {
-                    return Err(QueryError::Failed {
-                        query_id: id,
-                        state: state.map(|x| x.as_str().to_string()).unwrap_or_default(),
-                        reason: status
-                            .and_then(|st| st.state_change_reason())
-                            .unwrap_or("no reason given")
-                            .to_string(),
-                    });
-                }
-                other => {
-                    if Instant::now() + pause > deadline {
-                        // Give up, and stop it: Athena bills what it scans and a hung query
-                        // holds a concurrency slot.
-                        let stopped = self
-                            .client
-                            .stop_query_execution()
-                            .query_execution_id(&id)
-                            .send()
-                            .await;
-                        if let Err(e) = stopped {
-                            tracing::warn!(query_id = %id, error = %DisplayErrorContext(&e), "cannot stop the Athena query");
-                        }
-                        return Err(QueryError::Timeout {
-                            query_id: id,
-                            state: other
-                                .map(|x| x.as_str().to_string())
-                                .unwrap_or_else(|| "unknown".into()),
-                            secs: s.timeout.as_secs_f64(),
-                        });
-                    }
-                    tokio::time::sleep(pause).await;
-                    pause = (pause.mul_f64(1.5)).min(Duration::from_secs(5));
-                }
-            }
-        };
+        let execution = wait(&self.client, &id, s.timeout, s.first_poll)
+            .await
+            .map_err(|e| match e {
+                Waited::Ended { state, reason } => QueryError::Failed {
+                    query_id: id.clone(),
+                    state,
+                    reason,
+                },
+                Waited::TimedOut { state } => QueryError::Timeout {
+                    query_id: id.clone(),
+                    state,
+                    secs: s.timeout.as_secs_f64(),
+                },
+                Waited::Api(e) => self.error("GetQueryExecution", e),
+            })?;
         let stats = execution.statistics();
         let mut answer = Answer {
             query_id: id.clone(),
@@ -257,5 +220,78 @@ impl Client {
             }
         }
         Ok(answer)
+    }
+}
+
+/// Why waiting for a query gave no finished query.
+pub enum Waited {
+    /// It ended FAILED or CANCELLED, with Athena's reason.
+    Ended {
+        state: String,
+        reason: String,
+    },
+    /// Still in this state at the deadline; it was stopped.
+    TimedOut {
+        state: String,
+    },
+    Api(SdkError<GetQueryExecutionError, HttpResponse>),
+}
+
+/// Polls query `id` with backoff (from `first_poll`, growing by half to 5 s) until it
+/// succeeds, fails or is cancelled; past `timeout` it is stopped with `StopQueryExecution`
+/// (Athena bills what it scans, and a hung query holds a concurrency slot).
+pub async fn wait(
+    client: &aws_sdk_athena::Client,
+    id: &str,
+    timeout: Duration,
+    first_poll: Duration,
+) -> Result<QueryExecution, Waited> {
+    let deadline = Instant::now() + timeout;
+    let mut pause = first_poll;
+    loop {
+        let got = client
+            .get_query_execution()
+            .query_execution_id(id)
+            .send()
+            .await
+            .map_err(Waited::Api)?;
+        let execution = got
+            .query_execution()
+            .cloned()
+            .unwrap_or_else(|| QueryExecution::builder().build());
+        let status = execution.status();
+        let state = status.and_then(|st| st.state()).cloned();
+        let name = |s: Option<&QueryExecutionState>| {
+            s.map_or_else(|| "unknown".to_string(), |x| x.as_str().to_string())
+        };
+        match state {
+            Some(QueryExecutionState::Succeeded) => return Ok(execution),
+            Some(QueryExecutionState::Failed) | Some(QueryExecutionState::Cancelled) => {
+                return Err(Waited::Ended {
+                    state: name(state.as_ref()),
+                    reason: status
+                        .and_then(|st| st.state_change_reason())
+                        .unwrap_or("no reason given")
+                        .to_string(),
+                });
+            }
+            other => {
+                if Instant::now() + pause > deadline {
+                    if let Err(e) = client
+                        .stop_query_execution()
+                        .query_execution_id(id)
+                        .send()
+                        .await
+                    {
+                        tracing::warn!(query_id = %id, error = %DisplayErrorContext(&e), "cannot stop the Athena query");
+                    }
+                    return Err(Waited::TimedOut {
+                        state: name(other.as_ref()),
+                    });
+                }
+                tokio::time::sleep(pause).await;
+                pause = pause.mul_f64(1.5).min(Duration::from_secs(5));
+            }
+        }
     }
 }

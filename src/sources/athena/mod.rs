@@ -178,8 +178,9 @@ pub enum Origin {
     Archive,
 }
 
-/// The answer to one query: from the replay archive, else that day's archive, else Athena
-/// (then archived).
+/// The answer to one query: from the replay archive, else that day's archive, else Athena.
+/// Whichever it came from, it is archived with the run (`api.archive`), so a recompute of the
+/// date finds it.
 async fn answer(
     name: &str,
     settings: &AthenaSettings,
@@ -189,28 +190,41 @@ async fn answer(
     api: &ApiOptions,
 ) -> Result<(Answer, Origin), String> {
     let file = file_name(sql, parameters);
+    let (record, origin) = fetch(name, settings, client, sql, parameters, api, &file).await?;
+    if let Some(archive) = &api.archive {
+        let text = serde_json::to_string_pretty(&record).expect("answers serialise");
+        archive.child(name).put(&file, text).await?;
+    }
+    Ok((record.answer, origin))
+}
+
+async fn fetch(
+    name: &str,
+    settings: &AthenaSettings,
+    client: Option<&Client>,
+    sql: &str,
+    parameters: &[String],
+    api: &ApiOptions,
+    file: &str,
+) -> Result<(Archived, Origin), String> {
+    let parse = |text: &str, at: &dyn std::fmt::Display| {
+        serde_json::from_str::<Archived>(text)
+            .map_err(|e| format!("{at} is not an archived Athena answer: {e}"))
+    };
     if let Some(dir) = api.replay.as_deref().or(settings.replay.as_deref()) {
-        let path = replay_root(dir, api.as_of()).join(name).join(&file);
+        let path = replay_root(dir, api.as_of()).join(name).join(file);
         let text = std::fs::read_to_string(&path).map_err(|_| {
             format!(
                 "the query is not in the replay archive ({})",
                 path.display()
             )
         })?;
-        let archived: Archived = serde_json::from_str(&text)
-            .map_err(|e| format!("{} is not an archived Athena answer: {e}", path.display()))?;
-        return Ok((archived.answer, Origin::Archive));
+        return Ok((parse(&text, &path.display())?, Origin::Archive));
     }
     if let Some(day) = &api.day_archive
-        && let Some(text) = day.child(name).get(&file).await?
+        && let Some(text) = day.child(name).get(file).await?
     {
-        let archived: Archived = serde_json::from_str(&text).map_err(|e| {
-            format!(
-                "{file} of {} is not an archived Athena answer: {e}",
-                day.prefix
-            )
-        })?;
-        return Ok((archived.answer, Origin::Archive));
+        return Ok((parse(&text, &day.prefix)?, Origin::Archive));
     }
     let client = client.ok_or("no Athena client")?;
     let answer = client
@@ -225,18 +239,14 @@ async fn answer(
         reused = answer.reused,
         "Athena query succeeded"
     );
-    if let Some(archive) = &api.archive {
-        let record = Archived {
-            connection: name.to_string(),
-            sql: sql.to_string(),
-            parameters: parameters.to_vec(),
-            fetched_at: chrono::Utc::now(),
-            answer: answer.clone(),
-        };
-        let text = serde_json::to_string_pretty(&record).expect("answers serialise");
-        archive.child(name).put(&file, text).await?;
-    }
-    Ok((answer, Origin::Athena))
+    let record = Archived {
+        connection: name.to_string(),
+        sql: sql.to_string(),
+        parameters: parameters.to_vec(),
+        fetched_at: chrono::Utc::now(),
+        answer,
+    };
+    Ok((record, Origin::Athena))
 }
 
 /// The value an answer is: one row of one numeric column. NULL or no row is nothing to
@@ -413,4 +423,94 @@ pub async fn check_online(
         }
     }
     problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(ty: &str, rows: Vec<Vec<Option<&str>>>) -> Answer {
+        Answer {
+            query_id: "q-1".into(),
+            columns: vec![("_col0".into(), ty.into())],
+            rows: rows
+                .into_iter()
+                .map(|r| r.into_iter().map(|c| c.map(String::from)).collect())
+                .collect(),
+            bytes_scanned: 42,
+            engine_ms: 7,
+            reused: false,
+        }
+    }
+
+    #[test]
+    fn one_numeric_cell_is_the_value() {
+        let v = value_of(&answer("bigint", vec![vec![Some("12")]])).unwrap();
+        assert_eq!(v.number(), Some(12.0));
+        assert_eq!(v.note(), Some("Athena query q-1: 42 bytes scanned"));
+        let d = value_of(&answer("decimal(10,2)", vec![vec![Some("3.25")]])).unwrap();
+        assert_eq!(d.number(), Some(3.25));
+        for (a, note) in [
+            (
+                answer("double", vec![vec![None]]),
+                "Athena query q-1: `_col0` is NULL",
+            ),
+            (answer("bigint", vec![]), "Athena query q-1 returned no row"),
+        ] {
+            assert_eq!(value_of(&a).unwrap(), Measured::NoData(note.into()));
+        }
+        for (a, error) in [
+            (
+                answer("bigint", vec![vec![Some("1")], vec![Some("2")]]),
+                "returned 2 rows, not one number",
+            ),
+            (
+                answer("varchar", vec![vec![Some("x")]]),
+                "returned a varchar (`_col0`), not a number",
+            ),
+            (
+                answer("bigint", vec![vec![Some("1"), Some("2")]]),
+                "returned 2 columns, not one number",
+            ),
+        ] {
+            let e = value_of(&a).unwrap_err();
+            assert!(e.ends_with(error), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_connection_is_checked_at_once() {
+        let c: config::AthenaConnection = toml::from_str(
+            "database = ' '\noutput = 'https://x'\ntimeout_secs = 0\nmax_concurrency = 0\n\
+             reuse_results_minutes = 20000\naccess_key_id_env = 'K'",
+        )
+        .unwrap();
+        let problems = AthenaSettings::from_config(&c, Path::new(".")).unwrap_err();
+        assert_eq!(problems.len(), 6, "{problems:#?}");
+        let c: config::AthenaConnection = toml::from_str("database = 'tallyfy_acme'").unwrap();
+        let s = AthenaSettings::from_config(&c, Path::new(".")).unwrap();
+        assert_eq!(
+            (
+                s.workgroup.as_str(),
+                s.catalog.as_str(),
+                s.timeout,
+                s.max_concurrency
+            ),
+            ("primary", "AwsDataCatalog", Duration::from_secs(300), 4)
+        );
+    }
+
+    #[test]
+    fn explain_gets_the_literals_in_order() {
+        assert_eq!(
+            spliced(
+                "SELECT 1 WHERE a = '?' AND b >= ? AND c < ?",
+                &[
+                    "DATE '2026-03-15'".into(),
+                    "TIMESTAMP '2026-03-16 00:00:00.000'".into()
+                ]
+            ),
+            "SELECT 1 WHERE a = '?' AND b >= DATE '2026-03-15' AND c < TIMESTAMP '2026-03-16 00:00:00.000'"
+        );
+    }
 }
