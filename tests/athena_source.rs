@@ -388,3 +388,71 @@ async fn key_results_computed_in_athena() {
         assert!(q.starts_with("EXPLAIN "), "{q}");
     }
 }
+
+/// A backfill passes each date's parameters; a recompute answers from each date's archive
+/// without asking Athena again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backfill_passes_each_dates_parameters() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = job();
+    let only = &text[..text
+        .find("[[objectives.key_results]]\nid = \"A-KR2\"")
+        .unwrap()];
+    std::fs::write(dir.path().join("job.toml"), only).unwrap();
+    let (fake, url) = FakeAthena::start(dir.path(), KEY).await;
+    let range = ["--from", "2026-03-04", "--to", "2026-03-05"];
+    let backfill = blocking(
+        dir.path(),
+        &url,
+        &[&["backfill", "job.toml"][..], &range].concat(),
+    )
+    .await;
+    assert!(
+        backfill.status.success(),
+        "{}",
+        String::from_utf8_lossy(&backfill.stderr)
+    );
+    let ends: Vec<String> = fake
+        .sent("StartQueryExecution")
+        .iter()
+        .map(|s| s["ExecutionParameters"][1].as_str().unwrap().to_string())
+        .collect();
+    let mut sorted = ends.clone();
+    sorted.sort();
+    assert_eq!(
+        sorted,
+        [
+            "TIMESTAMP '2026-03-05 00:00:00.000'",
+            "TIMESTAMP '2026-03-06 00:00:00.000'"
+        ]
+    );
+    // p1 and p2 by the end of 4 March; p3 (5 March, 16:00) too by the end of the 5th.
+    let value = |d: &str| {
+        number(
+            &partition_rows(
+                &dir.path().join(format!("out/kr_snapshots/as_of={d}")),
+                "kr_id",
+                &[],
+            )["A-KR1"],
+            "value",
+        )
+    };
+    assert_eq!((value("2026-03-04"), value("2026-03-05")), (2.0, 3.0));
+    let recompute = blocking(
+        dir.path(),
+        &url,
+        &[&["recompute", "job.toml"][..], &range, &["--force"]].concat(),
+    )
+    .await;
+    assert!(
+        recompute.status.success(),
+        "{}",
+        String::from_utf8_lossy(&recompute.stderr)
+    );
+    assert_eq!(
+        fake.sent("StartQueryExecution").len(),
+        2,
+        "the recompute asked Athena nothing"
+    );
+    assert_eq!((value("2026-03-04"), value("2026-03-05")), (2.0, 3.0));
+}
