@@ -170,7 +170,7 @@ impl Client {
                     state,
                     secs: s.timeout.as_secs_f64(),
                 },
-                Waited::Api(e) => self.error("GetQueryExecution", e),
+                Waited::Api(e) => self.error("GetQueryExecution", *e),
             })?;
         let stats = execution.statistics();
         let mut answer = Answer {
@@ -234,7 +234,7 @@ pub enum Waited {
     TimedOut {
         state: String,
     },
-    Api(SdkError<GetQueryExecutionError, HttpResponse>),
+    Api(Box<SdkError<GetQueryExecutionError, HttpResponse>>),
 }
 
 /// Polls query `id` with backoff (from `first_poll`, growing by half to 5 s) until it
@@ -254,7 +254,7 @@ pub async fn wait(
             .query_execution_id(id)
             .send()
             .await
-            .map_err(Waited::Api)?;
+            .map_err(|e| Waited::Api(Box::new(e)))?;
         let execution = got
             .query_execution()
             .cloned()

@@ -88,7 +88,13 @@ impl SourceKind for Athena {
             archive: None,
             ..api.clone()
         };
-        let got = answer(name, settings, client.as_ref(), &q.sql, &q.parameters, &api).await;
+        let asking = super::Asking {
+            name,
+            settings,
+            client: client.as_ref(),
+            api: &api,
+        };
+        let got = answer(&asking, &q.sql, &q.parameters).await;
         let mut rows = format!(
             "workgroup {}, database {}\n{}\n",
             settings.workgroup, settings.database, q.sql

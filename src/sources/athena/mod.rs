@@ -182,31 +182,40 @@ pub enum Origin {
 /// Whichever it came from, it is archived with the run (`api.archive`), so a recompute of the
 /// date finds it.
 async fn answer(
-    name: &str,
-    settings: &AthenaSettings,
-    client: Option<&Client>,
+    asking: &Asking<'_>,
     sql: &str,
     parameters: &[String],
-    api: &ApiOptions,
 ) -> Result<(Answer, Origin), String> {
     let file = file_name(sql, parameters);
-    let (record, origin) = fetch(name, settings, client, sql, parameters, api, &file).await?;
-    if let Some(archive) = &api.archive {
+    let (record, origin) = fetch(asking, sql, parameters, &file).await?;
+    if let Some(archive) = &asking.api.archive {
         let text = serde_json::to_string_pretty(&record).expect("answers serialise");
-        archive.child(name).put(&file, text).await?;
+        archive.child(asking.name).put(&file, text).await?;
     }
     Ok((record.answer, origin))
 }
 
+/// Who asks: the connection (its name and settings), its client (none when it replays) and
+/// the run's options.
+struct Asking<'a> {
+    name: &'a str,
+    settings: &'a AthenaSettings,
+    client: Option<&'a Client>,
+    api: &'a ApiOptions,
+}
+
 async fn fetch(
-    name: &str,
-    settings: &AthenaSettings,
-    client: Option<&Client>,
+    asking: &Asking<'_>,
     sql: &str,
     parameters: &[String],
-    api: &ApiOptions,
     file: &str,
 ) -> Result<(Archived, Origin), String> {
+    let Asking {
+        name,
+        settings,
+        client,
+        api,
+    } = *asking;
     let parse = |text: &str, at: &dyn std::fmt::Display| {
         serde_json::from_str::<Archived>(text)
             .map_err(|e| format!("{at} is not an archived Athena answer: {e}"))
@@ -337,9 +346,14 @@ pub async fn extract(
     };
     let answers: Vec<_> = futures::stream::iter(queries)
         .map(|q| {
-            let client = client.as_ref();
+            let asking = Asking {
+                name,
+                settings,
+                client: client.as_ref(),
+                api,
+            };
             async move {
-                let got = answer(name, settings, client, &q.sql, &q.parameters, api).await;
+                let got = answer(&asking, &q.sql, &q.parameters).await;
                 (q.krs, got)
             }
         })
