@@ -456,3 +456,32 @@ async fn a_backfill_passes_each_dates_parameters() {
     );
     assert_eq!((value("2026-03-04"), value("2026-03-05")), (2.0, 3.0));
 }
+
+/// HTTPS everywhere but loopback: an endpoint in the environment is checked like a base URL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_http_endpoint_off_loopback_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("job.toml"), job()).unwrap();
+    let o = blocking(
+        dir.path(),
+        "http://athena.example.com",
+        &[
+            "preview",
+            "job.toml",
+            "--kr",
+            "A-KR1",
+            "--as-of",
+            "2026-03-15",
+        ],
+    )
+    .await;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        text.contains("connection `lake`: AWS_ENDPOINT_URL_ATHENA: base_url `http://athena.example.com` must use https (plain http is allowed on loopback only)"),
+        "{text}"
+    );
+}

@@ -72,6 +72,15 @@ impl Client {
     /// The SDK client, from the connection's region, profile and keys; `AWS_ENDPOINT_URL_ATHENA`
     /// (or `AWS_ENDPOINT_URL`) points it elsewhere.
     pub async fn new(settings: &AthenaSettings) -> Result<Client, String> {
+        // HTTPS everywhere but loopback, for an endpoint set in the environment too.
+        for var in ["AWS_ENDPOINT_URL_ATHENA", "AWS_ENDPOINT_URL"] {
+            if let Ok(url) = std::env::var(var)
+                && !url.trim().is_empty()
+            {
+                crate::sources::http::check_base_url(&url).map_err(|e| format!("{var}: {e}"))?;
+                break;
+            }
+        }
         let sdk = crate::storage::aws_sdk_config(&settings.aws).await?;
         let config = aws_sdk_athena::config::Builder::from(&sdk)
             .retry_config(

@@ -81,7 +81,20 @@ impl SourceKind for Athena {
         let client = if api.replay.is_some() || settings.replay.is_some() {
             None
         } else {
-            super::Client::new(settings).await.ok()
+            match super::Client::new(settings).await {
+                Ok(c) => Some(c),
+                Err(message) => {
+                    return Ok(Preview {
+                        kr_id: kr.id.clone(),
+                        source: format!("{name}: Athena"),
+                        value: Err(SourceError::Api {
+                            connection: name.to_string(),
+                            message,
+                        }),
+                        rows: None,
+                    });
+                }
+            }
         };
         // Nothing is archived by a preview.
         let api = ApiOptions {
