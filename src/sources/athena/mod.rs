@@ -301,6 +301,12 @@ pub fn value_of(answer: &Answer) -> Result<Measured, String> {
     let value: f64 = text
         .parse()
         .map_err(|_| format!("Athena query {id}: `{text}` is not a number"))?;
+    // 0 ÷ 0 over no rows, as for a Tallyfy key result: nothing to measure yet
+    if value.is_nan() {
+        return Ok(Measured::NoData(format!(
+            "Athena query {id}: `{column}` is NaN"
+        )));
+    }
     Ok(Measured::Traced {
         value,
         source: format!(
