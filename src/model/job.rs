@@ -218,11 +218,32 @@ impl Level {
 }
 
 /// `aligns_to = { key_result = "CEO-KR2", contribution = 1.0 }`, or a list of them.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug, Clone)]
 pub enum AlignsTo {
     One(AlignmentConfig),
     Many(Vec<AlignmentConfig>),
+}
+
+// By hand rather than `untagged`, so that a mistake inside the table is reported as the
+// table's own error (`unknown field `kr``), not as "did not match any variant".
+impl<'de> Deserialize<'de> for AlignsTo {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = AlignsTo;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a table { key_result = \"…\", contribution = … } or a list of them")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, m: A) -> Result<AlignsTo, A::Error> {
+                AlignmentConfig::deserialize(MapAccessDeserializer::new(m)).map(AlignsTo::One)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, s: A) -> Result<AlignsTo, A::Error> {
+                Vec::deserialize(SeqAccessDeserializer::new(s)).map(AlignsTo::Many)
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }
 
 impl AlignsTo {

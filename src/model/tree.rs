@@ -276,4 +276,30 @@ mod tests {
             "{w:#?}"
         );
     }
+
+    #[test]
+    fn a_mistake_inside_aligns_to_names_the_field() {
+        let obj = |aligns: &str| {
+            format!(
+                "[[objectives]]\nid = \"A\"\ntitle = \"x\"\nowner = \"o\"\nperiod = \"FY27-Q1\"\naligns_to = {aligns}\n"
+            )
+        };
+        let errs = errors(&obj(r#"{ kr = "C-KR1" }"#));
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(
+            errs[0].contains(
+                "objective A: unknown field `kr`, expected `key_result` or `contribution`"
+            ),
+            "{errs:?}"
+        );
+        let errs = errors(&obj(r#"[{ key_result = "C-KR1", weight = 2 }]"#));
+        assert!(errs[0].contains("unknown field `weight`"), "{errs:?}");
+        let errs = errors(&obj(r#""C-KR1""#));
+        assert!(
+            errs[0].contains(
+                "expected a table { key_result = \"…\", contribution = … } or a list of them"
+            ),
+            "{errs:?}"
+        );
+    }
 }

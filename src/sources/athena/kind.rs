@@ -78,22 +78,18 @@ impl SourceKind for Athena {
         let q = queries(&[kr], api.as_of())
             .pop()
             .expect("one query per key result");
-        let client = if api.replay.is_some() || settings.replay.is_some() {
-            None
-        } else {
-            match super::Client::new(settings).await {
-                Ok(c) => Some(c),
-                Err(message) => {
-                    return Ok(Preview {
-                        kr_id: kr.id.clone(),
-                        source: format!("{name}: Athena"),
-                        value: Err(SourceError::Api {
-                            connection: name.to_string(),
-                            message,
-                        }),
-                        rows: None,
-                    });
-                }
+        let client = match super::client_for(settings, api).await {
+            Ok(c) => c,
+            Err(message) => {
+                return Ok(Preview {
+                    kr_id: kr.id.clone(),
+                    source: format!("{name}: Athena"),
+                    value: Err(SourceError::Api {
+                        connection: name.to_string(),
+                        message,
+                    }),
+                    rows: None,
+                });
             }
         };
         // Nothing is archived by a preview.

@@ -321,6 +321,15 @@ pub fn value_of(answer: &Answer) -> Result<Measured, String> {
     })
 }
 
+/// The client a connection's queries need: none when it answers from a replay archive (its
+/// own `replay`, or `run --replay`).
+async fn client_for(settings: &AthenaSettings, api: &ApiOptions) -> Result<Option<Client>, String> {
+    if api.replay.is_some() || settings.replay.is_some() {
+        return Ok(None);
+    }
+    Client::new(settings).await.map(Some)
+}
+
 /// One value per key result of `krs`, and the bytes the queries run scanned.
 pub async fn extract(
     name: &str,
@@ -329,27 +338,23 @@ pub async fn extract(
     api: &ApiOptions,
 ) -> (Vec<KrValue>, i64) {
     let queries = queries(krs, api.as_of());
-    let replayed = api.replay.is_some() || settings.replay.is_some();
-    let client = if replayed {
-        None
-    } else {
-        match Client::new(settings).await {
-            Ok(c) => Some(c),
-            Err(message) => {
-                let values = krs
-                    .iter()
-                    .map(|k| KrValue {
-                        kr_id: k.id.clone(),
-                        value: Err(SourceError::Api {
-                            connection: name.to_string(),
-                            message: message.clone(),
-                        }),
-                    })
-                    .collect();
-                return (values, 0);
-            }
+    let client = match client_for(settings, api).await {
+        Ok(c) => c,
+        Err(message) => {
+            let values = krs
+                .iter()
+                .map(|k| KrValue {
+                    kr_id: k.id.clone(),
+                    value: Err(SourceError::Api {
+                        connection: name.to_string(),
+                        message: message.clone(),
+                    }),
+                })
+                .collect();
+            return (values, 0);
         }
     };
+    let replayed = client.is_none();
     let answers: Vec<_> = futures::stream::iter(queries)
         .map(|q| {
             let asking = Asking {
@@ -423,11 +428,9 @@ pub async fn check_online(
     krs: &[&KeyResult],
     api: &ApiOptions,
 ) -> Vec<(String, String)> {
-    if api.replay.is_some() || settings.replay.is_some() {
-        return Vec::new();
-    }
-    let client = match Client::new(settings).await {
-        Ok(c) => c,
+    let client = match client_for(settings, api).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return Vec::new(), // a replay archive has nothing to plan against
         Err(e) => return vec![(format!("connection {name}"), e)],
     };
     let mut problems = Vec::new();
