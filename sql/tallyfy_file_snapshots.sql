@@ -2,7 +2,7 @@
 -- snapshots (TALLYFY.md §3), leaving out those from after the end of the evaluation day. Each
 -- Tallyfy event writes a full snapshot, so a file holds whole snapshots and rows of two files
 -- are never mixed. A process id that is empty ('', 'nan', 'NaN', see tallyfy_latest) belongs
--- to no process.
+-- to no process. try_timestamp(x) is `TRY_CAST(x AS TIMESTAMP)` (src/engine/functions.rs).
 -- It reads `tallyfy_raw_part`, the export rows of some whole files: it holds an entry per
 -- (process, file) while it runs, so it runs over a bounded part of the files at a time and
 -- tallyfy_snapshots keeps the newest (src/sources/tallyfy/mod.rs, register_views).
@@ -16,8 +16,8 @@ per_file AS (
   SELECT
     process_id,
     src_path,
-    max(TRY_CAST(process_last_modified AS TIMESTAMP)) AS process_last_modified,
-    max(TRY_CAST(last_modified AS TIMESTAMP)) AS row_last_modified
+    max(try_timestamp(process_last_modified)) AS process_last_modified,
+    max(try_timestamp(last_modified)) AS row_last_modified
   FROM source
   GROUP BY process_id, src_path
 ),

@@ -3,7 +3,8 @@
 -- 'YYYY-MM-DD HH:MM:SS' and the ISO 'T' forms, Yes/No as booleans. Export column names kept.
 -- Tallyfy's three spellings of an empty cell ('', 'nan', 'NaN' — NULL → pandas NaN → string
 -- in their pipeline) are NULL: empty_as_null(x) is
--- `CASE WHEN trim(x) IN ('', 'nan', 'NaN') THEN NULL ELSE x END` (src/engine/functions.rs).
+-- `CASE WHEN trim(x) IN ('', 'nan', 'NaN') THEN NULL ELSE x END`, and try_timestamp(x) is
+-- `TRY_CAST(x AS TIMESTAMP)`, parsing a run of equal cells once (src/engine/functions.rs).
 WITH source AS (
   -- The chosen snapshots (one per process) on the left: the join keeps them in memory and
   -- streams the export rows past them, instead of holding every row. Rows are matched
@@ -26,8 +27,8 @@ typed AS (
     CAST(TRY_CAST(empty_as_null(total_tasks_in_process) AS DOUBLE) AS BIGINT) AS total_tasks_in_process,
     CAST(TRY_CAST(empty_as_null(tasks_completed) AS DOUBLE) AS BIGINT) AS tasks_completed,
     lower(trim(empty_as_null(process_status))) AS process_status,
-    TRY_CAST(trim(empty_as_null(process_last_modified)) AS TIMESTAMP) AS process_last_modified,
-    TRY_CAST(trim(empty_as_null(process_completed_at)) AS TIMESTAMP) AS process_completed_at,
+    try_timestamp(trim(empty_as_null(process_last_modified))) AS process_last_modified,
+    try_timestamp(trim(empty_as_null(process_completed_at))) AS process_completed_at,
     lower(trim(empty_as_null(type))) AS type,
     CASE lower(trim(empty_as_null(has_form_fields))) WHEN 'yes' THEN true WHEN 'no' THEN false END AS has_form_fields,
     trim(empty_as_null(kick_off_task_id)) AS kick_off_task_id,
@@ -50,9 +51,9 @@ typed AS (
     CAST(TRY_CAST(empty_as_null(total_guests_assigned) AS DOUBLE) AS BIGINT) AS total_guests_assigned,
     CAST(TRY_CAST(empty_as_null(total_assignees) AS DOUBLE) AS BIGINT) AS total_assignees,
     CAST(TRY_CAST(empty_as_null(completed_by) AS DOUBLE) AS BIGINT) AS completed_by,
-    TRY_CAST(trim(empty_as_null(assigned_or_shown_on)) AS TIMESTAMP) AS assigned_or_shown_on,
-    TRY_CAST(trim(empty_as_null(due_by)) AS TIMESTAMP) AS due_by,
-    TRY_CAST(trim(empty_as_null(completed_on)) AS TIMESTAMP) AS completed_on,
+    try_timestamp(trim(empty_as_null(assigned_or_shown_on))) AS assigned_or_shown_on,
+    try_timestamp(trim(empty_as_null(due_by))) AS due_by,
+    try_timestamp(trim(empty_as_null(completed_on))) AS completed_on,
     CAST(TRY_CAST(empty_as_null(no_of_form_fields) AS DOUBLE) AS BIGINT) AS no_of_form_fields,
     lower(trim(empty_as_null(form_field_type))) AS form_field_type,
     empty_as_null(question_in_form_field) AS question_in_form_field,
@@ -63,7 +64,7 @@ typed AS (
     CAST(TRY_CAST(empty_as_null(no_of_issue_resolved) AS DOUBLE) AS BIGINT) AS no_of_issue_resolved,
     CAST(TRY_CAST(empty_as_null(total_comments) AS DOUBLE) AS BIGINT) AS total_comments,
     empty_as_null(comment) AS comment,
-    TRY_CAST(trim(empty_as_null(last_modified)) AS TIMESTAMP) AS last_modified,
+    try_timestamp(trim(empty_as_null(last_modified))) AS last_modified,
     src_file AS snapshot_file,
     snapshot_at
   FROM source

@@ -70,6 +70,7 @@ pub fn new_session() -> SessionContext {
     options.optimizer.hash_join_single_partition_threshold_rows = 4 << 20;
     let ctx = SessionContext::new_with_config(config);
     ctx.register_udf(functions::EmptyAsNull::udf());
+    ctx.register_udf(functions::TryTimestamp::udf());
     ctx.register_udf(functions::round_significant());
     ctx
 }
