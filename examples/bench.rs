@@ -59,18 +59,18 @@ async fn main() {
             // The physical plan of the materialised Tallyfy view over DIR.
             let ctx = okrflow::engine::new_session();
             let location = Location::Local(PathBuf::from(arg(1, "")));
-            let _loaded = tallyfy::loader::register(&ctx, "tallyfy", &location)
+            let loaded = tallyfy::loader::register(&ctx, "tallyfy", &location)
                 .await
                 .unwrap();
             let scratch = tempfile::tempdir().unwrap();
-            tallyfy::register_views(&ctx, as_of(), scratch.path(), None)
+            tallyfy::register_views_once(&ctx, &loaded, as_of(), scratch.path(), None)
                 .await
                 .unwrap();
             let latest = okrflow::engine::registry::TALLYFY
                 .iter()
                 .find(|s| s.name == arg(3, "tallyfy_latest"))
                 .expect("a Tallyfy view's name");
-            // tallyfy_file_snapshots over every file at once, as one part.
+            // tallyfy_file_index (and tallyfy_latest_read) over every file at once, as one part.
             let all = ctx.table("tallyfy_raw").await.unwrap().into_view();
             ctx.register_table("tallyfy_raw_part", all).unwrap();
             let sql = format!(
@@ -126,7 +126,7 @@ async fn tallyfy_bench(dir: &Path, repeat: usize) {
     let mut values = serde_json::Map::new();
     for _ in 0..repeat {
         let started = Instant::now();
-        let extracted = tallyfy::extract_showing("tallyfy", &location, &krs, as_of(), None)
+        let extracted = tallyfy::extract_showing("tallyfy", &location, &krs, as_of(), None, None)
             .await
             .unwrap()
             .0;

@@ -1,44 +1,24 @@
--- tallyfy_file_snapshots: each process's snapshot in each export file, with what orders
--- snapshots (TALLYFY.md §3), leaving out those from after the end of the evaluation day. Each
--- Tallyfy event writes a full snapshot, so a file holds whole snapshots and rows of two files
--- are never mixed. A process id that is empty ('', 'nan', 'NaN', see tallyfy_latest) belongs
--- to no process. try_timestamp(x) is `TRY_CAST(x AS TIMESTAMP)` (src/engine/functions.rs).
--- It reads `tallyfy_raw_part`, the export rows of some whole files: it holds an entry per
--- (process, file) while it runs, so it runs over a bounded part of the files at a time and
--- tallyfy_snapshots keeps the newest (src/sources/tallyfy/mod.rs, register_views).
+-- tallyfy_file_snapshots: every process's snapshot in every export file as the files are now,
+-- leaving out those from after the end of the evaluation day. It reads tallyfy_file_index:
+-- this run's entries for new files and earlier runs' for files that were not changed.
 WITH source AS (
-  SELECT process_id, src_path, process_last_modified, last_modified
-  FROM tallyfy_raw_part
-  WHERE empty_as_null(process_id) IS NOT NULL
+  SELECT * FROM tallyfy_file_index
 ),
 
-per_file AS (
-  SELECT
-    process_id,
-    src_path,
-    max(try_timestamp(process_last_modified)) AS process_last_modified,
-    max(try_timestamp(last_modified)) AS row_last_modified
-  FROM source
-  GROUP BY process_id, src_path
-),
-
-filed AS (
-  -- The file's name and time, from the index of files (the small side first).
-  SELECT p.*, f.src_file, f.src_mtime
+current AS (
+  -- An entry counts only while its file is there with the same size and time; the file's
+  -- path as this run's scans report it comes with it (the small side first).
+  SELECT i.*, f.src_path
   FROM tallyfy_files f
-  JOIN per_file p ON p.src_path = f.src_path
-),
-
-dated AS (
-  SELECT *, coalesce(process_last_modified, row_last_modified, src_mtime) AS snapshot_at
-  FROM filed
+  JOIN source i
+    ON i.src_file = f.src_file AND i.src_size = f.src_size AND i.src_mtime = f.src_mtime
 ),
 
 as_of AS (
   -- The one-row parameters first: the join holds them, not the snapshots.
-  SELECT d.*
+  SELECT c.*
   FROM tallyfy_params p
-  JOIN dated d ON d.snapshot_at < p.as_of_end
+  JOIN current c ON c.snapshot_at < p.as_of_end
 ),
 
 final AS (

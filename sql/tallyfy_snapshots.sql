@@ -1,8 +1,6 @@
 -- tallyfy_snapshots: the newest whole snapshot (one export file) of each process, as of the
 -- end of the evaluation day, from tallyfy_file_snapshots: latest process_last_modified, then
 -- latest row last_modified, then the newest file, then the file name (TALLYFY.md §3).
--- It keeps tallyfy_file_snapshots' columns, so the newest of one part's snapshots and the
--- newest so far is again the newest: register_views computes it part by part that way.
 WITH source AS (
   SELECT * FROM tallyfy_file_snapshots
 ),

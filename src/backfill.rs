@@ -353,6 +353,7 @@ async fn extract(
                 archive: Some(archive.clone()),
                 as_of: Some(date),
                 day_archive: is_past(date).then_some(archive),
+                state: Some(opened.clone()),
             },
             None,
         ),
@@ -364,6 +365,7 @@ async fn extract(
                     archive: None,
                     as_of: Some(date),
                     day_archive: None,
+                    state: Some(opened.clone()),
                 },
                 download,
             )

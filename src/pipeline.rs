@@ -268,6 +268,7 @@ async fn run_locked(
         archive: Some(Archive::of_output(opened, options.as_of)),
         as_of: Some(options.as_of),
         day_archive: None,
+        state: Some(opened.clone()),
     };
     let extracted = extract(plan, options.as_of, &api).await?;
     let run = RunInfo {

@@ -6,7 +6,7 @@ mod common;
 
 use common::{date, repo};
 use okrflow::model::Location;
-use okrflow::sources::tallyfy::{loader, register_views};
+use okrflow::sources::tallyfy::{loader, register_views_once};
 use std::collections::BTreeSet;
 
 /// The files that hold the job file's types.
@@ -157,12 +157,18 @@ fn every_field_of_the_job_file_is_in_the_reference() {
 async fn columns_part() -> String {
     let dir = tempfile::tempdir().unwrap();
     let ctx = okrflow::engine::new_session();
-    loader::register(&ctx, "t", &Location::Local(dir.path().to_path_buf()))
+    let loaded = loader::register(&ctx, "t", &Location::Local(dir.path().to_path_buf()))
         .await
         .unwrap();
-    register_views(&ctx, date("2026-03-01"), &dir.path().join("_scratch"), None)
-        .await
-        .unwrap();
+    register_views_once(
+        &ctx,
+        &loaded,
+        date("2026-03-01"),
+        &dir.path().join("_scratch"),
+        None,
+    )
+    .await
+    .unwrap();
     let mut out = String::new();
     for view in VIEWS {
         let schema = ctx.table(*view).await.unwrap().schema().clone();

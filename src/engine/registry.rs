@@ -31,8 +31,12 @@ macro_rules! statement {
 
 /// The Tallyfy views, registered per connection in this order.
 pub const TALLYFY: &[Statement] = &[
+    statement!("tallyfy_file_index", View),
     statement!("tallyfy_file_snapshots", View),
     statement!("tallyfy_snapshots", View),
+    statement!("tallyfy_kept_snapshots", View),
+    statement!("tallyfy_snapshots_to_read", View),
+    statement!("tallyfy_latest_read", View),
     statement!("tallyfy_latest", View),
     statement!("tallyfy_processes", View),
     statement!("tallyfy_tasks", View),

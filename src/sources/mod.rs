@@ -36,6 +36,9 @@ pub struct ApiOptions {
     /// For a past run date: that day's raw archive, answering the requests it holds before
     /// the network is asked (a Looker result archived that day is the value of that day).
     pub day_archive: Option<http::Archive>,
+    /// The run's output, where a source keeps what it learnt for the next run
+    /// (`_okrflow/state/`); `None` keeps nothing (`preview`, `validate`).
+    pub state: Option<crate::storage::Opened>,
 }
 
 impl ApiOptions {

@@ -3,7 +3,7 @@
 //! `validate`, and by a run before it scans the exports.
 
 use super::query::{self, QueryParams};
-use super::{loader, register_views};
+use super::{loader, register_views_once};
 use crate::engine::{self, EngineError};
 use crate::model::Location;
 use crate::sources::{KeyResult, KrSource, Link};
@@ -37,13 +37,13 @@ pub async fn plan_queries(
     let empty = tempfile::tempdir().map_err(scratch_err)?;
     let ctx = engine::new_session();
     // An empty folder: the raw tables with every export column and no row.
-    loader::register(&ctx, "schema", &Location::Local(empty.path().to_path_buf()))
+    let loaded = loader::register(&ctx, "schema", &Location::Local(empty.path().to_path_buf()))
         .await
         .map_err(|e| EngineError::Register {
             table: "tallyfy_raw".into(),
             message: e.to_string(),
         })?;
-    register_views(&ctx, as_of, &empty.path().join("_scratch"), None).await?;
+    register_views_once(&ctx, &loaded, as_of, &empty.path().join("_scratch"), None).await?;
     for (k, sql) in queries {
         let params = QueryParams {
             as_of: k.value_date(as_of),

@@ -44,10 +44,12 @@ impl SourceKind for Tallyfy {
         krs: &[&KeyResult],
         api: &ApiOptions,
     ) -> Result<Extracted, EngineError> {
-        Ok(extract_showing(name, location, krs, api.as_of(), None)
-            .await?
-            .0
-            .into())
+        Ok(
+            extract_showing(name, location, krs, api.as_of(), None, api.state.as_ref())
+                .await?
+                .0
+                .into(),
+        )
     }
 
     async fn preview(
@@ -58,7 +60,7 @@ impl SourceKind for Tallyfy {
         api: &ApiOptions,
     ) -> Result<Preview, EngineError> {
         let (mut values, rows) =
-            extract_showing(name, location, &[kr], api.as_of(), Some(&kr.id)).await?;
+            extract_showing(name, location, &[kr], api.as_of(), Some(&kr.id), None).await?;
         let value = values
             .pop()
             .map_or_else(|| unreachable!("one value per key result"), |v| v.value);

@@ -4,8 +4,8 @@
 //! per file with its `src_file` name and `src_mtime`, which the dedup SQL orders snapshots
 //! by. Files are listed here (to check each footer and to know each file's time and rows) and
 //! scanned as one table; `input_file_name()`, a constant per file, ties each row to its file.
-//! The same scan is also registered in parts of whole files (`tallyfy_raw_part_<n>`), for the
-//! views that must run over a bounded number of rows at a time.
+//! [`Loaded::register_scan`] registers a scan of some of the files, for the steps that read
+//! only new files or only those holding chosen snapshots, a bounded part at a time.
 
 use super::{MEMBER_COLUMNS, PROCESS_COLUMNS};
 use crate::model::Location;
@@ -29,7 +29,24 @@ use std::sync::Arc;
 /// The registered exports; keeps the local copy of S3 exports alive while it is used.
 pub struct Loaded {
     pub stats: LoadStats,
+    /// The process exports, in name order.
+    pub processes: Vec<ExportFile>,
+    /// At most how many rows a part read at once holds ([`parts`]).
+    pub part_rows: usize,
     _cache: Option<tempfile::TempDir>,
+}
+
+impl Loaded {
+    /// Registers `name` as one scan of `files` (some of [`Loaded::processes`]), with the
+    /// columns and `src_path` of `tallyfy_raw`.
+    pub fn register_scan(
+        &self,
+        ctx: &SessionContext,
+        name: &str,
+        files: &[&ExportFile],
+    ) -> datafusion::error::Result<()> {
+        register_files(ctx, name, &PROCESS_COLUMNS, files)
+    }
 }
 
 /// What was found under a connection's URL.
@@ -41,17 +58,17 @@ pub struct LoadStats {
 
 /// One export file.
 #[derive(Debug, Clone)]
-struct ExportFile {
+pub struct ExportFile {
     /// Path as DataFusion reads it.
     url: String,
     /// Path relative to the connection's URL, written to `src_file`.
-    key: String,
+    pub key: String,
     /// The object-store location DataFusion reports through `input_file_name()`.
     location: String,
-    mtime_nanos: i64,
-    size: u64,
+    pub mtime_nanos: i64,
+    pub size: u64,
     /// Rows, from the footer.
-    rows: usize,
+    pub rows: usize,
 }
 
 /// The all-string schema of an export with the given columns.
@@ -179,19 +196,17 @@ pub async fn register_in_parts(
         process_files: processes.len(),
         member_files: members.len(),
     };
-    let parts = parts(&processes, part_rows);
-    register_files(ctx, "tallyfy_raw", &PROCESS_COLUMNS, &processes)
-        .and_then(|()| register_files(ctx, "tallyfy_members_raw", &MEMBER_COLUMNS, &members))
-        .and_then(|()| {
-            parts.iter().enumerate().try_for_each(|(n, files)| {
-                register_files(ctx, &part_table(n), &PROCESS_COLUMNS, files)
-            })
-        })
-        .and_then(|()| register_index(ctx, &parts, &members))
+    let all: Vec<&ExportFile> = processes.iter().collect();
+    let member_files: Vec<&ExportFile> = members.iter().collect();
+    register_files(ctx, "tallyfy_raw", &PROCESS_COLUMNS, &all)
+        .and_then(|()| register_files(ctx, "tallyfy_members_raw", &MEMBER_COLUMNS, &member_files))
+        .and_then(|()| register_index(ctx, &processes, &members))
         .map_err(|e| unreadable(e.to_string()))?;
     tracing::debug!(connection, ?stats, "registered Tallyfy exports");
     Ok(Loaded {
         stats,
+        processes,
+        part_rows,
         _cache: cache,
     })
 }
@@ -309,7 +324,7 @@ fn register_files(
     ctx: &SessionContext,
     name: &str,
     columns: &[&str],
-    files: &[ExportFile],
+    files: &[&ExportFile],
 ) -> datafusion::error::Result<()> {
     ctx.deregister_table(name)?;
     if files.is_empty() {
@@ -342,12 +357,16 @@ fn register_files(
 /// not by the exports.
 pub const PART_ROWS: usize = 2_000_000;
 
-/// The process exports split, in order, into parts of whole files with at most `max_rows` rows
-/// each (a larger file is a part of its own).
-fn parts(files: &[ExportFile], max_rows: usize) -> Vec<&[ExportFile]> {
+/// The files split, in order, into parts of whole files with at most `max_rows` rows each (a
+/// larger file is a part of its own).
+pub fn parts<'a, F: std::borrow::Borrow<ExportFile>>(
+    files: &'a [F],
+    max_rows: usize,
+) -> Vec<&'a [F]> {
     let mut parts = Vec::new();
     let (mut start, mut rows) = (0, 0usize);
     for (i, f) in files.iter().enumerate() {
+        let f = f.borrow();
         if i > start && rows.saturating_add(f.rows) > max_rows {
             parts.push(&files[start..i]);
             (start, rows) = (i, 0);
@@ -360,48 +379,40 @@ fn parts(files: &[ExportFile], max_rows: usize) -> Vec<&[ExportFile]> {
     parts
 }
 
-/// The name of part `n` of `tallyfy_raw`: a scan of its files, with the same columns.
-pub fn part_table(n: usize) -> String {
-    format!("tallyfy_raw_part_{n}")
-}
-
 /// Registers `tallyfy_files`: each export file's path as the scans report it (`src_path`),
-/// its name under the connection's URL (`src_file`), its modification time, and for process
-/// exports the part of `tallyfy_raw` it is in (`src_part`, see [`part_table`]).
+/// its name under the connection's URL (`src_file`), its size in bytes and its modification
+/// time (which, with the name, tell an unchanged file).
 fn register_index(
     ctx: &SessionContext,
-    parts: &[&[ExportFile]],
+    processes: &[ExportFile],
     members: &[ExportFile],
 ) -> datafusion::error::Result<()> {
     let schema = Arc::new(Schema::new(vec![
         Field::new("src_path", DataType::Utf8, false),
         Field::new("src_file", DataType::Utf8, false),
+        Field::new("src_size", DataType::Int64, false),
         Field::new(
             "src_mtime",
             DataType::Timestamp(TimeUnit::Nanosecond, None),
             false,
         ),
-        Field::new("src_part", DataType::Int64, true),
     ]));
-    let files: Vec<(Option<i64>, &ExportFile)> = parts
-        .iter()
-        .enumerate()
-        .flat_map(|(n, files)| files.iter().map(move |f| (Some(n as i64), f)))
-        .chain(members.iter().map(|f| (None, f)))
-        .collect();
+    let files: Vec<&ExportFile> = processes.iter().chain(members).collect();
     let index = RecordBatch::try_new(
         schema.clone(),
         vec![
             Arc::new(StringArray::from_iter_values(
-                files.iter().map(|(_, f)| f.location.as_str()),
+                files.iter().map(|f| f.location.as_str()),
             )),
             Arc::new(StringArray::from_iter_values(
-                files.iter().map(|(_, f)| f.key.as_str()),
+                files.iter().map(|f| f.key.as_str()),
+            )),
+            Arc::new(Int64Array::from_iter_values(
+                files.iter().map(|f| f.size as i64),
             )),
             Arc::new(TimestampNanosecondArray::from_iter_values(
-                files.iter().map(|(_, f)| f.mtime_nanos),
+                files.iter().map(|f| f.mtime_nanos),
             )),
-            Arc::new(Int64Array::from_iter(files.iter().map(|(part, _)| *part))),
         ],
     )?;
     ctx.deregister_table("tallyfy_files")?;
@@ -443,6 +454,6 @@ mod tests {
         );
         assert_eq!(sizes(usize::MAX), [vec![3, 3, 5, 1, 1, 10, 2]]);
         assert_eq!(sizes(1).len(), files.len());
-        assert!(parts(&[], 6).is_empty());
+        assert!(parts::<ExportFile>(&[], 6).is_empty());
     }
 }

@@ -5,6 +5,8 @@
 //! - [`loader`]: lists the export files and registers them, with their file name and time,
 //!   as the raw table the SQL in `sql/tallyfy_*.sql` deduplicates and types;
 //! - [`query`]: checks and runs a key result's SQL with bound parameters;
+//! - [`state`]: what the export files told earlier runs, kept under the output;
+//! - [`snapshots`]: the layers that read the exports, with that state;
 //! - [`check`]: plans every key result's SQL against the views over no exports;
 //! - [`preview`]: the rows a key result's query aggregated, for `preview`;
 //! - [`generate`]: the deterministic generator of the bundled sample exports.
@@ -16,14 +18,14 @@ pub mod kind;
 pub mod loader;
 pub mod preview;
 pub mod query;
+pub mod snapshots;
+pub mod state;
 
 use crate::engine::{self, EngineError, midnight, registry};
 use crate::model::Location;
 use crate::sources::{KeyResult, KrSource, Link};
 use crate::sources::{KrValue, Measured, SourceError};
 use chrono::NaiveDate;
-use datafusion::arrow::array::AsArray;
-use datafusion::arrow::datatypes::Int64Type;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::logical_expr::LogicalPlan;
@@ -31,6 +33,8 @@ use datafusion::prelude::{DataFrame, SessionContext, col, ident, lit, when};
 use datafusion::scalar::ScalarValue;
 use futures::StreamExt;
 use query::QueryParams;
+use snapshots::Built;
+use state::StateDir;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
@@ -41,12 +45,17 @@ pub use kind::Tallyfy;
 /// once per evaluation date (dates differ only between periods). For the key result `show`
 /// (`preview`), also the rows its query aggregated, read from the same views while they
 /// exist: the exports are scanned once.
+///
+/// With `output`, the connection's state is read from and saved under it
+/// (`_okrflow/state/tallyfy/<connection>/`, [`state`]): unchanged export files are not read
+/// again for what they told an earlier run.
 pub async fn extract_showing(
     connection: &str,
     location: &Location,
     krs: &[&KeyResult],
     as_of: NaiveDate,
     show: Option<&str>,
+    output: Option<&crate::storage::Opened>,
 ) -> Result<(Vec<KrValue>, Option<String>), EngineError> {
     let mut shown = None;
     // SQL that does not plan fails its key result before any export is read.
@@ -82,7 +91,7 @@ pub async fn extract_showing(
         return Ok((values, shown));
     }
     let ctx = engine::new_session();
-    let _loaded = match loader::register(&ctx, connection, location).await {
+    let loaded = match loader::register(&ctx, connection, location).await {
         Ok(loaded) => loaded,
         Err(e) => {
             tracing::error!(connection, error = %e, "Tallyfy exports unreadable");
@@ -97,6 +106,12 @@ pub async fn extract_showing(
     for k in krs {
         by_date.entry(k.value_date(as_of)).or_default().push(k);
     }
+    // Without a state (an unwritable output, or none) every export is read, as on a first run.
+    let scratch_state = tempfile::tempdir();
+    let mut state = match &scratch_state {
+        Ok(dir) => StateDir::open(output, connection, dir.path()).await,
+        Err(e) => Err(format!("cannot make a scratch folder: {e}")),
+    };
     for (day, krs) in by_date {
         let queries: Vec<(&KeyResult, &str, QueryParams)> = krs
             .iter()
@@ -123,11 +138,26 @@ pub async fn extract_showing(
         // The views of the day could not be built (the scratch folder is full or unwritable):
         // the day's key results fail with that, the others go on.
         let scratch = tempfile::tempdir();
-        let built = match &scratch {
-            Ok(dir) => register_views(&ctx, day, dir.path(), Some(&planned))
-                .await
-                .map_err(|e| e.to_string()),
-            Err(e) => Err(format!("cannot make a scratch folder: {e}")),
+        let built = match (&scratch, &mut state) {
+            (Ok(dir), Ok(state)) => {
+                let mut built =
+                    register_views(&ctx, &loaded, day, dir.path(), Some(&planned), state)
+                        .await
+                        .map_err(|e| e.to_string());
+                // What the state holds could not be read: once more, reading every export.
+                if let Err(e) = &built
+                    && !state.is_empty()
+                {
+                    state.forget(e);
+                    let again = dir.path().join("again");
+                    built = register_views(&ctx, &loaded, day, &again, Some(&planned), state)
+                        .await
+                        .map_err(|e| e.to_string());
+                }
+                built
+            }
+            (Err(e), _) => Err(format!("cannot make a scratch folder: {e}")),
+            (_, Err(e)) => Err(e.clone()),
         };
         if let Err(message) = built {
             let e = SourceError::Unreadable {
@@ -172,22 +202,31 @@ pub async fn extract_showing(
             shown = preview::aggregated_rows(ctx, sql, &params).await;
         }
     }
+    if let Ok(state) = &state
+        && let Err(e) = state.save().await
+    {
+        tracing::warn!(connection, state = %state.display(), error = %e, "Tallyfy state not saved: the next run reads more");
+    }
     Ok((values, shown))
 }
 
 /// Registers `tallyfy_params` (the end of the evaluation day) and the Tallyfy views of
-/// `sql/` over the raw tables [`loader::register`] made. `scratch` is a folder that must
-/// outlive the queries: `tallyfy_latest` is written there.
+/// `sql/` over the exports `loaded` registered. `scratch` is a folder that must outlive the
+/// queries: `tallyfy_latest` is written there. `state` is the connection's state
+/// ([`StateDir::open`]; a scratch one reads every export): what it holds is used, and the
+/// day's new index entries and rows are added to it.
 ///
 /// `queries` are the SQL (with parameters) that will run on the views: `tallyfy_latest` is
 /// computed with only the columns they read, the others NULL. `None` computes every column,
-/// for queries not known in advance.
+/// for queries not known in advance (and keeps no rows in the state).
 pub async fn register_views(
     ctx: &SessionContext,
+    loaded: &loader::Loaded,
     day: NaiveDate,
     scratch: &std::path::Path,
     queries: Option<&[(&str, QueryParams)]>,
-) -> Result<(), EngineError> {
+    state: &mut StateDir,
+) -> Result<Built, EngineError> {
     let err = |message: String| EngineError::Register {
         table: "tallyfy_params".into(),
         message,
@@ -198,8 +237,12 @@ pub async fn register_views(
     let batch =
         RecordBatch::try_from_iter(vec![("as_of_end", end)]).map_err(|e| err(e.to_string()))?;
     engine::register_batches(ctx, "tallyfy_params", vec![batch.clone()], batch.schema())?;
-    // One row per process: small, and tallyfy_latest's join builds one table of it.
-    newest_snapshots(ctx, day).await?;
+    let mut built = Built::default();
+    let started = std::time::Instant::now();
+    snapshots::index(ctx, loaded, state, &mut built).await?;
+    // One row per process: small, and tallyfy_latest's joins build on it.
+    let chosen = snapshots::newest(ctx).await?;
+    tracing::debug!(%day, ?built, ms = started.elapsed().as_millis(), "tallyfy_snapshots computed");
     // Computed once per evaluation date, since every key result's SQL reads them: the rows of
     // each process's chosen snapshot, written to `scratch` (they grow with the exports), and
     // one row per process, kept in memory (BENCHMARKS.md has the measurements). Reading and
@@ -209,16 +252,20 @@ pub async fn register_views(
         .position(|s| s.name == "tallyfy_latest")
         .map(|i| (&registry::TALLYFY[i], &registry::TALLYFY[i + 1..]))
         .expect("tallyfy_latest is registered");
+    let started = std::time::Instant::now();
+    // Which columns the queries read, planned over an empty stand-in of the full view.
+    snapshots::inputs_of_latest(ctx, loaded, state, None, &mut Built::default()).await?;
     engine::register_view(ctx, latest).await?;
     let full = ctx
         .table(latest.name)
         .await
         .map_err(|e| engine::statement_err(latest, e))?;
-    let narrowed = match queries {
-        None => full,
+    let read = match queries {
+        None => None,
         Some(queries) => {
-            let started = std::time::Instant::now();
-            let read = read_columns(ctx, &full, after, queries).await?;
+            let mut read = read_columns(ctx, &full, after, queries).await?;
+            // What tells a row's snapshot, for the state.
+            read.extend(["snapshot_process_id", "snapshot_file"].map(String::from));
             let mut names: Vec<&String> = read.iter().collect();
             names.sort();
             tracing::debug!(
@@ -228,6 +275,18 @@ pub async fn register_views(
                 ms = started.elapsed().as_millis(),
                 "tallyfy_latest columns read"
             );
+            Some(read)
+        }
+    };
+    snapshots::inputs_of_latest(ctx, loaded, state, read.as_ref(), &mut built).await?;
+    engine::register_view(ctx, latest).await?;
+    let full = ctx
+        .table(latest.name)
+        .await
+        .map_err(|e| engine::statement_err(latest, e))?;
+    let narrowed = match &read {
+        None => full,
+        Some(read) => {
             let columns = full.schema().fields().iter().map(|f| {
                 if read.contains(f.name()) {
                     ident(f.name())
@@ -241,7 +300,6 @@ pub async fn register_views(
                 .map_err(|e| engine::statement_err(latest, e))?
         }
     };
-    let started = std::time::Instant::now();
     // Rows grouped by kind in the scratch files: most queries read one kind (through
     // tallyfy_tasks, tallyfy_comments, tallyfy_form_fields) and skip the others' files.
     let kind = when(
@@ -254,7 +312,25 @@ pub async fn register_views(
         .with_column("row_kind", kind)
         .map_err(|e| engine::statement_err(latest, e))?;
     engine::materialise_as(ctx, latest, narrowed, Some(scratch), Some("row_kind")).await?;
-    tracing::debug!(%day, ms = started.elapsed().as_millis(), "tallyfy_latest computed");
+    tracing::debug!(%day, ?built, ms = started.elapsed().as_millis(), "tallyfy_latest computed");
+    snapshots::keep_latest(
+        loaded,
+        state,
+        day,
+        &scratch.join(latest.name),
+        read.as_ref(),
+        &chosen,
+    )
+    .await;
+    for name in [
+        "tallyfy_raw_part",
+        "tallyfy_state_latest",
+        "tallyfy_state_chosen",
+        "tallyfy_state_files",
+    ] {
+        ctx.deregister_table(name)
+            .map_err(|e| engine::statement_err(latest, e))?;
+    }
     for s in after {
         engine::register_view(ctx, s).await?;
         if s.name == "tallyfy_processes" {
@@ -263,71 +339,24 @@ pub async fn register_views(
             tracing::debug!(%day, ms = started.elapsed().as_millis(), "tallyfy_processes computed");
         }
     }
-    Ok(())
+    Ok(built)
 }
 
-/// Registers `tallyfy_snapshots` in memory, computed a part of `tallyfy_raw` at a time
-/// (`tallyfy_files.src_part`): finding each file's snapshots holds an entry per (process, file),
-/// so a part at a time bounds that by a part's rows. Each part's `tallyfy_file_snapshots` and
-/// the newest snapshots so far go into `tallyfy_snapshots` again, which keeps the newest.
-async fn newest_snapshots(ctx: &SessionContext, day: NaiveDate) -> Result<(), EngineError> {
-    let statement = |name: &str| {
-        registry::TALLYFY
-            .iter()
-            .find(|s| s.name == name)
-            .expect("a registered Tallyfy view")
-    };
-    let (files, newest) = (
-        statement("tallyfy_file_snapshots"),
-        statement("tallyfy_snapshots"),
-    );
-    let started = std::time::Instant::now();
-    let counted = engine::query(
-        ctx,
-        "SELECT CAST(count(DISTINCT src_part) AS BIGINT) FROM tallyfy_files",
-    )
-    .await?;
-    let parts = counted
-        .first()
-        .and_then(|b| b.column(0).as_primitive_opt::<Int64Type>())
-        .map_or(0, |c| c.value(0).max(0) as usize);
-    // No process exports: one pass over the empty table, for the columns.
-    let tables: Vec<String> = match parts {
-        0 => vec!["tallyfy_raw".into()],
-        n => (0..n).map(loader::part_table).collect(),
-    };
-    let (mut schema, mut kept) = (None, Vec::new());
-    for table in &tables {
-        register_alias(ctx, files, "tallyfy_raw_part", table).await?;
-        let (found, mut candidates) = engine::collect(ctx, files).await?;
-        candidates.append(&mut kept);
-        engine::register_batches(ctx, files.name, candidates, found)?;
-        let (chosen, rows) = engine::collect(ctx, newest).await?;
-        (schema, kept) = (Some(chosen), rows);
-    }
-    let schema = schema.expect("one pass at least");
-    engine::register_batches(ctx, newest.name, kept, schema)?;
-    // The last part's tables would only mislead a key result's SQL.
-    for name in ["tallyfy_raw_part", files.name] {
-        ctx.deregister_table(name)
-            .map_err(|e| engine::statement_err(files, e))?;
-    }
-    tracing::debug!(%day, parts, ms = started.elapsed().as_millis(), "tallyfy_snapshots computed");
-    Ok(())
-}
-
-/// Registers the table `table` under the name `alias` too, replacing what was there.
-async fn register_alias(
+/// [`register_views`] with a state of its own in `scratch`, kept nowhere: every export is read.
+pub async fn register_views_once(
     ctx: &SessionContext,
-    s: &registry::Statement,
-    alias: &str,
-    table: &str,
-) -> Result<(), EngineError> {
-    let err = |e| engine::statement_err(s, e);
-    let df = ctx.table(table).await.map_err(err)?;
-    ctx.deregister_table(alias).map_err(err)?;
-    ctx.register_table(alias, df.into_view()).map_err(err)?;
-    Ok(())
+    loaded: &loader::Loaded,
+    day: NaiveDate,
+    scratch: &std::path::Path,
+    queries: Option<&[(&str, QueryParams)]>,
+) -> Result<Built, EngineError> {
+    let mut state = StateDir::open(None, "scratch", &scratch.join("state"))
+        .await
+        .map_err(|message| EngineError::Register {
+            table: "tallyfy_latest".into(),
+            message,
+        })?;
+    register_views(ctx, loaded, day, scratch, queries, &mut state).await
 }
 
 /// The columns of `tallyfy_latest` that `queries` read, directly or through the `views` over

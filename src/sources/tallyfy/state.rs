@@ -1,0 +1,432 @@
+//! What a connection's export files told earlier runs, kept under the output at
+//! `_okrflow/state/tallyfy/<connection>/`, so that a night with a few new exports reads the
+//! old ones only for what it needs (BENCHMARKS.md):
+//!
+//! - the snapshot index: each export file's snapshots (a row per process and file, with the
+//!   times that order them), in Parquet files that each cover some export files;
+//! - the typed rows of the snapshots the last evaluation date chose (`tallyfy_latest`), with
+//!   the columns they hold, and which snapshots those are.
+//!
+//! An export file is known by its name, size and modification time: a changed or deleted file
+//! drops what was kept of it. `manifest.json` names the files in use and is written last, so a
+//! run that stops midway leaves the previous state whole. All of it is a cache: a missing,
+//! unreadable or outdated state (or another okrflow's SQL) only makes a run read more.
+
+use crate::engine::registry;
+use crate::storage::Opened;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+use futures::TryStreamExt;
+use object_store::ObjectStoreExt;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, LazyLock, Mutex};
+
+/// An export file as a run saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileId {
+    pub key: String,
+    pub size: u64,
+    pub mtime_nanos: i64,
+}
+
+impl From<&super::loader::ExportFile> for FileId {
+    fn from(f: &super::loader::ExportFile) -> Self {
+        FileId {
+            key: f.key.clone(),
+            size: f.size,
+            mtime_nanos: f.mtime_nanos,
+        }
+    }
+}
+
+/// A file of the snapshot index and the export files it covers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IndexFile {
+    pub name: String,
+    pub files: Vec<FileId>,
+}
+
+/// The typed rows of one evaluation date's chosen snapshots.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LatestRows {
+    /// A folder of Parquet files, one folder per `row_kind` below it.
+    pub folder: String,
+    /// A Parquet file of the chosen snapshots (`process_id`, `src_file`).
+    pub chosen: String,
+    /// The columns of `tallyfy_latest` that hold values; the others are NULL.
+    pub columns: Vec<String>,
+    /// The export files the rows were read from, as they were.
+    pub files: Vec<FileId>,
+}
+
+/// `manifest.json`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// The Tallyfy SQL the state was computed with ([`sql_version`]).
+    pub sql: String,
+    pub index: Vec<IndexFile>,
+    pub latest: Option<LatestRows>,
+}
+
+/// A hash of the SQL whose results the state keeps: another version of it starts afresh.
+pub fn sql_version() -> String {
+    let mut hash = Sha256::new();
+    for s in registry::TALLYFY {
+        hash.update(s.name);
+        hash.update(s.sql);
+    }
+    hash.finalize()[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// One user of a kept state at a time in this process (the dates of a backfill run
+/// concurrently); the output's lock keeps other processes out.
+fn lock_of(url: &str) -> Arc<tokio::sync::Mutex<()>> {
+    static LOCKS: LazyLock<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>> =
+        LazyLock::new(Default::default);
+    let mut locks = LOCKS.lock().unwrap_or_else(|e| e.into_inner());
+    locks.entry(url.to_string()).or_default().clone()
+}
+
+/// Where a connection's state lives: under an output (kept between runs), or in a scratch
+/// folder (`preview`, `validate`, the benchmarks: nothing is kept).
+pub struct StateDir {
+    opened: Opened,
+    /// The folder under the store's root, without slashes around it.
+    folder: String,
+    /// Unique to this run: the names of the files it writes start with it.
+    token: String,
+    kept: bool,
+    /// What the state says; updated as the run goes, saved by [`StateDir::save`].
+    pub manifest: Manifest,
+    _lock: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl StateDir {
+    /// The state of `connection` under `output`, read now; or, without an output, a scratch
+    /// state in `scratch` that starts empty and is never saved.
+    pub async fn open(
+        output: Option<&Opened>,
+        connection: &str,
+        scratch: &std::path::Path,
+    ) -> Result<StateDir, String> {
+        let token = format!(
+            "{}-{}",
+            chrono::Utc::now().format("%Y%m%dT%H%M%S"),
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        let Some(output) = output else {
+            let opened = crate::storage::open(&crate::model::Location::Local(scratch.into()), true)
+                .await
+                .map_err(|e| e.to_string())?;
+            return Ok(StateDir {
+                opened,
+                folder: "state".into(),
+                token,
+                kept: false,
+                manifest: Manifest::default(),
+                _lock: None,
+            });
+        };
+        let safe: String = connection
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "-_".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let folder = format!("_okrflow/state/tallyfy/{safe}");
+        let lock = lock_of(&output.url(&folder)).lock_owned().await;
+        let mut state = StateDir {
+            opened: output.clone(),
+            folder,
+            token,
+            kept: true,
+            manifest: Manifest::default(),
+            _lock: Some(lock),
+        };
+        state.manifest = state.read_manifest().await;
+        state.drop_missing().await;
+        Ok(state)
+    }
+
+    /// Forgets what the manifest names but the folder does not hold (one listing).
+    async fn drop_missing(&mut self) {
+        let root = self.opened.path(&self.folder);
+        let listed: Result<Vec<_>, _> = self.opened.store.list(Some(&root)).try_collect().await;
+        let present: HashSet<String> = match listed {
+            Ok(objects) => objects
+                .iter()
+                .filter_map(|o| o.location.prefix_match(&root)?.next())
+                .map(|p| p.as_ref().to_string())
+                .collect(),
+            Err(e) => {
+                self.forget(&e.to_string());
+                return;
+            }
+        };
+        let before = self.manifest.clone();
+        self.manifest.index.retain(|f| present.contains(&f.name));
+        if let Some(l) = &self.manifest.latest
+            && !(present.contains(&l.folder) && present.contains(&l.chosen))
+        {
+            self.manifest.latest = None;
+        }
+        if self.manifest != before {
+            tracing::warn!(state = %self.display(), "Tallyfy state misses files it names: those exports are read again");
+        }
+    }
+
+    /// Starts afresh: what the state held is not used (it is replaced when saved).
+    pub fn forget(&mut self, why: &str) {
+        tracing::warn!(state = %self.display(), error = why, "Tallyfy state not used: every export is read");
+        self.manifest = Manifest {
+            sql: sql_version(),
+            ..Manifest::default()
+        };
+    }
+
+    /// Whether the state holds anything to use.
+    pub fn is_empty(&self) -> bool {
+        self.manifest.index.is_empty() && self.manifest.latest.is_none()
+    }
+
+    /// Whether what is written here is kept for the next run.
+    pub fn is_kept(&self) -> bool {
+        self.kept
+    }
+
+    /// The manifest, or an empty one (with a warning when it was there but not usable).
+    async fn read_manifest(&self) -> Manifest {
+        let path = self.opened.path(&self.relative("manifest.json"));
+        let fresh = Manifest {
+            sql: sql_version(),
+            ..Manifest::default()
+        };
+        let bytes = match self.opened.store.get(&path).await {
+            Ok(got) => match got.bytes().await {
+                Ok(b) => b,
+                Err(e) => return self.unusable(fresh, &e.to_string()),
+            },
+            Err(object_store::Error::NotFound { .. }) => return fresh,
+            Err(e) => return self.unusable(fresh, &e.to_string()),
+        };
+        match serde_json::from_slice::<Manifest>(&bytes) {
+            Ok(m) if m.sql == fresh.sql => m,
+            Ok(_) => {
+                tracing::info!(state = %self.display(), "Tallyfy state is from other SQL: starting afresh");
+                fresh
+            }
+            Err(e) => self.unusable(fresh, &e.to_string()),
+        }
+    }
+
+    fn unusable(&self, fresh: Manifest, why: &str) -> Manifest {
+        tracing::warn!(state = %self.display(), error = why, "Tallyfy state not usable: every export is read");
+        fresh
+    }
+
+    fn relative(&self, name: &str) -> String {
+        format!("{}/{name}", self.folder)
+    }
+
+    /// Where the state is, to show.
+    pub fn display(&self) -> String {
+        self.opened.url(&self.folder)
+    }
+
+    /// A new name for a file or folder this run writes: `<token>-<what>`.
+    pub fn new_name(&self, what: &str) -> String {
+        format!("{}-{what}", self.token)
+    }
+
+    /// The URL DataFusion reads or writes `name` (a file, or a folder ending in `/`) by.
+    pub fn url(&self, name: &str) -> String {
+        self.opened.url(&self.relative(name))
+    }
+
+    /// Makes the state's store known to `ctx`.
+    pub fn register(&self, ctx: &datafusion::prelude::SessionContext) {
+        self.opened.register(ctx);
+    }
+
+    /// Writes `batches` as the Parquet file `name`.
+    pub async fn put(
+        &self,
+        name: &str,
+        schema: SchemaRef,
+        batches: &[RecordBatch],
+    ) -> Result<(), String> {
+        let bytes = crate::sink::parquet::encode(schema, batches)?;
+        self.opened
+            .store
+            .put(&self.opened.path(&self.relative(name)), bytes.into())
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("{}: {e}", self.url(name)))
+    }
+
+    /// Copies the files below the local folder `dir` to the folder `name`, keeping their
+    /// relative paths.
+    pub async fn put_folder(&self, name: &str, dir: &std::path::Path) -> Result<(), String> {
+        let mut pending = vec![dir.to_path_buf()];
+        while let Some(at) = pending.pop() {
+            for entry in std::fs::read_dir(&at).map_err(|e| format!("{}: {e}", at.display()))? {
+                let path = entry.map_err(|e| e.to_string())?.path();
+                if path.is_dir() {
+                    pending.push(path);
+                    continue;
+                }
+                let relative = path.strip_prefix(dir).map_err(|e| e.to_string())?;
+                let relative = relative.to_string_lossy().replace('\\', "/");
+                let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+                let target = self.relative(&format!("{name}/{relative}"));
+                self.opened
+                    .store
+                    .put(&self.opened.path(&target), bytes.into())
+                    .await
+                    .map_err(|e| format!("{}: {e}", self.opened.url(&target)))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Saves the manifest (when the state is kept), then deletes what it no longer names.
+    pub async fn save(&self) -> Result<(), String> {
+        if !self.kept {
+            return Ok(());
+        }
+        let json = serde_json::to_vec_pretty(&self.manifest).map_err(|e| e.to_string())?;
+        let manifest = self.opened.path(&self.relative("manifest.json"));
+        self.opened
+            .store
+            .put(&manifest, json.into())
+            .await
+            .map_err(|e| format!("{}: {e}", self.url("manifest.json")))?;
+        let mut used: HashSet<&str> = self
+            .manifest
+            .index
+            .iter()
+            .map(|f| f.name.as_str())
+            .collect();
+        if let Some(l) = &self.manifest.latest {
+            used.extend([l.folder.as_str(), l.chosen.as_str()]);
+        }
+        let root = self.opened.path(&self.folder);
+        let objects: Vec<_> = self
+            .opened
+            .store
+            .list(Some(&root))
+            .try_collect()
+            .await
+            .map_err(|e| e.to_string())?;
+        for o in objects {
+            let Some(first) = o.location.prefix_match(&root).and_then(|mut p| p.next()) else {
+                continue;
+            };
+            let first = first.as_ref().to_string();
+            if first != "manifest.json" && !used.contains(first.as_str()) {
+                // A file left behind is only space: the next save tries again.
+                if let Err(e) = self.opened.store.delete(&o.location).await {
+                    tracing::debug!(object = %o.location, error = %e, "old Tallyfy state not deleted");
+                }
+            }
+        }
+        // A folder has no object of its own on S3; on disk the emptied ones stay behind.
+        if let Ok(dir) = url::Url::parse(&self.url("")).and_then(|u| {
+            u.to_file_path()
+                .map_err(|()| url::ParseError::RelativeUrlWithoutBase)
+        }) {
+            remove_empty_folders(&dir);
+        }
+        Ok(())
+    }
+}
+
+/// Removes the empty folders below `dir` (not `dir` itself).
+fn remove_empty_folders(dir: &std::path::Path) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            remove_empty_folders(&path);
+            let _ = std::fs::remove_dir(&path);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A manifest is kept between runs, and what it no longer names is deleted; one from
+    /// other SQL, or unreadable, is an empty state.
+    #[tokio::test]
+    async fn the_manifest_names_what_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let output = crate::storage::open(&crate::model::Location::Local(dir.path().into()), true)
+            .await
+            .unwrap();
+        let scratch = dir.path().join("scratch");
+        let mut state = StateDir::open(Some(&output), "my conn", &scratch)
+            .await
+            .unwrap();
+        assert!(state.manifest.index.is_empty() && state.manifest.latest.is_none());
+        let schema = std::sync::Arc::new(datafusion::arrow::datatypes::Schema::empty());
+        let (a, b) = (state.new_name("a.parquet"), state.new_name("b.parquet"));
+        state.put(&a, schema.clone(), &[]).await.unwrap();
+        state.put(&b, schema, &[]).await.unwrap();
+        let old = dir.path().join("scratch-latest/row_kind=x");
+        std::fs::create_dir_all(&old).unwrap();
+        std::fs::write(old.join("a.parquet"), b"x").unwrap();
+        state
+            .put_folder("old-latest", &dir.path().join("scratch-latest"))
+            .await
+            .unwrap();
+        let file = FileId {
+            key: "x.parquet".into(),
+            size: 3,
+            mtime_nanos: 4,
+        };
+        state.manifest.index.push(IndexFile {
+            name: a.clone(),
+            files: vec![file],
+        });
+        state.save().await.unwrap();
+        let folder = dir.path().join("_okrflow/state/tallyfy/my_conn");
+        assert!(folder.join(&a).exists() && !folder.join(&b).exists());
+        assert!(!folder.join("old-latest").exists());
+        let again = StateDir::open(Some(&output), "my conn", &scratch)
+            .await
+            .unwrap();
+        assert_eq!(again.manifest, state.manifest);
+
+        let mut other = state.manifest.clone();
+        other.sql = "older".into();
+        std::fs::write(
+            folder.join("manifest.json"),
+            serde_json::to_vec(&other).unwrap(),
+        )
+        .unwrap();
+        let fresh = StateDir::open(Some(&output), "my conn", &scratch)
+            .await
+            .unwrap();
+        assert!(fresh.manifest.index.is_empty());
+        std::fs::write(folder.join("manifest.json"), b"{not json").unwrap();
+        let fresh = StateDir::open(Some(&output), "my conn", &scratch)
+            .await
+            .unwrap();
+        assert!(fresh.manifest.index.is_empty());
+        assert_eq!(fresh.manifest.sql, sql_version());
+    }
+}
