@@ -8,6 +8,11 @@
 //!   wall time against the latency bound, and requests made.
 //! - `nightly DIR [LOOKER_KRS JIRA_KRS TALLYFY_KRS LATENCY_MS]`: a whole run of such a job
 //!   plus Tallyfy key results over DIR, written to a temporary output: wall time and peak RSS.
+//! - `incremental DIR [NEW_FILES]`: two whole runs of the demo's seven Tallyfy key results
+//!   into one output, the first without the last NEW_FILES export files (default 3 of the 300,
+//!   1 % of the rows) and with no state, the second after they were added (with the state the
+//!   first kept); then a run of all the files into an empty output. Wall times, and whether
+//!   the second and third runs' values are the same.
 //! - `explain DIR [analyze] [VIEW]`: DataFusion's physical plan of the whole `tallyfy_latest`
 //!   view (or another Tallyfy view) over DIR (which side each join holds in memory); with
 //!   `analyze`, run, with each operator's rows and time. It is every column's plan, not the
@@ -20,6 +25,8 @@ mod common;
 use chrono::NaiveDate;
 use common::jira::{FakeJira, Site, issue};
 use common::looker::{FakeLooker, Instance, detail, query, tile};
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::datatypes::Float64Type;
 use okrflow::job::{self, KrSource, Link};
 use okrflow::model::Location;
 use okrflow::pipeline;
@@ -90,6 +97,9 @@ async fn main() {
         }
         Some("tallyfy") => {
             tallyfy_bench(Path::new(&arg(1, "")), arg(2, "3").parse().unwrap()).await
+        }
+        Some("incremental") => {
+            incremental_bench(Path::new(&arg(1, "")), arg(2, "3").parse().unwrap()).await
         }
         Some("api") => {
             api_bench(
@@ -343,6 +353,77 @@ async fn api_bench(looker_krs: usize, jira_krs: usize, latency_ms: u64) {
             "ratio": wall.as_secs_f64() / bound.as_secs_f64(),
             "looker": {"requests": looker_made, "expected": looker_requests, "repeated": looker_repeats, "bound_s": looker_bound.as_secs_f64()},
             "jira": {"requests": jira_made, "expected": jira_requests, "repeated": jira_repeats, "bound_s": jira_bound.as_secs_f64()},
+        })
+    );
+}
+
+/// A whole run of `plan` as of the demo quarter's end into `out`: wall time and the values.
+async fn timed_run(
+    plan: &okrflow::sources::Plan,
+    out: &Path,
+) -> (f64, serde_json::Map<String, serde_json::Value>) {
+    let options = pipeline::RunOptions {
+        as_of: as_of(),
+        output: Some(Location::Local(out.to_path_buf())),
+        replay: None,
+    };
+    let started = Instant::now();
+    let report = pipeline::run(plan, &options).await.unwrap();
+    let wall = started.elapsed().as_secs_f64();
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    let mut values = serde_json::Map::new();
+    for b in &report.tables["kr_snapshots"] {
+        let ids = b.column_by_name("kr_id").unwrap().as_string::<i32>();
+        let raw = b
+            .column_by_name("value")
+            .unwrap()
+            .as_primitive::<Float64Type>();
+        for i in 0..b.num_rows() {
+            values.insert(
+                ids.value(i).to_string(),
+                json!(raw.is_valid(i).then(|| raw.value(i))),
+            );
+        }
+    }
+    (wall, values)
+}
+
+async fn incremental_bench(exports: &Path, new_files: usize) {
+    let (looker, jira, _, _) = start_servers(0, 0, 0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("exports");
+    std::fs::create_dir_all(folder.join("members")).unwrap();
+    let mut files: Vec<PathBuf> = common::walk(exports)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .collect();
+    files.sort();
+    let (members, mut processes): (Vec<_>, Vec<_>) = files
+        .into_iter()
+        .partition(|p| p.parent().is_some_and(|d| d.ends_with("members")));
+    let added = processes.split_off(processes.len().saturating_sub(new_files));
+    // Hard links: the same bytes and times, no copy.
+    let link = |from: &PathBuf| {
+        let to = folder.join(from.strip_prefix(exports).unwrap());
+        std::fs::hard_link(from, to).unwrap();
+    };
+    members.iter().chain(&processes).for_each(link);
+    let job = bench_job(dir.path(), &looker, &jira, 0, 0, 7, Some(&folder));
+    let plan = job::load(&job).unwrap();
+    let out = dir.path().join("out");
+    let (first, _) = timed_run(&plan, &out).await;
+    added.iter().for_each(link);
+    let (nightly, with_state) = timed_run(&plan, &out).await;
+    let (fresh, without_state) = timed_run(&plan, &dir.path().join("fresh")).await;
+    println!(
+        "{}",
+        json!({
+            "engine": "okrflow", "files": processes.len() + added.len(), "added_files": added.len(),
+            "first_run_seconds": first, "second_run_seconds": nightly,
+            "run_without_state_seconds": fresh, "second_over_first": nightly / first,
+            "same_values": with_state == without_state, "values": with_state,
+            "values_without_state": if with_state == without_state { json!(null) } else { json!(without_state) },
+            "peak_rss_mib": peak_rss_mib(),
         })
     );
 }

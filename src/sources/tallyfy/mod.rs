@@ -6,7 +6,8 @@
 //!   as the raw table the SQL in `sql/tallyfy_*.sql` deduplicates and types;
 //! - [`query`]: checks and runs a key result's SQL with bound parameters;
 //! - [`state`]: what the export files told earlier runs, kept under the output;
-//! - [`snapshots`]: the layers that read the exports, with that state;
+//! - [`snapshots`]: the layers that read the exports, with that state, and [`latest`] the
+//!   typed rows of the chosen snapshots, in segments;
 //! - [`check`]: plans every key result's SQL against the views over no exports;
 //! - [`preview`]: the rows a key result's query aggregated, for `preview`;
 //! - [`generate`]: the deterministic generator of the bundled sample exports.
@@ -15,6 +16,7 @@ pub mod check;
 pub mod config;
 pub mod generate;
 pub mod kind;
+pub mod latest;
 pub mod loader;
 pub mod preview;
 pub mod query;
@@ -29,8 +31,7 @@ use chrono::NaiveDate;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::logical_expr::LogicalPlan;
-use datafusion::prelude::{DataFrame, SessionContext, col, ident, lit, when};
-use datafusion::scalar::ScalarValue;
+use datafusion::prelude::SessionContext;
 use futures::StreamExt;
 use query::QueryParams;
 use snapshots::Built;
@@ -241,7 +242,7 @@ pub async fn register_views(
     let started = std::time::Instant::now();
     snapshots::index(ctx, loaded, state, &mut built).await?;
     // One row per process: small, and tallyfy_latest's joins build on it.
-    let chosen = snapshots::newest(ctx).await?;
+    snapshots::newest(ctx).await?;
     tracing::debug!(%day, ?built, ms = started.elapsed().as_millis(), "tallyfy_snapshots computed");
     // Computed once per evaluation date, since every key result's SQL reads them: the rows of
     // each process's chosen snapshot, written to `scratch` (they grow with the exports), and
@@ -253,17 +254,10 @@ pub async fn register_views(
         .map(|i| (&registry::TALLYFY[i], &registry::TALLYFY[i + 1..]))
         .expect("tallyfy_latest is registered");
     let started = std::time::Instant::now();
-    // Which columns the queries read, planned over an empty stand-in of the full view.
-    snapshots::inputs_of_latest(ctx, loaded, state, None, &mut Built::default()).await?;
-    engine::register_view(ctx, latest).await?;
-    let full = ctx
-        .table(latest.name)
-        .await
-        .map_err(|e| engine::statement_err(latest, e))?;
     let read = match queries {
         None => None,
         Some(queries) => {
-            let mut read = read_columns(ctx, &full, after, queries).await?;
+            let mut read = read_columns(ctx, loaded, latest, after, queries).await?;
             // What tells a row's snapshot, for the state.
             read.extend(["snapshot_process_id", "snapshot_file"].map(String::from));
             let mut names: Vec<&String> = read.iter().collect();
@@ -271,73 +265,17 @@ pub async fn register_views(
             tracing::debug!(
                 %day,
                 columns = ?names,
-                of = full.schema().fields().len(),
                 ms = started.elapsed().as_millis(),
                 "tallyfy_latest columns read"
             );
             Some(read)
         }
     };
-    snapshots::inputs_of_latest(ctx, loaded, state, read.as_ref(), &mut built).await?;
-    engine::register_view(ctx, latest).await?;
-    let full = ctx
-        .table(latest.name)
-        .await
-        .map_err(|e| engine::statement_err(latest, e))?;
-    let narrowed = match &read {
-        None => full,
-        Some(read) => {
-            let columns = full.schema().fields().iter().map(|f| {
-                if read.contains(f.name()) {
-                    ident(f.name())
-                } else {
-                    let null = ScalarValue::try_from(f.data_type()).unwrap_or(ScalarValue::Null);
-                    lit(null).alias(f.name())
-                }
-            });
-            let columns: Vec<_> = columns.collect();
-            full.select(columns)
-                .map_err(|e| engine::statement_err(latest, e))?
-        }
-    };
-    // Rows grouped by kind in the scratch files: most queries read one kind (through
-    // tallyfy_tasks, tallyfy_comments, tallyfy_form_fields) and skip the others' files.
-    let kind = when(
-        col("type").in_list(ROW_TYPES.map(lit).to_vec(), false),
-        col("type"),
-    )
-    .otherwise(lit("other"))
-    .map_err(|e| engine::statement_err(latest, e))?;
-    let narrowed = narrowed
-        .with_column("row_kind", kind)
-        .map_err(|e| engine::statement_err(latest, e))?;
-    engine::materialise_as(ctx, latest, narrowed, Some(scratch), Some("row_kind")).await?;
-    tracing::debug!(%day, ?built, ms = started.elapsed().as_millis(), "tallyfy_latest computed");
-    snapshots::keep_latest(
-        loaded,
-        state,
-        day,
-        &scratch.join(latest.name),
-        read.as_ref(),
-        &chosen,
-    )
-    .await;
-    for name in [
-        "tallyfy_raw_part",
-        "tallyfy_state_latest",
-        "tallyfy_state_chosen",
-        "tallyfy_state_files",
-    ] {
-        ctx.deregister_table(name)
-            .map_err(|e| engine::statement_err(latest, e))?;
-    }
-    for s in after {
+    latest::build(ctx, loaded, state, day, scratch, read.as_ref(), &mut built).await?;
+    tracing::debug!(%day, ?built, ms = started.elapsed().as_millis(), "tallyfy_latest and tallyfy_processes computed");
+    // The views over them (tallyfy_processes is already computed).
+    for s in after.iter().filter(|s| s.name != "tallyfy_processes") {
         engine::register_view(ctx, s).await?;
-        if s.name == "tallyfy_processes" {
-            let started = std::time::Instant::now();
-            engine::materialise(ctx, s, None).await?;
-            tracing::debug!(%day, ms = started.elapsed().as_millis(), "tallyfy_processes computed");
-        }
     }
     Ok(built)
 }
@@ -366,12 +304,22 @@ pub async fn register_views_once(
 /// when it runs.
 async fn read_columns(
     ctx: &SessionContext,
-    latest: &DataFrame,
+    loaded: &loader::Loaded,
+    latest: &registry::Statement,
     views: &[registry::Statement],
     queries: &[(&str, QueryParams)],
 ) -> Result<HashSet<String>, EngineError> {
-    let schema = Arc::new(latest.schema().as_arrow().clone());
-    engine::register_batches(ctx, "tallyfy_latest", vec![], schema)?;
+    // tallyfy_latest's columns are tallyfy_latest_read's: planned over no rows.
+    let err = |e| engine::statement_err(latest, e);
+    let snapshots = ctx.table("tallyfy_snapshots").await.map_err(err)?;
+    let snapshots = Arc::new(snapshots.schema().as_arrow().clone());
+    engine::register_batches(ctx, "tallyfy_snapshots_to_read", vec![], snapshots)?;
+    loaded
+        .register_scan(ctx, "tallyfy_raw_part", &[])
+        .map_err(err)?;
+    let typed = snapshots::statement("tallyfy_latest_read");
+    let schema = snapshots::schema_of(ctx, typed).await?;
+    engine::register_batches(ctx, latest.name, vec![], schema)?;
     for s in views {
         engine::register_view(ctx, s).await?;
     }
@@ -406,14 +354,6 @@ async fn read_columns(
     }
     Ok(read)
 }
-
-/// The kinds of rows an export holds (`type`, TALLYFY.md).
-const ROW_TYPES: [&str; 4] = [
-    "process_task",
-    "process_task_data",
-    "process_task_comment",
-    "kick_off_task",
-];
 
 /// How many key results' queries run at once on one evaluation date.
 const QUERY_CONCURRENCY: usize = 4;

@@ -50,18 +50,28 @@ pub struct IndexFile {
     pub files: Vec<FileId>,
 }
 
-/// The typed rows of one evaluation date's chosen snapshots.
+/// Typed rows of chosen snapshots written by one run: a segment of `tallyfy_latest`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Segment {
+    /// A folder of Parquet files (a folder per `row_kind` below it).
+    pub folder: String,
+    /// A Parquet file of the snapshots whose rows these are (`process_id`, `src_file`).
+    pub chosen: String,
+    /// A Parquet file of the `tallyfy_processes` rows computed with these rows.
+    pub processes: String,
+    /// The export files as they were when the rows were read.
+    pub files: Vec<FileId>,
+}
+
+/// The kept segments of `tallyfy_latest`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LatestRows {
-    /// A folder of Parquet files, one folder per `row_kind` below it.
-    pub folder: String,
-    /// A Parquet file of the chosen snapshots (`process_id`, `src_file`).
-    pub chosen: String,
     /// The columns of `tallyfy_latest` that hold values; the others are NULL.
     pub columns: Vec<String>,
-    /// The export files the rows were read from, as they were.
-    pub files: Vec<FileId>,
+    /// Oldest first.
+    pub segments: Vec<Segment>,
 }
 
 /// `manifest.json`.
@@ -179,7 +189,11 @@ impl StateDir {
         let before = self.manifest.clone();
         self.manifest.index.retain(|f| present.contains(&f.name));
         if let Some(l) = &self.manifest.latest
-            && !(present.contains(&l.folder) && present.contains(&l.chosen))
+            && !l.segments.iter().all(|seg| {
+                [&seg.folder, &seg.chosen, &seg.processes]
+                    .iter()
+                    .all(|name| present.contains(name.split('/').next().unwrap_or_default()))
+            })
         {
             self.manifest.latest = None;
         }
@@ -277,6 +291,55 @@ impl StateDir {
             .map_err(|e| format!("{}: {e}", self.url(name)))
     }
 
+    /// The state's folder on this machine, when the output is a local folder.
+    pub fn local_dir(&self) -> Option<std::path::PathBuf> {
+        url::Url::parse(&self.url("")).ok()?.to_file_path().ok()
+    }
+
+    /// A local path of the state's file or folder `name`: where it is, for a local output;
+    /// else a copy downloaded into `scratch`.
+    pub async fn local(
+        &self,
+        name: &str,
+        scratch: &std::path::Path,
+    ) -> Result<std::path::PathBuf, String> {
+        if let Some(dir) = self.local_dir() {
+            return Ok(dir.join(name));
+        }
+        let root = self.opened.path(&self.relative(name));
+        // A file (its name ends in .parquet), or a folder of them.
+        let objects: Vec<object_store::path::Path> = if name.ends_with(".parquet") {
+            vec![root.clone()]
+        } else {
+            self.opened
+                .store
+                .list(Some(&root))
+                .map_ok(|o| o.location)
+                .try_collect()
+                .await
+                .map_err(|e| format!("{}: {e}", self.url(name)))?
+        };
+        for location in &objects {
+            let below: Vec<String> = location
+                .prefix_match(&root)
+                .into_iter()
+                .flatten()
+                .map(|p| p.as_ref().to_string())
+                .collect();
+            let to = match below.is_empty() {
+                true => scratch.join(name),
+                false => scratch.join(name).join(below.join("/")),
+            };
+            let fetched = async { self.opened.store.get(location).await?.bytes().await };
+            let bytes = fetched.await.map_err(|e| format!("{location}: {e}"))?;
+            if let Some(parent) = to.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+            }
+            std::fs::write(&to, bytes).map_err(|e| format!("{}: {e}", to.display()))?;
+        }
+        Ok(scratch.join(name))
+    }
+
     /// Copies the files below the local folder `dir` to the folder `name`, keeping their
     /// relative paths.
     pub async fn put_folder(&self, name: &str, dir: &std::path::Path) -> Result<(), String> {
@@ -314,14 +377,13 @@ impl StateDir {
             .put(&manifest, json.into())
             .await
             .map_err(|e| format!("{}: {e}", self.url("manifest.json")))?;
-        let mut used: HashSet<&str> = self
-            .manifest
-            .index
-            .iter()
-            .map(|f| f.name.as_str())
-            .collect();
+        // What the manifest names, by its first path segment (a folder, or a file).
+        let top = |name: &str| name.split('/').next().unwrap_or_default().to_string();
+        let mut used: HashSet<String> = self.manifest.index.iter().map(|f| top(&f.name)).collect();
         if let Some(l) = &self.manifest.latest {
-            used.extend([l.folder.as_str(), l.chosen.as_str()]);
+            for seg in &l.segments {
+                used.extend([&seg.folder, &seg.chosen, &seg.processes].map(|n| top(n)));
+            }
         }
         let root = self.opened.path(&self.folder);
         let objects: Vec<_> = self
@@ -336,7 +398,7 @@ impl StateDir {
                 continue;
             };
             let first = first.as_ref().to_string();
-            if first != "manifest.json" && !used.contains(first.as_str()) {
+            if first != "manifest.json" && !used.contains(&first) {
                 // A file left behind is only space: the next save tries again.
                 if let Err(e) = self.opened.store.delete(&o.location).await {
                     tracing::debug!(object = %o.location, error = %e, "old Tallyfy state not deleted");
