@@ -1,0 +1,236 @@
+//! The Tallyfy state under `<output>/_okrflow/state/tallyfy/<connection>/`: a run that uses
+//! what earlier runs kept gives exactly what a run into an empty output gives, after files
+//! were added, changed and deleted, for an earlier date, and with a damaged state; and a run
+//! reads again only the files it must (the manifest says which were indexed when).
+
+mod common;
+
+use common::{assert_same_rows, demo_plan, partition_rows, repo};
+use okrflow::model::Location;
+use okrflow::sources::Connection;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// Columns that differ between two runs of the same numbers.
+const RUN_COLUMNS: &[&str] = &["run_id", "computed_at", "started_at", "finished_at"];
+
+/// The demo job, reading its Tallyfy exports from `exports`.
+fn plan_reading(exports: &Path) -> okrflow::sources::Plan {
+    let mut plan = demo_plan();
+    plan.connections.insert(
+        "tallyfy".into(),
+        Connection::Tallyfy(Location::Local(exports.to_path_buf())),
+    );
+    plan
+}
+
+/// The demo's export files, members included, as paths below `jobs/demo/tallyfy`.
+fn demo_exports() -> Vec<PathBuf> {
+    let root = repo().join("jobs/demo/tallyfy");
+    common::walk(&root)
+        .into_iter()
+        .map(|p| p.strip_prefix(&root).unwrap().to_path_buf())
+        .collect()
+}
+
+fn copy_in(exports: &Path, files: &[PathBuf]) {
+    for f in files {
+        let to = exports.join(f);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(repo().join("jobs/demo/tallyfy").join(f), to).unwrap();
+    }
+}
+
+/// The key results' rows of a run of `exports` as of `as_of` into `out`.
+async fn run(
+    exports: &Path,
+    as_of: &str,
+    out: &Path,
+) -> std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>> {
+    let report = common::run(&plan_reading(exports), as_of, out).await;
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    partition_rows(
+        &out.join(format!("kr_snapshots/as_of={as_of}")),
+        "kr_id",
+        RUN_COLUMNS,
+    )
+}
+
+/// The same run into an empty output: no state.
+async fn run_afresh(
+    exports: &Path,
+    as_of: &str,
+) -> std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>> {
+    let fresh = tempfile::tempdir().unwrap();
+    run(exports, as_of, fresh.path()).await
+}
+
+fn manifest(out: &Path) -> Value {
+    let path = out.join("_okrflow/state/tallyfy/tallyfy/manifest.json");
+    serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
+}
+
+/// The export files each index file of the state covers, in order.
+fn indexed(out: &Path) -> Vec<Vec<String>> {
+    manifest(out)["index"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            i["files"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["key"].as_str().unwrap().to_string())
+                .collect()
+        })
+        .collect()
+}
+
+fn segments(out: &Path) -> usize {
+    manifest(out)["latest"]["segments"]
+        .as_array()
+        .map_or(0, Vec::len)
+}
+
+fn value(
+    rows: &std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+    kr: &str,
+) -> String {
+    rows[kr]["value"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_with_the_state_give_what_runs_without_it_give() {
+    let exports = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let all = demo_exports();
+    // The last snapshots of the vendor processes come later.
+    let later: Vec<PathBuf> = [
+        "ven-00_03.parquet",
+        "ven-02_03.parquet",
+        "ven-05_03.parquet",
+    ]
+    .map(PathBuf::from)
+    .to_vec();
+    let first: Vec<PathBuf> = all.iter().filter(|f| !later.contains(f)).cloned().collect();
+    copy_in(exports.path(), &first);
+    let as_of = "2026-04-30";
+
+    let before = run(exports.path(), as_of, out.path()).await;
+    assert_same_rows(
+        &before,
+        &run_afresh(exports.path(), as_of).await,
+        "the first run",
+    );
+    let process_files = first.iter().filter(|f| !f.starts_with("members")).count();
+    assert_eq!(
+        indexed(out.path()).iter().map(Vec::len).sum::<usize>(),
+        process_files
+    );
+    assert_eq!(segments(out.path()), 1);
+
+    // Three new files: only they are indexed, and their snapshots make a second segment.
+    copy_in(exports.path(), &later);
+    let after = run(exports.path(), as_of, out.path()).await;
+    assert_same_rows(
+        &after,
+        &run_afresh(exports.path(), as_of).await,
+        "after new files",
+    );
+    let index = indexed(out.path());
+    assert_eq!(index.len(), 2, "{index:?}");
+    let mut new = index[1].clone();
+    new.sort();
+    assert_eq!(
+        new,
+        [
+            "ven-00_03.parquet",
+            "ven-02_03.parquet",
+            "ven-05_03.parquet"
+        ]
+    );
+    assert_eq!(segments(out.path()), 2);
+    // The new snapshots matter: the vendor key result's value moved (C1-KR2, vendors
+    // onboarded in the quarter, complete).
+    assert_ne!(value(&before, "C1-KR2"), value(&after, "C1-KR2"));
+
+    // A file changed (another snapshot's bytes under its name) is indexed again, alone.
+    std::fs::copy(
+        repo().join("jobs/demo/tallyfy/ven-01_01.parquet"),
+        exports.path().join("ven-01_03.parquet"),
+    )
+    .unwrap();
+    let changed = run(exports.path(), as_of, out.path()).await;
+    assert_same_rows(
+        &changed,
+        &run_afresh(exports.path(), as_of).await,
+        "after a change",
+    );
+    assert_eq!(indexed(out.path()).last().unwrap(), &["ven-01_03.parquet"]);
+
+    // A deleted file's snapshots are gone (its index entries are left out, as its rows in
+    // the segments), and nothing is indexed.
+    let entries = indexed(out.path()).len();
+    std::fs::remove_file(exports.path().join("ven-05_03.parquet")).unwrap();
+    let deleted = run(exports.path(), as_of, out.path()).await;
+    assert_same_rows(
+        &deleted,
+        &run_afresh(exports.path(), as_of).await,
+        "after a deletion",
+    );
+    assert_eq!(indexed(out.path()).len(), entries);
+    assert_ne!(value(&deleted, "C1-KR2"), value(&after, "C1-KR2"));
+
+    // An earlier date: the snapshots of its day, not the newest the state holds.
+    for day in ["2026-02-15", "2026-03-20"] {
+        let earlier = run(exports.path(), day, out.path()).await;
+        assert_same_rows(&earlier, &run_afresh(exports.path(), day).await, day);
+    }
+    // And back to the quarter's end.
+    let again = run(exports.path(), as_of, out.path()).await;
+    assert_same_rows(&again, &deleted, "back at the quarter's end");
+}
+
+/// A damaged state (a segment's rows unreadable, a file the manifest names missing, a
+/// manifest that is not JSON) costs reading, never a value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_state_is_read_around() {
+    let exports = tempfile::tempdir().unwrap();
+    copy_in(exports.path(), &demo_exports());
+    let out = tempfile::tempdir().unwrap();
+    let as_of = "2026-04-30";
+    let expected = run(exports.path(), as_of, out.path()).await;
+    let state = out.path().join("_okrflow/state/tallyfy/tallyfy");
+    let folder = manifest(out.path())["latest"]["segments"][0]["folder"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for file in common::walk(&state.join(&folder)) {
+        std::fs::write(file, b"not parquet").unwrap();
+    }
+    assert_same_rows(
+        &run(exports.path(), as_of, out.path()).await,
+        &expected,
+        "damaged rows",
+    );
+
+    let chosen = manifest(out.path())["latest"]["segments"][0]["chosen"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    std::fs::remove_file(state.join(chosen)).unwrap();
+    assert_same_rows(
+        &run(exports.path(), as_of, out.path()).await,
+        &expected,
+        "a missing file",
+    );
+
+    std::fs::write(state.join("manifest.json"), b"{").unwrap();
+    assert_same_rows(
+        &run(exports.path(), as_of, out.path()).await,
+        &expected,
+        "a bad manifest",
+    );
+    assert_eq!(segments(out.path()), 1, "the state is whole again");
+}
