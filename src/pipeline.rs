@@ -137,7 +137,7 @@ pub async fn score(
     let krs: Vec<&KeyResult> = plan.key_results.iter().collect();
     checkins::register(&ctx, &extracted.checkins, &krs, run.as_of).await?;
     let earlier = match output {
-        Some(output) => sink::history::register(&ctx, output).await?,
+        Some(output) => sink::history_state::register(&ctx, output, run.as_of).await?,
         None => {
             sink::history::register_empty(&ctx)?;
             0

@@ -234,3 +234,68 @@ async fn a_damaged_state_is_read_around() {
     );
     assert_eq!(segments(out.path()), 1, "the state is whole again");
 }
+
+/// Copies a folder (an output) to `to`.
+fn copy_dir(from: &Path, to: &Path) {
+    for f in common::walk(from) {
+        let target = to.join(f.strip_prefix(from).unwrap());
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(&f, target).unwrap();
+    }
+}
+
+/// Day after day, with the exports unreadable for two of the days (stale values, then good
+/// again): a run that reads the kept history (`_okrflow/state/history`) and the days after
+/// it gives the rows a run that reads every day's snapshots gives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kept_history_gives_what_every_days_snapshots_give() {
+    let exports = tempfile::tempdir().unwrap();
+    copy_in(exports.path(), &demo_exports());
+    let out = tempfile::tempdir().unwrap();
+    let broken = exports.path().join("zz-broken.parquet");
+    for (day, unreadable) in [
+        ("2026-03-02", false),
+        ("2026-03-03", false),
+        ("2026-03-04", true),
+        ("2026-03-05", true),
+        ("2026-03-06", false),
+    ] {
+        if unreadable {
+            std::fs::write(&broken, b"not parquet").unwrap();
+        } else if broken.exists() {
+            std::fs::remove_file(&broken).unwrap();
+        }
+        // The same output without the kept history: every snapshot is read.
+        let whole = tempfile::tempdir().unwrap();
+        copy_dir(out.path(), whole.path());
+        let _ = std::fs::remove_dir_all(whole.path().join("_okrflow/state/history"));
+        let plan = plan_reading(exports.path());
+        let kept = common::run(&plan, day, out.path()).await;
+        let read = common::run(&plan, day, whole.path()).await;
+        assert_eq!(kept.failed.len(), read.failed.len(), "{day}");
+        let part = format!("kr_snapshots/as_of={day}");
+        let rows = partition_rows(&out.path().join(&part), "kr_id", RUN_COLUMNS);
+        assert_same_rows(
+            &rows,
+            &partition_rows(&whole.path().join(&part), "kr_id", RUN_COLUMNS),
+            day,
+        );
+        assert_eq!(rows["O1-KR1"]["stale"], unreadable.to_string(), "{day}");
+        let manifest = out.path().join("_okrflow/state/history/manifest.json");
+        // The first day has no history to keep.
+        assert_eq!(manifest.exists(), day != "2026-03-02", "{day}");
+        if manifest.exists() {
+            let history: Value = serde_json::from_slice(&std::fs::read(manifest).unwrap()).unwrap();
+            // It keeps the days before the run's.
+            let before = (common::date(day) - chrono::TimeDelta::days(1)).to_string();
+            assert_eq!(history["through"], before.as_str(), "{day}");
+        }
+    }
+    // On the last day O1-KR1 is read again: not stale, and its stale days are in the history.
+    let last = partition_rows(
+        &out.path().join("kr_snapshots/as_of=2026-03-06"),
+        "kr_id",
+        RUN_COLUMNS,
+    );
+    assert_eq!(last["O1-KR1"]["stale"], "false");
+}

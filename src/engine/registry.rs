@@ -76,6 +76,9 @@ pub const SCORING: &[Statement] = &[
     statement!("runs", Output),
 ];
 
+/// What of the earlier snapshots a later run still needs (src/sink/history_state.rs).
+pub const HISTORY_KEPT: Statement = statement!("kr_history_kept", View);
+
 /// The progress report's views over the written snapshots.
 pub const REPORT: &[Statement] = &[
     statement!("report_krs", View),
@@ -90,6 +93,7 @@ pub fn all() -> impl Iterator<Item = &'static Statement> {
         .chain(JIRA)
         .chain(CHECKINS)
         .chain(SCORING)
+        .chain(std::iter::once(&HISTORY_KEPT))
         .chain(REPORT)
 }
 

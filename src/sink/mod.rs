@@ -3,13 +3,15 @@
 //!
 //! - [`parquet`]: splits a table into partitions and writes each as one Snappy file;
 //! - [`commit`]: stages a run's files and switches each partition over at once;
-//! - [`history`]: reads earlier `kr_snapshots` back for stale values;
+//! - [`history`]: reads earlier `kr_snapshots` back for stale values, and [`history_state`]
+//!   keeps what of them a later run needs, so that it does not read every day's;
 //! - [`lock`]: one run at a time per output;
 //! - [`athena`] and [`lookml`]: what makes the tables queryable from Athena and Looker.
 
 pub mod athena;
 pub mod commit;
 pub mod history;
+pub mod history_state;
 pub mod lock;
 pub mod lookml;
 pub mod parquet;

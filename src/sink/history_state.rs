@@ -1,0 +1,253 @@
+//! A bounded read of the earlier snapshots. `<output>/_okrflow/state/history/` keeps the rows
+//! of the `kr_snapshots` dates up to `through` that a later run can still use
+//! (`sql/kr_history_kept.sql`: a few per key result), with the partition files they came
+//! from. A run of a later date reads those rows and only the partitions written since; a run
+//! of an earlier date, or after a kept partition was rewritten or removed, reads every
+//! partition as before. Either way it then keeps the rows anew. Like the Tallyfy state it is
+//! only a cache: when it cannot be read, every partition is.
+
+use super::SinkError;
+use super::history::{self, history_schema};
+use crate::engine::{self, registry};
+use crate::storage::Opened;
+use chrono::NaiveDate;
+use datafusion::arrow::array::RecordBatch;
+use datafusion::prelude::{ParquetReadOptions, SessionContext, col, lit};
+use futures::TryStreamExt;
+use object_store::ObjectStoreExt;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, LazyLock, Mutex};
+
+/// The state's folder under the output.
+const FOLDER: &str = "_okrflow/state/history";
+
+/// A `kr_snapshots` partition file as a run saw it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PartFile {
+    /// Below `kr_snapshots/`: `as_of=DATE/part-….parquet`.
+    key: String,
+    size: u64,
+    mtime_nanos: i64,
+}
+
+/// `manifest.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Manifest {
+    /// `sql/kr_history_kept.sql` the rows were chosen by.
+    sql: String,
+    /// The newest date whose rows are kept.
+    through: NaiveDate,
+    /// The Parquet file of the kept rows, in the folder.
+    rows: String,
+    /// The partition files of the dates up to `through`.
+    files: Vec<PartFile>,
+}
+
+fn version() -> String {
+    use sha2::Digest;
+    let hash = sha2::Sha256::digest(registry::HISTORY_KEPT.sql.as_bytes());
+    hash[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// One user of an output's history state at a time in this process (backfill dates run
+/// concurrently); the output's lock keeps other processes out.
+fn lock_of(url: &str) -> Arc<tokio::sync::Mutex<()>> {
+    static LOCKS: LazyLock<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>> =
+        LazyLock::new(Default::default);
+    let mut locks = LOCKS.lock().unwrap_or_else(|e| e.into_inner());
+    locks.entry(url.to_string()).or_default().clone()
+}
+
+fn err(output: &Opened, message: String) -> SinkError {
+    SinkError::History {
+        path: PathBuf::from(output.url(FOLDER)),
+        message,
+    }
+}
+
+/// Every partition file of `kr_snapshots`, with its date (one listing).
+async fn partitions(output: &Opened) -> Result<Vec<(NaiveDate, PartFile)>, SinkError> {
+    let root = output.path("kr_snapshots");
+    let listed: Vec<_> = output
+        .store
+        .list(Some(&root))
+        .try_collect()
+        .await
+        .map_err(|e| err(output, e.to_string()))?;
+    let mut files: Vec<(NaiveDate, PartFile)> = listed
+        .into_iter()
+        .filter_map(|o| {
+            let parts: Vec<String> = o
+                .location
+                .prefix_match(&root)?
+                .map(|p| p.as_ref().to_string())
+                .collect();
+            let day = parts.first()?.strip_prefix("as_of=")?.parse().ok()?;
+            parts.last()?.ends_with(".parquet").then(|| {
+                (
+                    day,
+                    PartFile {
+                        key: parts.join("/"),
+                        size: o.size,
+                        mtime_nanos: o.last_modified.timestamp_nanos_opt().unwrap_or(0),
+                    },
+                )
+            })
+        })
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+async fn read_manifest(output: &Opened) -> Option<Manifest> {
+    let got = output
+        .store
+        .get(&output.path(&format!("{FOLDER}/manifest.json")))
+        .await
+        .ok()?;
+    let bytes = got.bytes().await.ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// Registers `kr_history` for a run of `as_of`: from the kept rows and the partitions written
+/// since when they are usable, else from every partition; then keeps the rows a later run
+/// needs. Returns the rows registered.
+pub async fn register(
+    ctx: &SessionContext,
+    output: &Opened,
+    as_of: NaiveDate,
+) -> Result<usize, SinkError> {
+    let _one = lock_of(&output.url(FOLDER)).lock_owned().await;
+    let files = partitions(output).await?;
+    let usable = read_manifest(output).await.filter(|m| {
+        let up_to: BTreeSet<&PartFile> = files
+            .iter()
+            .filter(|(d, _)| *d <= m.through)
+            .map(|(_, f)| f)
+            .collect();
+        m.sql == version() && as_of > m.through && up_to == m.files.iter().collect()
+    });
+    let rows = match &usable {
+        Some(m) => match from_kept(ctx, output, m, &files, as_of).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::warn!(state = %output.url(FOLDER), error = %e, "kept history not usable: every snapshot is read");
+                history::register(ctx, output).await?
+            }
+        },
+        None => history::register(ctx, output).await?,
+    };
+    if let Err(e) = keep(ctx, output, &files).await {
+        tracing::warn!(state = %output.url(FOLDER), error = %e, "history not kept: the next run reads every snapshot");
+    }
+    Ok(rows)
+}
+
+/// `kr_history` from the kept rows and the partitions after `through` and before `as_of`.
+async fn from_kept(
+    ctx: &SessionContext,
+    output: &Opened,
+    m: &Manifest,
+    files: &[(NaiveDate, PartFile)],
+    as_of: NaiveDate,
+) -> Result<usize, SinkError> {
+    let e = |e: datafusion::error::DataFusionError| err(output, e.strip_backtrace());
+    let schema = history_schema();
+    output.register(ctx);
+    let mut all = ctx
+        .read_parquet(
+            output.url(&format!("{FOLDER}/{}", m.rows)),
+            ParquetReadOptions::default().schema(&schema),
+        )
+        .await
+        .map_err(e)?;
+    // A newer partition's columns, under the history's names (missing ones NULL).
+    let columns = super::parquet::without(&schema, "as_of");
+    for (day, f) in files.iter().filter(|(d, _)| *d > m.through && *d < as_of) {
+        let part = ctx
+            .read_parquet(
+                output.url(&format!("kr_snapshots/{}", f.key)),
+                ParquetReadOptions::default().schema(&columns),
+            )
+            .await
+            .map_err(e)?;
+        let mut select = vec![lit(day.to_string()).alias("as_of")];
+        select.extend(columns.fields().iter().map(|c| col(c.name())));
+        all = all.union(part.select(select).map_err(e)?).map_err(e)?;
+    }
+    let batches = all.collect().await.map_err(e)?;
+    let rows = batches.iter().map(RecordBatch::num_rows).sum();
+    engine::register_batches(ctx, "kr_history", batches, schema)
+        .map_err(|x| err(output, x.to_string()))?;
+    Ok(rows)
+}
+
+/// Writes the rows of the registered `kr_history` a later run needs, and a manifest naming
+/// them and the partitions they summarise; deletes the rows it replaces.
+async fn keep(
+    ctx: &SessionContext,
+    output: &Opened,
+    files: &[(NaiveDate, PartFile)],
+) -> Result<(), SinkError> {
+    let (schema, rows) = engine::collect(ctx, &registry::HISTORY_KEPT)
+        .await
+        .map_err(|e| err(output, e.to_string()))?;
+    let mut through = None;
+    for b in &rows {
+        let days = datafusion::arrow::compute::cast(
+            b.column(0),
+            &datafusion::arrow::datatypes::DataType::Utf8,
+        )
+        .map_err(|e| err(output, e.to_string()))?;
+        for d in datafusion::arrow::array::AsArray::as_string::<i32>(&days)
+            .iter()
+            .flatten()
+        {
+            let d: NaiveDate = d.parse().map_err(|_| err(output, format!("as_of {d}")))?;
+            through = through.max(Some(d));
+        }
+    }
+    let Some(through) = through else {
+        return Ok(());
+    };
+    let name = format!("kept-{}.parquet", uuid::Uuid::new_v4().simple());
+    let bytes = super::parquet::encode(schema, &rows).map_err(|e| err(output, e))?;
+    let put = |relative: String, bytes: Vec<u8>| async move {
+        output
+            .store
+            .put(&output.path(&relative), bytes.into())
+            .await
+            .map_err(|e| err(output, e.to_string()))
+    };
+    put(format!("{FOLDER}/{name}"), bytes).await?;
+    let manifest = Manifest {
+        sql: version(),
+        through,
+        rows: name.clone(),
+        files: files
+            .iter()
+            .filter(|(d, _)| *d <= through)
+            .map(|(_, f)| f.clone())
+            .collect(),
+    };
+    let json = serde_json::to_vec_pretty(&manifest).map_err(|e| err(output, e.to_string()))?;
+    put(format!("{FOLDER}/manifest.json"), json).await?;
+    let root = output.path(FOLDER);
+    let old: Vec<_> = output
+        .store
+        .list(Some(&root))
+        .try_collect()
+        .await
+        .map_err(|e| err(output, e.to_string()))?;
+    for o in old {
+        let file = o.location.filename().unwrap_or_default();
+        if file.starts_with("kept-") && file != name {
+            let _ = output.store.delete(&o.location).await;
+        }
+    }
+    Ok(())
+}
