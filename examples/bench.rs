@@ -13,6 +13,10 @@
 //!   1 % of the rows) and with no state, the second after they were added (with the state the
 //!   first kept); then a run of all the files into an empty output. Wall times, and whether
 //!   the second and third runs' values are the same.
+//! - `history [KRS DAYS]`: KRS key results' rows in DAYS daily `kr_snapshots` partitions on
+//!   the loopback S3 server, read as a run reads them: every partition, then (with the history
+//!   a run kept) the kept rows and the one day written since. Wall time and requests of each,
+//!   and whether the rows the scoring SQL picks are the same.
 //! - `explain DIR [analyze] [VIEW]`: DataFusion's physical plan of the whole `tallyfy_latest`
 //!   view (or another Tallyfy view) over DIR (which side each join holds in memory); with
 //!   `analyze`, run, with each operator's rows and time. It is every column's plan, not the
@@ -25,14 +29,17 @@ mod common;
 use chrono::NaiveDate;
 use common::jira::{FakeJira, Site, issue};
 use common::looker::{FakeLooker, Instance, detail, query, tile};
+use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::Float64Type;
+use datafusion::prelude::SessionContext;
 use okrflow::job::{self, KrSource, Link};
 use okrflow::model::Location;
 use okrflow::pipeline;
 use okrflow::sources::tallyfy;
 use serde_json::json;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The demo quarter's end: the Tallyfy SQL reads every snapshot up to it.
@@ -100,6 +107,13 @@ async fn main() {
         }
         Some("incremental") => {
             incremental_bench(Path::new(&arg(1, "")), arg(2, "3").parse().unwrap()).await
+        }
+        Some("history") => {
+            history_bench(
+                arg(1, "1000").parse().unwrap(),
+                arg(2, "1095").parse().unwrap(),
+            )
+            .await
         }
         Some("api") => {
             api_bench(
@@ -425,6 +439,140 @@ async fn incremental_bench(exports: &Path, new_files: usize) {
             "values_without_state": if with_state == without_state { json!(null) } else { json!(without_state) },
             "peak_rss_mib": peak_rss_mib(),
         })
+    );
+}
+
+/// `kr_snapshots` rows of `krs` key results for `day`, the `day_number`-th: values grow, a
+/// tenth of the key results fail on every seventh day, and a quarter are done from day 400.
+fn history_day(krs: usize, day: NaiveDate, day_number: usize) -> RecordBatch {
+    use datafusion::arrow::array::{BooleanArray, Date32Array, Float64Array, StringArray};
+    let failing = |i: usize| day_number % 7 == 0 && i % 10 == 0;
+    let columns: Vec<(&str, Arc<dyn Array>)> = vec![
+        (
+            "kr_id",
+            Arc::new(StringArray::from_iter_values(
+                (0..krs).map(|i| format!("KR{i:04}")),
+            )),
+        ),
+        (
+            "value",
+            Arc::new(Float64Array::from_iter(
+                (0..krs).map(|i| (!failing(i)).then_some((i + day_number) as f64)),
+            )),
+        ),
+        (
+            "status",
+            Arc::new(StringArray::from_iter_values((0..krs).map(|i| {
+                if i % 4 == 0 && day_number >= 400 {
+                    "done"
+                } else {
+                    "on_track"
+                }
+            }))),
+        ),
+        (
+            "stale",
+            Arc::new(BooleanArray::from_iter((0..krs).map(|i| Some(failing(i))))),
+        ),
+        (
+            "stale_since",
+            Arc::new(Date32Array::from_iter(
+                (0..krs).map(|i| failing(i).then(|| okrflow::engine::date32(day))),
+            )),
+        ),
+        (
+            "error",
+            Arc::new(StringArray::from_iter(
+                (0..krs).map(|i| failing(i).then_some("HTTP 500")),
+            )),
+        ),
+        (
+            "note",
+            Arc::new(StringArray::from_iter((0..krs).map(|_| None::<&str>))),
+        ),
+        (
+            "kr_definition_hash",
+            Arc::new(StringArray::from_iter_values((0..krs).map(|_| "h"))),
+        ),
+    ];
+    RecordBatch::try_from_iter(columns).unwrap()
+}
+
+async fn history_bench(krs: usize, days: usize) {
+    use okrflow::sink::{history, history_state};
+    let s3 = common::s3::FakeS3::start(&["out"]).await;
+    for (k, v) in s3.env() {
+        // SAFETY: set before any other thread reads the environment.
+        unsafe { std::env::set_var(k, v) };
+    }
+    let first = NaiveDate::from_ymd_opt(2024, 1, 1).unwrap();
+    let write_day = |n: usize| {
+        let day = first + chrono::TimeDelta::days(n as i64);
+        let batch = history_day(krs, day, n);
+        let bytes = okrflow::sink::parquet::encode(batch.schema(), &[batch]).unwrap();
+        let path = s3.object(
+            "out",
+            &format!("kr_snapshots/as_of={day}/part-00000.parquet"),
+        );
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+        day
+    };
+    let last = (0..days).map(write_day).last().unwrap();
+    let location = Location::parse("s3://out/", Path::new("."), &Default::default()).unwrap();
+    let opened = okrflow::storage::open(&location, true).await.unwrap();
+    let session = |as_of: NaiveDate| {
+        let ctx = okrflow::engine::new_session();
+        let run = okrflow::engine::date32(as_of);
+        let batch = RecordBatch::try_from_iter(vec![(
+            "as_of",
+            Arc::new(datafusion::arrow::array::Date32Array::from(vec![run])) as Arc<dyn Array>,
+        )])
+        .unwrap();
+        okrflow::engine::register_batches(&ctx, "run_info", vec![batch.clone()], batch.schema())
+            .unwrap();
+        ctx
+    };
+    let kept_rows = |ctx: SessionContext| async move {
+        let (_, rows) = okrflow::engine::collect(&ctx, &okrflow::engine::registry::HISTORY_KEPT)
+            .await
+            .unwrap();
+        let mut text: Vec<String> = datafusion::arrow::util::pretty::pretty_format_batches(&rows)
+            .unwrap()
+            .to_string()
+            .lines()
+            .map(str::to_string)
+            .collect();
+        text.sort();
+        text
+    };
+    let requests = || s3.requests.lock().unwrap().len();
+    let measure = |what: &'static str| {
+        let (started, before) = (Instant::now(), requests());
+        move |rows: usize| json!({"read": what, "seconds": started.elapsed().as_secs_f64(), "requests": requests() - before, "rows": rows})
+    };
+    let next = last + chrono::TimeDelta::days(1);
+    // Every day's partition, as before the state.
+    let ctx = session(next);
+    let done = measure("every partition");
+    let every = done(history::register(&ctx, &opened).await.unwrap());
+    // The first run with the state reads every partition too, and keeps the rows.
+    let ctx = session(next);
+    let done = measure("every partition, then keeping the rows");
+    let keeping = done(history_state::register(&ctx, &opened, next).await.unwrap());
+    // The run's own partition, then the next day's run.
+    write_day(days);
+    let after = next + chrono::TimeDelta::days(1);
+    let ctx = session(after);
+    let done = measure("the kept rows and the day since");
+    let bounded = done(history_state::register(&ctx, &opened, after).await.unwrap());
+    let from_state = kept_rows(ctx).await;
+    let ctx = session(after);
+    history::register(&ctx, &opened).await.unwrap();
+    let same = from_state == kept_rows(ctx).await;
+    println!(
+        "{}",
+        json!({"engine": "okrflow", "key_results": krs, "days": days, "reads": [every, keeping, bounded], "same_rows_picked": same})
     );
 }
 

@@ -465,15 +465,19 @@ mod tests {
             files: vec![file],
         });
         state.save().await.unwrap();
+        // One user of a state at a time: the next open waits for this one to be dropped.
+        let saved = state.manifest.clone();
+        drop(state);
         let folder = dir.path().join("_okrflow/state/tallyfy/my_conn");
         assert!(folder.join(&a).exists() && !folder.join(&b).exists());
         assert!(!folder.join("old-latest").exists());
         let again = StateDir::open(Some(&output), "my conn", &scratch)
             .await
             .unwrap();
-        assert_eq!(again.manifest, state.manifest);
+        assert_eq!(again.manifest, saved);
+        drop(again);
 
-        let mut other = state.manifest.clone();
+        let mut other = saved.clone();
         other.sql = "older".into();
         std::fs::write(
             folder.join("manifest.json"),
@@ -484,6 +488,7 @@ mod tests {
             .await
             .unwrap();
         assert!(fresh.manifest.index.is_empty());
+        drop(fresh);
         std::fs::write(folder.join("manifest.json"), b"{not json").unwrap();
         let fresh = StateDir::open(Some(&output), "my conn", &scratch)
             .await
