@@ -299,3 +299,73 @@ async fn the_kept_history_gives_what_every_days_snapshots_give() {
     );
     assert_eq!(last["O1-KR1"]["stale"], "false");
 }
+
+/// Export files added one a night: past 32 index files the state merges them, and the
+/// snapshots chosen from the merged index are those chosen from all files read at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_index_files_are_merged_and_choose_the_same_snapshots() {
+    use okrflow::sources::tallyfy::{loader, register_views, register_views_once, state::StateDir};
+    let generated = tempfile::tempdir().unwrap();
+    okrflow::sources::tallyfy::generate::write_scaled(generated.path(), 2, 40, 1).unwrap();
+    let mut files: Vec<PathBuf> = common::walk(generated.path())
+        .into_iter()
+        .filter(|p| !p.starts_with(generated.path().join("members")))
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 40);
+    let exports = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let output = okrflow::storage::open(&Location::Local(out.path().into()), true)
+        .await
+        .unwrap();
+    let location = Location::Local(exports.path().into());
+    let chosen = "SELECT process_id, src_file, snapshot_at FROM tallyfy_snapshots ORDER BY 1";
+    let mut most = 0;
+    for f in &files {
+        std::fs::copy(f, exports.path().join(f.file_name().unwrap())).unwrap();
+        let ctx = okrflow::engine::new_session();
+        let loaded = loader::register(&ctx, "tallyfy", &location).await.unwrap();
+        let scratch = tempfile::tempdir().unwrap();
+        let mut state = StateDir::open(Some(&output), "tallyfy", scratch.path())
+            .await
+            .unwrap();
+        let built = register_views(
+            &ctx,
+            &loaded,
+            common::date("2026-04-30"),
+            scratch.path(),
+            None,
+            &mut state,
+        )
+        .await
+        .unwrap();
+        assert_eq!(built.indexed_files, 1);
+        state.save().await.unwrap();
+        most = most.max(indexed(out.path()).len());
+        if f == files.last().unwrap() {
+            let with_state = query(&ctx, chosen).await;
+            let ctx = okrflow::engine::new_session();
+            let loaded = loader::register(&ctx, "t", &location).await.unwrap();
+            register_views_once(
+                &ctx,
+                &loaded,
+                common::date("2026-04-30"),
+                scratch.path(),
+                None,
+            )
+            .await
+            .unwrap();
+            assert_eq!(with_state, query(&ctx, chosen).await);
+        }
+    }
+    assert!(most <= 33, "{most} index files");
+    assert!(indexed(out.path()).len() < 40);
+    assert_eq!(indexed(out.path()).iter().map(Vec::len).sum::<usize>(), 40);
+}
+
+async fn query(ctx: &datafusion::prelude::SessionContext, sql: &str) -> String {
+    let batches = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+    datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+        .unwrap()
+        .to_string()
+}

@@ -240,9 +240,9 @@ pub async fn register_views(
     engine::register_batches(ctx, "tallyfy_params", vec![batch.clone()], batch.schema())?;
     let mut built = Built::default();
     let started = std::time::Instant::now();
-    snapshots::index(ctx, loaded, state, &mut built).await?;
+    let (groups, index_schema) = snapshots::index(ctx, loaded, state, &mut built).await?;
     // One row per process: small, and tallyfy_latest's joins build on it.
-    snapshots::newest(ctx).await?;
+    snapshots::newest(ctx, &groups, index_schema).await?;
     tracing::debug!(%day, ?built, ms = started.elapsed().as_millis(), "tallyfy_snapshots computed");
     // Computed once per evaluation date, since every key result's SQL reads them: the rows of
     // each process's chosen snapshot, written to `scratch` (they grow with the exports), and

@@ -88,15 +88,41 @@ pub(super) fn register_parquet(
     Ok(())
 }
 
+/// At most this many index entries are ranked at once ([`newest`]): the memory of finding the
+/// newest snapshots is bounded by it (and by the processes), not by the exports.
+const GROUP_ROWS: u64 = 500_000;
+
+/// More index files than this and they are merged into files of about [`GROUP_ROWS`] entries.
+const MAX_INDEX_FILES: usize = 32;
+
+/// The state's index files in consecutive groups of at most [`GROUP_ROWS`] entries (a larger
+/// file is a group of its own).
+fn groups(index: &[IndexFile]) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let (mut start, mut rows) = (0, 0u64);
+    for (i, f) in index.iter().enumerate() {
+        if i > start && rows + f.rows > GROUP_ROWS {
+            out.push(start..i);
+            (start, rows) = (i, 0);
+        }
+        rows += f.rows;
+    }
+    if start < index.len() {
+        out.push(start..index.len());
+    }
+    out
+}
+
 /// Indexes the export files the state has not (`sql/tallyfy_file_index.sql`, a part of files
-/// of at most `loaded.part_rows` rows at a time), writes each part's entries to the state,
-/// and registers `tallyfy_file_index` over the state's entries of the files as they are now.
+/// of at most `loaded.part_rows` rows at a time) and writes each part's entries to the state;
+/// merges the index files when there are many. Returns the URLs of the state's index files in
+/// the groups [`newest`] ranks one at a time, and their schema.
 pub async fn index(
     ctx: &SessionContext,
     loaded: &Loaded,
     state: &mut StateDir,
     built: &mut Built,
-) -> Result<(), EngineError> {
+) -> Result<(Vec<Vec<String>>, SchemaRef), EngineError> {
     let s = statement("tallyfy_file_index");
     let current: HashSet<FileId> = loaded.processes.iter().map(FileId::from).collect();
     // An index file none of whose export files is still there as it was is of no more use.
@@ -129,35 +155,99 @@ pub async fn index(
         state.manifest.index.push(IndexFile {
             name,
             files: files.iter().map(|f| FileId::from(*f)).collect(),
+            rows: batches.iter().map(|b| b.num_rows() as u64).sum(),
         });
     }
     built.indexed_files = new.len();
     built.index_parts = parts.len();
-    state.register(ctx);
-    let urls: Vec<String> = state
-        .manifest
-        .index
-        .iter()
-        .map(|f| state.url(&f.name))
-        .collect();
-    register_parquet(ctx, s.name, &urls, schema)?;
     ctx.deregister_table("tallyfy_raw_part")
         .map_err(|e| engine::statement_err(s, e))?;
+    state.register(ctx);
+    if state.manifest.index.len() > MAX_INDEX_FILES {
+        merge(ctx, state, &schema).await?;
+    }
+    let urls = groups(&state.manifest.index)
+        .into_iter()
+        .map(|g| {
+            state.manifest.index[g]
+                .iter()
+                .map(|f| state.url(&f.name))
+                .collect()
+        })
+        .collect();
+    Ok((urls, schema))
+}
+
+/// Rewrites each group of index files as one file.
+async fn merge(
+    ctx: &SessionContext,
+    state: &mut StateDir,
+    schema: &SchemaRef,
+) -> Result<(), EngineError> {
+    let s = statement("tallyfy_file_index");
+    let mut merged = Vec::new();
+    for (n, g) in groups(&state.manifest.index).into_iter().enumerate() {
+        let files = &state.manifest.index[g];
+        if files.len() == 1 {
+            merged.push(files[0].clone());
+            continue;
+        }
+        let urls: Vec<String> = files.iter().map(|f| state.url(&f.name)).collect();
+        register_parquet(ctx, s.name, &urls, schema.clone())?;
+        let rows = ctx
+            .table(s.name)
+            .await
+            .map_err(|e| engine::statement_err(s, e))?
+            .collect()
+            .await
+            .map_err(|e| engine::statement_err(s, e))?;
+        let name = state.new_name(&format!("index-merged-{n}.parquet"));
+        state
+            .put(&name, schema.clone(), &rows)
+            .await
+            .map_err(register_err(s.name))?;
+        merged.push(IndexFile {
+            name,
+            files: files.iter().flat_map(|f| f.files.clone()).collect(),
+            rows: files.iter().map(|f| f.rows).sum(),
+        });
+    }
+    state.manifest.index = merged;
     Ok(())
 }
 
 /// Registers `tallyfy_snapshots` in memory (one row per process): the newest snapshot of each
-/// process in the index as of the day (`tallyfy_params`).
-pub async fn newest(ctx: &SessionContext) -> Result<(), EngineError> {
-    let (files, newest) = (
+/// process in the index as of the day (`tallyfy_params`). The index is ranked a group of files
+/// at a time, each group's snapshots with the newest so far: `tallyfy_snapshots` keeps
+/// `tallyfy_file_snapshots`' columns, so the newest of those is again the newest.
+pub async fn newest(
+    ctx: &SessionContext,
+    groups: &[Vec<String>],
+    index_schema: SchemaRef,
+) -> Result<(), EngineError> {
+    let (index, files, newest) = (
+        statement("tallyfy_file_index"),
         statement("tallyfy_file_snapshots"),
         statement("tallyfy_snapshots"),
     );
-    engine::register_view(ctx, files).await?;
-    let (schema, rows) = engine::collect(ctx, newest).await?;
-    engine::register_batches(ctx, newest.name, rows, schema)?;
-    // The entry per (process, file) would only mislead a key result's SQL.
-    ctx.deregister_table(files.name)
-        .map_err(|e| engine::statement_err(files, e))?;
+    // No index file: one pass over an empty index, for the columns.
+    let none = [Vec::new()];
+    let groups = if groups.is_empty() { &none[..] } else { groups };
+    let (mut schema, mut kept) = (None, Vec::new());
+    for urls in groups {
+        register_parquet(ctx, index.name, urls, index_schema.clone())?;
+        let (found, mut candidates) = engine::collect(ctx, files).await?;
+        candidates.append(&mut kept);
+        engine::register_batches(ctx, files.name, candidates, found)?;
+        let (chosen, rows) = engine::collect(ctx, newest).await?;
+        (schema, kept) = (Some(chosen), rows);
+    }
+    let schema = schema.expect("one pass at least");
+    engine::register_batches(ctx, newest.name, kept, schema)?;
+    // The entries per (process, file) would only mislead a key result's SQL.
+    for name in [index.name, files.name] {
+        ctx.deregister_table(name)
+            .map_err(|e| engine::statement_err(files, e))?;
+    }
     Ok(())
 }

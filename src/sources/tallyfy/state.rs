@@ -48,6 +48,8 @@ impl From<&super::loader::ExportFile> for FileId {
 pub struct IndexFile {
     pub name: String,
     pub files: Vec<FileId>,
+    /// Its rows (entries).
+    pub rows: u64,
 }
 
 /// Typed rows of chosen snapshots written by one run: a segment of `tallyfy_latest`.
@@ -463,6 +465,7 @@ mod tests {
         state.manifest.index.push(IndexFile {
             name: a.clone(),
             files: vec![file],
+            rows: 0,
         });
         state.save().await.unwrap();
         // One user of a state at a time: the next open waits for this one to be dropped.
