@@ -300,8 +300,9 @@ async fn the_kept_history_gives_what_every_days_snapshots_give() {
     assert_eq!(last["O1-KR1"]["stale"], "false");
 }
 
-/// Export files added one a night: past 32 index files the state merges them, and the
-/// snapshots chosen from the merged index are those chosen from all files read at once.
+/// Export files added one a night: past 32 index files the state merges them; each night
+/// ranks the last night's newest snapshots and the new file's entries; and the snapshots
+/// chosen at the end are those chosen from all files read at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_index_files_are_merged_and_choose_the_same_snapshots() {
     use okrflow::sources::tallyfy::{loader, register_views, register_views_once, state::StateDir};
@@ -321,7 +322,7 @@ async fn many_index_files_are_merged_and_choose_the_same_snapshots() {
     let location = Location::Local(exports.path().into());
     let chosen = "SELECT process_id, src_file, snapshot_at FROM tallyfy_snapshots ORDER BY 1";
     let mut most = 0;
-    for f in &files {
+    for (night, f) in files.iter().enumerate() {
         std::fs::copy(f, exports.path().join(f.file_name().unwrap())).unwrap();
         let ctx = okrflow::engine::new_session();
         let loaded = loader::register(&ctx, "tallyfy", &location).await.unwrap();
@@ -340,6 +341,9 @@ async fn many_index_files_are_merged_and_choose_the_same_snapshots() {
         .await
         .unwrap();
         assert_eq!(built.indexed_files, 1);
+        // From the second night on, the last night's newest snapshots and the new entries are
+        // ranked, not the whole index.
+        assert_eq!(built.ranked_since_chosen, night > 0, "night {night}");
         state.save().await.unwrap();
         most = most.max(indexed(out.path()).len());
         if f == files.last().unwrap() {

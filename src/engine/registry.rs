@@ -34,6 +34,7 @@ pub const TALLYFY: &[Statement] = &[
     statement!("tallyfy_file_index", View),
     statement!("tallyfy_file_snapshots", View),
     statement!("tallyfy_snapshots", View),
+    statement!("tallyfy_chosen_index", View),
     statement!("tallyfy_kept_snapshots", View),
     statement!("tallyfy_dropped_snapshots", View),
     statement!("tallyfy_snapshots_to_read", View),

@@ -28,6 +28,7 @@ use crate::model::Location;
 use crate::sources::{KeyResult, KrSource, Link};
 use crate::sources::{KrValue, Measured, SourceError};
 use chrono::NaiveDate;
+use datafusion::arrow::array::TimestampNanosecondArray;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::logical_expr::LogicalPlan;
@@ -235,14 +236,20 @@ pub async fn register_views(
     let end = midnight(day.succ_opt().unwrap_or(day))
         .to_array()
         .map_err(|e| err(e.to_string()))?;
+    let end_nanos = match end.as_any().downcast_ref::<TimestampNanosecondArray>() {
+        Some(a) if a.len() == 1 => a.value(0),
+        _ => return Err(err("the end of the day is not a timestamp".into())),
+    };
     let batch =
         RecordBatch::try_from_iter(vec![("as_of_end", end)]).map_err(|e| err(e.to_string()))?;
     engine::register_batches(ctx, "tallyfy_params", vec![batch.clone()], batch.schema())?;
     let mut built = Built::default();
     let started = std::time::Instant::now();
-    let (groups, index_schema) = snapshots::index(ctx, loaded, state, &mut built).await?;
+    let (groups, index_schema) =
+        snapshots::index(ctx, loaded, state, end_nanos, &mut built).await?;
     // One row per process: small, and tallyfy_latest's joins build on it.
     snapshots::newest(ctx, &groups, index_schema).await?;
+    snapshots::keep_chosen(ctx, loaded, state, day, end_nanos).await?;
     tracing::debug!(%day, ?built, ms = started.elapsed().as_millis(), "tallyfy_snapshots computed");
     // Computed once per evaluation date, since every key result's SQL reads them: the rows of
     // each process's chosen snapshot, written to `scratch` (they grow with the exports), and

@@ -30,6 +30,39 @@ pub struct Built {
     pub kept_snapshots: usize,
     /// Export files read for the rows of the other chosen snapshots.
     pub read_files: usize,
+    /// Whether the index was ranked from an earlier day's newest snapshots on.
+    pub ranked_since_chosen: bool,
+}
+
+/// Keeps the day's `tallyfy_snapshots` in the state as index entries (`end_nanos`: the end of
+/// the evaluation day), for [`index`] on a later day. A write that fails leaves none kept.
+pub async fn keep_chosen(
+    ctx: &SessionContext,
+    loaded: &Loaded,
+    state: &mut StateDir,
+    day: chrono::NaiveDate,
+    end_nanos: i64,
+) -> Result<(), EngineError> {
+    if !state.is_kept() {
+        return Ok(());
+    }
+    let s = statement("tallyfy_chosen_index");
+    let (schema, rows) = engine::collect(ctx, s).await?;
+    let name = state.new_name(&format!("chosen-index-{day}.parquet"));
+    state.manifest.chosen = None;
+    match state.put(&name, schema, &rows).await {
+        Ok(()) => {
+            state.manifest.chosen = Some(super::state::Chosen {
+                name,
+                end_nanos,
+                files: loaded.processes.iter().map(FileId::from).collect(),
+            })
+        }
+        Err(e) => {
+            tracing::warn!(state = %state.display(), error = %e, "Tallyfy snapshots not kept")
+        }
+    }
+    Ok(())
 }
 
 pub(super) fn statement(name: &str) -> &'static registry::Statement {
@@ -117,14 +150,17 @@ fn groups(index: &[IndexFile]) -> Vec<std::ops::Range<usize>> {
 
 /// Indexes the export files the state has not (`sql/tallyfy_file_index.sql`, a part of files
 /// of at most `loaded.part_rows` rows at a time) and writes each part's entries to the state;
-/// merges the index files when there are many. Returns the URLs of the state's index files in
-/// the groups [`newest`] ranks one at a time, and their schema.
+/// merges the index files when there are many. Returns what [`newest`] ranks, in groups it
+/// ranks one at a time, and the index's schema. With the newest snapshots of an earlier day of
+/// the same files (`end_nanos` is the evaluation day's end), that is one group: those, the
+/// entries of their files from after that day, and the entries of files indexed since.
 pub async fn index(
     ctx: &SessionContext,
     loaded: &Loaded,
     state: &mut StateDir,
+    end_nanos: i64,
     built: &mut Built,
-) -> Result<(Vec<Vec<String>>, SchemaRef), EngineError> {
+) -> Result<(Vec<Vec<Entries>>, SchemaRef), EngineError> {
     let s = statement("tallyfy_file_index");
     let current: HashSet<FileId> = loaded.processes.iter().map(FileId::from).collect();
     // An index file none of whose export files is still there as it was is of no more use.
@@ -168,16 +204,88 @@ pub async fn index(
     if state.manifest.index.len() > MAX_INDEX_FILES {
         merge(ctx, state, &schema).await?;
     }
+    let earlier = state
+        .manifest
+        .chosen
+        .as_ref()
+        .filter(|c| c.end_nanos <= end_nanos && c.files.iter().all(|f| current.contains(f)));
+    if let Some(c) = earlier {
+        built.ranked_since_chosen = true;
+        let then: HashSet<&FileId> = c.files.iter().collect();
+        let mut group = vec![Entries {
+            url: state.url(&c.name),
+            from_nanos: None,
+        }];
+        group.extend(state.manifest.index.iter().map(|f| {
+            Entries {
+                url: state.url(&f.name),
+                // A file ranked then: only its entries from after that day.
+                from_nanos: f
+                    .files
+                    .iter()
+                    .all(|id| then.contains(id))
+                    .then_some(c.end_nanos),
+            }
+        }));
+        return Ok((vec![group], schema));
+    }
     let urls = groups(&state.manifest.index)
         .into_iter()
         .map(|g| {
             state.manifest.index[g]
                 .iter()
-                .map(|f| state.url(&f.name))
+                .map(|f| Entries {
+                    url: state.url(&f.name),
+                    from_nanos: None,
+                })
                 .collect()
         })
         .collect();
     Ok((urls, schema))
+}
+
+/// A file of index entries to rank: all of them, or those from `from_nanos` on.
+pub struct Entries {
+    url: String,
+    from_nanos: Option<i64>,
+}
+
+/// Registers `tallyfy_file_index` as the entries of `group`.
+async fn register_entries(
+    ctx: &SessionContext,
+    group: &[Entries],
+    schema: &SchemaRef,
+) -> Result<(), EngineError> {
+    let s = statement("tallyfy_file_index");
+    let err = |e| engine::statement_err(s, e);
+    let mut all: Option<datafusion::prelude::DataFrame> = None;
+    for e in group {
+        let options = datafusion::prelude::ParquetReadOptions::default().schema(schema);
+        let mut df = ctx
+            .read_parquet(e.url.as_str(), options)
+            .await
+            .map_err(err)?;
+        if let Some(from) = e.from_nanos {
+            let from = datafusion::scalar::ScalarValue::TimestampNanosecond(Some(from), None);
+            df = df
+                .filter(
+                    datafusion::prelude::col("snapshot_at").gt_eq(datafusion::prelude::lit(from)),
+                )
+                .map_err(err)?;
+        }
+        all = Some(match all {
+            None => df,
+            Some(all) => all.union(df).map_err(err)?,
+        });
+    }
+    ctx.deregister_table(s.name).map_err(err)?;
+    match all {
+        Some(df) => ctx
+            .register_table(s.name, df.into_view())
+            .map(|_| ())
+            .map_err(err),
+        None => engine::register_batches(ctx, s.name, vec![], schema.clone()),
+    }
 }
 
 /// Rewrites each group of index files as one file.
@@ -224,7 +332,7 @@ async fn merge(
 /// `tallyfy_file_snapshots`' columns, so the newest of those is again the newest.
 pub async fn newest(
     ctx: &SessionContext,
-    groups: &[Vec<String>],
+    groups: &[Vec<Entries>],
     index_schema: SchemaRef,
 ) -> Result<(), EngineError> {
     let (index, files, newest) = (
@@ -236,8 +344,8 @@ pub async fn newest(
     let none = [Vec::new()];
     let groups = if groups.is_empty() { &none[..] } else { groups };
     let (mut schema, mut kept) = (None, Vec::new());
-    for urls in groups {
-        register_parquet(ctx, index.name, urls, index_schema.clone())?;
+    for group in groups {
+        register_entries(ctx, group, &index_schema).await?;
         let (found, mut candidates) = engine::collect(ctx, files).await?;
         candidates.append(&mut kept);
         engine::register_batches(ctx, files.name, candidates, found)?;

@@ -83,7 +83,23 @@ pub struct Manifest {
     /// The Tallyfy SQL the state was computed with ([`sql_version`]).
     pub sql: String,
     pub index: Vec<IndexFile>,
+    /// The newest snapshots of the last evaluation date, as index entries.
+    #[serde(default)]
+    pub chosen: Option<Chosen>,
     pub latest: Option<LatestRows>,
+}
+
+/// `tallyfy_snapshots` of an evaluation date, kept so that a later date ranks only these and
+/// the index entries it did not consider (`sql/tallyfy_chosen_index.sql`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Chosen {
+    /// A Parquet file with `tallyfy_file_index`'s columns.
+    pub name: String,
+    /// The end of that evaluation day (`tallyfy_params.as_of_end`), in nanoseconds.
+    pub end_nanos: i64,
+    /// The export files it was chosen from, as they were.
+    pub files: Vec<FileId>,
 }
 
 /// A hash of the SQL whose results the state keeps: another version of it starts afresh.
@@ -190,6 +206,14 @@ impl StateDir {
         };
         let before = self.manifest.clone();
         self.manifest.index.retain(|f| present.contains(&f.name));
+        if self
+            .manifest
+            .chosen
+            .as_ref()
+            .is_some_and(|c| !present.contains(&c.name))
+        {
+            self.manifest.chosen = None;
+        }
         if let Some(l) = &self.manifest.latest
             && !l.segments.iter().all(|seg| {
                 [&seg.folder, &seg.chosen, &seg.processes]
@@ -215,7 +239,9 @@ impl StateDir {
 
     /// Whether the state holds anything to use.
     pub fn is_empty(&self) -> bool {
-        self.manifest.index.is_empty() && self.manifest.latest.is_none()
+        self.manifest.index.is_empty()
+            && self.manifest.latest.is_none()
+            && self.manifest.chosen.is_none()
     }
 
     /// Whether what is written here is kept for the next run.
@@ -382,6 +408,7 @@ impl StateDir {
         // What the manifest names, by its first path segment (a folder, or a file).
         let top = |name: &str| name.split('/').next().unwrap_or_default().to_string();
         let mut used: HashSet<String> = self.manifest.index.iter().map(|f| top(&f.name)).collect();
+        used.extend(self.manifest.chosen.iter().map(|c| top(&c.name)));
         if let Some(l) = &self.manifest.latest {
             for seg in &l.segments {
                 used.extend([&seg.folder, &seg.chosen, &seg.processes].map(|n| top(n)));
