@@ -395,3 +395,15 @@ mod tests {
         assert_eq!(format!("{c:?}"), "CachedCredentials([redacted])");
     }
 }
+
+/// A lock per `key` (a state folder's URL) within this process, so that concurrent runs of one
+/// output's dates (a backfill) use what one of them keeps one at a time; the output's lock
+/// keeps other processes out.
+pub fn in_process_lock(key: &str) -> Arc<tokio::sync::Mutex<()>> {
+    use std::collections::HashMap;
+    use std::sync::{LazyLock, Mutex};
+    static LOCKS: LazyLock<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>> =
+        LazyLock::new(Default::default);
+    let mut locks = LOCKS.lock().unwrap_or_else(|e| e.into_inner());
+    locks.entry(key.to_string()).or_default().clone()
+}

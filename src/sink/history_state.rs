@@ -16,9 +16,8 @@ use datafusion::prelude::{ParquetReadOptions, SessionContext, col, lit};
 use futures::TryStreamExt;
 use object_store::ObjectStoreExt;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::sync::{Arc, LazyLock, Mutex};
 
 /// The state's folder under the output.
 const FOLDER: &str = "_okrflow/state/history";
@@ -51,15 +50,6 @@ fn version() -> String {
     use sha2::Digest;
     let hash = sha2::Sha256::digest(registry::HISTORY_KEPT.sql.as_bytes());
     hash[..8].iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// One user of an output's history state at a time in this process (backfill dates run
-/// concurrently); the output's lock keeps other processes out.
-fn lock_of(url: &str) -> Arc<tokio::sync::Mutex<()>> {
-    static LOCKS: LazyLock<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>> =
-        LazyLock::new(Default::default);
-    let mut locks = LOCKS.lock().unwrap_or_else(|e| e.into_inner());
-    locks.entry(url.to_string()).or_default().clone()
 }
 
 fn err(output: &Opened, message: String) -> SinkError {
@@ -121,7 +111,9 @@ pub async fn register(
     output: &Opened,
     as_of: NaiveDate,
 ) -> Result<usize, SinkError> {
-    let _one = lock_of(&output.url(FOLDER)).lock_owned().await;
+    let _one = crate::storage::in_process_lock(&output.url(FOLDER))
+        .lock_owned()
+        .await;
     let files = partitions(output).await?;
     let usable = read_manifest(output).await.filter(|m| {
         let up_to: BTreeSet<&PartFile> = files

@@ -20,8 +20,7 @@ use futures::TryStreamExt;
 use object_store::ObjectStoreExt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, LazyLock, Mutex};
+use std::collections::HashSet;
 
 /// An export file as a run saw it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -115,15 +114,6 @@ pub fn sql_version() -> String {
         .collect()
 }
 
-/// One user of a kept state at a time in this process (the dates of a backfill run
-/// concurrently); the output's lock keeps other processes out.
-fn lock_of(url: &str) -> Arc<tokio::sync::Mutex<()>> {
-    static LOCKS: LazyLock<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>> =
-        LazyLock::new(Default::default);
-    let mut locks = LOCKS.lock().unwrap_or_else(|e| e.into_inner());
-    locks.entry(url.to_string()).or_default().clone()
-}
-
 /// Where a connection's state lives: under an output (kept between runs), or in a scratch
 /// folder (`preview`, `validate`, the benchmarks: nothing is kept).
 pub struct StateDir {
@@ -175,7 +165,9 @@ impl StateDir {
             })
             .collect();
         let folder = format!("_okrflow/state/tallyfy/{safe}");
-        let lock = lock_of(&output.url(&folder)).lock_owned().await;
+        let lock = crate::storage::in_process_lock(&output.url(&folder))
+            .lock_owned()
+            .await;
         let mut state = StateDir {
             opened: output.clone(),
             folder,
