@@ -211,10 +211,37 @@ async fn tallyfy_from_s3_results_to_s3_reruns_replace_and_half_uploads_keep_part
     let first_run = values["O1-KR1"].1.clone();
 
     // A rerun of the date replaces each partition's one object.
+    let export_gets = |log: &[String]| {
+        log.iter()
+            .filter(|l| l.starts_with("GET /tallyfy-exports/") && l.contains(".parquet"))
+            .count()
+    };
+    let first_gets = export_gets(&log);
+    let before = s3.requests.lock().unwrap().len();
     let second = okrflow(&s3, &["run", job, "--as-of", "2026-11-23"], &[]).await;
     assert_eq!(second.status.code(), Some(0), "{}", text(&second));
     let second_run = kr_values(&kr_file)["O1-KR1"].1.clone();
     assert_ne!(first_run, second_run);
+    // The same values, from the state the first run kept in the results bucket: the exports
+    // are only listed and their footers checked (one ranged GET each), not read again.
+    let again = kr_values(&kr_file);
+    for (kr, (value, _)) in &values {
+        assert_eq!(&again[kr].0, value, "{kr}");
+    }
+    assert!(
+        s3.object(RESULTS, "prod/_okrflow/state/tallyfy/tallyfy/manifest.json")
+            .exists()
+    );
+    let exports = common::walk(&s3.object(EXPORTS, ""))
+        .iter()
+        .filter(|p| p.to_string_lossy().ends_with(".parquet"))
+        .count();
+    let second_log = s3.requests.lock().unwrap()[before..].to_vec();
+    assert_eq!(export_gets(&second_log), exports, "{second_log:?}");
+    assert!(
+        first_gets > exports,
+        "{first_gets} GETs of {exports} exports"
+    );
     assert_eq!(
         common::walk(&s3.object(RESULTS, "prod/kr_snapshots")).len(),
         1

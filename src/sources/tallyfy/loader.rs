@@ -26,14 +26,13 @@ use futures::TryStreamExt;
 use object_store::{ObjectStore, ObjectStoreExt};
 use std::sync::Arc;
 
-/// The registered exports; keeps the local copy of S3 exports alive while it is used.
+/// The registered exports.
 pub struct Loaded {
     pub stats: LoadStats,
     /// The process exports, in name order.
     pub processes: Vec<ExportFile>,
     /// At most how many rows a part read at once holds ([`parts`]).
     pub part_rows: usize,
-    _cache: Option<tempfile::TempDir>,
 }
 
 impl Loaded {
@@ -129,28 +128,11 @@ pub async fn register_in_parts(
         .await
         .map_err(|e| unreadable(e.to_string()))?;
     metas.sort_by(|a, b| a.location.cmp(&b.location));
-    // Every key result's query scans the exports twice; from S3 that would be two requests
-    // per file per query. Download each export once per run instead, and scan the copies.
-    let cache = if opened.is_s3() {
-        let dir = tempfile::tempdir()
-            .map_err(|e| unreadable(format!("cannot make a local copy: {e}")))?;
-        let copied = download(&opened, &metas, dir.path())
-            .await
-            .map_err(unreadable)?;
-        tracing::debug!(connection, files = copied, "Tallyfy exports copied from S3");
-        Some(dir)
-    } else {
-        None
-    };
-    let local_root = match &cache {
-        Some(dir) => Some(
-            crate::storage::open(&Location::Local(dir.path().to_path_buf()), false)
-                .await
-                .map_err(|e| unreadable(e.to_string()))?,
-        ),
-        None => None,
-    };
-    let scanned = local_root.as_ref().unwrap_or(&opened);
+    // Exports on S3 are read where they are: a run scans an export at most twice (for the
+    // snapshot index, and for the rows of a chosen snapshot), and with the connection's state
+    // only the new files and those that hold snapshots it must read (BENCHMARKS.md). A copy of
+    // every file would cost a download of all of them each night.
+    let scanned = &opened;
     scanned.register(ctx);
     let store = scanned.store.clone();
 
@@ -173,11 +155,7 @@ pub async fn register_in_parts(
         let scanned_path = scanned.path(&key);
         let mut file = ExportFile {
             url: scanned.url(&key),
-            location: if cache.is_some() {
-                scanned_path.to_string()
-            } else {
-                location
-            },
+            location,
             mtime_nanos: meta.last_modified.timestamp_nanos_opt().unwrap_or(0),
             size: meta.size,
             key: key.clone(),
@@ -207,7 +185,6 @@ pub async fn register_in_parts(
         stats,
         processes,
         part_rows,
-        _cache: cache,
     })
 }
 
@@ -239,52 +216,6 @@ pub async fn check(connection: &str, location: &Location) -> Result<usize, Sourc
         files += 1;
     }
     Ok(files)
-}
-
-/// Copies the `.parquet` objects among `metas` into `dir`, keeping their paths below the
-/// location's prefix; eight at a time. Returns how many were copied.
-async fn download(
-    opened: &crate::storage::Opened,
-    metas: &[object_store::ObjectMeta],
-    dir: &std::path::Path,
-) -> Result<usize, String> {
-    use futures::StreamExt;
-    let jobs = metas
-        .iter()
-        .filter(|m| m.location.as_ref().ends_with(".parquet"))
-        .filter_map(|m| {
-            let parts: Vec<String> = m
-                .location
-                .prefix_match(&opened.prefix)?
-                .map(|p| p.as_ref().to_string())
-                .collect();
-            Some((m.location.clone(), dir.join(parts.join("/"))))
-        })
-        .map(|(from, to)| async move {
-            let bytes = opened
-                .store
-                .get(&from)
-                .await
-                .map_err(|e| format!("{from}: {e}"))?
-                .bytes()
-                .await
-                .map_err(|e| format!("{from}: {e}"))?;
-            if let Some(parent) = to.parent() {
-                tokio::fs::create_dir_all(parent)
-                    .await
-                    .map_err(|e| e.to_string())?;
-            }
-            tokio::fs::write(&to, bytes)
-                .await
-                .map_err(|e| format!("{}: {e}", to.display()))
-        });
-    let results: Vec<Result<(), String>> = futures::stream::iter(jobs)
-        .buffer_unordered(8)
-        .collect()
-        .await;
-    let copied = results.len();
-    results.into_iter().collect::<Result<Vec<()>, String>>()?;
-    Ok(copied)
 }
 
 /// Reads a file's footer so that a truncated or non-Parquet file is reported by name before
