@@ -4,6 +4,8 @@
 #   bench/run.sh            # 1M and 10M Tallyfy rows, memory at 10M and 20M rows of the 1M
 #                           # rows' processes, the API pull, the whole nightly run
 #   bench/run.sh 1          # only the 1M-row Tallyfy comparison (and the API and nightly runs)
+#   bench/run.sh 1 10 30 100  # the scale table (BENCHMARKS.md): 30M rows in 900 files, 100M in
+#                           # 3,000 (the 100M set takes about 12 minutes to generate)
 #
 # Builds the dev profile (the one the tests use; OKRFLOW_BENCH_PROFILE=release for the deployed
 # one, about 43 minutes from nothing here), installs DuckDB from PyPI into a virtualenv
@@ -33,7 +35,9 @@ for millions in ${sizes[*]}; do
   dir="$data/tallyfy-${millions}m"
   if [ ! -f "$dir.complete" ]; then
     rm -rf "$dir"
-    "$bin/okrflow" demo-data --out "$dir" --copies $(( millions * 1000000 / 806 )) --files 300 >&2
+    # Files of the 10M set's size: 300 files up to 10M rows, then 30 per million.
+    files=$(( millions > 10 ? millions * 30 : 300 ))
+    "$bin/okrflow" demo-data --out "$dir" --copies $(( millions * 1000000 / 806 )) --files "$files" >&2
     touch "$dir.complete"
   fi
   echo "# Tallyfy, ${millions}M rows: DuckDB (dedup materialised once; the rows copied first;"
