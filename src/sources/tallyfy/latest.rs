@@ -9,7 +9,7 @@
 use super::loader::Loaded;
 use super::snapshots::{Built, schema_of, statement};
 use super::state::{FileId, LatestRows, Segment, StateDir};
-use crate::engine::{self, EngineError};
+use crate::engine::{self, EngineError, registry};
 use chrono::NaiveDate;
 use datafusion::arrow::array::{AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef};
@@ -174,6 +174,21 @@ fn matching(
     of.join(rows, join, &[key.as_str()], &[column], None)
 }
 
+/// `column` of the rows of segment `n` in the registered table of `s` (kept or dropped
+/// snapshots).
+async fn of_segment(
+    ctx: &SessionContext,
+    s: &registry::Statement,
+    column: &str,
+    n: usize,
+) -> Result<DataFrame, EngineError> {
+    ctx.table(s.name)
+        .await
+        .and_then(|d| d.filter(col("segment").eq(lit(n as i64))))
+        .and_then(|d| d.select(vec![col(column)]))
+        .map_err(|e| engine::statement_err(s, e))
+}
+
 /// Builds the day's `tallyfy_latest` (in `scratch`, or in the state's folder on disk) and
 /// `tallyfy_processes` (in memory) from the state's segments and the exports, and records the
 /// new segment in `state`. `read` are the columns the queries read (`None`: all, and the state
@@ -273,12 +288,7 @@ pub async fn build(
             .read_parquet(path, ParquetReadOptions::default().schema(&written))
             .await
             .map_err(|e| statement_err(latest_s, e))?;
-        let drops = ctx
-            .table(dropped_s.name)
-            .await
-            .and_then(|d| d.filter(col("segment").eq(lit(n as i64))))
-            .and_then(|d| d.select(vec![col("process_id")]))
-            .map_err(|e| statement_err(dropped_s, e))?;
+        let drops = of_segment(ctx, dropped_s, "process_id", n).await?;
         let rows = matching(drops, rows, "snapshot_process_id", false)
             .map_err(|e| statement_err(latest_s, e))?;
         kept_rows = Some(match kept_rows {
@@ -359,12 +369,7 @@ pub async fn build(
             .await
             .map_err(|e| statement_err(processes_s, e))?;
         // Processes of the segment's kept snapshots, and not changed.
-        let kept_here = ctx
-            .table(kept_s.name)
-            .await
-            .and_then(|k| k.filter(col("segment").eq(lit(n as i64))))
-            .and_then(|k| k.select(vec![col("latest_process_id")]))
-            .map_err(|e| statement_err(kept_s, e))?;
+        let kept_here = of_segment(ctx, kept_s, "latest_process_id", n).await?;
         let changed = ctx
             .table(changed_s.name)
             .await
