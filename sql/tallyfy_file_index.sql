@@ -6,7 +6,8 @@
 -- process. try_timestamp(x) is `TRY_CAST(x AS TIMESTAMP)` (src/engine/functions.rs).
 -- It reads `tallyfy_raw_part`, the rows of some files not indexed before: it holds an entry per
 -- (process, file) while it runs, so it runs over a bounded part of the files at a time
--- (src/sources/tallyfy/snapshots.rs).
+-- (src/sources/tallyfy/snapshots.rs). Its rows are read as `Utf8View`
+-- (src/sources/tallyfy/loader.rs); the index keeps plain text.
 WITH source AS (
   SELECT process_id, src_path, process_last_modified, last_modified
   FROM tallyfy_raw_part
@@ -15,7 +16,7 @@ WITH source AS (
 
 per_file AS (
   SELECT
-    process_id,
+    CAST(process_id AS VARCHAR) AS process_id,
     src_path,
     max(try_timestamp(process_last_modified)) AS process_last_modified,
     max(try_timestamp(last_modified)) AS row_last_modified

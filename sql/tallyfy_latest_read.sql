@@ -7,7 +7,8 @@
 -- `CASE WHEN trim(x) IN ('', 'nan', 'NaN') THEN NULL ELSE x END`, and try_timestamp(x) is
 -- `TRY_CAST(x AS TIMESTAMP)`, parsing a run of equal cells once (src/engine/functions.rs).
 -- snapshot_process_id is the process id as the export wrote it: with snapshot_file, which
--- snapshot a row is of (a later run keeps the rows of snapshots it chooses again).
+-- snapshot a row is of (a later run keeps the rows of snapshots it chooses again). The rows
+-- are read as `Utf8View` (src/sources/tallyfy/loader.rs); each column typed here is plain text.
 WITH source AS (
   -- The chosen snapshots (one per process) on the left: the join keeps them in memory and
   -- streams the export rows past them, instead of holding every row. Rows are matched
@@ -71,7 +72,7 @@ typed AS (
     try_timestamp(trim(empty_as_null(last_modified))) AS last_modified,
     src_file AS snapshot_file,
     snapshot_at,
-    process_id AS snapshot_process_id
+    CAST(process_id AS VARCHAR) AS snapshot_process_id
   FROM source
 ),
 

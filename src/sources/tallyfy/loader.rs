@@ -37,14 +37,16 @@ pub struct Loaded {
 
 impl Loaded {
     /// Registers `name` as one scan of `files` (some of [`Loaded::processes`]), with the
-    /// columns and `src_path` of `tallyfy_raw`.
+    /// columns of `tallyfy_raw` read as `Utf8View` and `src_path`. Views point into the
+    /// pages read instead of copying every cell: the steps that scan the exports keep only
+    /// some rows, and cast those (BENCHMARKS.md).
     pub fn register_scan(
         &self,
         ctx: &SessionContext,
         name: &str,
         files: &[&ExportFile],
     ) -> datafusion::error::Result<()> {
-        register_files(ctx, name, &PROCESS_COLUMNS, files)
+        register_files(ctx, name, &PROCESS_COLUMNS, files, DataType::Utf8View)
     }
 }
 
@@ -71,19 +73,19 @@ pub struct ExportFile {
 }
 
 /// The all-string schema of an export with the given columns.
-fn string_schema(columns: &[&str]) -> SchemaRef {
+fn string_schema(columns: &[&str], strings: DataType) -> SchemaRef {
     Arc::new(Schema::new(
         columns
             .iter()
-            .map(|c| Field::new(*c, DataType::Utf8, true))
+            .map(|c| Field::new(*c, strings.clone(), true))
             .collect::<Vec<_>>(),
     ))
 }
 
 /// The schema of `tallyfy_raw` / `tallyfy_members_raw`: the export's columns plus the file
 /// a row came from.
-fn raw_schema(columns: &[&str]) -> SchemaRef {
-    let mut fields: Vec<Field> = string_schema(columns)
+fn raw_schema(columns: &[&str], strings: DataType) -> SchemaRef {
+    let mut fields: Vec<Field> = string_schema(columns, strings)
         .fields()
         .iter()
         .map(|f| f.as_ref().clone())
@@ -176,8 +178,16 @@ pub async fn register_in_parts(
     };
     let all: Vec<&ExportFile> = processes.iter().collect();
     let member_files: Vec<&ExportFile> = members.iter().collect();
-    register_files(ctx, "tallyfy_raw", &PROCESS_COLUMNS, &all)
-        .and_then(|()| register_files(ctx, "tallyfy_members_raw", &MEMBER_COLUMNS, &member_files))
+    register_files(ctx, "tallyfy_raw", &PROCESS_COLUMNS, &all, DataType::Utf8)
+        .and_then(|()| {
+            register_files(
+                ctx,
+                "tallyfy_members_raw",
+                &MEMBER_COLUMNS,
+                &member_files,
+                DataType::Utf8,
+            )
+        })
         .and_then(|()| register_index(ctx, &processes, &members))
         .map_err(|e| unreadable(e.to_string()))?;
     tracing::debug!(connection, ?stats, "registered Tallyfy exports");
@@ -256,12 +266,16 @@ fn register_files(
     name: &str,
     columns: &[&str],
     files: &[&ExportFile],
+    strings: DataType,
 ) -> datafusion::error::Result<()> {
     ctx.deregister_table(name)?;
     if files.is_empty() {
         ctx.register_table(
             name,
-            Arc::new(MemTable::try_new(raw_schema(columns), vec![vec![]])?),
+            Arc::new(MemTable::try_new(
+                raw_schema(columns, strings),
+                vec![vec![]],
+            )?),
         )?;
         return Ok(());
     }
@@ -273,7 +287,7 @@ fn register_files(
         ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
     let config = ListingTableConfig::new_with_multi_paths(urls)
         .with_listing_options(options)
-        .with_schema(string_schema(columns));
+        .with_schema(string_schema(columns, strings));
     let rows = ctx.read_table(Arc::new(ListingTable::try_new(config)?))?;
     // The scan replaces `input_file_name()` by each file's path, a constant per file: no
     // join per row (a join with the file index cost more than reading the rows).
