@@ -146,14 +146,26 @@ pub async fn score(
     tracing::debug!(rows = earlier, "earlier snapshots read");
     let mut outputs = Vec::new();
     for s in registry::SCORING {
+        let started = std::time::Instant::now();
         match s.kind {
-            registry::Kind::View => engine::register_view(&ctx, s).await?,
+            // Each view is computed once, into memory (a row per key result or objective):
+            // left as views, each output re-planned the whole chain beneath it, 0.5-1 s of
+            // planning per output in the dev profile whatever the job's size (BENCHMARKS.md).
+            registry::Kind::View => {
+                engine::register_view(&ctx, s).await?;
+                engine::materialise(&ctx, s, None).await?;
+            }
             registry::Kind::Output => {
                 let (schema, batches) = engine::collect(&ctx, s).await?;
                 engine::register_batches(&ctx, s.name, batches.clone(), schema.clone())?;
                 outputs.push((s.name.to_string(), schema, batches));
             }
         }
+        tracing::debug!(
+            statement = s.name,
+            seconds = started.elapsed().as_secs_f64(),
+            "scoring statement"
+        );
     }
     if let Some((_, _, krs)) = outputs.iter().find(|(n, _, _)| n == "kr_snapshots") {
         warn_of_lost_values(krs);
