@@ -12,7 +12,7 @@
 //!   into one output, the first without the last NEW_FILES export files (default 3 of the 300,
 //!   1 % of the rows) and with no state, the second after they were added (with the state the
 //!   first kept); then a run of all the files into an empty output. Wall times, and whether
-//!   the second and third runs' values are the same.
+//!   the second and third runs' values are the same; each run's peak RSS.
 //! - `history [KRS DAYS]`: KRS key results' rows in DAYS daily `kr_snapshots` partitions on
 //!   the loopback S3 server, read as a run reads them: every partition, then (with the history
 //!   a run kept) the kept rows and the one day written since. Wall time and requests of each,
@@ -57,6 +57,12 @@ fn peak_rss_mib() -> f64 {
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Resets the peak that [`peak_rss_mib`] reads to the memory in use now (Linux: writing 5 to
+/// `clear_refs`), so that one run's peak can be read on its own.
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
 #[tokio::main]
@@ -425,10 +431,16 @@ async fn incremental_bench(exports: &Path, new_files: usize) {
     let job = bench_job(dir.path(), &looker, &jira, 0, 0, 7, Some(&folder));
     let plan = job::load(&job).unwrap();
     let out = dir.path().join("out");
+    reset_peak_rss();
     let (first, _) = timed_run(&plan, &out).await;
+    let first_peak = peak_rss_mib();
     added.iter().for_each(link);
+    reset_peak_rss();
     let (nightly, with_state) = timed_run(&plan, &out).await;
+    let nightly_peak = peak_rss_mib();
+    reset_peak_rss();
     let (fresh, without_state) = timed_run(&plan, &dir.path().join("fresh")).await;
+    let fresh_peak = peak_rss_mib();
     println!(
         "{}",
         json!({
@@ -437,7 +449,8 @@ async fn incremental_bench(exports: &Path, new_files: usize) {
             "run_without_state_seconds": fresh, "second_over_first": nightly / first,
             "same_values": with_state == without_state, "values": with_state,
             "values_without_state": if with_state == without_state { json!(null) } else { json!(without_state) },
-            "peak_rss_mib": peak_rss_mib(),
+            "first_run_peak_rss_mib": first_peak, "second_run_peak_rss_mib": nightly_peak,
+            "run_without_state_peak_rss_mib": fresh_peak,
         })
     );
 }
