@@ -12,7 +12,8 @@
 //!   into one output, the first without the last NEW_FILES export files (default 3 of the 300,
 //!   1 % of the rows) and with no state, the second after they were added (with the state the
 //!   first kept); then a run of all the files into an empty output. Wall times, and whether
-//!   the second and third runs' values are the same; each run's peak RSS.
+//!   the second and third runs' values are the same; each run's peak RSS (each run is a
+//!   process of its own, `run JOB OUT`).
 //! - `history [KRS DAYS]`: KRS key results' rows in DAYS daily `kr_snapshots` partitions on
 //!   the loopback S3 server, read as a run reads them: every partition, then (with the history
 //!   a run kept) the kept rows and the one day written since. Wall time and requests of each,
@@ -57,12 +58,6 @@ fn peak_rss_mib() -> f64 {
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1024.0)
-}
-
-/// Resets the peak that [`peak_rss_mib`] reads to the memory in use now (Linux: writing 5 to
-/// `clear_refs`), so that one run's peak can be read on its own.
-fn reset_peak_rss() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
 #[tokio::main]
@@ -128,6 +123,15 @@ async fn main() {
                 arg(3, "100").parse().unwrap(),
             )
             .await
+        }
+        Some("run") => {
+            // One run of a job into an output, in a process of its own (incremental_bench).
+            let plan = job::load(Path::new(&arg(1, ""))).unwrap();
+            let (seconds, values) = timed_run(&plan, Path::new(&arg(2, ""))).await;
+            println!(
+                "{}",
+                json!({"seconds": seconds, "peak_rss_mib": peak_rss_mib(), "values": values})
+            );
         }
         Some("nightly") => {
             nightly_bench(
@@ -429,18 +433,30 @@ async fn incremental_bench(exports: &Path, new_files: usize) {
     };
     members.iter().chain(&processes).for_each(link);
     let job = bench_job(dir.path(), &looker, &jira, 0, 0, 7, Some(&folder));
-    let plan = job::load(&job).unwrap();
     let out = dir.path().join("out");
-    reset_peak_rss();
-    let (first, _) = timed_run(&plan, &out).await;
-    let first_peak = peak_rss_mib();
+    // Each run in a process of its own: memory freed by one run stays with the process, so
+    // a run after it in the same process would report the earlier run's peak.
+    let run = |out: PathBuf| {
+        let child = std::process::Command::new(std::env::current_exe().unwrap())
+            .arg("run")
+            .arg(&job)
+            .arg(out)
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .unwrap();
+        assert!(child.status.success(), "the run failed");
+        let line: serde_json::Value = serde_json::from_slice(&child.stdout).unwrap();
+        let number = |k: &str| line[k].as_f64().unwrap();
+        (
+            number("seconds"),
+            number("peak_rss_mib"),
+            line["values"].clone(),
+        )
+    };
+    let (first, first_peak, _) = run(out.clone());
     added.iter().for_each(link);
-    reset_peak_rss();
-    let (nightly, with_state) = timed_run(&plan, &out).await;
-    let nightly_peak = peak_rss_mib();
-    reset_peak_rss();
-    let (fresh, without_state) = timed_run(&plan, &dir.path().join("fresh")).await;
-    let fresh_peak = peak_rss_mib();
+    let (nightly, nightly_peak, with_state) = run(out);
+    let (fresh, fresh_peak, without_state) = run(dir.path().join("fresh"));
     println!(
         "{}",
         json!({
