@@ -83,7 +83,7 @@ pub fn statement_err(s: &Statement, e: datafusion::error::DataFusionError) -> En
 }
 
 /// Plans a registered statement; okrflow's own SQL may not define or change tables.
-async fn plan(ctx: &SessionContext, s: &Statement) -> Result<DataFrame, EngineError> {
+pub async fn plan(ctx: &SessionContext, s: &Statement) -> Result<DataFrame, EngineError> {
     let options = SQLOptions::new()
         .with_allow_ddl(false)
         .with_allow_dml(false);

@@ -11,11 +11,15 @@
 use super::loader::Loaded;
 use super::state::{FileId, IndexFile, StateDir};
 use crate::engine::{self, EngineError, registry};
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::common::JoinType;
+use datafusion::datasource::MemTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
+use datafusion::prelude::DataFrame;
 use datafusion::prelude::SessionContext;
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -215,6 +219,7 @@ pub async fn index(
         let mut group = vec![Entries {
             url: state.url(&c.name),
             from_nanos: None,
+            chosen: true,
         }];
         group.extend(state.manifest.index.iter().map(|f| {
             Entries {
@@ -225,6 +230,7 @@ pub async fn index(
                     .iter()
                     .all(|id| then.contains(id))
                     .then_some(c.end_nanos),
+                chosen: false,
             }
         }));
         return Ok((vec![group], schema));
@@ -237,6 +243,7 @@ pub async fn index(
                 .map(|f| Entries {
                     url: state.url(&f.name),
                     from_nanos: None,
+                    chosen: false,
                 })
                 .collect()
         })
@@ -248,12 +255,14 @@ pub async fn index(
 pub struct Entries {
     url: String,
     from_nanos: Option<i64>,
+    /// An earlier day's newest snapshots: one entry per process.
+    chosen: bool,
 }
 
 /// Registers `tallyfy_file_index` as the entries of `group`.
 async fn register_entries(
     ctx: &SessionContext,
-    group: &[Entries],
+    group: &[&Entries],
     schema: &SchemaRef,
 ) -> Result<(), EngineError> {
     let s = statement("tallyfy_file_index");
@@ -286,6 +295,66 @@ async fn register_entries(
             .map_err(err),
         None => engine::register_batches(ctx, s.name, vec![], schema.clone()),
     }
+}
+
+/// Rows with their schema.
+struct Rows {
+    schema: SchemaRef,
+    rows: Vec<RecordBatch>,
+}
+
+/// `earlier`'s rows of the processes that have a row in `candidates`, and its other rows.
+async fn split_by_process(
+    ctx: &SessionContext,
+    candidates: &[RecordBatch],
+    earlier: DataFrame,
+) -> datafusion::error::Result<(Vec<RecordBatch>, Rows)> {
+    // The candidates' ids first: the join holds them, not the earlier snapshots.
+    let column = |b: &RecordBatch| {
+        b.column_by_name("process_id").cloned().ok_or_else(|| {
+            datafusion::error::DataFusionError::Plan("no process_id among the candidates".into())
+        })
+    };
+    let kind = match candidates.first() {
+        Some(b) => column(b)?.data_type().clone(),
+        None => DataType::Utf8,
+    };
+    let id = Arc::new(Schema::new(vec![Field::new("candidate_id", kind, true)]));
+    let ids = candidates
+        .iter()
+        .map(|b| Ok(RecordBatch::try_new(id.clone(), vec![column(b)?])?))
+        .collect::<datafusion::error::Result<Vec<_>>>()?;
+    let ids = ctx.read_table(Arc::new(MemTable::try_new(id, vec![ids])?))?;
+    let of = |join| {
+        ids.clone().join(
+            earlier.clone(),
+            join,
+            &["candidate_id"],
+            &["process_id"],
+            None,
+        )
+    };
+    let ranked = of(JoinType::RightSemi)?.collect().await?;
+    let others = of(JoinType::RightAnti)?;
+    let schema = others.schema().inner().clone();
+    let rows = others.collect().await?;
+    let schema = rows.first().map_or(schema, |b| b.schema());
+    Ok((ranked, Rows { schema, rows }))
+}
+
+/// `a` with each field nullable where it is in `a` or in `b` (the same fields).
+fn nullable_where_either(a: &SchemaRef, b: &SchemaRef) -> SchemaRef {
+    let fields: Vec<Field> = a
+        .fields()
+        .iter()
+        .zip(b.fields())
+        .map(|(x, y)| {
+            x.as_ref()
+                .clone()
+                .with_nullable(x.is_nullable() || y.is_nullable())
+        })
+        .collect();
+    Arc::new(Schema::new(fields))
 }
 
 /// Rewrites each group of index files as one file.
@@ -345,11 +414,31 @@ pub async fn newest(
     let groups = if groups.is_empty() { &none[..] } else { groups };
     let (mut schema, mut kept) = (None, Vec::new());
     for group in groups {
-        register_entries(ctx, group, &index_schema).await?;
+        let (before, entries): (Vec<&Entries>, Vec<&Entries>) =
+            group.iter().partition(|e| e.chosen);
+        register_entries(ctx, &entries, &index_schema).await?;
         let (found, mut candidates) = engine::collect(ctx, files).await?;
         candidates.append(&mut kept);
+        // An earlier day's newest snapshot of a process with no other entry is still its
+        // newest: only the processes with new entries are ranked (a few, on a nightly run,
+        // against a sort of every process).
+        let unranked = if before.is_empty() {
+            None
+        } else {
+            register_entries(ctx, &before, &index_schema).await?;
+            let earlier = engine::plan(ctx, files).await?;
+            let (ranked, unranked) = split_by_process(ctx, &candidates, earlier)
+                .await
+                .map_err(|e| engine::statement_err(files, e))?;
+            candidates.extend(ranked);
+            Some(unranked)
+        };
         engine::register_batches(ctx, files.name, candidates, found)?;
-        let (chosen, rows) = engine::collect(ctx, newest).await?;
+        let (mut chosen, mut rows) = engine::collect(ctx, newest).await?;
+        if let Some(unranked) = unranked {
+            chosen = nullable_where_either(&chosen, &unranked.schema);
+            rows.extend(unranked.rows);
+        }
         (schema, kept) = (Some(chosen), rows);
     }
     let schema = schema.expect("one pass at least");
@@ -360,4 +449,52 @@ pub async fn newest(
             .map_err(|e| engine::statement_err(files, e))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{AsArray, StringArray};
+
+    /// An earlier day's snapshots are ranked again only where their process has a candidate;
+    /// the others are kept as they are.
+    #[tokio::test]
+    async fn earlier_snapshots_are_ranked_again_only_where_a_process_has_a_candidate() {
+        let ctx = SessionContext::new();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("process_id", DataType::Utf8, true),
+            Field::new("src_file", DataType::Utf8, true),
+        ]));
+        let batch = |ids: &[&str], file: &str| {
+            RecordBatch::try_new(
+                schema.clone(),
+                vec![
+                    Arc::new(StringArray::from(ids.to_vec())),
+                    Arc::new(StringArray::from(vec![file; ids.len()])),
+                ],
+            )
+            .unwrap()
+        };
+        let ids = |batches: &[RecordBatch]| {
+            let mut ids: Vec<String> = batches
+                .iter()
+                .flat_map(|b| {
+                    let c = b.column_by_name("process_id").unwrap().as_string::<i32>();
+                    c.iter().map(|s| s.unwrap().to_string()).collect::<Vec<_>>()
+                })
+                .collect();
+            ids.sort();
+            ids
+        };
+        let earlier = ctx.read_batch(batch(&["a", "c", "d"], "old")).unwrap();
+        let candidates = [batch(&["a", "b"], "new")];
+        let (ranked, unranked) = split_by_process(&ctx, &candidates, earlier).await.unwrap();
+        assert_eq!(ids(&ranked), ["a"]);
+        assert_eq!(ids(&unranked.rows), ["c", "d"]);
+        // No candidates: every earlier snapshot is kept as it is.
+        let earlier = ctx.read_batch(batch(&["a", "c"], "old")).unwrap();
+        let (ranked, unranked) = split_by_process(&ctx, &[], earlier).await.unwrap();
+        assert!(ranked.iter().all(|b| b.num_rows() == 0));
+        assert_eq!(ids(&unranked.rows), ["a", "c"]);
+    }
 }
