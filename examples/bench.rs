@@ -145,7 +145,7 @@ async fn main() {
         }
         _ => {
             eprintln!(
-                "usage: bench tallyfy DIR [REPEAT] | api [LOOKER JIRA LATENCY_MS] | nightly DIR [LOOKER JIRA TALLYFY LATENCY_MS]"
+                "usage: bench tallyfy DIR [REPEAT] | incremental DIR [NEW_FILES] | run JOB OUT | history [KRS DAYS] | api [LOOKER JIRA LATENCY_MS] | nightly DIR [LOOKER JIRA TALLYFY LATENCY_MS] | explain DIR [analyze] [VIEW]"
             );
             std::process::exit(2);
         }

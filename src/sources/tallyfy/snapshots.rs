@@ -297,18 +297,14 @@ async fn register_entries(
     }
 }
 
-/// Rows with their schema.
-struct Rows {
-    schema: SchemaRef,
-    rows: Vec<RecordBatch>,
-}
-
-/// `earlier`'s rows of the processes that have a row in `candidates`, and its other rows.
+/// `earlier`'s rows of the processes that have a row in `candidates`, and its other rows
+/// with their schema. `earlier` is scanned twice (a semi- and an anti-join) rather than held
+/// in memory twice.
 async fn split_by_process(
     ctx: &SessionContext,
     candidates: &[RecordBatch],
     earlier: DataFrame,
-) -> datafusion::error::Result<(Vec<RecordBatch>, Rows)> {
+) -> datafusion::error::Result<(Vec<RecordBatch>, (SchemaRef, Vec<RecordBatch>))> {
     // The candidates' ids first: the join holds them, not the earlier snapshots.
     let column = |b: &RecordBatch| {
         b.column_by_name("process_id").cloned().ok_or_else(|| {
@@ -339,7 +335,7 @@ async fn split_by_process(
     let schema = others.schema().inner().clone();
     let rows = others.collect().await?;
     let schema = rows.first().map_or(schema, |b| b.schema());
-    Ok((ranked, Rows { schema, rows }))
+    Ok((ranked, (schema, rows)))
 }
 
 /// `a` with each field nullable where it is in `a` or in `b` (the same fields).
@@ -435,9 +431,9 @@ pub async fn newest(
         };
         engine::register_batches(ctx, files.name, candidates, found)?;
         let (mut chosen, mut rows) = engine::collect(ctx, newest).await?;
-        if let Some(unranked) = unranked {
-            chosen = nullable_where_either(&chosen, &unranked.schema);
-            rows.extend(unranked.rows);
+        if let Some((unranked_schema, unranked)) = unranked {
+            chosen = nullable_where_either(&chosen, &unranked_schema);
+            rows.extend(unranked);
         }
         (schema, kept) = (Some(chosen), rows);
     }
@@ -490,11 +486,14 @@ mod tests {
         let candidates = [batch(&["a", "b"], "new")];
         let (ranked, unranked) = split_by_process(&ctx, &candidates, earlier).await.unwrap();
         assert_eq!(ids(&ranked), ["a"]);
-        assert_eq!(ids(&unranked.rows), ["c", "d"]);
+        // The earlier snapshot itself, to be ranked with the candidates.
+        let files = ranked[0].column_by_name("src_file").unwrap();
+        assert_eq!(files.as_string::<i32>().value(0), "old");
+        assert_eq!(ids(&unranked.1), ["c", "d"]);
         // No candidates: every earlier snapshot is kept as it is.
         let earlier = ctx.read_batch(batch(&["a", "c"], "old")).unwrap();
         let (ranked, unranked) = split_by_process(&ctx, &[], earlier).await.unwrap();
         assert!(ranked.iter().all(|b| b.num_rows() == 0));
-        assert_eq!(ids(&unranked.rows), ["a", "c"]);
+        assert_eq!(ids(&unranked.1), ["a", "c"]);
     }
 }
