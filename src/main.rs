@@ -3,6 +3,12 @@
 
 use clap::Parser;
 
+/// jemalloc rather than the system allocator: with glibc's, a run's peak memory was a fifth
+/// higher, for the same time (BENCHMARKS.md, issue 19; mimalloc's was twice as high).
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> std::process::ExitCode {
     let cli = okrflow::cli::Cli::parse();
     okrflow::cli::init_logging(&cli);

@@ -301,8 +301,9 @@ async fn the_kept_history_gives_what_every_days_snapshots_give() {
 }
 
 /// Export files added one a night: past 32 index files the state merges them; each night
-/// ranks the last night's newest snapshots and the new file's entries; and the snapshots
-/// chosen at the end are those chosen from all files read at once.
+/// ranks the last night's newest snapshots and the new file's entries (some new entries older
+/// than the snapshot chosen the night before); and the snapshots chosen at the end are those
+/// chosen from all files read at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_index_files_are_merged_and_choose_the_same_snapshots() {
     use okrflow::sources::tallyfy::{loader, register_views, register_views_once, state::StateDir};
@@ -360,6 +361,18 @@ async fn many_index_files_are_merged_and_choose_the_same_snapshots() {
             .await
             .unwrap();
             assert_eq!(with_state, query(&ctx, chosen).await);
+            // Files hold a process's snapshots in order, wrapping round at the last file, so
+            // some process's newest snapshot came in a file added before one holding an older
+            // snapshot of it: that night, the earlier night's choice had to win the ranking.
+            let older_later = "SELECT count(*) AS n FROM tallyfy_snapshots s \
+                JOIN (SELECT process_id, max(src_path) AS last_path FROM tallyfy_raw \
+                      GROUP BY process_id) r ON r.process_id = s.process_id \
+                WHERE s.src_path <> r.last_path";
+            let n = query(&ctx, older_later).await;
+            assert!(
+                !n.contains("| 0 "),
+                "no process whose newest file came first:\n{n}"
+            );
         }
     }
     assert!(most <= 33, "{most} index files");
