@@ -9,9 +9,35 @@ WITH source AS (
   SELECT * FROM tallyfy_latest
 ),
 
+snapshot_columns AS (
+  -- The process columns repeat on every row of a snapshot: as group keys they are stored
+  -- once per process, where a max() per column would hold a value per process and column
+  -- in each of the aggregation's phases. The task columns come from the task rows only.
+  SELECT
+    process_id,
+    blueprint_id,
+    blueprint_name,
+    blueprint_version,
+    process_name,
+    process_tag,
+    process_owner,
+    process_owner_id,
+    total_tasks_in_process,
+    tasks_completed,
+    process_status,
+    process_last_modified,
+    process_completed_at,
+    snapshot_file,
+    snapshot_at,
+    min(assigned_or_shown_on) FILTER (WHERE type = 'process_task') AS started_at,
+    max(completed_on) FILTER (WHERE type = 'process_task') AS last_task_completed_on
+  FROM source
+  GROUP BY process_id, blueprint_id, blueprint_name, blueprint_version, process_name, process_tag, process_owner, process_owner_id, total_tasks_in_process, tasks_completed, process_status, process_last_modified, process_completed_at, snapshot_file, snapshot_at
+),
+
 processes AS (
-  -- One pass: the process columns repeat on every row of a snapshot, so max() is that one
-  -- value (and the same on every run); the task columns come from the task rows only.
+  -- One row per process, the same on every run, should a column differ between its rows:
+  -- the largest value of each column (for a process with one set of values, that set).
   SELECT
     process_id,
     max(blueprint_id) AS blueprint_id,
@@ -28,9 +54,9 @@ processes AS (
     max(process_completed_at) AS process_completed_at,
     max(snapshot_file) AS snapshot_file,
     max(snapshot_at) AS snapshot_at,
-    min(assigned_or_shown_on) FILTER (WHERE type = 'process_task') AS started_at,
-    max(completed_on) FILTER (WHERE type = 'process_task') AS last_task_completed_on
-  FROM source
+    min(started_at) AS started_at,
+    max(last_task_completed_on) AS last_task_completed_on
+  FROM snapshot_columns
   GROUP BY process_id
 ),
 

@@ -212,7 +212,8 @@ async fn before_the_first_snapshot_the_views_are_empty() {
 }
 
 /// `tallyfy_snapshots` of the exports in `dir` as of `day`, read in parts of at most
-/// `part_rows` rows, with how many parts that made and how many process files there are.
+/// `part_rows` rows (and ranked in groups of at most as many index entries), with how many
+/// parts that made and how many process files there are.
 async fn snapshots_in_parts(dir: &Path, day: &str, part_rows: usize) -> (usize, usize, String) {
     let ctx = okrflow::engine::new_session();
     let location = Location::Local(dir.to_path_buf());
@@ -224,6 +225,8 @@ async fn snapshots_in_parts(dir: &Path, day: &str, part_rows: usize) -> (usize, 
         .await
         .unwrap();
     assert_eq!(built.indexed_files, loaded.stats.process_files);
+    // A group per part: each part's entries are ranked with the newest of the parts before.
+    assert_eq!(built.rank_groups, built.index_parts.max(1));
     let chosen = "SELECT process_id, src_file, snapshot_at FROM tallyfy_snapshots ORDER BY 1";
     (
         built.index_parts,
@@ -232,9 +235,10 @@ async fn snapshots_in_parts(dir: &Path, day: &str, part_rows: usize) -> (usize, 
     )
 }
 
-/// Read a few files at a time (as large exports are), the same snapshots are chosen as when
-/// all are read at once: on the dedup fixtures at three dates, and on scaled data where every
-/// snapshot is repeated in two files, so ties are broken across parts.
+/// Read a few files at a time (as large exports are), and ranked a part at a time, the same
+/// snapshots are chosen as when all are read at once: on the dedup fixtures at three dates,
+/// and on scaled data where every snapshot is repeated in two files, so ties are broken
+/// across parts.
 #[tokio::test]
 async fn snapshots_chosen_part_by_part_are_those_chosen_at_once() {
     let fixtures = tempfile::tempdir().unwrap();

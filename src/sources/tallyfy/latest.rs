@@ -240,17 +240,27 @@ pub async fn build(
         }
     };
     built.kept_snapshots = kept.iter().map(RecordBatch::num_rows).sum();
-    let (schema, to_read) = engine::collect(ctx, to_read_s).await?;
-    let mut wanted = HashSet::new();
-    for b in &to_read {
-        if let Some(c) = b
-            .column_by_name("src_file")
-            .and_then(|c| c.as_string_opt::<i32>())
-        {
-            wanted.extend(c.iter().flatten().map(str::to_string));
-        }
+    // With no segment every chosen snapshot is read: a view over tallyfy_snapshots, rather
+    // than a copy of it held to the end (a row per process).
+    if segments.is_empty() {
+        engine::register_view(ctx, to_read_s).await?;
+    } else {
+        let (schema, to_read) = engine::collect(ctx, to_read_s).await?;
+        engine::register_batches(ctx, to_read_s.name, to_read, schema)?;
     }
-    engine::register_batches(ctx, to_read_s.name, to_read.clone(), schema)?;
+    // The files that hold them (none: no snapshot to read).
+    let wanted: HashSet<String> = ctx
+        .table(to_read_s.name)
+        .await
+        .and_then(|df| df.aggregate(vec![col("src_file")], vec![]))
+        .map_err(|e| engine::statement_err(to_read_s, e))?
+        .collect()
+        .await
+        .map_err(|e| engine::statement_err(to_read_s, e))?
+        .iter()
+        .filter_map(|b| b.column(0).as_string_opt::<i32>())
+        .flat_map(|c| c.iter().flatten().map(str::to_string).collect::<Vec<_>>())
+        .collect();
     // Only the files that hold a snapshot to read are scanned.
     let scanned: Vec<_> = loaded
         .processes
@@ -330,8 +340,10 @@ pub async fn build(
 
     // tallyfy_processes: the kept segments' rows of processes unchanged since, and the rows
     // of the others computed now.
-    let (schema, changed) = engine::collect(ctx, changed_s).await?;
-    engine::register_batches(ctx, changed_s.name, changed, schema)?;
+    if !segments.is_empty() {
+        let (schema, changed) = engine::collect(ctx, changed_s).await?;
+        engine::register_batches(ctx, changed_s.name, changed, schema)?;
+    }
     engine::register_view(ctx, processes_s).await?;
     let all_latest = ctx
         .table(latest_s.name)
@@ -391,7 +403,7 @@ pub async fn build(
     )?;
 
     // The state, for the next run (a segment of no rows is not kept).
-    let nothing_new = !compact && to_read.iter().all(|b| b.num_rows() == 0);
+    let nothing_new = !compact && wanted.is_empty();
     if let Some(read) = read.filter(|_| state.is_kept()) {
         // The new segment's snapshots: all chosen ones when compacting.
         let of = if compact {

@@ -30,6 +30,8 @@ pub struct Built {
     /// Export files indexed now (not indexed by an earlier run), and in how many parts.
     pub indexed_files: usize,
     pub index_parts: usize,
+    /// Groups of index entries ranked one after the other (each with the newest so far).
+    pub rank_groups: usize,
     /// Chosen snapshots whose typed rows came from the state.
     pub kept_snapshots: usize,
     /// Export files read for the rows of the other chosen snapshots.
@@ -125,22 +127,18 @@ fn register_parquet(
     Ok(())
 }
 
-/// At most this many index entries are ranked at once ([`newest`]): the memory of finding the
-/// newest snapshots is bounded by it (and by the processes), not by the exports. On the
-/// benchmark data an entry stands for about 8 export rows; smaller groups cost a pass each
-/// (BENCHMARKS.md).
-const GROUP_ROWS: u64 = 2_000_000;
-
-/// More index files than this and they are merged into files of about [`GROUP_ROWS`] entries.
+/// More index files than this and they are merged into files of about a group's entries.
 const MAX_INDEX_FILES: usize = 32;
 
-/// The state's index files in consecutive groups of at most [`GROUP_ROWS`] entries (a larger
-/// file is a group of its own).
-fn groups(index: &[IndexFile]) -> Vec<std::ops::Range<usize>> {
+/// The state's index files in consecutive groups of at most `max_rows` entries (a larger file
+/// is a group of its own). [`newest`] ranks a group at a time, so its memory is bounded by a
+/// group (and by the processes), not by the exports; on the benchmark data an entry stands
+/// for about 8 export rows, and each group costs a pass (BENCHMARKS.md).
+fn groups(index: &[IndexFile], max_rows: u64) -> Vec<std::ops::Range<usize>> {
     let mut out = Vec::new();
     let (mut start, mut rows) = (0, 0u64);
     for (i, f) in index.iter().enumerate() {
-        if i > start && rows + f.rows > GROUP_ROWS {
+        if i > start && rows.saturating_add(f.rows) > max_rows {
             out.push(start..i);
             (start, rows) = (i, 0);
         }
@@ -154,8 +152,8 @@ fn groups(index: &[IndexFile]) -> Vec<std::ops::Range<usize>> {
 
 /// Indexes the export files the state has not (`sql/tallyfy_file_index.sql`, a part of files
 /// of at most `loaded.part_rows` rows at a time) and writes each part's entries to the state;
-/// merges the index files when there are many. Returns what [`newest`] ranks, in groups it
-/// ranks one at a time, and the index's schema. With the newest snapshots of an earlier day of
+/// merges the index files when there are many. Returns what [`newest`] ranks, in groups (of
+/// at most as many entries) it ranks one at a time, and the index's schema. With the newest snapshots of an earlier day of
 /// the same files (`end_nanos` is the evaluation day's end), that is one group: those, the
 /// entries of their files from after that day, and the entries of files indexed since.
 pub async fn index(
@@ -179,6 +177,8 @@ pub async fn index(
         .filter(|f| !indexed.contains(&FileId::from(*f)))
         .collect();
     let parts = super::loader::parts(&new, loaded.part_rows);
+    // As many index entries are ranked at once as export rows are indexed.
+    let group_rows = loaded.part_rows as u64;
     let scan = |files: &[&super::loader::ExportFile]| {
         loaded
             .register_scan(ctx, "tallyfy_raw_part", files)
@@ -206,7 +206,7 @@ pub async fn index(
         .map_err(|e| engine::statement_err(s, e))?;
     state.register(ctx);
     if state.manifest.index.len() > MAX_INDEX_FILES {
-        merge(ctx, state, &schema).await?;
+        merge(ctx, state, &schema, group_rows).await?;
     }
     let earlier = state
         .manifest
@@ -233,9 +233,12 @@ pub async fn index(
                 chosen: false,
             }
         }));
+        built.rank_groups = 1;
         return Ok((vec![group], schema));
     }
-    let urls = groups(&state.manifest.index)
+    let groups = groups(&state.manifest.index, group_rows);
+    built.rank_groups = groups.len();
+    let urls = groups
         .into_iter()
         .map(|g| {
             state.manifest.index[g]
@@ -358,10 +361,14 @@ async fn merge(
     ctx: &SessionContext,
     state: &mut StateDir,
     schema: &SchemaRef,
+    group_rows: u64,
 ) -> Result<(), EngineError> {
     let s = statement("tallyfy_file_index");
     let mut merged = Vec::new();
-    for (n, g) in groups(&state.manifest.index).into_iter().enumerate() {
+    for (n, g) in groups(&state.manifest.index, group_rows)
+        .into_iter()
+        .enumerate()
+    {
         let files = &state.manifest.index[g];
         if files.len() == 1 {
             merged.push(files[0].clone());
@@ -408,26 +415,36 @@ pub async fn newest(
     // No index file: one pass over an empty index, for the columns.
     let none = [Vec::new()];
     let groups = if groups.is_empty() { &none[..] } else { groups };
-    let (mut schema, mut kept) = (None, Vec::new());
+    let (mut schema, mut kept): (Option<SchemaRef>, Vec<RecordBatch>) = (None, Vec::new());
     for group in groups {
         let (before, entries): (Vec<&Entries>, Vec<&Entries>) =
             group.iter().partition(|e| e.chosen);
         register_entries(ctx, &entries, &index_schema).await?;
         let (found, mut candidates) = engine::collect(ctx, files).await?;
-        candidates.append(&mut kept);
-        // An earlier day's newest snapshot of a process with no other entry is still its
-        // newest: only the processes with new entries are ranked (a few, on a nightly run,
-        // against a sort of every process).
-        let unranked = if before.is_empty() {
-            None
-        } else {
-            register_entries(ctx, &before, &index_schema).await?;
-            let earlier = engine::plan(ctx, files).await?;
-            let (ranked, unranked) = split_by_process(ctx, &candidates, earlier)
-                .await
-                .map_err(|e| engine::statement_err(files, e))?;
-            candidates.extend(ranked);
-            Some(unranked)
+        // The newest so far (of the groups before, or an earlier day's) of a process with no
+        // entry here is still its newest: only the processes with entries here are ranked
+        // again (on a nightly run a few, against a sort of every process).
+        let earlier = match (schema.take(), before.is_empty()) {
+            (Some(so_far), _) => Some(
+                MemTable::try_new(so_far, vec![std::mem::take(&mut kept)])
+                    .and_then(|t| ctx.read_table(Arc::new(t)))
+                    .map_err(|e| engine::statement_err(newest, e))?,
+            ),
+            (None, false) => {
+                register_entries(ctx, &before, &index_schema).await?;
+                Some(engine::plan(ctx, files).await?)
+            }
+            (None, true) => None,
+        };
+        let unranked = match earlier {
+            None => None,
+            Some(earlier) => {
+                let (ranked, unranked) = split_by_process(ctx, &candidates, earlier)
+                    .await
+                    .map_err(|e| engine::statement_err(files, e))?;
+                candidates.extend(ranked);
+                Some(unranked)
+            }
         };
         engine::register_batches(ctx, files.name, candidates, found)?;
         let (mut chosen, mut rows) = engine::collect(ctx, newest).await?;
