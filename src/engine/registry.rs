@@ -38,6 +38,7 @@ pub const TALLYFY: &[Statement] = &[
     statement!("tallyfy_kept_snapshots", View),
     statement!("tallyfy_dropped_snapshots", View),
     statement!("tallyfy_snapshots_to_read", View),
+    statement!("tallyfy_shared_processes", View),
     statement!("tallyfy_changed_processes", View),
     statement!("tallyfy_latest_read", View),
     statement!("tallyfy_latest", View),

@@ -100,7 +100,7 @@ pub(super) async fn schema_of(
 
 /// Registers `name` as one scan of the Parquet files (or folders) at `urls`, read with
 /// `schema`; an empty table when there are none.
-fn register_parquet(
+pub(super) fn register_parquet(
     ctx: &SessionContext,
     name: &str,
     urls: &[String],
