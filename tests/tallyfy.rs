@@ -253,11 +253,32 @@ async fn snapshots_chosen_part_by_part_are_those_chosen_at_once() {
     exports(fixtures.path());
     let scaled = tempfile::tempdir().unwrap();
     okrflow::sources::tallyfy::generate::write_scaled(scaled.path(), 2, 20, 2).unwrap();
+    // Two export ids of one process ('P9' and ' P9', in two files): two chosen snapshots,
+    // one tallyfy_processes row over the rows of both, though they are read in two parts.
+    let padded = tempfile::tempdir().unwrap();
+    exports(padded.path());
+    let header = [
+        "process_id",
+        "process_status",
+        "process_last_modified",
+        "type",
+    ];
+    for (file, id, status) in [("p9_a", "P9", "active"), ("p9_b", " P9", "complete")] {
+        let row = [id, status, "2026-02-11 09:00:00", "process_task"];
+        let rows = vec![row.map(str::to_string).to_vec()];
+        write_export(
+            &padded.path().join(format!("{file}.parquet")),
+            &header,
+            &rows,
+        )
+        .unwrap();
+    }
     for (dir, day, processes) in [
         (fixtures.path(), "2026-02-11", 3),
         (fixtures.path(), "2026-02-20", 3),
         (fixtures.path(), "2020-01-01", 0),
         (scaled.path(), "2026-04-30", 2 * 24),
+        (padded.path(), "2026-02-20", 5),
     ] {
         let (one, _, at_once) = snapshots_in_parts(dir, day, usize::MAX).await;
         let (many, files, in_parts) = snapshots_in_parts(dir, day, 1).await;
@@ -269,6 +290,16 @@ async fn snapshots_chosen_part_by_part_are_those_chosen_at_once() {
             .lines()
             .filter(|l| l.starts_with("| ") && !l.contains("process_id"));
         assert_eq!(rows.count(), processes, "{}", at_once[0]);
+        let p9 = at_once[1].lines().filter(|l| l.starts_with("| P9 "));
+        let p9: Vec<_> = p9.collect();
+        assert_eq!(
+            p9.len(),
+            usize::from(dir == padded.path()),
+            "{}",
+            at_once[1]
+        );
+        // max() of the two snapshots' columns: 'complete' over 'active'.
+        assert!(p9.iter().all(|l| l.contains("| complete ")), "{p9:?}");
     }
 }
 
