@@ -7,6 +7,10 @@
 # Not built on the project machine (no container runtime or registry there): see README,
 # "Running it nightly". The release build takes about 40 minutes on 2 cores.
 FROM rust:1.95-slim-bookworm AS build
+# make: jemalloc, the binary's allocator, is built from C by its crate.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends make \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
 RUN cargo build --release --locked --bin okrflow
