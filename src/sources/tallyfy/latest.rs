@@ -4,19 +4,18 @@
 //! (`sql/tallyfy_dropped_snapshots.sql`). The rows of the other chosen snapshots are read from
 //! the exports now and become a new segment, so a night with a few new exports types and
 //! writes only their rows (BENCHMARKS.md). With [`MAX_SEGMENTS`] segments, or one that drops
-//! more than [`MAX_DROPPED`] snapshots, all rows are written anew as one segment.
+//! more than [`MAX_DROPPED`] snapshots, all rows are written anew as one segment. A first run
+//! over more than a part of the exports reads them a part at a time (`rows.rs`).
 
-use super::loader::{ExportFile, Loaded};
+use super::loader::Loaded;
+use super::rows::{matching, read_in_parts, write_rows};
 use super::snapshots::{Built, schema_of, statement};
 use super::state::{FileId, LatestRows, Segment, StateDir};
 use crate::engine::{self, EngineError, registry};
 use chrono::NaiveDate;
-use datafusion::arrow::array::{AsArray, RecordBatch, UInt32Array};
-use datafusion::arrow::compute::{filter_record_batch, kernels::cmp::eq};
+use datafusion::arrow::array::{AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef};
-use datafusion::common::JoinType;
-use datafusion::prelude::{DataFrame, ParquetReadOptions, SessionContext, col, ident, lit, when};
-use datafusion::scalar::ScalarValue;
+use datafusion::prelude::{DataFrame, ParquetReadOptions, SessionContext, col, lit};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
@@ -26,51 +25,12 @@ pub const MAX_SEGMENTS: usize = 8;
 /// A segment that drops more snapshots than this is not used: its rows are read again.
 pub const MAX_DROPPED: usize = 20_000;
 
-/// The kinds of rows an export holds (`type`, TALLYFY.md): each kind's rows go to files of
-/// their own, so a query that reads one kind skips the others' files.
-const ROW_TYPES: [&str; 4] = [
-    "process_task",
-    "process_task_data",
-    "process_task_comment",
-    "kick_off_task",
-];
-
 /// The key of a segment's chosen snapshots.
 fn chosen_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
         Field::new("process_id", DataType::Utf8, true),
         Field::new("src_file", DataType::Utf8, true),
     ]))
-}
-
-/// `df` with only the columns in `read` (the others NULL; all with `None`), and `row_kind`.
-fn narrowed(df: DataFrame, read: Option<&HashSet<String>>) -> datafusion::error::Result<DataFrame> {
-    let df = match read {
-        None => df,
-        Some(read) => {
-            let columns: Vec<_> = df
-                .schema()
-                .fields()
-                .iter()
-                .map(|f| {
-                    if read.contains(f.name()) {
-                        ident(f.name())
-                    } else {
-                        let null =
-                            ScalarValue::try_from(f.data_type()).unwrap_or(ScalarValue::Null);
-                        lit(null).alias(f.name())
-                    }
-                })
-                .collect();
-            df.select(columns)?
-        }
-    };
-    let kind = when(
-        col("type").in_list(ROW_TYPES.map(lit).to_vec(), false),
-        col("type"),
-    )
-    .otherwise(lit("other"))?;
-    df.with_column("row_kind", kind)
 }
 
 /// Registers `tallyfy_state_chosen` (each segment's snapshots, with the segment's number)
@@ -158,23 +118,6 @@ fn per_segment(batches: &[RecordBatch]) -> HashMap<i64, usize> {
     counts
 }
 
-/// `rows` without the rows whose `column` is in the first column of `of` (an anti join that
-/// holds `of`, the small side, and streams `rows`), or with only those (`keep`).
-fn matching(
-    of: DataFrame,
-    rows: DataFrame,
-    column: &str,
-    keep: bool,
-) -> datafusion::error::Result<DataFrame> {
-    let key = of.schema().field(0).name().clone();
-    let join = if keep {
-        JoinType::RightSemi
-    } else {
-        JoinType::RightAnti
-    };
-    of.join(rows, join, &[key.as_str()], &[column], None)
-}
-
 /// `column` of the rows of segment `n` in the registered table of `s` (kept or dropped
 /// snapshots).
 async fn of_segment(
@@ -188,139 +131,6 @@ async fn of_segment(
         .and_then(|d| d.filter(col("segment").eq(lit(n as i64))))
         .and_then(|d| d.select(vec![col(column)]))
         .map_err(|e| engine::statement_err(s, e))
-}
-
-/// The files below `dir`, at any depth.
-fn files_under(dir: &Path) -> HashSet<std::path::PathBuf> {
-    let mut found = HashSet::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            found.extend(files_under(&path));
-        } else {
-            found.insert(path);
-        }
-    }
-    found
-}
-
-/// A first run's `tallyfy_latest_read`, written to `at` a part of the files at a time: the
-/// join holds only the part's chosen snapshots, not every process's, and `tallyfy_processes`
-/// is computed over the part's rows, since a process's chosen rows are in one file. A process
-/// two export ids share (`tallyfy_shared_processes`) is computed over all rows at the end.
-/// Leaves `tallyfy_latest_read` and `tallyfy_latest` registered over all parts; returns
-/// `tallyfy_processes`' schema and rows.
-async fn read_in_parts(
-    ctx: &SessionContext,
-    loaded: &Loaded,
-    parts: &[&[&ExportFile]],
-    at: &Path,
-    read: Option<&HashSet<String>>,
-    written: &SchemaRef,
-) -> Result<(SchemaRef, Vec<RecordBatch>), EngineError> {
-    let (to_read_s, shared_s, typed_s, latest_s, processes_s) = (
-        statement("tallyfy_snapshots_to_read"),
-        statement("tallyfy_shared_processes"),
-        statement("tallyfy_latest_read"),
-        statement("tallyfy_latest"),
-        statement("tallyfy_processes"),
-    );
-    let err = |s, e| engine::statement_err(s, e);
-    // With no segment every chosen snapshot is to be read: tallyfy_snapshots' rows, each
-    // with the part of the files that holds it.
-    let snapshots = ctx
-        .table("tallyfy_snapshots")
-        .await
-        .map_err(|e| err(to_read_s, e))?;
-    let schema = snapshots.schema().inner().clone();
-    let snapshots = snapshots.collect().await.map_err(|e| err(to_read_s, e))?;
-    let part_of: HashMap<&str, u32> = parts
-        .iter()
-        .enumerate()
-        .flat_map(|(n, files)| files.iter().map(move |f| (f.key.as_str(), n as u32)))
-        .collect();
-    let numbers: Vec<UInt32Array> = snapshots
-        .iter()
-        .map(|b| {
-            let files = b
-                .column_by_name("src_file")
-                .and_then(|c| c.as_string_opt::<i32>());
-            files
-                .map(|c| {
-                    c.iter()
-                        .map(|f| f.and_then(|f| part_of.get(f).copied()))
-                        .collect()
-                })
-                .unwrap_or_else(|| UInt32Array::new_null(b.num_rows()))
-        })
-        .collect();
-    engine::register_view(ctx, shared_s).await?;
-    let (shared_schema, shared) = engine::collect(ctx, shared_s).await?;
-    engine::register_batches(ctx, shared_s.name, shared, shared_schema)?;
-    let dir = at.join(typed_s.name);
-    let (mut processes_schema, mut processes) = (None, Vec::new());
-    for (n, files) in parts.iter().enumerate() {
-        loaded
-            .register_scan(ctx, "tallyfy_raw_part", files)
-            .map_err(|e| err(typed_s, e))?;
-        let mut of_part = Vec::new();
-        for (b, numbers) in snapshots.iter().zip(&numbers) {
-            let mask = eq(numbers, &UInt32Array::new_scalar(n as u32))
-                .and_then(|mask| filter_record_batch(b, &mask))
-                .map_err(|e| err(to_read_s, e.into()))?;
-            of_part.push(mask);
-        }
-        engine::register_batches(ctx, to_read_s.name, of_part, schema.clone())?;
-        let before = files_under(&dir);
-        engine::register_view(ctx, typed_s).await?;
-        let rows = ctx
-            .table(typed_s.name)
-            .await
-            .and_then(|df| narrowed(df, read))
-            .map_err(|e| err(typed_s, e))?;
-        engine::materialise_as(ctx, typed_s, rows, Some(at), Some("row_kind")).await?;
-        // This part's rows alone, for its processes.
-        let mut new: Vec<String> = files_under(&dir)
-            .difference(&before)
-            .map(|p| p.display().to_string())
-            .collect();
-        new.sort();
-        super::snapshots::register_parquet(ctx, typed_s.name, &new, written.clone())?;
-        engine::register_view(ctx, latest_s).await?;
-        engine::register_view(ctx, processes_s).await?;
-        let shared = ctx.table(shared_s.name).await;
-        let all = ctx.table(processes_s.name).await;
-        let rows = shared
-            .and_then(|shared| matching(shared, all?, "process_id", false))
-            .map_err(|e| err(processes_s, e))?;
-        processes_schema.get_or_insert_with(|| rows.schema().inner().clone());
-        processes.extend(rows.collect().await.map_err(|e| err(processes_s, e))?);
-    }
-    // tallyfy_latest_read over every part, and the processes two export ids share.
-    let all = vec![format!("{}/", dir.display())];
-    let all = if dir.exists() { &all[..] } else { &[] };
-    super::snapshots::register_parquet(ctx, typed_s.name, all, written.clone())?;
-    engine::register_view(ctx, latest_s).await?;
-    let every = ctx
-        .table(latest_s.name)
-        .await
-        .map_err(|e| err(latest_s, e))?;
-    let of_shared = ctx
-        .table(shared_s.name)
-        .await
-        .and_then(|shared| matching(shared, every.clone(), "process_id", true))
-        .map_err(|e| err(latest_s, e))?;
-    ctx.deregister_table(latest_s.name)
-        .and_then(|_| ctx.register_table(latest_s.name, of_shared.into_view()))
-        .map_err(|e| err(latest_s, e))?;
-    engine::register_view(ctx, processes_s).await?;
-    let (schema, computed) = engine::collect(ctx, processes_s).await?;
-    processes.extend(computed);
-    ctx.deregister_table(latest_s.name)
-        .and_then(|_| ctx.register_table(latest_s.name, every.into_view()))
-        .map_err(|e| err(latest_s, e))?;
-    engine::register_view(ctx, to_read_s).await?;
-    Ok((processes_schema.unwrap_or(schema), processes))
 }
 
 /// Builds the day's `tallyfy_latest` (in `scratch`, or in the state's folder on disk) and
@@ -464,13 +274,7 @@ pub async fn build(
     if segments.is_empty() && parts.len() > 1 {
         in_parts = Some(read_in_parts(ctx, loaded, &parts, &at, read, &written).await?);
     } else {
-        engine::register_view(ctx, segment_s).await?;
-        let rows = ctx
-            .table(segment_s.name)
-            .await
-            .and_then(|df| narrowed(df, read))
-            .map_err(|e| statement_err(segment_s, e))?;
-        engine::materialise_as(ctx, segment_s, rows, Some(&at), Some("row_kind")).await?;
+        write_rows(ctx, segment_s, &at, read).await?;
     }
     if compact {
         segments.clear();

@@ -20,6 +20,7 @@ pub mod latest;
 pub mod loader;
 pub mod preview;
 pub mod query;
+mod rows;
 pub mod snapshots;
 pub mod state;
 

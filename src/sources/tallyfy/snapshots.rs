@@ -153,9 +153,10 @@ fn groups(index: &[IndexFile], max_rows: u64) -> Vec<std::ops::Range<usize>> {
 /// Indexes the export files the state has not (`sql/tallyfy_file_index.sql`, a part of files
 /// of at most `loaded.part_rows` rows at a time) and writes each part's entries to the state;
 /// merges the index files when there are many. Returns what [`newest`] ranks, in groups (of
-/// at most as many entries) it ranks one at a time, and the index's schema. With the newest snapshots of an earlier day of
-/// the same files (`end_nanos` is the evaluation day's end), that is one group: those, the
-/// entries of their files from after that day, and the entries of files indexed since.
+/// at most as many entries) it ranks one at a time, and the index's schema. With the newest
+/// snapshots of an earlier day of the same files (`end_nanos` is the evaluation day's end),
+/// that is one group: those, the entries of their files from after that day, and the entries
+/// of files indexed since.
 pub async fn index(
     ctx: &SessionContext,
     loaded: &Loaded,
