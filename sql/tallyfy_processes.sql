@@ -32,7 +32,9 @@ snapshot_columns AS (
     min(assigned_or_shown_on) FILTER (WHERE type = 'process_task') AS started_at,
     max(completed_on) FILTER (WHERE type = 'process_task') AS last_task_completed_on
   FROM source
-  GROUP BY process_id, blueprint_id, blueprint_name, blueprint_version, process_name, process_tag, process_owner, process_owner_id, total_tasks_in_process, tasks_completed, process_status, process_last_modified, process_completed_at, snapshot_file, snapshot_at
+  GROUP BY process_id, blueprint_id, blueprint_name, blueprint_version, process_name,
+    process_tag, process_owner, process_owner_id, total_tasks_in_process, tasks_completed,
+    process_status, process_last_modified, process_completed_at, snapshot_file, snapshot_at
 ),
 
 processes AS (

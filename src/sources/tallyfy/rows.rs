@@ -137,21 +137,23 @@ pub(super) async fn read_in_parts(
         .enumerate()
         .flat_map(|(n, files)| files.iter().map(move |f| (f.key.as_str(), n as u32)))
         .collect();
-    let numbers: Vec<UInt32Array> = snapshots
+    // A chosen snapshot's file is one of the parts' (they are the files that hold one).
+    let numbers = snapshots
         .iter()
         .map(|b| {
             let files = b
                 .column_by_name("src_file")
-                .and_then(|c| c.as_string_opt::<i32>());
-            files
-                .map(|c| {
-                    c.iter()
-                        .map(|f| f.and_then(|f| part_of.get(f).copied()))
-                        .collect()
-                })
-                .unwrap_or_else(|| UInt32Array::new_null(b.num_rows()))
+                .and_then(|c| c.as_string_opt::<i32>())
+                .ok_or_else(|| EngineError::Register {
+                    table: to_read_s.name.into(),
+                    message: "tallyfy_snapshots has no text column src_file".into(),
+                })?;
+            Ok(files
+                .iter()
+                .map(|f| f.and_then(|f| part_of.get(f).copied()))
+                .collect::<UInt32Array>())
         })
-        .collect();
+        .collect::<Result<Vec<_>, EngineError>>()?;
     engine::register_view(ctx, shared_s).await?;
     let (shared_schema, shared) = engine::collect(ctx, shared_s).await?;
     engine::register_batches(ctx, shared_s.name, shared, shared_schema)?;

@@ -401,8 +401,9 @@ async fn merge(
 
 /// Registers `tallyfy_snapshots` in memory (one row per process): the newest snapshot of each
 /// process in the index as of the day (`tallyfy_params`). The index is ranked a group of files
-/// at a time, each group's snapshots with the newest so far: `tallyfy_snapshots` keeps
-/// `tallyfy_file_snapshots`' columns, so the newest of those is again the newest.
+/// at a time, each group's snapshots with the newest so far of the processes it has entries
+/// of (the others' are kept as they are): `tallyfy_snapshots` keeps `tallyfy_file_snapshots`'
+/// columns, so the newest of those is again the newest.
 pub async fn newest(
     ctx: &SessionContext,
     groups: &[Vec<Entries>],
