@@ -3,6 +3,8 @@
 //!
 //! - `tallyfy DIR [REPEAT]`: the demo job's seven Tallyfy key results over the exports in DIR
 //!   (`okrflow demo-data --copies N`), as of the end of the demo quarter.
+//! - `engine-baseline DIR [REPEAT]`: DuckDB's baseline SQL run by DataFusion over DIR, to
+//!   tell the engine's share of okrflow's ratio to DuckDB from okrflow's (`engine_baseline.rs`).
 //! - `api [LOOKER_KRS JIRA_KRS LATENCY_MS]`: that many Looker and Jira key results (two per
 //!   tile, two per JQL) against loopback servers that wait LATENCY_MS before each answer;
 //!   wall time against the latency bound, and requests made.
@@ -22,6 +24,9 @@
 //!   view (or another Tallyfy view) over DIR (which side each join holds in memory); with
 //!   `analyze`, run, with each operator's rows and time. It is every column's plan, not the
 //!   narrowed one a run computes; `tallyfy_file_snapshots` reads all files as one part.
+
+#[path = "bench_modes/engine_baseline.rs"]
+mod engine_baseline;
 
 #[path = "../tests/common/mod.rs"]
 #[allow(dead_code, unused_imports)]
@@ -111,6 +116,14 @@ async fn main() {
         Some("tallyfy") => {
             tallyfy_bench(Path::new(&arg(1, "")), arg(2, "3").parse().unwrap()).await
         }
+        Some("engine-baseline") => {
+            engine_baseline::run(
+                Path::new(&arg(1, "")),
+                arg(2, "3").parse().unwrap(),
+                peak_rss_mib,
+            )
+            .await
+        }
         Some("incremental") => {
             incremental_bench(Path::new(&arg(1, "")), arg(2, "3").parse().unwrap()).await
         }
@@ -150,7 +163,7 @@ async fn main() {
         }
         _ => {
             eprintln!(
-                "usage: bench tallyfy DIR [REPEAT] | incremental DIR [NEW_FILES] | run JOB OUT | history [KRS DAYS] | api [LOOKER JIRA LATENCY_MS] | nightly DIR [LOOKER JIRA TALLYFY LATENCY_MS] | explain DIR [analyze] [VIEW]"
+                "usage: bench tallyfy DIR [REPEAT] | engine-baseline DIR [REPEAT] | incremental DIR [NEW_FILES] | run JOB OUT | history [KRS DAYS] | api [LOOKER JIRA LATENCY_MS] | nightly DIR [LOOKER JIRA TALLYFY LATENCY_MS] | explain DIR [analyze] [VIEW]"
             );
             std::process::exit(2);
         }
