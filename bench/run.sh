@@ -41,11 +41,13 @@ for millions in ${sizes[*]}; do
     touch "$dir.complete"
   fi
   echo "# Tallyfy, ${millions}M rows: DuckDB (dedup materialised once; the rows copied first;"
-  echo "# views re-run per query), then okrflow (3 repetitions each, same files), then two"
-  echo "# okrflow runs, the second after 1% new files, with the state the first kept"
+  echo "# views re-run per query), DataFusion running DuckDB's first form, then okrflow (3"
+  echo "# repetitions each, same files), then two okrflow runs, the second after 1% new files,"
+  echo "# with the state the first kept"
   "$data/venv/bin/python" bench/tallyfy_duckdb.py "$dir" 3
   "$data/venv/bin/python" bench/tallyfy_duckdb.py "$dir" 3 --copy
   "$data/venv/bin/python" bench/tallyfy_duckdb.py "$dir" 3 --views
+  "$bin/examples/bench" engine-baseline "$dir" 3
   "$bin/examples/bench" tallyfy "$dir" 3
   "$bin/examples/bench" incremental "$dir" 3
 done
