@@ -19,15 +19,18 @@ pub struct Statement {
     pub sql: &'static str,
 }
 
-macro_rules! statement {
+/// `sql_statement!("name", View)`: the statement in `sql/name.sql`, embedded at build time.
+#[macro_export]
+macro_rules! sql_statement {
     ($name:literal, $kind:ident) => {
-        Statement {
+        $crate::engine::registry::Statement {
             name: $name,
-            kind: Kind::$kind,
-            sql: include_str!(concat!("../../sql/", $name, ".sql")),
+            kind: $crate::engine::registry::Kind::$kind,
+            sql: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/sql/", $name, ".sql")),
         }
     };
 }
+use crate::sql_statement as statement;
 
 /// The Tallyfy views, registered per connection in this order.
 pub const TALLYFY: &[Statement] = &[
@@ -87,7 +90,8 @@ pub const REPORT: &[Statement] = &[
     statement!("report_objectives", View),
 ];
 
-/// Every statement in the registry.
+/// The engine's own statements (a source kind declares its own: `SourceKind::STATEMENTS`;
+/// `sources::registry::all_statements` lists them all).
 pub fn all() -> impl Iterator<Item = &'static Statement> {
     TALLYFY
         .iter()
@@ -97,46 +101,4 @@ pub fn all() -> impl Iterator<Item = &'static Statement> {
         .chain(SCORING)
         .chain(std::iter::once(&HISTORY_KEPT))
         .chain(REPORT)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::BTreeSet;
-
-    #[test]
-    fn every_sql_file_is_registered_once() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/sql");
-        let files: BTreeSet<String> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|n| n.ends_with(".sql"))
-            .map(|n| n.trim_end_matches(".sql").to_string())
-            .collect();
-        let registered: Vec<&str> = all().map(|s| s.name).collect();
-        let unique: BTreeSet<String> = registered.iter().map(|s| s.to_string()).collect();
-        assert_eq!(
-            unique.len(),
-            registered.len(),
-            "a statement is registered twice"
-        );
-        assert_eq!(files, unique, "sql/ and the registry differ");
-    }
-
-    #[test]
-    fn statements_read_as_ctes_ending_in_final() {
-        for s in all() {
-            let body = s.sql.to_ascii_lowercase();
-            assert!(
-                body.contains("final as ("),
-                "{}.sql has no `final` CTE",
-                s.name
-            );
-            assert!(
-                body.trim_end().contains("from final"),
-                "{}.sql does not select from `final`",
-                s.name
-            );
-        }
-    }
 }

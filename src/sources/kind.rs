@@ -47,6 +47,8 @@ impl From<Vec<KrValue>> for Extracted {
 pub trait SourceKind {
     /// `kind = "…"` of its connections, and the key of `source = { … }`.
     const NAME: &'static str;
+    /// The kind's SQL statements (files in `sql/`), in the order they are registered.
+    const STATEMENTS: &'static [crate::engine::registry::Statement] = &[];
     /// Extract even when no key result reads from the connection (check-ins give every key
     /// result its health).
     const READ_WITHOUT_KEY_RESULTS: bool = false;

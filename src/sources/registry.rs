@@ -6,6 +6,7 @@
 use super::ApiOptions;
 use super::kind::{Extracted, Preview, SourceKind};
 use crate::engine::EngineError;
+use crate::engine::registry::Statement;
 use crate::model::{self, JobError, Measure, Problem, Resolved};
 use chrono::NaiveDate;
 use serde::Deserialize;
@@ -30,6 +31,25 @@ pub fn load(path: &Path) -> Result<Plan, JobError> {
 /// Parses and validates a job file's text; `path` names it in messages.
 pub fn parse(path: &Path, text: &str) -> Result<Plan, JobError> {
     model::plan::parse::<Registry>(path, text)
+}
+
+/// A kind as the registry holds it: how its own links are put into, and found in, the
+/// registry's [`Link`], so a kind never names another kind's variant.
+pub trait Registered: SourceKind {
+    /// The kind's link as the plan stores it.
+    fn wrap(link: Self::Link) -> Link;
+    /// The kind's link, when `link` is one of this kind's.
+    fn unwrap(link: &Link) -> Option<&Self::Link>;
+}
+
+/// What key result `kr` reads, when it reads from a connection of kind `K`.
+pub fn link_of<K: Registered>(kr: &KeyResult) -> Option<&K::Link> {
+    kr.source.as_ref().and_then(|s| K::unwrap(&s.link))
+}
+
+/// Every SQL statement okrflow runs: the kinds' and the engine's.
+pub fn all_statements() -> impl Iterator<Item = &'static Statement> {
+    source_statements().chain(crate::engine::registry::all())
 }
 
 macro_rules! kinds {
@@ -112,6 +132,25 @@ macro_rules! kinds {
                     SourceConfig::Aligned(_) => Err(vec!["a roll-up reads no connection".into()]),
                 }
             }
+        }
+
+        $(impl Registered for $kind {
+            fn wrap(link: <$kind as SourceKind>::Link) -> Link {
+                Link::$Variant(link)
+            }
+
+            fn unwrap(link: &Link) -> Option<&<$kind as SourceKind>::Link> {
+                match link {
+                    Link::$Variant(l) => Some(l),
+                    #[allow(unreachable_patterns)]
+                    _ => None,
+                }
+            }
+        })*
+
+        /// Every kind's SQL statements, in registry order.
+        pub fn source_statements() -> impl Iterator<Item = &'static Statement> {
+            std::iter::empty()$(.chain(<$kind as SourceKind>::STATEMENTS.iter()))*
         }
 
         impl Connection {
@@ -198,4 +237,46 @@ kinds! {
     Jira => super::jira::Jira,
     Checkins => super::checkins::Checkins,
     Athena => super::athena::Athena,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn every_sql_file_is_registered_once() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/sql");
+        let files: BTreeSet<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".sql"))
+            .map(|n| n.trim_end_matches(".sql").to_string())
+            .collect();
+        let registered: Vec<&str> = all_statements().map(|s| s.name).collect();
+        let unique: BTreeSet<String> = registered.iter().map(|s| s.to_string()).collect();
+        assert_eq!(
+            unique.len(),
+            registered.len(),
+            "a statement is registered twice"
+        );
+        assert_eq!(files, unique, "sql/ and the registry differ");
+    }
+
+    #[test]
+    fn statements_read_as_ctes_ending_in_final() {
+        for s in all_statements() {
+            let body = s.sql.to_ascii_lowercase();
+            assert!(
+                body.contains("final as ("),
+                "{}.sql has no `final` CTE",
+                s.name
+            );
+            assert!(
+                body.trim_end().contains("from final"),
+                "{}.sql does not select from `final`",
+                s.name
+            );
+        }
+    }
 }
