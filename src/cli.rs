@@ -512,7 +512,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 let c = summary::counts(report.tables.get("runs").map_or(&[][..], |b| b.as_slice()));
                 let rows: usize = report.tables.values().flatten().map(|b| b.num_rows()).sum();
                 let closed = summary::closed_periods(&plan, report.as_of);
-                tracing::info!(as_of = %report.as_of, closed = (!closed.is_empty()).then(|| closed.join("; ")).as_deref(), ok = c.ok, no_data = c.no_data, stale = c.stale, failed = c.failed, athena_bytes_scanned = c.athena_bytes_scanned, rows, partitions = report.partitions.len(), elapsed_s = started.elapsed().as_secs_f64(), "run finished");
+                tracing::info!(as_of = %report.as_of, closed = (!closed.is_empty()).then(|| closed.join("; ")).as_deref(), ok = c.ok, no_data = c.no_data, stale = c.stale, failed = c.failed, metrics = %c.metrics_text(), rows, partitions = report.partitions.len(), elapsed_s = started.elapsed().as_secs_f64(), "run finished");
                 if !no_summary {
                     let empty = Vec::new();
                     let krs = report.tables.get("kr_snapshots").unwrap_or(&empty);
@@ -663,10 +663,10 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
                     }
                     Some(options) => {
                         let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-                        if let Some(p) = &s3.profile {
+                        if let Some(p) = &s3.aws.profile {
                             loader = loader.profile_name(p);
                         }
-                        if let Some(r) = &s3.region {
+                        if let Some(r) = &s3.aws.region {
                             loader = loader.region(aws_config::Region::new(r.clone()));
                         }
                         let client = aws_sdk_athena::Client::new(&loader.load().await);

@@ -1,13 +1,12 @@
-//! okrflow: a nightly batch job that turns Tallyfy, Looker and Jira numbers into scored OKR
-//! snapshots with DataFusion, and writes them as Athena-ready Parquet.
+//! okrflow: a nightly batch job that turns Tallyfy, Looker, Jira, Athena and check-in
+//! numbers into scored OKR snapshots with DataFusion, and writes them as Athena-ready Parquet.
 //!
-//! The layers, in the order a run goes through them:
-//! - [`model`]: the OKR tree and the job file, validated into a plan without I/O;
-//! - [`sources`]: extract one raw value per key result, one folder per source kind;
-//! - [`job`]: the model measured by the registered sources: [`job::load`], [`job::Plan`];
-//! - [`engine`]: the DataFusion session and the SQL registry that holds every business rule;
-//! - [`sink`]: Parquet output, partitioned and committed atomically;
-//! - [`pipeline`]: one run from plan to committed output.
+//! The layers, lowest first; a module imports only its own layer and those below it
+//! (`tests/layout.rs` checks it, with no import circle):
+//! 1. [`model`] (the OKR tree, job file -> plan, no I/O) and the leaves: storage, net, encoding;
+//! 2. [`engine`] (DataFusion, the SQL registry), then [`sources`] (one folder per kind, one
+//!    registry line each), then [`sink`] (Parquet, commit, history, Athena DDL, LookML);
+//! 3. [`pipeline`], [`backfill`], [`report`], [`summary`], [`inspect`], then [`cli`].
 
 pub mod backfill;
 pub mod cli;

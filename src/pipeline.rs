@@ -5,11 +5,12 @@ use crate::engine::tables::{RunInfo, register_definitions, register_values};
 use crate::engine::{self, EngineError, registry};
 use crate::job::{KeyResult, Plan};
 use crate::model::Location;
-use crate::sink::commit::{LocalCommit, S3Commit, TableOutput};
+use crate::sink::commit::{Commit, TableOutput};
 use crate::sink::lock::{LOCK_TTL, RunLock};
 use crate::sink::{self, SinkError};
 use crate::sources::http::{Archive, replay_root};
-use crate::sources::{ApiOptions, Extracted, checkins};
+use crate::sources::registry as kinds;
+use crate::sources::{ApiOptions, Extracted};
 use crate::storage::{self, Opened, StorageError};
 use chrono::{NaiveDate, Utc};
 use datafusion::arrow::datatypes::SchemaRef;
@@ -93,19 +94,9 @@ pub async fn extract(
         });
     let mut all = Extracted::default();
     for e in futures::future::join_all(per_connection).await {
-        let e = e?;
-        all.values.extend(e.values);
-        all.checkins.extend(e.checkins);
-        all.athena_bytes_scanned += e.athena_bytes_scanned;
+        all.merge(e?);
     }
-    checkins::warn_of_rows(plan, &all.checkins);
     Ok(all)
-}
-
-/// The commit of a run, by kind of output.
-enum Commit {
-    Local(LocalCommit),
-    S3(S3Commit),
 }
 
 /// An output table: name, schema, rows.
@@ -126,16 +117,15 @@ pub async fn score(
     let ctx = engine::new_session();
     register_definitions(&ctx, plan, run)?;
     register_values(&ctx, &extracted.values)?;
-    engine::tables::register(
-        &ctx,
-        "extraction_info",
-        vec![(
-            "athena_bytes_scanned",
-            engine::tables::Col::Int(vec![Some(extracted.athena_bytes_scanned)]),
-        )],
-    )?;
-    let krs: Vec<&KeyResult> = plan.key_results.iter().collect();
-    checkins::register(&ctx, &extracted.checkins, &krs, run.as_of).await?;
+    // One column per registered metric (0 when nothing counted it), for `runs`.
+    let metrics = kinds::metrics()
+        .map(|m| {
+            let value = extracted.metrics.get(m.name).copied().unwrap_or(0);
+            (m.name, engine::tables::Col::Int(vec![Some(value)]))
+        })
+        .collect();
+    engine::tables::register(&ctx, "extraction_info", metrics)?;
+    kinds::register_scoring_inputs(&ctx, extracted, plan, run.as_of).await?;
     let earlier = match output {
         Some(output) => sink::history_state::register(&ctx, output, run.as_of).await?,
         None => {
@@ -324,10 +314,7 @@ pub async fn write(
         .unwrap_or_default();
     let run_id = run.run_id.clone();
 
-    let mut commit = match &output {
-        Location::Local(root) => Commit::Local(LocalCommit::new(root, &run_id)),
-        Location::S3(_) => Commit::S3(S3Commit::new(opened.clone())),
-    };
+    let mut commit = Commit::new(&output, opened, &run_id);
     // quarter_scores holds one partition per period, the latest date's scores: a run for an
     // earlier date than one already committed (a backfill) leaves it alone.
     let latest = sink::history::committed_dates(opened)
@@ -355,15 +342,9 @@ pub async fn write(
             schema,
             partitions,
         };
-        match &mut commit {
-            Commit::Local(c) => c.stage(&t)?,
-            Commit::S3(c) => c.stage(&t)?,
-        }
+        commit.stage(&t)?;
     }
-    let partitions = match commit {
-        Commit::Local(c) => c.commit()?,
-        Commit::S3(c) => c.commit().await?,
-    };
+    let partitions = commit.commit().await?;
     tracing::info!(%run_id, as_of = %run.as_of, partitions = partitions.len(), failed = failed.len(), "run committed");
     Ok(RunReport {
         run_id,

@@ -225,14 +225,7 @@ async fn open_s3(s3: &S3Location) -> Result<Opened, StorageError> {
         location: display.clone(),
         message,
     };
-    let sdk = aws_sdk_config(&S3Options {
-        profile: s3.profile.clone(),
-        region: s3.region.clone(),
-        access_key_id_env: s3.access_key_id_env.clone(),
-        secret_access_key_env: s3.secret_access_key_env.clone(),
-    })
-    .await
-    .map_err(cred_err)?;
+    let sdk = aws_sdk_config(&s3.aws).await.map_err(cred_err)?;
     let provider = sdk
         .credentials_provider()
         .ok_or_else(|| cred_err("the AWS credential chain is empty".into()))?;

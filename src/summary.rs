@@ -269,7 +269,7 @@ pub fn closed_periods(plan: &Plan, as_of: chrono::NaiveDate) -> Vec<String> {
 }
 
 /// How a run's key results came out.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Counts {
     /// A value from the source.
     pub ok: usize,
@@ -279,8 +279,20 @@ pub struct Counts {
     pub stale: usize,
     /// Failed, no value at all.
     pub failed: usize,
-    /// Bytes Athena scanned for the run's queries.
-    pub athena_bytes_scanned: i64,
+    /// The source kinds' counters (`runs` has a column for each), by name.
+    pub metrics: Vec<(&'static str, i64)>,
+}
+
+impl Counts {
+    /// The counters as `name=value` pairs, for the `run finished` line.
+    pub fn metrics_text(&self) -> String {
+        let pairs: Vec<String> = self
+            .metrics
+            .iter()
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect();
+        pairs.join(" ")
+    }
 }
 
 /// The key results' counts of a run, as its `runs` row says (`sql/runs.sql` decides what
@@ -299,7 +311,9 @@ pub fn counts(runs: &[RecordBatch]) -> Counts {
             no_data: count(b, "krs_no_data"),
             stale: count(b, "krs_stale"),
             failed: count(b, "krs_failed"),
-            athena_bytes_scanned: count(b, "athena_bytes_scanned") as i64,
+            metrics: crate::sources::registry::metrics()
+                .map(|m| (m.name, count(b, m.name) as i64))
+                .collect(),
         })
 }
 

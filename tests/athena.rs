@@ -20,10 +20,7 @@ fn s3_output() -> S3Location {
     S3Location {
         bucket: "okr-results".into(),
         prefix: "prod".into(),
-        profile: None,
-        region: None,
-        access_key_id_env: None,
-        secret_access_key_env: None,
+        aws: Default::default(),
     }
 }
 

@@ -63,11 +63,6 @@ pub const LOOKER: &[Statement] = &[
 /// The Jira statement: one value per key result from its issues or counts.
 pub const JIRA: &[Statement] = &[statement!("jira_values", View)];
 
-/// The check-ins statements: which key results a bad row fails (also registered for scoring,
-/// where it fails key results of any source), and a check-in key result's value.
-pub const CHECKIN_ERRORS: Statement = statement!("checkin_errors", View);
-pub const CHECKINS: &[Statement] = &[CHECKIN_ERRORS, statement!("checkin_values", View)];
-
 /// The scoring statements, in order: views first, then the output tables.
 pub const SCORING: &[Statement] = &[
     statement!("kr_health", View),
@@ -97,7 +92,6 @@ pub fn all() -> impl Iterator<Item = &'static Statement> {
         .iter()
         .chain(LOOKER)
         .chain(JIRA)
-        .chain(CHECKINS)
         .chain(SCORING)
         .chain(std::iter::once(&HISTORY_KEPT))
         .chain(REPORT)

@@ -4,9 +4,8 @@
 //! Rust only moves data here; what the columns mean is decided in `sql/`.
 
 use super::{EngineError, date32, register_batches};
-use crate::job::{KeyResult, Plan};
-use crate::model::{LatePenalty, Measure, Phase};
-use crate::sources::KrValue;
+use crate::model::value::KrValue;
+use crate::model::{KeyResult, LatePenalty, Measure, Phase, Plan};
 use chrono::{DateTime, NaiveDate, Utc};
 use datafusion::arrow::array::{
     ArrayRef, BooleanArray, Date32Array, Float64Array, Int64Array, StringArray,
@@ -63,7 +62,10 @@ impl Col {
 
 /// The day each key result is evaluated on for a run date: the `eval_date` column of every
 /// input table that has one.
-pub fn evaluation_dates<'a>(krs: impl Iterator<Item = &'a KeyResult>, as_of: NaiveDate) -> Col {
+pub fn evaluation_dates<'a, L: 'a>(
+    krs: impl Iterator<Item = &'a KeyResult<L>>,
+    as_of: NaiveDate,
+) -> Col {
     Col::Date(
         krs.map(|k| Some(date32(k.evaluation_date(as_of))))
             .collect(),
@@ -72,7 +74,10 @@ pub fn evaluation_dates<'a>(krs: impl Iterator<Item = &'a KeyResult>, as_of: Nai
 
 /// The day each key result's value is read as of (the evaluation date less its offset): the
 /// date the sources extract for.
-pub fn value_dates<'a>(krs: impl Iterator<Item = &'a KeyResult>, as_of: NaiveDate) -> Col {
+pub fn value_dates<'a, L: 'a>(
+    krs: impl Iterator<Item = &'a KeyResult<L>>,
+    as_of: NaiveDate,
+) -> Col {
     Col::Date(krs.map(|k| Some(date32(k.value_date(as_of)))).collect())
 }
 
@@ -82,18 +87,22 @@ pub fn register(
     name: &str,
     cols: Vec<(&str, Col)>,
 ) -> Result<(), EngineError> {
+    let batch = batch(name, cols)?;
+    register_batches(ctx, name, vec![batch.clone()], batch.schema())
+}
+
+/// The given named columns (all nullable) as one batch of table `name` (named in errors).
+pub fn batch(name: &str, cols: Vec<(&str, Col)>) -> Result<RecordBatch, EngineError> {
     let schema: SchemaRef = Arc::new(Schema::new(
         cols.iter()
             .map(|(n, c)| Field::new(*n, c.data_type(), true))
             .collect::<Vec<_>>(),
     ));
     let arrays: Vec<ArrayRef> = cols.into_iter().map(|(_, c)| c.into_array()).collect();
-    let batch =
-        RecordBatch::try_new(schema.clone(), arrays).map_err(|e| EngineError::Register {
-            table: name.to_string(),
-            message: e.to_string(),
-        })?;
-    register_batches(ctx, name, vec![batch], schema)
+    RecordBatch::try_new(schema, arrays).map_err(|e| EngineError::Register {
+        table: name.to_string(),
+        message: e.to_string(),
+    })
 }
 
 /// A text column.
@@ -102,9 +111,9 @@ pub fn text(v: impl IntoIterator<Item = Option<String>>) -> Col {
 }
 
 /// Registers `run_info`, `kr_definitions`, `kr_milestones` and `objective_definitions`.
-pub fn register_definitions(
+pub fn register_definitions<C, L>(
     ctx: &SessionContext,
-    plan: &Plan,
+    plan: &Plan<C, L>,
     run: &RunInfo,
 ) -> Result<(), EngineError> {
     register(
@@ -147,7 +156,7 @@ pub fn register_definitions(
             _ => (None, None),
         })
         .unzip();
-    let penalty = |k: &KeyResult| match k.late_penalty {
+    let penalty = |k: &KeyResult<L>| match k.late_penalty {
         LatePenalty::None => ("none", None),
         LatePenalty::PerWeek(w) => ("per_week", Some(w)),
         LatePenalty::ZeroIfMissed => ("zero_if_missed", None),

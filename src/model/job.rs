@@ -132,25 +132,30 @@ impl Default for StatusThresholds {
     }
 }
 
-/// `[output]`
-#[derive(Debug, Deserialize)]
+/// A folder as the job file names it: `[output]` (whose `url` keeps its place in the file,
+/// for messages) and the connections that read files (Tallyfy exports, check-ins).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
-pub struct OutputSection {
-    /// A local folder (relative to the job file) or `s3://bucket/prefix/` where the tables
-    /// are written.
-    pub url: Spanned<String>,
+pub struct FolderSection<U> {
+    /// A local folder (relative to the job file) or `s3://bucket/prefix/`.
+    pub url: U,
     /// S3 only: AWS profile of the shared config files.
     #[serde(default)]
     pub profile: Option<String>,
-    /// S3 only: the bucket's region (default: the profile's or environment's).
+    /// S3 only: the bucket's region (default: the profile's or environment's; Tallyfy's
+    /// bucket is in us-west-2).
     #[serde(default)]
     pub region: Option<String>,
-    /// S3 only: environment variables holding an access key, instead of the default chain.
+    /// S3 only: environment variables holding an access key (for Tallyfy, the one it hands
+    /// out), instead of the default chain.
     #[serde(default)]
     pub access_key_id_env: Option<String>,
     #[serde(default)]
     pub secret_access_key_env: Option<String>,
 }
+
+/// `[output]`: where the tables are written.
+pub type OutputSection = FolderSection<Spanned<String>>;
 
 /// How an `s3://` url is reached (the same keys on `[output]` and Tallyfy connections).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -161,7 +166,17 @@ pub struct S3Options {
     pub secret_access_key_env: Option<String>,
 }
 
-impl OutputSection {
+impl S3Options {
+    /// The key variables come as a pair or not at all.
+    pub fn check_keys(&self) -> Result<(), String> {
+        if self.access_key_id_env.is_some() != self.secret_access_key_env.is_some() {
+            return Err("access_key_id_env and secret_access_key_env go together".into());
+        }
+        Ok(())
+    }
+}
+
+impl<U> FolderSection<U> {
     /// The S3 keys of the section.
     pub fn s3(&self) -> S3Options {
         S3Options {

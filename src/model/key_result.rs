@@ -1,9 +1,9 @@
 //! One key result of the job file validated: its measure (phases included), window, penalty,
 //! source or roll-up, and offset, every problem recorded in the [`Checker`].
 
+use super::check::{Checker, Spans, check_offset, date};
 use super::job::{KeyResultConfig, LatePenaltyConfig, MeasureConfig};
 use super::kinds::Kinds;
-use super::plan::{Checker, Spans, check_offset, date};
 use super::{
     KeyResult, KrSource, LatePenalty, Measure, Milestone, Period, Phase, Severity, line_col,
 };
@@ -458,7 +458,7 @@ fn resolve_connection<K: Kinds>(
 #[cfg(test)]
 mod tests {
     use super::super::job::Rollup;
-    use super::super::plan::test_support::*;
+    use super::super::parse::test_support::*;
     use super::*;
 
     #[test]

@@ -19,10 +19,8 @@ pub struct S3Location {
     pub bucket: String,
     /// The prefix inside the bucket, without leading or trailing `/` (may be empty).
     pub prefix: String,
-    pub profile: Option<String>,
-    pub region: Option<String>,
-    pub access_key_id_env: Option<String>,
-    pub secret_access_key_env: Option<String>,
+    /// How the bucket is reached: profile, region, key variables.
+    pub aws: S3Options,
 }
 
 impl std::fmt::Display for S3Location {
@@ -54,16 +52,11 @@ impl Location {
             if bucket.is_empty() {
                 return Err(format!("url `{url}` has no bucket"));
             }
-            if s3.access_key_id_env.is_some() != s3.secret_access_key_env.is_some() {
-                return Err("access_key_id_env and secret_access_key_env go together".into());
-            }
+            s3.check_keys()?;
             return Ok(Location::S3(S3Location {
                 bucket: bucket.to_string(),
                 prefix: prefix.trim_matches('/').to_string(),
-                profile: s3.profile.clone(),
-                region: s3.region.clone(),
-                access_key_id_env: s3.access_key_id_env.clone(),
-                secret_access_key_env: s3.secret_access_key_env.clone(),
+                aws: s3.clone(),
             }));
         }
         if s3_given {

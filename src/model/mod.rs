@@ -2,14 +2,17 @@
 //! ([`plan`]) that the rest of okrflow runs from. Nothing here does I/O beyond reading the
 //! job file itself.
 
+mod check;
 pub mod diagnose;
 pub mod job;
 mod key_result;
 pub mod kinds;
 pub mod location;
+pub mod parse;
 pub mod period;
 pub mod plan;
 mod tree;
+pub mod value;
 
 pub use kinds::{Kinds, Resolved};
 pub use location::{Location, S3Location, normalise};
@@ -100,7 +103,7 @@ pub fn load<K: Kinds>(path: &Path) -> Result<Plan<K::Connection, K::Link>, JobEr
         path: path.to_path_buf(),
         source,
     })?;
-    plan::parse::<K>(path, &text)
+    parse::parse::<K>(path, &text)
 }
 
 /// 1-based line and column of a byte offset in `text`.

@@ -1,7 +1,7 @@
 //! The alignment tree checked as a whole: unknown parents, cycles, roll-ups and the practice
 //! warnings that need every objective.
 
-use super::plan::{Checker, Spans};
+use super::check::{Checker, Spans};
 use super::{KeyResult, Measure, Objective};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -205,7 +205,7 @@ fn cycles(
 
 #[cfg(test)]
 mod tests {
-    use super::super::plan::test_support::*;
+    use super::super::parse::test_support::*;
 
     #[test]
     fn alignment_cycle_and_unknown_alignment_are_errors() {

@@ -22,6 +22,8 @@
 //! 3. Partitions go in table order with `runs` last, as on disk.
 
 use super::SinkError;
+use crate::model::Location;
+use crate::storage::Opened;
 use super::parquet::{without, write_file};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
@@ -34,6 +36,38 @@ pub struct TableOutput {
     pub partition_column: String,
     pub schema: SchemaRef,
     pub partitions: BTreeMap<String, Vec<RecordBatch>>,
+}
+
+/// A run's output being committed, by kind of output: stage every table, then commit.
+pub enum Commit {
+    Local(LocalCommit),
+    S3(S3Commit),
+}
+
+impl Commit {
+    /// Starts a commit of run `run_id` into `opened` (the output at `location`).
+    pub fn new(location: &Location, opened: &Opened, run_id: &str) -> Commit {
+        match location {
+            Location::Local(root) => Commit::Local(LocalCommit::new(root, run_id)),
+            Location::S3(_) => Commit::S3(S3Commit::new(opened.clone())),
+        }
+    }
+
+    /// Writes (local) or encodes (S3) a table's partitions, not yet visible to readers.
+    pub fn stage(&mut self, t: &TableOutput) -> Result<(), SinkError> {
+        match self {
+            Commit::Local(c) => c.stage(t),
+            Commit::S3(c) => c.stage(t),
+        }
+    }
+
+    /// Switches every staged partition in, in table order; returns what was written.
+    pub async fn commit(self) -> Result<Vec<PathBuf>, SinkError> {
+        match self {
+            Commit::Local(c) => c.commit(),
+            Commit::S3(c) => c.commit().await,
+        }
+    }
 }
 
 /// A run's output being staged in a local folder.

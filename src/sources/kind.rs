@@ -6,7 +6,10 @@ use super::{ApiOptions, KeyResult, KrValue, Measured, SourceError};
 use crate::engine::EngineError;
 use crate::model::{Measure, Problem, Resolved};
 use chrono::NaiveDate;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::prelude::SessionContext;
 use serde::de::DeserializeOwned;
+use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::path::Path;
 
@@ -22,14 +25,32 @@ pub struct Preview {
     pub rows: Option<String>,
 }
 
-/// What extraction gave: one value per key result, the check-in rows read (every key
-/// result's health comes from them, whatever its source), and what Athena scanned.
+/// What extraction gave: one value per key result, the rows a kind adds to scoring, and
+/// what the kinds measured of their own work.
 #[derive(Debug, Clone, Default)]
 pub struct Extracted {
     pub values: Vec<KrValue>,
-    pub checkins: Vec<super::checkins::read::CheckinRow>,
-    /// Bytes Athena scanned for the queries run (not those answered from an archive).
-    pub athena_bytes_scanned: i64,
+    /// Rows a kind contributes to the scoring SQL, by table name (check-ins: every row read,
+    /// which gives every key result its health); its [`SourceKind::register_scoring_inputs`]
+    /// registers them.
+    pub inputs: BTreeMap<&'static str, Vec<RecordBatch>>,
+    /// A kind's counters by metric name (one of its [`SourceKind::METRICS`]), recorded in
+    /// `runs`: Athena's bytes scanned, for the queries run (not those answered from an archive).
+    pub metrics: BTreeMap<&'static str, i64>,
+}
+
+impl Extracted {
+    /// Adds another connection's extraction to this one: values and input rows appended,
+    /// metrics summed.
+    pub fn merge(&mut self, other: Extracted) {
+        self.values.extend(other.values);
+        for (table, batches) in other.inputs {
+            self.inputs.entry(table).or_default().extend(batches);
+        }
+        for (name, value) in other.metrics {
+            *self.metrics.entry(name).or_default() += value;
+        }
+    }
 }
 
 impl From<Vec<KrValue>> for Extracted {
@@ -41,6 +62,16 @@ impl From<Vec<KrValue>> for Extracted {
     }
 }
 
+/// A counter a kind reports for a run: a column of `runs` (`sql/runs.sql` reads it from
+/// `extraction_info`, where every registered metric has a column, 0 when nothing counted).
+#[derive(Debug, Clone, Copy)]
+pub struct Metric {
+    /// The column name, e.g. `athena_bytes_scanned`.
+    pub name: &'static str,
+    /// What it counts, for logs and docs.
+    pub about: &'static str,
+}
+
 /// Everything okrflow knows about one source kind. The methods take the connection's name
 /// (for messages, logs and the raw archive) and the key results that read from it.
 #[allow(async_fn_in_trait)] // called with concrete kinds only, from the registry
@@ -49,6 +80,8 @@ pub trait SourceKind {
     const NAME: &'static str;
     /// The kind's SQL statements (files in `sql/`), in the order they are registered.
     const STATEMENTS: &'static [crate::engine::registry::Statement] = &[];
+    /// The counters this kind reports in [`Extracted::metrics`].
+    const METRICS: &'static [Metric] = &[];
     /// Extract even when no key result reads from the connection (check-ins give every key
     /// result its health).
     const READ_WITHOUT_KEY_RESULTS: bool = false;
@@ -106,6 +139,30 @@ pub trait SourceKind {
         _as_of: NaiveDate,
     ) -> Result<Vec<Problem>, EngineError> {
         Ok(Vec::new())
+    }
+
+    /// Registers the tables this kind adds to the scoring SQL, from the rows its connections
+    /// put in [`Extracted::inputs`] (all of them, concatenated; none when the job has no
+    /// connection of this kind, so the tables exist whatever the job). Called once per run
+    /// date for every registered kind, with the whole plan.
+    async fn register_scoring_inputs(
+        _ctx: &SessionContext,
+        _inputs: &BTreeMap<&'static str, Vec<RecordBatch>>,
+        _plan: &super::Plan,
+        _as_of: NaiveDate,
+    ) -> Result<(), EngineError> {
+        Ok(())
+    }
+
+    /// The run is being stopped while [`SourceKind::extract`] runs: stop what the kind
+    /// started outside this process (an Athena query still running). Dropping the
+    /// extraction's future already ends its requests; the default does nothing more.
+    async fn cancel(_name: &str, _connection: &Self::Connection) {}
+
+    /// Statements this kind adds to `athena ddl` for one connection (views over its data
+    /// where the data lives); none by default.
+    fn ddl(_name: &str, _connection: &Self::Connection) -> Vec<String> {
+        Vec::new()
     }
 
     /// Reaches the connection and checks every key result's source (`validate --online`):

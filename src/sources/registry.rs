@@ -4,11 +4,12 @@
 //! connection to its kind's [`SourceKind`] methods.
 
 use super::ApiOptions;
-use super::kind::{Extracted, Preview, SourceKind};
+use super::kind::{Extracted, Metric, Preview, SourceKind};
 use crate::engine::EngineError;
 use crate::engine::registry::Statement;
 use crate::model::{self, JobError, Measure, Problem, Resolved};
 use chrono::NaiveDate;
+use datafusion::prelude::SessionContext;
 use serde::Deserialize;
 use std::path::Path;
 
@@ -30,7 +31,7 @@ pub fn load(path: &Path) -> Result<Plan, JobError> {
 
 /// Parses and validates a job file's text; `path` names it in messages.
 pub fn parse(path: &Path, text: &str) -> Result<Plan, JobError> {
-    model::plan::parse::<Registry>(path, text)
+    model::parse::parse::<Registry>(path, text)
 }
 
 /// A kind as the registry holds it: how its own links are put into, and found in, the
@@ -148,6 +149,26 @@ macro_rules! kinds {
             }
         })*
 
+        /// Every kind's name (`kind = "…"`), in registry order.
+        pub const KIND_NAMES: &[&str] = &[$(<$kind as SourceKind>::NAME),*];
+
+        /// Every kind's counters ([`SourceKind::METRICS`]), in registry order.
+        pub fn metrics() -> impl Iterator<Item = &'static Metric> {
+            std::iter::empty()$(.chain(<$kind as SourceKind>::METRICS.iter()))*
+        }
+
+        /// Registers every kind's tables for the scoring SQL
+        /// ([`SourceKind::register_scoring_inputs`]), from what extraction gave.
+        pub async fn register_scoring_inputs(
+            ctx: &SessionContext,
+            extracted: &Extracted,
+            plan: &Plan,
+            as_of: NaiveDate,
+        ) -> Result<(), EngineError> {
+            $(<$kind>::register_scoring_inputs(ctx, &extracted.inputs, plan, as_of).await?;)*
+            Ok(())
+        }
+
         /// Every kind's SQL statements, in registry order.
         pub fn source_statements() -> impl Iterator<Item = &'static Statement> {
             std::iter::empty()$(.chain(<$kind as SourceKind>::STATEMENTS.iter()))*
@@ -213,6 +234,20 @@ macro_rules! kinds {
             ) -> Result<Vec<Problem>, EngineError> {
                 match self {
                     $(Connection::$Variant(c) => <$kind>::check_offline(name, c, plan, krs, as_of).await,)*
+                }
+            }
+
+            /// Stops what an interrupted extraction started outside this process.
+            pub async fn cancel(&self, name: &str) {
+                match self {
+                    $(Connection::$Variant(c) => <$kind>::cancel(name, c).await,)*
+                }
+            }
+
+            /// The statements this connection adds to `athena ddl`.
+            pub fn ddl(&self, name: &str) -> Vec<String> {
+                match self {
+                    $(Connection::$Variant(c) => <$kind>::ddl(name, c),)*
                 }
             }
 

@@ -5,15 +5,23 @@ use super::config::{AthenaConnection, AthenaSource};
 use super::{AthenaLink, AthenaSettings, Origin, answer, params, queries, value_of};
 use crate::engine::EngineError;
 use crate::model::{Measure, Resolved};
-use crate::sources::kind::{Extracted, unset_variables};
+use crate::sources::kind::{Extracted, Metric, unset_variables};
 use crate::sources::{ApiOptions, KeyResult, Preview, SourceError, SourceKind};
 use std::path::Path;
 
 /// Athena: a key result is one number its SQL returns, computed where the data lives.
 pub struct Athena;
 
+/// What the run's Athena queries scanned (0 when none ran; answers from an archive scan
+/// nothing): `runs.athena_bytes_scanned`.
+const BYTES_SCANNED: Metric = Metric {
+    name: "athena_bytes_scanned",
+    about: "bytes the run's Athena queries scanned",
+};
+
 impl SourceKind for Athena {
     const NAME: &'static str = "athena";
+    const METRICS: &'static [Metric] = &[BYTES_SCANNED];
     type ConnectionConfig = AthenaConnection;
     type SourceConfig = AthenaSource;
     type Connection = AthenaSettings;
@@ -63,8 +71,8 @@ impl SourceKind for Athena {
         let (values, bytes) = super::extract(name, settings, krs, api).await;
         Ok(Extracted {
             values,
-            checkins: Vec::new(),
-            athena_bytes_scanned: bytes,
+            metrics: [(BYTES_SCANNED.name, bytes)].into(),
+            ..Extracted::default()
         })
     }
 

@@ -72,8 +72,14 @@ impl AthenaSettings {
                 "reuse_results_minutes must be 1 to 10080 (a week), not {m}"
             ));
         }
-        if c.access_key_id_env.is_some() != c.secret_access_key_env.is_some() {
-            problems.push("access_key_id_env and secret_access_key_env go together".into());
+        let aws = S3Options {
+            profile: c.profile.clone(),
+            region: c.region.clone(),
+            access_key_id_env: c.access_key_id_env.clone(),
+            secret_access_key_env: c.secret_access_key_env.clone(),
+        };
+        if let Err(e) = aws.check_keys() {
+            problems.push(e);
         }
         if !problems.is_empty() {
             return Err(problems);
@@ -83,12 +89,7 @@ impl AthenaSettings {
             database: c.database.trim().to_string(),
             catalog: c.catalog.clone().unwrap_or_else(|| "AwsDataCatalog".into()),
             output: c.output.clone(),
-            aws: S3Options {
-                profile: c.profile.clone(),
-                region: c.region.clone(),
-                access_key_id_env: c.access_key_id_env.clone(),
-                secret_access_key_env: c.secret_access_key_env.clone(),
-            },
+            aws,
             timeout: Duration::from_secs_f64(timeout),
             max_concurrency,
             reuse_results_minutes: c.reuse_results_minutes,

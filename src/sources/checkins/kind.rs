@@ -3,13 +3,16 @@
 
 use super::config::{CheckinsConnection, CheckinsSource};
 use super::read::{self, Read};
+use crate::engine::registry::Statement;
 use crate::engine::{self, EngineError, date32};
 use crate::model::{Location, Measure, Problem, Resolved, Severity};
 use crate::sources::kind::Extracted;
 use crate::sources::{ApiOptions, KeyResult, KrValue, Plan, Preview, SourceKind};
 use chrono::NaiveDate;
-use datafusion::prelude::{col, lit};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::prelude::{SessionContext, col, lit};
 use datafusion::scalar::ScalarValue;
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Check-in CSV files: owners' values and health.
@@ -17,6 +20,7 @@ pub struct Checkins;
 
 impl SourceKind for Checkins {
     const NAME: &'static str = "checkins";
+    const STATEMENTS: &'static [Statement] = super::STATEMENTS;
     const READ_WITHOUT_KEY_RESULTS: bool = true;
     type ConnectionConfig = CheckinsConnection;
     type SourceConfig = CheckinsSource;
@@ -73,9 +77,24 @@ impl SourceKind for Checkins {
         let values = super::values(name, &read.rows, krs, api.as_of()).await?;
         Ok(Extracted {
             values,
-            checkins: read.rows,
+            inputs: [(super::TABLE, vec![super::rows_batch(&read.rows)?])].into(),
             ..Extracted::default()
         })
+    }
+
+    /// `checkins` (every connection's rows), `checkin_selections` and `checkin_errors`: every
+    /// key result takes its health from them, and a bad row fails its key result whatever
+    /// its source.
+    async fn register_scoring_inputs(
+        ctx: &SessionContext,
+        inputs: &BTreeMap<&'static str, Vec<RecordBatch>>,
+        plan: &Plan,
+        as_of: NaiveDate,
+    ) -> Result<(), EngineError> {
+        let batches = inputs.get(super::TABLE).map_or(&[][..], Vec::as_slice);
+        super::warn_of_rows(plan, batches);
+        let krs: Vec<&KeyResult> = plan.key_results.iter().collect();
+        super::register(ctx, batches, &krs, as_of).await
     }
 
     async fn preview(
@@ -136,7 +155,12 @@ impl SourceKind for Checkins {
                 read.warnings
                     .iter()
                     .cloned()
-                    .chain(super::unknown_key_results(plan, &read.rows))
+                    .chain(super::unknown_key_results(
+                        plan,
+                        read.rows
+                            .iter()
+                            .map(|r| (r.file.as_str(), r.line, r.kr_id.as_str())),
+                    ))
                     .map(|w| problem(Severity::Warning, w)),
             )
             .collect())
@@ -167,7 +191,8 @@ impl SourceKind for Checkins {
 /// The check-ins of `kr_id` dated on or before `day`, oldest first, as a table.
 async fn considered(read: &Read, kr_id: &str, day: NaiveDate) -> Option<String> {
     let ctx = engine::new_session();
-    super::register(&ctx, &read.rows, &[], day).await.ok()?;
+    let batch = super::rows_batch(&read.rows).ok()?;
+    super::register(&ctx, &[batch], &[], day).await.ok()?;
     let df = ctx
         .table("checkins")
         .await

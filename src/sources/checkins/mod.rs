@@ -11,27 +11,42 @@ pub mod config;
 pub mod kind;
 pub mod read;
 
+use crate::engine::registry::Statement;
 use crate::engine::tables::{self, Col, text};
-use crate::engine::{self, EngineError, date32, registry};
+use crate::engine::{self, EngineError, date32};
 use crate::sources::{KeyResult, KrValue, Measured, Plan, api_value, read_computed};
 use chrono::NaiveDate;
+use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::prelude::SessionContext;
 use read::CheckinRow;
 use std::collections::BTreeSet;
 
 pub use kind::Checkins;
 
-/// Registers `checkins`, every row in the order it was read (`problem` set on the rows that
-/// cannot be used), `checkin_selections` (the key results `krs` and their evaluation dates
-/// and the dates their values are read as of, for `as_of`) and the `checkin_errors` view over
-/// them.
+/// The check-ins statements: which key results a bad row fails (also registered for
+/// scoring, where it fails key results of any source), and a check-in key result's value.
+pub(crate) const STATEMENTS: &[Statement] = &[
+    crate::sql_statement!("checkin_errors", View),
+    crate::sql_statement!("checkin_values", View),
+];
+
+/// The table scoring reads check-in rows from ([`crate::sources::Extracted::inputs`]).
+pub(crate) const TABLE: &str = "checkins";
+
+/// Registers `checkins` (every row of `batches`, in the order read, `problem` set on the
+/// rows that cannot be used; no row when there is no batch), `checkin_selections` (the key
+/// results `krs` and their evaluation dates and the dates their values are read as of, for
+/// `as_of`) and the `checkin_errors` view over them.
 pub async fn register(
     ctx: &SessionContext,
-    rows: &[CheckinRow],
+    batches: &[RecordBatch],
     krs: &[&KeyResult],
     as_of: NaiveDate,
 ) -> Result<(), EngineError> {
-    register_rows(ctx, rows)?;
+    match batches {
+        [] => register_rows(ctx, &[])?,
+        _ => engine::register_batches(ctx, TABLE, batches.to_vec(), batches[0].schema())?,
+    }
     tables::register(
         ctx,
         "checkin_selections",
@@ -47,15 +62,20 @@ pub async fn register(
             ),
         ],
     )?;
-    engine::register_view(ctx, &registry::CHECKIN_ERRORS).await
+    engine::register_view(ctx, &STATEMENTS[0]).await
 }
 
 /// Registers the `checkins` table alone.
 fn register_rows(ctx: &SessionContext, rows: &[CheckinRow]) -> Result<(), EngineError> {
+    let batch = rows_batch(rows)?;
+    engine::register_batches(ctx, TABLE, vec![batch.clone()], batch.schema())
+}
+
+/// The rows as the `checkins` table's batch.
+pub(crate) fn rows_batch(rows: &[CheckinRow]) -> Result<RecordBatch, EngineError> {
     let t = |f: fn(&CheckinRow) -> Option<String>| text(rows.iter().map(f));
-    tables::register(
-        ctx,
-        "checkins",
+    tables::batch(
+        TABLE,
         vec![
             ("connection", t(|r| Some(r.connection.clone()))),
             ("file", t(|r| Some(r.file.clone()))),
@@ -86,8 +106,8 @@ pub async fn values(
     as_of: NaiveDate,
 ) -> Result<Vec<KrValue>, EngineError> {
     let ctx = engine::new_session();
-    register(&ctx, rows, krs, as_of).await?;
-    engine::register_view(&ctx, &registry::CHECKINS[1]).await?;
+    register(&ctx, &[rows_batch(rows)?], krs, as_of).await?;
+    engine::register_view(&ctx, &STATEMENTS[1]).await?;
     let computed = read_computed(&ctx, "checkin_values").await?;
     Ok(krs
         .iter()
@@ -107,26 +127,44 @@ pub async fn values(
         .collect())
 }
 
-/// Logs each row naming a key result the job does not have (it may be an old key result's
-/// history) and each row that cannot be used (scoring fails its key result).
-pub fn warn_of_rows(plan: &Plan, rows: &[CheckinRow]) {
-    for w in unknown_key_results(plan, rows) {
-        tracing::warn!("{w}");
-    }
-    for p in rows.iter().filter_map(|r| r.problem.as_deref()) {
-        tracing::warn!("check-in row cannot be used: {p}");
+/// Logs each row of the `checkins` batches naming a key result the job does not have (it may
+/// be an old key result's history) and each row that cannot be used (scoring fails its key
+/// result).
+pub(crate) fn warn_of_rows(plan: &Plan, batches: &[RecordBatch]) {
+    use datafusion::arrow::array::{Array, AsArray};
+    use datafusion::arrow::datatypes::Int64Type;
+    for b in batches {
+        let text = |name: &str| b.column_by_name(name).map(|c| c.as_string::<i32>().clone());
+        let line = b
+            .column_by_name("line")
+            .map(|c| c.as_primitive::<Int64Type>().clone());
+        let (Some(files), Some(lines), Some(ids), Some(problems)) =
+            (text("file"), line, text("kr_id"), text("problem"))
+        else {
+            continue;
+        };
+        let rows = (0..b.num_rows()).map(|i| (files.value(i), lines.value(i) as u64, ids.value(i)));
+        for w in unknown_key_results(plan, rows) {
+            tracing::warn!("{w}");
+        }
+        for i in (0..b.num_rows()).filter(|&i| problems.is_valid(i)) {
+            tracing::warn!("check-in row cannot be used: {}", problems.value(i));
+        }
     }
 }
 
-/// `file:line: …` for every row naming a key result the job does not define.
-pub fn unknown_key_results(plan: &Plan, rows: &[CheckinRow]) -> Vec<String> {
+/// `file:line: …` for every row (file, line, key result) naming a key result the job does
+/// not define.
+pub(crate) fn unknown_key_results<'a>(
+    plan: &Plan,
+    rows: impl IntoIterator<Item = (&'a str, u64, &'a str)>,
+) -> Vec<String> {
     let known: BTreeSet<&str> = plan.key_results.iter().map(|k| k.id.as_str()).collect();
-    rows.iter()
-        .filter(|r| !r.kr_id.is_empty() && !known.contains(r.kr_id.as_str()))
-        .map(|r| {
+    rows.into_iter()
+        .filter(|(_, _, kr_id)| !kr_id.is_empty() && !known.contains(kr_id))
+        .map(|(file, line, kr_id)| {
             format!(
-                "{}:{}: check-in for key result `{}`, which this job does not define (an old key result's history?); ignored",
-                r.file, r.line, r.kr_id
+                "{file}:{line}: check-in for key result `{kr_id}`, which this job does not define (an old key result's history?); ignored"
             )
         })
         .collect()
