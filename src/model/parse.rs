@@ -2,14 +2,13 @@
 //! applied and every check that needs no network done. All problems are collected at once,
 //! so a user fixes a job file in one pass.
 
-use super::check::{Checker, Spans, date};
-use super::job::{JobFile, Level, ObjectiveStatusRule, Rollup, StatusThresholds};
+use super::check::{Checker, Spans, check_offset, date};
+use super::job::{JobFile, StatusThresholds};
 use super::kinds::Kinds;
 use super::plan::*;
-use super::{JobError, Location, Period, Severity, line_col};
-use chrono::NaiveDate;
-use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use super::{JobError, Location, Period, Problem, Severity, line_col};
+use std::collections::BTreeMap;
+use std::path::Path;
 
 /// Parses and validates a job file's text. `path` is used for messages and to resolve
 /// relative URLs.
@@ -369,6 +368,8 @@ url = "data"
 #[cfg(test)]
 mod tests {
     use super::test_support::*;
+    use chrono::NaiveDate;
+    use std::path::PathBuf;
     use super::*;
 
     #[test]

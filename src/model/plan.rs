@@ -2,7 +2,7 @@
 //! rest of okrflow reads it ([`super::parse`] builds it).
 
 use super::job::{Level, ObjectiveStatusRule, Rollup, StatusThresholds};
-use super::{Location, Period};
+use super::{Location, Period, Problem};
 use chrono::{Days, NaiveDate};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
