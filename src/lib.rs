@@ -3,7 +3,7 @@
 //!
 //! The layers, lowest first; a module imports only its own layer and those below it
 //! (`tests/layout.rs` checks it, with no import circle):
-//! 1. [`model`] (the OKR tree, job file -> plan, no I/O) and the leaves: storage, net, encoding;
+//! 1. [`model`] (the OKR tree, job file -> plan, no I/O) and the leaves: storage, net, parquet_io;
 //! 2. [`engine`] (DataFusion, the SQL registry), then [`sources`] (one folder per kind, one
 //!    registry line each), then [`sink`] (Parquet, commit, history, Athena DDL, LookML);
 //! 3. [`pipeline`], [`backfill`], [`report`], [`summary`], [`inspect`], then [`cli`].
