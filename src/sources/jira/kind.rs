@@ -1,13 +1,17 @@
 //! Jira as a source kind: how its connection and key results are validated, extracted,
-//! previewed and checked.
+//! previewed and checked, over the shared API scaffolding ([`ApiKind`]).
 
 use super::config::{JiraConnection, JiraSource};
-use super::{Fetched, JiraLink, JiraSettings, Metric, fetch_for, values};
-use crate::engine::{self, EngineError};
+use super::fetch::{Fetched, FetchedByKr, fetch_for};
+use super::tables::values;
+use super::{JiraLink, JiraSettings, Metric};
+use crate::engine::{self, EngineError, registry::Statement};
 use crate::model::{Measure, Resolved};
-use crate::sources::kind::Extracted;
-use crate::sources::kind::{rows_of, unset_variables};
-use crate::sources::{ApiOptions, KeyResult, Preview, SourceKind};
+use crate::sources::http::api::{self, ApiKind};
+use crate::sources::kind::{Extracted, rows_of, unset_variables};
+use crate::sources::{ApiOptions, KeyResult, KrValue, Preview, SourceKind};
+use chrono::NaiveDate;
+use datafusion::prelude::SessionContext;
 use std::path::Path;
 
 /// Jira (Cloud or Data Center): a key result is a JQL query's issues, counted or summed.
@@ -15,6 +19,8 @@ pub struct Jira;
 
 impl SourceKind for Jira {
     const NAME: &'static str = "jira";
+    /// One value per key result from its issues or counts.
+    const STATEMENTS: &'static [Statement] = &[crate::sql_statement!("jira_values", View)];
     type ConnectionConfig = JiraConnection;
     type SourceConfig = JiraSource;
     type Connection = JiraSettings;
@@ -44,7 +50,7 @@ impl SourceKind for Jira {
     }
 
     fn replayed(settings: &JiraSettings, replay_given: bool) -> bool {
-        replay_given || settings.replay.is_some()
+        settings.replayed(replay_given)
     }
 
     async fn extract(
@@ -53,9 +59,9 @@ impl SourceKind for Jira {
         krs: &[&KeyResult],
         api: &ApiOptions,
     ) -> Result<Extracted, EngineError> {
-        super::extract(name, settings, krs, api)
-            .await
-            .map(Into::into)
+        let fetched = fetch_for(name, settings, krs, api).await;
+        let values = values(&engine::new_session(), name, krs, &fetched, api.as_of()).await;
+        values.map(Into::into)
     }
 
     async fn preview(
@@ -65,13 +71,49 @@ impl SourceKind for Jira {
         link: &JiraLink,
         api: &ApiOptions,
     ) -> Result<Preview, EngineError> {
-        let fetched = fetch_for(name, settings, &[kr], api).await;
-        let ctx = engine::new_session();
-        let value = values(&ctx, name, &[kr], &fetched, api.as_of())
-            .await?
-            .pop()
-            .map_or_else(|| unreachable!("one value per key result"), |v| v.value);
-        let rows = match fetched.get(&kr.id) {
+        api::preview::<Jira>(name, settings, kr, link, api).await
+    }
+
+    async fn check_online(
+        name: &str,
+        settings: &JiraSettings,
+        krs: &[&KeyResult],
+        api: &ApiOptions,
+    ) -> Vec<(String, String)> {
+        super::check::check_online(name, settings, krs, api).await
+    }
+}
+
+impl ApiKind for Jira {
+    type Fetched = FetchedByKr;
+
+    async fn fetch(
+        name: &str,
+        settings: &JiraSettings,
+        krs: &[&KeyResult],
+        api: &ApiOptions,
+    ) -> FetchedByKr {
+        fetch_for(name, settings, krs, api).await
+    }
+
+    async fn values(
+        ctx: &SessionContext,
+        name: &str,
+        krs: &[&KeyResult],
+        fetched: &FetchedByKr,
+        as_of: NaiveDate,
+    ) -> Result<Vec<KrValue>, EngineError> {
+        values(ctx, name, krs, fetched, as_of).await
+    }
+
+    /// The counts, or the issues with the columns the metric reads.
+    async fn rows(
+        ctx: &SessionContext,
+        kr: &KeyResult,
+        link: &JiraLink,
+        fetched: &FetchedByKr,
+    ) -> Option<String> {
+        match fetched.get(&kr.id) {
             Some(Ok(Fetched::Counts { matching, done })) => Some(format!(
                 "counted: {} matching, {} done",
                 matching.map_or("–".into(), |n| n.to_string()),
@@ -91,24 +133,13 @@ impl SourceKind for Jira {
                 if link.metric == Metric::Progress {
                     columns.push("progress_total_hours");
                 }
-                rows_of(&ctx, "jira_issues", &kr.id, &columns).await
+                rows_of(ctx, "jira_issues", &kr.id, &columns).await
             }
             _ => None,
-        };
-        Ok(Preview {
-            kr_id: kr.id.clone(),
-            source: format!("{name}: JQL `{}` ({})", link.jql, link.metric.as_str()),
-            value,
-            rows,
-        })
+        }
     }
 
-    async fn check_online(
-        name: &str,
-        settings: &JiraSettings,
-        krs: &[&KeyResult],
-        api: &ApiOptions,
-    ) -> Vec<(String, String)> {
-        super::check_online(name, settings, krs, api).await
+    fn source(name: &str, link: &JiraLink) -> String {
+        format!("{name}: JQL `{}` ({})", link.jql, link.metric.as_str())
     }
 }
