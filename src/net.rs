@@ -5,7 +5,7 @@ use url::Url;
 
 /// Why a base URL is refused.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum BaseUrlError {
+pub(crate) enum BaseUrlError {
     #[error("base_url `{url}` is not a URL: {source}")]
     NotUrl {
         url: String,
@@ -21,7 +21,7 @@ pub enum BaseUrlError {
 }
 
 /// Checks an API base URL: absolute, `https`, or `http` only on loopback.
-pub fn check_base_url(url: &str) -> Result<Url, BaseUrlError> {
+pub(crate) fn check_base_url(url: &str) -> Result<Url, BaseUrlError> {
     let parsed = Url::parse(url.trim()).map_err(|source| BaseUrlError::NotUrl {
         url: url.into(),
         source,
@@ -47,7 +47,7 @@ pub fn check_base_url(url: &str) -> Result<Url, BaseUrlError> {
 }
 
 /// An error with its sources, each once: `outer: inner: innermost`.
-pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut s = e.to_string();
     let mut source = e.source();
     while let Some(inner) = source {

@@ -7,10 +7,11 @@ use super::client::HttpClient;
 use super::errors::HttpError;
 use super::settings::ApiSettings;
 use crate::engine::{self, EngineError};
-use crate::sources::registry::Registered;
-use crate::sources::{ApiOptions, KeyResult, KrValue, Preview};
+use crate::sources::registry::{Registered, link_of};
+use crate::sources::{ApiOptions, Computed, KeyResult, KrValue, Preview, api_value};
 use chrono::NaiveDate;
 use datafusion::prelude::SessionContext;
+use std::collections::BTreeMap;
 use std::fmt::Display;
 
 /// What an API kind adds to the shared scaffolding: what it fetches for a connection's key
@@ -48,6 +49,28 @@ pub(crate) trait ApiKind: Registered {
     /// What `link` reads on connection `name`, as a reader would name it.
     fn source(name: &str, link: &Self::Link) -> String;
 }
+
+/// The [`SourceKind`](crate::sources::SourceKind) methods every API kind has alike, for
+/// its `impl SourceKind`: `replayed` (the connection's own `replay` or the run's) and
+/// `preview` (the shared [`preview`] over its [`ApiKind`]).
+macro_rules! api_kind_methods {
+    () => {
+        fn replayed(settings: &Self::Connection, replay_given: bool) -> bool {
+            settings.replayed(replay_given)
+        }
+
+        async fn preview(
+            name: &str,
+            settings: &Self::Connection,
+            kr: &$crate::sources::KeyResult,
+            link: &Self::Link,
+            api: &$crate::sources::ApiOptions,
+        ) -> Result<$crate::sources::Preview, $crate::engine::EngineError> {
+            $crate::sources::http::api::preview::<Self>(name, settings, kr, link, api).await
+        }
+    };
+}
+pub(crate) use api_kind_methods;
 
 /// Opens connection `name`'s HTTP client for a run: answers come from the run's replay
 /// archive or the connection's own, else the network, and are archived where the run
@@ -93,6 +116,30 @@ pub(crate) async fn preview<K: ApiKind>(
         rows: K::rows(&ctx, kr, link, &fetched).await,
         value,
     })
+}
+
+/// The value of each key result of kind `K` in `krs`, from what its SQL `computed`: `read`
+/// says what the key result reads (for messages) and what was fetched for it (`None`: not
+/// fetched).
+pub(crate) fn values_of<'f, K: Registered, T: 'f, E: Display + 'f>(
+    connection: &str,
+    krs: &[&KeyResult],
+    computed: &BTreeMap<String, Computed>,
+    read: impl Fn(&KeyResult, &K::Link) -> (String, Option<&'f Result<T, E>>),
+) -> Vec<KrValue> {
+    krs.iter()
+        .filter_map(|k| {
+            let (what, fetched) = read(k, link_of::<K>(k)?);
+            let fetched = fetched.map(|r| r.as_ref().map(|_| ()).map_err(|e| e.to_string()));
+            Some(api_value(
+                connection,
+                &k.id,
+                &what,
+                fetched,
+                computed.get(&k.id),
+            ))
+        })
+        .collect()
 }
 
 /// `validate --online` of connection `name`: its one problem when its `client` could not be

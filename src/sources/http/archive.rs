@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 /// One archived response: what was asked, and what came back. Never holds credentials.
 #[derive(Debug, Serialize, Deserialize)]
-pub struct ArchivedResponse {
+pub(crate) struct ArchivedResponse {
     pub connection: String,
     pub method: String,
     pub path: String,
@@ -207,7 +207,7 @@ impl Archive {
 
 /// The replay folder for a run date: `dir/as_of=DATE` when `dir` holds dated folders (an
 /// output's `raw/`), else `dir` itself (one day's archive, or a bundled one).
-pub fn replay_root(dir: &Path, as_of: chrono::NaiveDate) -> PathBuf {
+pub(crate) fn replay_root(dir: &Path, as_of: chrono::NaiveDate) -> PathBuf {
     let dated = dir.join(format!("as_of={as_of}"));
     if dated.is_dir() {
         return dated;

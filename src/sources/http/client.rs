@@ -19,14 +19,14 @@ use tokio::sync::Semaphore;
 use url::Url;
 
 /// The longest `Retry-After` okrflow waits for; a server asking for more fails the request.
-pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
+pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
 /// First backoff delay; it doubles per retry, with jitter, up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(20);
 
 /// A request body.
 #[derive(Debug, Clone)]
-pub enum Body {
+pub(crate) enum Body {
     None,
     Json(serde_json::Value),
     /// A form of secret values (a login); such a request is never archived.
@@ -35,7 +35,7 @@ pub enum Body {
 
 /// One request, relative to the connection's base URL.
 #[derive(Debug, Clone)]
-pub struct Request {
+pub(crate) struct Request {
     pub method: reqwest::Method,
     /// Path below the base URL, starting with `/`.
     pub path: String,
@@ -45,7 +45,7 @@ pub struct Request {
 
 impl Request {
     /// A `GET` of `path` with query parameters.
-    pub fn get(path: impl Into<String>, query: &[(&str, &str)]) -> Request {
+    pub(crate) fn get(path: impl Into<String>, query: &[(&str, &str)]) -> Request {
         Request {
             method: reqwest::Method::GET,
             path: path.into(),
@@ -58,7 +58,7 @@ impl Request {
     }
 
     /// `METHOD path?query`, for messages.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let mut s = format!("{} {}", self.method, self.path);
         if !self.query.is_empty() {
             let mut u = Url::parse("http://x/").expect("static url");
@@ -71,7 +71,7 @@ impl Request {
 
     /// The archive file name: readable method and path, and a hash of method, path, query
     /// and body, so the same request always has the same key.
-    pub fn key(&self) -> String {
+    pub(crate) fn key(&self) -> String {
         let mut h = Sha256::new();
         h.update(self.method.as_str());
         h.update([0]);
@@ -109,7 +109,7 @@ impl Request {
 
 /// A successful response.
 #[derive(Debug, Clone)]
-pub struct Response {
+pub(crate) struct Response {
     pub status: u16,
     pub body: String,
     /// What the request was, for messages.
@@ -120,7 +120,7 @@ pub struct Response {
 
 impl Response {
     /// Parses the body as JSON of type `T`.
-    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, HttpError> {
+    pub(crate) fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, HttpError> {
         serde_json::from_str(&self.body).map_err(|e| HttpError::Body {
             request: self.request.clone(),
             message: format!("unexpected JSON: {e}"),
@@ -154,7 +154,7 @@ pub struct HttpClient {
 impl HttpClient {
     /// Adds headers sent with every network request, such as a fixed `Authorization` or a
     /// reverse proxy's header. Their values are secrets.
-    pub fn with_secret_headers(
+    pub(crate) fn with_secret_headers(
         mut self,
         headers: Vec<(String, Secret)>,
     ) -> Result<HttpClient, HttpError> {
@@ -176,7 +176,7 @@ impl HttpClient {
     /// A client for `base` (requests are made below it). With `replay`, answers come from
     /// `replay/<connection>/` and nothing goes over the network. With `archive`, responses are
     /// written to `archive/<connection>/`.
-    pub fn new(
+    pub(crate) fn new(
         connection: &str,
         base: Url,
         settings: HttpSettings,
@@ -212,34 +212,29 @@ impl HttpClient {
 
     /// Answers the requests `earlier` (a run's `raw/as_of=DATE`) holds from it, and only the
     /// others from the network. Replaying clients ignore it.
-    pub fn with_earlier_archive(mut self, earlier: Option<&Archive>) -> HttpClient {
+    pub(crate) fn with_earlier_archive(mut self, earlier: Option<&Archive>) -> HttpClient {
         self.earlier = earlier.map(|a| a.child(&self.connection));
         self
     }
 
     /// True when answers come from an archive.
-    pub fn is_replay(&self) -> bool {
+    pub(crate) fn is_replay(&self) -> bool {
         matches!(self.transport, Transport::Replay(_))
     }
 
     /// The connection's name.
-    pub fn connection(&self) -> &str {
+    pub(crate) fn connection(&self) -> &str {
         &self.connection
     }
 
-    /// The per-request timeout.
-    pub fn timeout(&self) -> Duration {
-        self.settings.timeout
-    }
-
     /// Requests sent over the network so far (retries included).
-    pub fn requests_sent(&self) -> usize {
+    pub(crate) fn requests_sent(&self) -> usize {
         self.requests.load(Ordering::Relaxed)
     }
 
     /// Sends `request` with an optional `Authorization` value, retrying 429, 5xx and refused
     /// connections with backoff. A 2xx answer is archived unless `archive` is false (logins).
-    pub async fn send(
+    pub(crate) async fn send(
         &self,
         request: &Request,
         authorization: Option<&Secret>,

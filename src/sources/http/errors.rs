@@ -54,7 +54,7 @@ impl HttpError {
 /// How long the server asked us to wait: `Retry-After` (seconds or an HTTP date), else
 /// `X-RateLimit-Reset` (an ISO 8601 time, as Jira Cloud sends it), else Jira Data Center's
 /// `X-RateLimiting-Interval-Seconds` (or `X-RateLimit-` prefixed).
-pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let text = |name: &str| {
         headers
             .get(name)
@@ -95,7 +95,7 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 
 /// The error message of an error body: Looker's `message`, Jira's `errorMessages` and
 /// `errors`, or the start of the body.
-pub fn error_message(body: &str) -> String {
+pub(crate) fn error_message(body: &str) -> String {
     if let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(body) {
         let mut parts: Vec<String> = Vec::new();
         if let Some(serde_json::Value::String(m)) = map.get("message") {

@@ -8,17 +8,19 @@
 //! - [`api`]: the scaffolding an API kind ([`api::ApiKind`]) shares: opening its client,
 //!   preview, the online check's prologue.
 
-pub mod api;
+pub(crate) mod api;
 pub mod archive;
 pub mod client;
 pub mod errors;
 pub mod settings;
 
-pub use archive::{Archive, ArchivedResponse, replay_root};
-pub use client::{Body, HttpClient, MAX_RETRY_AFTER, Request, Response};
-pub use errors::{HttpError, error_message, retry_after};
+pub use archive::Archive;
+pub(crate) use archive::replay_root;
+pub use client::HttpClient;
+pub(crate) use client::{Body, Request, Response};
+pub use errors::HttpError;
 pub(crate) use settings::{ApiCheck, ApiConnectionConfig, ApiFields, api_connection};
 pub use settings::{ApiSettings, HttpDefaults, HttpSettings};
 
-/// Moved to [`crate::net`]; here for the callers that still name them under `http`.
-pub use crate::net::{check_base_url, error_chain};
+/// Moved to [`crate::net`]; here for the callers that still name it under `http` (Athena).
+pub(crate) use crate::net::check_base_url;

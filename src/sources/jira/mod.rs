@@ -12,7 +12,7 @@
 //! - [`check`]: `validate --online`; [`kind`]: [`Jira`] as a source kind.
 
 pub(crate) mod check;
-pub mod client;
+pub(crate) mod client;
 pub mod config;
 pub(crate) mod fetch;
 pub mod kind;

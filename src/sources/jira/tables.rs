@@ -1,53 +1,97 @@
 //! The input tables `jira_selections`, `jira_issues` and `jira_counts` over what was fetched,
 //! and the Jira SQL (`sql/jira_values.sql`, [`Jira::STATEMENTS`](super::Jira)) that turns
-//! them into one value per key result.
+//! them into one value per key result: Jira's [`ApiKind`].
 
-use super::Jira;
-use super::fetch::{Fetched, FetchedByKr};
-use super::link::JiraLink;
+use super::fetch::{Fetched, FetchedByKr, fetch_for};
+use super::link::{JiraLink, Metric};
 use super::model::IssueRow;
+use super::{Jira, JiraSettings};
 use crate::engine::date32;
 use crate::engine::tables::{Col, register, text, value_dates};
 use crate::engine::{self, EngineError};
+use crate::sources::http::api::{self, ApiKind};
+use crate::sources::kind::rows_of;
 use crate::sources::registry::link_of;
-use crate::sources::{KeyResult, KrValue, SourceKind, api_value, is_past, read_computed};
+use crate::sources::{ApiOptions, KeyResult, KrValue, SourceKind, is_past, read_computed};
 use chrono::NaiveDate;
 use datafusion::prelude::SessionContext;
 
-/// Registers `jira_selections`, `jira_issues` and `jira_counts` for the key results whose
-/// data was fetched, runs `sql/jira_values.sql`, and returns each key result's value or error.
-pub(crate) async fn values(
-    ctx: &SessionContext,
-    connection: &str,
-    krs: &[&KeyResult],
-    fetched: &FetchedByKr,
-    as_of: NaiveDate,
-) -> Result<Vec<KrValue>, EngineError> {
-    let ok: Vec<(&KeyResult, &JiraLink, &Fetched)> = krs
-        .iter()
-        .filter_map(|k| Some((*k, link_of::<Jira>(k)?, fetched.get(&k.id)?.as_ref().ok()?)))
-        .collect();
-    register_tables(ctx, &ok, as_of)?;
-    for s in Jira::STATEMENTS {
-        engine::register_view(ctx, s).await?;
+impl ApiKind for Jira {
+    type Fetched = FetchedByKr;
+
+    /// Fields resolved once, each distinct JQL searched or counted once.
+    async fn fetch(
+        name: &str,
+        settings: &JiraSettings,
+        krs: &[&KeyResult],
+        api: &ApiOptions,
+    ) -> FetchedByKr {
+        fetch_for(name, settings, krs, api).await
     }
-    let computed = read_computed(ctx, "jira_values").await?;
-    Ok(krs
-        .iter()
-        .filter_map(|k| {
-            let l = link_of::<Jira>(k)?;
-            let fetched = fetched
-                .get(&k.id)
-                .map(|r| r.as_ref().map(|_| ()).map_err(|e| e.to_string()));
-            Some(api_value(
-                connection,
-                &k.id,
-                &format!("JQL `{}`", l.jql),
-                fetched,
-                computed.get(&k.id),
-            ))
-        })
-        .collect())
+
+    /// Registers `jira_selections`, `jira_issues` and `jira_counts` for the key results
+    /// whose data was fetched, runs `sql/jira_values.sql`, and returns each key result's
+    /// value or error.
+    async fn values(
+        ctx: &SessionContext,
+        connection: &str,
+        krs: &[&KeyResult],
+        fetched: &FetchedByKr,
+        as_of: NaiveDate,
+    ) -> Result<Vec<KrValue>, EngineError> {
+        let ok: Vec<(&KeyResult, &JiraLink, &Fetched)> = krs
+            .iter()
+            .filter_map(|k| Some((*k, link_of::<Jira>(k)?, fetched.get(&k.id)?.as_ref().ok()?)))
+            .collect();
+        register_tables(ctx, &ok, as_of)?;
+        for s in Jira::STATEMENTS {
+            engine::register_view(ctx, s).await?;
+        }
+        let computed = read_computed(ctx, "jira_values").await?;
+        Ok(api::values_of::<Jira, _, _>(
+            connection,
+            krs,
+            &computed,
+            |k, l| (format!("JQL `{}`", l.jql), fetched.get(&k.id)),
+        ))
+    }
+
+    /// The counts, or the issues with the columns the metric reads.
+    async fn rows(
+        ctx: &SessionContext,
+        kr: &KeyResult,
+        link: &JiraLink,
+        fetched: &FetchedByKr,
+    ) -> Option<String> {
+        match fetched.get(&kr.id) {
+            Some(Ok(Fetched::Counts { matching, done })) => Some(format!(
+                "counted: {} matching, {} done",
+                matching.map_or("–".into(), |n| n.to_string()),
+                done.map_or("–".into(), |n| n.to_string())
+            )),
+            Some(Ok(Fetched::Issues(_))) => {
+                let column = match link.metric {
+                    Metric::Count => None,
+                    Metric::TimeSpent => Some("time_spent_hours"),
+                    Metric::OriginalEstimate => Some("original_estimate_hours"),
+                    Metric::RemainingEstimate => Some("remaining_estimate_hours"),
+                    Metric::Progress => Some("progress_hours"),
+                    Metric::StoryPoints | Metric::Field(_) => Some("field_value"),
+                };
+                let mut columns = vec!["key", "status_category"];
+                columns.extend(column);
+                if link.metric == Metric::Progress {
+                    columns.push("progress_total_hours");
+                }
+                rows_of(ctx, "jira_issues", &kr.id, &columns).await
+            }
+            _ => None,
+        }
+    }
+
+    fn source(name: &str, link: &JiraLink) -> String {
+        format!("{name}: JQL `{}` ({})", link.jql, link.metric.as_str())
+    }
 }
 
 /// Registers the tables for the key results whose data was fetched.

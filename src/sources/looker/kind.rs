@@ -1,19 +1,16 @@
 //! Looker as a source kind: how its connection and key results are validated, extracted,
-//! previewed and checked, over the shared API scaffolding ([`ApiKind`]).
+//! previewed and checked, over the shared API scaffolding ([`ApiKind`], implemented in
+//! [`super::tables`]).
 
 use super::config::{LookerConnection, LookerSource};
-use super::fetch::{Fetched, close, connect, fetch, fetch_for, fetch_open, targets};
-use super::tables::values;
+use super::fetch::{close, connect, fetch, fetch_open, targets};
 use super::{LookerLink, LookerSettings};
-use crate::engine::EngineError;
-use crate::engine::{self, registry::Statement};
+use crate::engine::{self, EngineError, registry::Statement};
 use crate::model::{Measure, Resolved};
-use crate::sources::http::api::{self, ApiKind, kr_problem};
-use crate::sources::kind::{Extracted, rows_of, unset_variables};
+use crate::sources::http::api::{self, ApiKind, api_kind_methods, kr_problem};
+use crate::sources::kind::{Extracted, unset_variables};
 use crate::sources::registry::link_of;
-use crate::sources::{ApiOptions, KeyResult, KrValue, Preview, SourceKind};
-use chrono::NaiveDate;
-use datafusion::prelude::SessionContext;
+use crate::sources::{ApiOptions, KeyResult, SourceKind};
 use std::path::Path;
 
 /// Looker (API 4.0): a key result is a dashboard tile's or a look's cell.
@@ -59,9 +56,7 @@ impl SourceKind for Looker {
         LookerLink::from_config(s)
     }
 
-    fn replayed(settings: &LookerSettings, replay_given: bool) -> bool {
-        settings.replayed(replay_given)
-    }
+    api_kind_methods!();
 
     /// One login, each distinct tile or look once; the logout goes on while the values'
     /// SQL runs, as it needs nothing from them.
@@ -74,20 +69,10 @@ impl SourceKind for Looker {
         let (fetched, client) = fetch_open(name, settings, krs, api, true).await;
         let ctx = engine::new_session();
         let (values, ()) = tokio::join!(
-            values(&ctx, name, krs, &fetched, api.as_of()),
+            <Looker as ApiKind>::values(&ctx, name, krs, &fetched, api.as_of()),
             close(name, client.as_ref(), fetched.len())
         );
         values.map(Into::into)
-    }
-
-    async fn preview(
-        name: &str,
-        settings: &LookerSettings,
-        kr: &KeyResult,
-        link: &LookerLink,
-        api: &ApiOptions,
-    ) -> Result<Preview, EngineError> {
-        api::preview::<Looker>(name, settings, kr, link, api).await
     }
 
     /// Logs in and checks every dashboard, tile and look of the key results without running
@@ -113,42 +98,5 @@ impl SourceKind for Looker {
                 .collect())
         })
         .await
-    }
-}
-
-impl ApiKind for Looker {
-    type Fetched = Fetched;
-
-    async fn fetch(
-        name: &str,
-        settings: &LookerSettings,
-        krs: &[&KeyResult],
-        api: &ApiOptions,
-    ) -> Fetched {
-        fetch_for(name, settings, krs, api, true).await
-    }
-
-    async fn values(
-        ctx: &SessionContext,
-        name: &str,
-        krs: &[&KeyResult],
-        fetched: &Fetched,
-        as_of: NaiveDate,
-    ) -> Result<Vec<KrValue>, EngineError> {
-        values(ctx, name, krs, fetched, as_of).await
-    }
-
-    async fn rows(
-        ctx: &SessionContext,
-        kr: &KeyResult,
-        _link: &LookerLink,
-        _fetched: &Fetched,
-    ) -> Option<String> {
-        let columns = ["x", "measure", "pivot_key", "value", "cell"];
-        rows_of(ctx, "looker_selected", &kr.id, &columns).await
-    }
-
-    fn source(name: &str, link: &LookerLink) -> String {
-        format!("{name}: {}", link.target)
     }
 }

@@ -10,7 +10,7 @@
 //!   their rows into one value per key result;
 //! - [`kind`]: [`Looker`] as a source kind: extraction, preview, the online check.
 
-pub mod client;
+pub(crate) mod client;
 pub mod config;
 pub(crate) mod fetch;
 pub mod kind;

@@ -1,66 +1,87 @@
 //! The input tables `looker_*` over the fetched results, and the Looker SQL
 //! (`sql/looker_*.sql`, [`Looker::STATEMENTS`](super::Looker)) that turns their rows into one
-//! value per key result.
+//! value per key result: Looker's [`ApiKind`].
 
-use super::Looker;
-use super::fetch::Fetched;
+use super::fetch::{Fetched, fetch_for};
 use super::link::{LookerLink, Selection, XSelect};
 use super::model::{self, Flattened};
+use super::{Looker, LookerSettings};
 use crate::engine::tables::{Col, register, text, value_dates};
 use crate::engine::{self, EngineError};
+use crate::sources::http::api::{self, ApiKind};
+use crate::sources::kind::rows_of;
 use crate::sources::registry::link_of;
-use crate::sources::{KeyResult, KrValue, SourceKind, api_value, is_past, read_computed};
+use crate::sources::{ApiOptions, KeyResult, KrValue, SourceKind, is_past, read_computed};
 use chrono::NaiveDate;
 use datafusion::prelude::SessionContext;
 
-/// Registers the `looker_*` tables for the key results whose result was fetched, runs the
-/// Looker SQL, and returns each key result's value or error. The session keeps the tables
-/// and views (`looker_selected` shows the cells each value came from).
-pub(crate) async fn values(
-    ctx: &SessionContext,
-    connection: &str,
-    krs: &[&KeyResult],
-    fetched: &Fetched,
-    as_of: NaiveDate,
-) -> Result<Vec<KrValue>, EngineError> {
-    let ok: Vec<(&KeyResult, &LookerLink, &Flattened)> = krs
-        .iter()
-        .filter_map(|k| {
-            let l = link_of::<Looker>(k)?;
-            let f = fetched.get(&l.target)?.as_ref().ok()?;
-            Some((*k, l, f.as_ref()))
-        })
-        .collect();
-    let started = std::time::Instant::now();
-    register_tables(ctx, &ok, as_of)?;
-    for s in Looker::STATEMENTS {
-        engine::register_view(ctx, s).await?;
-        // Each view computed once: inlined, the later views repeat the earlier ones' plans
-        // wherever they refer to them, and planning cost more than running (BENCHMARKS.md).
-        engine::materialise(ctx, s, None).await?;
+impl ApiKind for Looker {
+    type Fetched = Fetched;
+
+    /// One login, each distinct tile or look run once, logout.
+    async fn fetch(
+        name: &str,
+        settings: &LookerSettings,
+        krs: &[&KeyResult],
+        api: &ApiOptions,
+    ) -> Fetched {
+        fetch_for(name, settings, krs, api, true).await
     }
-    let computed = read_computed(ctx, "looker_values").await?;
-    tracing::debug!(
-        connection,
-        ms = started.elapsed().as_millis(),
-        "Looker values computed"
-    );
-    Ok(krs
-        .iter()
-        .filter_map(|k| {
-            let l = link_of::<Looker>(k)?;
-            let fetched = fetched
-                .get(&l.target)
-                .map(|r| r.as_ref().map(|_| ()).map_err(|e| e.to_string()));
-            Some(api_value(
-                connection,
-                &k.id,
-                &l.target.to_string(),
-                fetched,
-                computed.get(&k.id),
-            ))
-        })
-        .collect())
+
+    /// Registers the `looker_*` tables for the key results whose result was fetched, runs
+    /// the Looker SQL, and returns each key result's value or error. The session keeps the
+    /// tables and views (`looker_selected` shows the cells each value came from).
+    async fn values(
+        ctx: &SessionContext,
+        connection: &str,
+        krs: &[&KeyResult],
+        fetched: &Fetched,
+        as_of: NaiveDate,
+    ) -> Result<Vec<KrValue>, EngineError> {
+        let ok: Vec<(&KeyResult, &LookerLink, &Flattened)> = krs
+            .iter()
+            .filter_map(|k| {
+                let l = link_of::<Looker>(k)?;
+                let f = fetched.get(&l.target)?.as_ref().ok()?;
+                Some((*k, l, f.as_ref()))
+            })
+            .collect();
+        let started = std::time::Instant::now();
+        register_tables(ctx, &ok, as_of)?;
+        for s in Looker::STATEMENTS {
+            engine::register_view(ctx, s).await?;
+            // Each view computed once: inlined, the later views repeat the earlier ones' plans
+            // wherever they refer to them, and planning cost more than running (BENCHMARKS.md).
+            engine::materialise(ctx, s, None).await?;
+        }
+        let computed = read_computed(ctx, "looker_values").await?;
+        tracing::debug!(
+            connection,
+            ms = started.elapsed().as_millis(),
+            "Looker values computed"
+        );
+        Ok(api::values_of::<Looker, _, _>(
+            connection,
+            krs,
+            &computed,
+            |_, l| (l.target.to_string(), fetched.get(&l.target)),
+        ))
+    }
+
+    /// The cells the value came from.
+    async fn rows(
+        ctx: &SessionContext,
+        kr: &KeyResult,
+        _link: &LookerLink,
+        _fetched: &Fetched,
+    ) -> Option<String> {
+        let columns = ["x", "measure", "pivot_key", "value", "cell"];
+        rows_of(ctx, "looker_selected", &kr.id, &columns).await
+    }
+
+    fn source(name: &str, link: &LookerLink) -> String {
+        format!("{name}: {}", link.target)
+    }
 }
 
 /// Registers `looker_selections`, `looker_filters`, `looker_fields`, `looker_rows`,
