@@ -32,7 +32,6 @@ pub(crate) enum Fetched {
 /// Per key result id: what was fetched, or why not.
 pub(crate) type FetchedByKr = BTreeMap<String, Result<Fetched, JiraError>>;
 
-/// Opens the client of a connection (no request yet).
 /// Opens the client of a connection (no request yet). Unlike Looker, no past day's archive
 /// answers first: a past date is reconstructed from the issues' dates.
 pub(crate) fn connect(
