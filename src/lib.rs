@@ -16,6 +16,7 @@ pub mod fuzzing;
 pub mod inspect;
 pub mod job;
 pub mod model;
+pub mod net;
 pub mod pipeline;
 pub mod report;
 pub mod secret;

@@ -6,8 +6,8 @@
 
 use crate::model::job::S3Options;
 use crate::model::{Location, S3Location};
+use crate::net::error_chain;
 use crate::secret::Secret;
-use crate::sources::http::error_chain;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use datafusion::prelude::SessionContext;
 use object_store::aws::{AmazonS3Builder, AwsCredential};
@@ -252,7 +252,7 @@ async fn open_s3(s3: &S3Location) -> Result<Opened, StorageError> {
         .with_credentials(credentials)
         .with_retry(retry);
     if let Some(endpoint) = endpoint() {
-        let checked = crate::sources::http::check_base_url(&endpoint)
+        let checked = crate::net::check_base_url(&endpoint)
             .map_err(|e| open_err(format!("AWS endpoint: {e}")))?;
         builder = builder
             .with_allow_http(checked.scheme() == "http")

@@ -52,17 +52,6 @@ pub const TALLYFY: &[Statement] = &[
     statement!("tallyfy_members", View),
 ];
 
-/// The Looker views: what each key result's selection refers to, the cells it keeps, and
-/// the value they make.
-pub const LOOKER: &[Statement] = &[
-    statement!("looker_choices", View),
-    statement!("looker_selected", View),
-    statement!("looker_values", View),
-];
-
-/// The Jira statement: one value per key result from its issues or counts.
-pub const JIRA: &[Statement] = &[statement!("jira_values", View)];
-
 /// The scoring statements, in order: views first, then the output tables.
 pub const SCORING: &[Statement] = &[
     statement!("kr_health", View),
@@ -90,8 +79,6 @@ pub const REPORT: &[Statement] = &[
 pub fn all() -> impl Iterator<Item = &'static Statement> {
     TALLYFY
         .iter()
-        .chain(LOOKER)
-        .chain(JIRA)
         .chain(SCORING)
         .chain(std::iter::once(&HISTORY_KEPT))
         .chain(REPORT)

@@ -77,7 +77,7 @@ impl Client {
             if let Ok(url) = std::env::var(var)
                 && !url.trim().is_empty()
             {
-                crate::sources::http::check_base_url(&url).map_err(|e| format!("{var}: {e}"))?;
+                crate::net::check_base_url(&url).map_err(|e| format!("{var}: {e}"))?;
                 break;
             }
         }

@@ -1,6 +1,6 @@
 //! Job-file settings of a Jira connection and of a key result that reads a JQL query.
 
-use crate::sources::http::HttpDefaults;
+use crate::sources::http::api_connection;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -15,40 +15,34 @@ pub enum Deployment {
     DataCenter,
 }
 
-/// `[connections.NAME] kind = "jira"`.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct JiraConnection {
-    /// The site, e.g. `https://acme.atlassian.net`.
-    pub base_url: String,
-    #[serde(default)]
-    pub deployment: Deployment,
-    /// Cloud: environment variable holding the account's email.
-    #[serde(default)]
-    pub email_env: Option<String>,
-    /// Environment variable holding the API token (Cloud) or personal access token (DC).
-    pub token_env: String,
-    /// Extra headers for a reverse proxy: header name → environment variable with its value.
-    #[serde(default)]
-    pub extra_headers_env: BTreeMap<String, String>,
-    /// A board whose estimation field is the site's story points (found first).
-    #[serde(default)]
-    pub board_id: Option<u64>,
-    /// The story points field id when discovery finds none (e.g. `customfield_10016`).
-    #[serde(default)]
-    pub story_points_field: Option<String>,
-    /// Issues asked for per page (the server may send fewer).
-    #[serde(default = "page_size")]
-    pub page_size: usize,
-    #[serde(default = "HttpDefaults::timeout_secs")]
-    pub timeout_secs: f64,
-    #[serde(default = "HttpDefaults::concurrency")]
-    pub concurrency: usize,
-    #[serde(default = "HttpDefaults::max_retries")]
-    pub max_retries: usize,
-    /// Answer from this raw archive (relative to the job file) instead of the network.
-    #[serde(default)]
-    pub replay: Option<String>,
+api_connection! {
+    /// `[connections.NAME] kind = "jira"`; the request settings and `replay` every API
+    /// connection has follow its own fields.
+    #[derive(Debug, Clone, Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct JiraConnection {
+        /// The site, e.g. `https://acme.atlassian.net`.
+        pub base_url: String,
+        #[serde(default)]
+        pub deployment: Deployment,
+        /// Cloud: environment variable holding the account's email.
+        #[serde(default)]
+        pub email_env: Option<String>,
+        /// Environment variable holding the API token (Cloud) or personal access token (DC).
+        pub token_env: String,
+        /// Extra headers for a reverse proxy: header name → environment variable with its value.
+        #[serde(default)]
+        pub extra_headers_env: BTreeMap<String, String>,
+        /// A board whose estimation field is the site's story points (found first).
+        #[serde(default)]
+        pub board_id: Option<u64>,
+        /// The story points field id when discovery finds none (e.g. `customfield_10016`).
+        #[serde(default)]
+        pub story_points_field: Option<String>,
+        /// Issues asked for per page (the server may send fewer).
+        #[serde(default = "page_size")]
+        pub page_size: usize,
+    }
 }
 
 /// Issues asked for per page unless the job says otherwise.

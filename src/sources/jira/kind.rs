@@ -1,13 +1,15 @@
 //! Jira as a source kind: how its connection and key results are validated, extracted,
-//! previewed and checked.
+//! previewed and checked, over the shared API scaffolding ([`ApiKind`], implemented in
+//! [`super::tables`]).
 
 use super::config::{JiraConnection, JiraSource};
-use super::{Fetched, JiraLink, JiraSettings, Metric, fetch_for, values};
-use crate::engine::{self, EngineError};
+use super::fetch::fetch_for;
+use super::{JiraLink, JiraSettings};
+use crate::engine::{self, EngineError, registry::Statement};
 use crate::model::{Measure, Resolved};
-use crate::sources::kind::Extracted;
-use crate::sources::kind::{rows_of, unset_variables};
-use crate::sources::{ApiOptions, KeyResult, Preview, SourceKind};
+use crate::sources::http::api::{ApiKind, api_kind_methods};
+use crate::sources::kind::{Extracted, unset_variables};
+use crate::sources::{ApiOptions, KeyResult, SourceKind};
 use std::path::Path;
 
 /// Jira (Cloud or Data Center): a key result is a JQL query's issues, counted or summed.
@@ -15,6 +17,8 @@ pub struct Jira;
 
 impl SourceKind for Jira {
     const NAME: &'static str = "jira";
+    /// One value per key result from its issues or counts.
+    const STATEMENTS: &'static [Statement] = &[crate::sql_statement!("jira_values", View)];
     type ConnectionConfig = JiraConnection;
     type SourceConfig = JiraSource;
     type Connection = JiraSettings;
@@ -43,9 +47,7 @@ impl SourceKind for Jira {
         JiraLink::from_config(s, measure)
     }
 
-    fn replayed(settings: &JiraSettings, replay_given: bool) -> bool {
-        replay_given || settings.replay.is_some()
-    }
+    api_kind_methods!();
 
     async fn extract(
         name: &str,
@@ -53,54 +55,10 @@ impl SourceKind for Jira {
         krs: &[&KeyResult],
         api: &ApiOptions,
     ) -> Result<Extracted, EngineError> {
-        super::extract(name, settings, krs, api)
-            .await
-            .map(Into::into)
-    }
-
-    async fn preview(
-        name: &str,
-        settings: &JiraSettings,
-        kr: &KeyResult,
-        link: &JiraLink,
-        api: &ApiOptions,
-    ) -> Result<Preview, EngineError> {
-        let fetched = fetch_for(name, settings, &[kr], api).await;
+        let fetched = fetch_for(name, settings, krs, api).await;
         let ctx = engine::new_session();
-        let value = values(&ctx, name, &[kr], &fetched, api.as_of())
-            .await?
-            .pop()
-            .map_or_else(|| unreachable!("one value per key result"), |v| v.value);
-        let rows = match fetched.get(&kr.id) {
-            Some(Ok(Fetched::Counts { matching, done })) => Some(format!(
-                "counted: {} matching, {} done",
-                matching.map_or("–".into(), |n| n.to_string()),
-                done.map_or("–".into(), |n| n.to_string())
-            )),
-            Some(Ok(Fetched::Issues(_))) => {
-                let column = match link.metric {
-                    Metric::Count => None,
-                    Metric::TimeSpent => Some("time_spent_hours"),
-                    Metric::OriginalEstimate => Some("original_estimate_hours"),
-                    Metric::RemainingEstimate => Some("remaining_estimate_hours"),
-                    Metric::Progress => Some("progress_hours"),
-                    Metric::StoryPoints | Metric::Field(_) => Some("field_value"),
-                };
-                let mut columns = vec!["key", "status_category"];
-                columns.extend(column);
-                if link.metric == Metric::Progress {
-                    columns.push("progress_total_hours");
-                }
-                rows_of(&ctx, "jira_issues", &kr.id, &columns).await
-            }
-            _ => None,
-        };
-        Ok(Preview {
-            kr_id: kr.id.clone(),
-            source: format!("{name}: JQL `{}` ({})", link.jql, link.metric.as_str()),
-            value,
-            rows,
-        })
+        let values = <Jira as ApiKind>::values(&ctx, name, krs, &fetched, api.as_of()).await;
+        values.map(Into::into)
     }
 
     async fn check_online(
@@ -109,6 +67,6 @@ impl SourceKind for Jira {
         krs: &[&KeyResult],
         api: &ApiOptions,
     ) -> Vec<(String, String)> {
-        super::check_online(name, settings, krs, api).await
+        super::check::check_online(name, settings, krs, api).await
     }
 }

@@ -1,29 +1,22 @@
 //! Job-file settings of a Looker connection and of a key result that reads a tile or a look.
 
-use crate::sources::http::HttpDefaults;
+use crate::sources::http::api_connection;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
-/// `[connections.NAME] kind = "looker"`.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct LookerConnection {
-    /// The instance, e.g. `https://acme.cloud.looker.com` (the API is under `/api/4.0`).
-    pub base_url: String,
-    /// Environment variable holding the API client id.
-    pub client_id_env: String,
-    /// Environment variable holding the API client secret.
-    pub client_secret_env: String,
-    #[serde(default = "HttpDefaults::timeout_secs")]
-    pub timeout_secs: f64,
-    #[serde(default = "HttpDefaults::concurrency")]
-    pub concurrency: usize,
-    #[serde(default = "HttpDefaults::max_retries")]
-    pub max_retries: usize,
-    /// Answer from this raw archive (relative to the job file) instead of the network: the
-    /// demo's way to run without an account.
-    #[serde(default)]
-    pub replay: Option<String>,
+api_connection! {
+    /// `[connections.NAME] kind = "looker"`; the request settings and `replay` every API
+    /// connection has follow its own fields.
+    #[derive(Debug, Clone, Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    pub struct LookerConnection {
+        /// The instance, e.g. `https://acme.cloud.looker.com` (the API is under `/api/4.0`).
+        pub base_url: String,
+        /// Environment variable holding the API client id.
+        pub client_id_env: String,
+        /// Environment variable holding the API client secret.
+        pub client_secret_env: String,
+    }
 }
 
 /// How the selected cells become one number.

@@ -1,0 +1,83 @@
+//! Network helpers below every layer that talks to a server (storage, the API sources):
+//! checking a base URL, and an error with its sources as one line. Imports nothing of okrflow.
+
+use url::Url;
+
+/// Why a base URL is refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub(crate) enum BaseUrlError {
+    #[error("base_url `{url}` is not a URL: {source}")]
+    NotUrl {
+        url: String,
+        #[source]
+        source: url::ParseError,
+    },
+    #[error("base_url must not carry credentials; name environment variables instead")]
+    Credentials,
+    #[error("base_url `{url}` must use https (plain http is allowed on loopback only)")]
+    PlainHttp { url: String },
+    #[error("base_url `{url}`: unsupported scheme `{scheme}`")]
+    Scheme { url: String, scheme: String },
+}
+
+/// Checks an API base URL: absolute, `https`, or `http` only on loopback.
+pub(crate) fn check_base_url(url: &str) -> Result<Url, BaseUrlError> {
+    let parsed = Url::parse(url.trim()).map_err(|source| BaseUrlError::NotUrl {
+        url: url.into(),
+        source,
+    })?;
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(BaseUrlError::Credentials);
+    }
+    let loopback = match parsed.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    match parsed.scheme() {
+        "https" => Ok(parsed),
+        "http" if loopback => Ok(parsed),
+        "http" => Err(BaseUrlError::PlainHttp { url: url.into() }),
+        other => Err(BaseUrlError::Scheme {
+            url: url.into(),
+            scheme: other.into(),
+        }),
+    }
+}
+
+/// An error with its sources, each once: `outer: inner: innermost`.
+pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(inner) = source {
+        let text = inner.to_string();
+        if !s.contains(&text) {
+            s.push_str(": ");
+            s.push_str(&text);
+        }
+        source = inner.source();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls_must_be_https_except_on_loopback() {
+        assert!(check_base_url("https://acme.cloud.looker.com").is_ok());
+        assert!(check_base_url("http://127.0.0.1:8080").is_ok());
+        assert!(check_base_url("http://localhost:1").is_ok());
+        assert!(check_base_url("http://[::1]:1").is_ok());
+        let e = check_base_url("http://acme.cloud.looker.com")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("must use https"), "{e}");
+        let e = check_base_url("https://me:pw@acme.atlassian.net")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("credentials") && !e.contains("pw"), "{e}");
+    }
+}
