@@ -11,12 +11,14 @@
 
 pub mod backfill;
 pub mod cli;
+pub mod demo_data;
 pub mod engine;
 pub mod error;
 pub mod fuzzing;
 pub mod inspect;
 pub mod job;
 pub mod model;
+pub mod parquet_io;
 pub mod pipeline;
 pub mod report;
 pub mod secret;

@@ -22,8 +22,7 @@ use datafusion::logical_expr::Expr;
 use datafusion::parquet::errors::ParquetError;
 use datafusion::parquet::file::metadata::ParquetMetaDataReader;
 use datafusion::prelude::{SessionContext, ident};
-use futures::TryStreamExt;
-use object_store::{ObjectStore, ObjectStoreExt};
+use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
 use std::sync::Arc;
 
 /// The registered exports.
@@ -123,13 +122,9 @@ pub async fn register_in_parts(
             other => other.to_string(),
         })
     })?;
-    let mut metas: Vec<_> = opened
-        .store
-        .list(Some(&opened.prefix))
-        .try_collect()
+    let metas = crate::storage::list_sorted(&opened, &opened.prefix, |_| true)
         .await
         .map_err(|e| unreadable(e.to_string()))?;
-    metas.sort_by(|a, b| a.location.cmp(&b.location));
     // Exports on S3 are read where they are: a run scans an export at most twice (for the
     // snapshot index, and for the rows of a chosen snapshot), and with the connection's state
     // only the new files and those that hold snapshots it must read (BENCHMARKS.md). A copy of
@@ -209,17 +204,12 @@ pub async fn check(connection: &str, location: &Location) -> Result<usize, Sourc
     let opened = crate::storage::open(location, false)
         .await
         .map_err(|e| unreadable(e.to_string()))?;
-    let metas: Vec<_> = opened
-        .store
-        .list(Some(&opened.prefix))
-        .try_collect()
+    let parquet = |m: &ObjectMeta| m.location.as_ref().ends_with(".parquet");
+    let metas = crate::storage::list_sorted(&opened, &opened.prefix, parquet)
         .await
         .map_err(|e| unreadable(e.to_string()))?;
     let mut files = 0;
-    for meta in metas
-        .iter()
-        .filter(|m| m.location.as_ref().ends_with(".parquet"))
-    {
+    for meta in &metas {
         check_footer(&opened.store, &meta.location, meta.size)
             .await
             .map_err(|e| unreadable(format!("{}: {e}", meta.location)))?;

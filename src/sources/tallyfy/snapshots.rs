@@ -8,9 +8,11 @@
 //! - [`super::latest`]: `tallyfy_latest` and `tallyfy_processes`, from the state's segments and
 //!   the files that hold the other chosen snapshots.
 
+use super::Tallyfy;
 use super::loader::Loaded;
 use super::state::{FileId, IndexFile, StateDir};
 use crate::engine::{self, EngineError, registry};
+use crate::sources::SourceKind;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::common::JoinType;
@@ -72,7 +74,7 @@ pub async fn keep_chosen(
 }
 
 pub(super) fn statement(name: &str) -> &'static registry::Statement {
-    registry::TALLYFY
+    Tallyfy::STATEMENTS
         .iter()
         .find(|s| s.name == name)
         .expect("a registered Tallyfy statement")

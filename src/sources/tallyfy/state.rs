@@ -12,11 +12,11 @@
 //! run that stops midway leaves the previous state whole. All of it is a cache: a missing,
 //! unreadable or outdated state (or another okrflow's SQL) only makes a run read more.
 
-use crate::engine::registry;
-use crate::storage::Opened;
+use super::Tallyfy;
+use crate::sources::SourceKind;
+use crate::storage::{Opened, list_sorted};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
-use futures::TryStreamExt;
 use object_store::ObjectStoreExt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -104,7 +104,7 @@ pub struct Chosen {
 /// A hash of the SQL whose results the state keeps: another version of it starts afresh.
 pub fn sql_version() -> String {
     let mut hash = Sha256::new();
-    for s in registry::TALLYFY {
+    for s in Tallyfy::STATEMENTS {
         hash.update(s.name);
         hash.update(s.sql);
     }
@@ -184,7 +184,7 @@ impl StateDir {
     /// Forgets what the manifest names but the folder does not hold (one listing).
     async fn drop_missing(&mut self) {
         let root = self.opened.path(&self.folder);
-        let listed: Result<Vec<_>, _> = self.opened.store.list(Some(&root)).try_collect().await;
+        let listed = list_sorted(&self.opened, &root, |_| true).await;
         let present: HashSet<String> = match listed {
             Ok(objects) => objects
                 .iter()
@@ -302,7 +302,7 @@ impl StateDir {
         schema: SchemaRef,
         batches: &[RecordBatch],
     ) -> Result<(), String> {
-        let bytes = crate::sink::parquet::encode(schema, batches)?;
+        let bytes = crate::parquet_io::encode(schema, batches).map_err(|e| e.to_string())?;
         self.opened
             .store
             .put(&self.opened.path(&self.relative(name)), bytes.into())
@@ -331,13 +331,12 @@ impl StateDir {
         let objects: Vec<object_store::path::Path> = if name.ends_with(".parquet") {
             vec![root.clone()]
         } else {
-            self.opened
-                .store
-                .list(Some(&root))
-                .map_ok(|o| o.location)
-                .try_collect()
+            list_sorted(&self.opened, &root, |_| true)
                 .await
                 .map_err(|e| format!("{}: {e}", self.url(name)))?
+                .into_iter()
+                .map(|o| o.location)
+                .collect()
         };
         for location in &objects {
             let below: Vec<String> = location
@@ -407,11 +406,7 @@ impl StateDir {
             }
         }
         let root = self.opened.path(&self.folder);
-        let objects: Vec<_> = self
-            .opened
-            .store
-            .list(Some(&root))
-            .try_collect()
+        let objects = list_sorted(&self.opened, &root, |_| true)
             .await
             .map_err(|e| e.to_string())?;
         for o in objects {
