@@ -2,19 +2,19 @@
 //! every demo key result can be checked by hand) and its members.
 
 /// A blueprint (template) and its steps.
-pub struct Blueprint {
-    pub id: &'static str,
-    pub name: &'static str,
+pub(crate) struct Blueprint {
+    pub(crate) id: &'static str,
+    pub(crate) name: &'static str,
     /// Step names; the task alias is `<blueprint>-<n>`.
-    pub tasks: &'static [&'static str],
+    pub(crate) tasks: &'static [&'static str],
     /// Milestone names by task index, for blueprints with milestones.
-    pub milestones: &'static [&'static str],
+    pub(crate) milestones: &'static [&'static str],
     /// Whether the last task has the satisfaction form and the kick-off asks for a tier.
-    pub forms: bool,
+    pub(crate) forms: bool,
 }
 
 /// The blueprints of the demo organisation.
-pub const ONBOARDING: Blueprint = Blueprint {
+pub(crate) const ONBOARDING: Blueprint = Blueprint {
     id: "bp-onboarding",
     name: "Customer Onboarding",
     tasks: &[
@@ -27,14 +27,14 @@ pub const ONBOARDING: Blueprint = Blueprint {
     milestones: &[],
     forms: true,
 };
-pub const VENDOR_REVIEW: Blueprint = Blueprint {
+pub(crate) const VENDOR_REVIEW: Blueprint = Blueprint {
     id: "bp-vendor",
     name: "Vendor Review",
     tasks: &["Security questionnaire", "Legal review", "Approval"],
     milestones: &[],
     forms: false,
 };
-pub const ROLLOUT: Blueprint = Blueprint {
+pub(crate) const ROLLOUT: Blueprint = Blueprint {
     id: "bp-rollout",
     name: "Self-serve Onboarding Rollout",
     tasks: &["Design", "Beta", "General availability", "Adoption"],
@@ -43,21 +43,21 @@ pub const ROLLOUT: Blueprint = Blueprint {
 };
 
 /// One process run of the demo data.
-pub struct ProcessSpec {
-    pub id: &'static str,
-    pub blueprint: &'static Blueprint,
-    pub owner: (&'static str, &'static str),
-    pub start: (i32, u32, u32),
+pub(crate) struct ProcessSpec {
+    pub(crate) id: &'static str,
+    pub(crate) blueprint: &'static Blueprint,
+    pub(crate) owner: (&'static str, &'static str),
+    pub(crate) start: (i32, u32, u32),
     /// Days each task takes; `None` marks a task hidden by a rule. Only the first `done`
     /// tasks complete.
-    pub days: Vec<Option<u64>>,
-    pub done: usize,
+    pub(crate) days: Vec<Option<u64>>,
+    pub(crate) done: usize,
     /// Reopened this many days after completing.
-    pub reopened_after: Option<u64>,
+    pub(crate) reopened_after: Option<u64>,
     /// Answer to "How satisfied is the customer? (1-10)".
-    pub csat: &'static str,
+    pub(crate) csat: &'static str,
     /// Issues reported on the second task, and how many were resolved by the last snapshot.
-    pub issues: (u32, u32),
+    pub(crate) issues: (u32, u32),
 }
 
 const fn d(n: u64) -> Option<u64> {
@@ -65,7 +65,7 @@ const fn d(n: u64) -> Option<u64> {
 }
 
 /// The demo organisation's process runs, November 2025 to early May 2026.
-pub fn demo_processes() -> Vec<ProcessSpec> {
+pub(crate) fn demo_processes() -> Vec<ProcessSpec> {
     let dana = ("Dana Whitfield", "101");
     let lee = ("Lee Okafor", "102");
     let sam = ("Sam Rivera", "103");
@@ -252,7 +252,7 @@ pub fn demo_processes() -> Vec<ProcessSpec> {
 }
 
 /// The member list of the demo organisation.
-pub fn demo_members() -> Vec<[&'static str; 13]> {
+pub(crate) fn demo_members() -> Vec<[&'static str; 13]> {
     vec![
         [
             "101",

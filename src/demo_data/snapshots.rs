@@ -373,7 +373,7 @@ pub(super) fn snapshots(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::demo_data::demo_processes;
+    use crate::demo_data::organisation::demo_processes;
 
     #[test]
     fn timeline_follows_the_documented_rules() {

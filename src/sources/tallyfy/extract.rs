@@ -83,7 +83,9 @@ pub async fn extract_showing(
     // Without a state (an unwritable output, or none) every export is read, as on a first run.
     let scratch_state = tempfile::tempdir();
     let mut state = match &scratch_state {
-        Ok(dir) => StateDir::open(output, connection, dir.path()).await,
+        Ok(dir) => StateDir::open(output, connection, dir.path())
+            .await
+            .map_err(|e| e.to_string()),
         Err(e) => Err(format!("cannot make a scratch folder: {e}")),
     };
     for (day, krs) in by_date {

@@ -27,7 +27,7 @@ mod snapshots;
 pub mod state;
 mod views;
 
-pub use columns::{MEMBER_COLUMNS, PROCESS_COLUMNS};
+pub(crate) use columns::{MEMBER_COLUMNS, PROCESS_COLUMNS};
 pub use config::{TallyfyConnection, TallyfySource};
 pub use extract::extract_showing;
 pub use kind::Tallyfy;

@@ -104,9 +104,9 @@ pub async fn register_views_once(
 ) -> Result<Built, EngineError> {
     let mut state = StateDir::open(None, "scratch", &scratch.join("state"))
         .await
-        .map_err(|message| EngineError::Register {
+        .map_err(|e| EngineError::Register {
             table: "tallyfy_latest".into(),
-            message,
+            message: e.to_string(),
         })?;
     register_views(ctx, loaded, day, scratch, queries, &mut state).await
 }
