@@ -51,6 +51,28 @@ pub struct DemoStats {
     pub rows: usize,
 }
 
+impl DemoStats {
+    /// Writes one export file of `table`'s rows, and counts it.
+    fn write(
+        &mut self,
+        path: &Path,
+        columns: &[&str],
+        table: &[Vec<String>],
+    ) -> std::io::Result<()> {
+        write_export(path, columns, table)?;
+        self.files += 1;
+        self.rows += table.len();
+        Ok(())
+    }
+
+    /// Writes the members file into `dir`, and counts it: the last file of a data set.
+    fn with_members(mut self, dir: &Path) -> std::io::Result<DemoStats> {
+        write_members(dir)?;
+        self.files += 1;
+        Ok(self)
+    }
+}
+
 /// Writes the demo exports into `dir` (`<process>_<nn>.parquet` and `members/members.parquet`),
 /// replacing any previous ones.
 pub fn write_demo(dir: &Path) -> std::io::Result<DemoStats> {
@@ -74,18 +96,11 @@ pub fn write_demo(dir: &Path) -> std::io::Result<DemoStats> {
                 .iter()
                 .map(|r| cols.iter().map(|c| r[c].clone()).collect())
                 .collect();
-            write_export(
-                &dir.join(format!("{}_{:02}.parquet", p.id, seq + 1)),
-                &cols,
-                &table,
-            )?;
-            stats.files += 1;
-            stats.rows += table.len();
+            let path = dir.join(format!("{}_{:02}.parquet", p.id, seq + 1));
+            stats.write(&path, &cols, &table)?;
         }
     }
-    write_members(dir)?;
-    stats.files += 1;
-    Ok(stats)
+    stats.with_members(dir)
 }
 
 /// Writes the demo organisation's members export, `members/members.parquet`.
@@ -180,15 +195,8 @@ pub fn write_scaled(
         if table.is_empty() {
             continue;
         }
-        write_export(
-            &dir.join(format!("export_{f:04}.parquet")),
-            &PROCESS_COLUMNS,
-            &table,
-        )?;
-        stats.files += 1;
-        stats.rows += table.len();
+        let path = dir.join(format!("export_{f:04}.parquet"));
+        stats.write(&path, &PROCESS_COLUMNS, &table)?;
     }
-    write_members(dir)?;
-    stats.files += 1;
-    Ok(stats)
+    stats.with_members(dir)
 }

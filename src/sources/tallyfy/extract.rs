@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 /// exist: the exports are scanned once.
 ///
 /// With `output`, the connection's state is read from and saved under it
-/// (`_okrflow/state/tallyfy/<connection>/`, [`state`]): unchanged export files are not read
+/// (`_okrflow/state/tallyfy/<connection>/`, [`super::state`]): unchanged export files are not read
 /// again for what they told an earlier run.
 pub async fn extract_showing(
     connection: &str,

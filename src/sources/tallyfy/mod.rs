@@ -1,17 +1,17 @@
 //! Tallyfy Analytics exports: per-process Parquet snapshots, every column stored as a string.
 //!
-//! - [`config`]: the connection and key-result settings, and [`columns`] the exports' columns;
-//! - [`kind`]: Tallyfy as a [`crate::sources::SourceKind`], with its SQL statements;
+//! - `config`: the connection and key-result settings, and `columns` the exports' columns;
+//! - `kind`: Tallyfy as a [`crate::sources::SourceKind`], with its SQL statements;
 //! - [`loader`]: lists the export files and registers them, with their file name and time,
 //!   as the raw table the SQL in `sql/tallyfy_*.sql` deduplicates and types;
-//! - [`extract`]: a connection's key results measured, one session for all of them;
-//! - [`views`]: the views of one evaluation date over the registered exports;
+//! - `extract`: a connection's key results measured, one session for all of them;
+//! - `views`: the views of one evaluation date over the registered exports;
 //! - [`query`]: checks and runs a key result's SQL with bound parameters;
 //! - [`state`]: what the export files told earlier runs, kept under the output;
-//! - [`snapshots`]: the layers that read the exports, with that state, and [`latest`] the
-//!   typed rows of the chosen snapshots, in segments ([`rows`] reads and writes them);
-//! - [`check`]: plans every key result's SQL against the views over no exports;
-//! - [`preview`]: the rows a key result's query aggregated, for `preview`.
+//! - `snapshots`: the layers that read the exports, with that state, and `latest` the
+//!   typed rows of the chosen snapshots, in segments (`rows` reads and writes them);
+//! - `check`: plans every key result's SQL against the views over no exports;
+//! - `preview`: the rows a key result's query aggregated, for `preview`.
 
 mod check;
 mod columns;
