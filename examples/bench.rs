@@ -91,7 +91,7 @@ async fn main() {
             tallyfy::register_views_once(&ctx, &loaded, as_of(), scratch.path(), None)
                 .await
                 .unwrap();
-            let latest = okrflow::engine::registry::TALLYFY
+            let latest = <tallyfy::Tallyfy as okrflow::sources::SourceKind>::STATEMENTS
                 .iter()
                 .find(|s| s.name == arg(3, "tallyfy_latest"))
                 .expect("a Tallyfy view's name");
@@ -556,7 +556,7 @@ async fn history_bench(krs: usize, days: usize) {
     let write_day = |n: usize| {
         let day = first + chrono::TimeDelta::days(n as i64);
         let batch = history_day(krs, day, n);
-        let bytes = okrflow::sink::parquet::encode(batch.schema(), &[batch]).unwrap();
+        let bytes = okrflow::parquet_io::encode(batch.schema(), &[batch]).unwrap();
         let path = s3.object(
             "out",
             &format!("kr_snapshots/as_of={day}/part-00000.parquet"),

@@ -716,8 +716,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             }
             Command::DemoData { out, copies, files, repeats } => {
                 let stats = match copies {
-                    None => crate::sources::tallyfy::generate::write_demo(&out),
-                    Some(copies) => crate::sources::tallyfy::generate::write_scaled(&out, copies, files, repeats),
+                    None => crate::demo_data::write_demo(&out),
+                    Some(copies) => crate::demo_data::write_scaled(&out, copies, files, repeats),
                 }
                 .with_context(|| format!("cannot write {}", out.display()))?;
                 println!("wrote {} files ({} rows, {} processes) to {}", stats.files, stats.rows, stats.processes, out.display());

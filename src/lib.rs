@@ -10,6 +10,7 @@
 
 pub mod backfill;
 pub mod cli;
+pub mod demo_data;
 pub mod engine;
 pub mod error;
 pub mod fuzzing;
@@ -17,6 +18,7 @@ pub mod inspect;
 pub mod job;
 pub mod model;
 pub mod net;
+pub mod parquet_io;
 pub mod pipeline;
 pub mod report;
 pub mod secret;

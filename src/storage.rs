@@ -13,7 +13,7 @@ use datafusion::prelude::SessionContext;
 use object_store::aws::{AmazonS3Builder, AwsCredential};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
-use object_store::{CredentialProvider, ObjectStore};
+use object_store::{CredentialProvider, ObjectMeta, ObjectStore};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::sync::Mutex;
@@ -179,6 +179,19 @@ pub async fn check_writable(opened: &Opened) -> Result<(), String> {
         .delete(&probe)
         .await
         .map_err(|e| format!("wrote but cannot delete {probe} in {}: {e}", opened.display))
+}
+
+/// The objects below `prefix` in `opened`'s store that `keep` accepts, in name order.
+pub async fn list_sorted(
+    opened: &Opened,
+    prefix: &ObjectPath,
+    keep: impl Fn(&ObjectMeta) -> bool,
+) -> Result<Vec<ObjectMeta>, object_store::Error> {
+    use futures::TryStreamExt;
+    let mut metas: Vec<ObjectMeta> = opened.store.list(Some(prefix)).try_collect().await?;
+    metas.retain(|m| keep(m));
+    metas.sort_by(|a, b| a.location.cmp(&b.location));
+    Ok(metas)
 }
 
 /// The S3 endpoint from `AWS_ENDPOINT_URL_S3` or `AWS_ENDPOINT_URL` (S3-compatible stores,

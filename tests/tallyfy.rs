@@ -5,9 +5,10 @@ mod common;
 use common::date;
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use datafusion::prelude::SessionContext;
+use okrflow::demo_data::write_export;
 use okrflow::model::Location;
 use okrflow::sources::tallyfy::query::QueryParams;
-use okrflow::sources::tallyfy::{generate::write_export, loader, register_views_once};
+use okrflow::sources::tallyfy::{loader, register_views_once};
 use std::path::Path;
 
 /// Turns every fixture TSV into a Parquet export under `dir`.
@@ -252,7 +253,7 @@ async fn snapshots_chosen_part_by_part_are_those_chosen_at_once() {
     let fixtures = tempfile::tempdir().unwrap();
     exports(fixtures.path());
     let scaled = tempfile::tempdir().unwrap();
-    okrflow::sources::tallyfy::generate::write_scaled(scaled.path(), 2, 20, 2).unwrap();
+    okrflow::demo_data::write_scaled(scaled.path(), 2, 20, 2).unwrap();
     // Two export ids of one process ('P9' and ' P9', in two files): two chosen snapshots,
     // one tallyfy_processes row over the rows of both, though they are read in two parts.
     let padded = tempfile::tempdir().unwrap();
@@ -337,18 +338,18 @@ async fn the_scaled_data_set_gives_the_demo_numbers_times_the_copies() {
     let dir = tempfile::tempdir().unwrap();
     let exports = dir.path().join("exports");
     // Every snapshot twice, in two files: twice the rows, the same processes and values.
-    let stats = okrflow::sources::tallyfy::generate::write_scaled(&exports, 3, 17, 2).unwrap();
+    let stats = okrflow::demo_data::write_scaled(&exports, 3, 17, 2).unwrap();
     assert_eq!(
         stats.files, 17,
         "16 export files (8 a repeat) and the members file"
     );
     let once = dir.path().join("once");
-    let single = okrflow::sources::tallyfy::generate::write_scaled(&once, 3, 8, 1).unwrap();
+    let single = okrflow::demo_data::write_scaled(&once, 3, 8, 1).unwrap();
     assert_eq!(
         (stats.rows, stats.processes),
         (2 * single.rows, single.processes)
     );
-    let crowded = okrflow::sources::tallyfy::generate::write_scaled(&once, 3, 4, 1);
+    let crowded = okrflow::demo_data::write_scaled(&once, 3, 4, 1);
     assert!(crowded.unwrap_err().to_string().contains("use at least"));
     let demo = common::demo_plan();
     let mut scaled = demo.clone();

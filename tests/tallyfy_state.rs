@@ -308,7 +308,7 @@ async fn the_kept_history_gives_what_every_days_snapshots_give() {
 async fn many_index_files_are_merged_and_choose_the_same_snapshots() {
     use okrflow::sources::tallyfy::{loader, register_views, register_views_once, state::StateDir};
     let generated = tempfile::tempdir().unwrap();
-    okrflow::sources::tallyfy::generate::write_scaled(generated.path(), 2, 40, 1).unwrap();
+    okrflow::demo_data::write_scaled(generated.path(), 2, 40, 1).unwrap();
     let mut files: Vec<PathBuf> = common::walk(generated.path())
         .into_iter()
         .filter(|p| !p.starts_with(generated.path().join("members")))

@@ -32,26 +32,6 @@ macro_rules! sql_statement {
 }
 use crate::sql_statement as statement;
 
-/// The Tallyfy views, registered per connection in this order.
-pub const TALLYFY: &[Statement] = &[
-    statement!("tallyfy_file_index", View),
-    statement!("tallyfy_file_snapshots", View),
-    statement!("tallyfy_snapshots", View),
-    statement!("tallyfy_chosen_index", View),
-    statement!("tallyfy_kept_snapshots", View),
-    statement!("tallyfy_dropped_snapshots", View),
-    statement!("tallyfy_snapshots_to_read", View),
-    statement!("tallyfy_shared_processes", View),
-    statement!("tallyfy_changed_processes", View),
-    statement!("tallyfy_latest_read", View),
-    statement!("tallyfy_latest", View),
-    statement!("tallyfy_processes", View),
-    statement!("tallyfy_tasks", View),
-    statement!("tallyfy_form_fields", View),
-    statement!("tallyfy_comments", View),
-    statement!("tallyfy_members", View),
-];
-
 /// The scoring statements, in order: views first, then the output tables.
 pub const SCORING: &[Statement] = &[
     statement!("kr_health", View),
@@ -77,9 +57,8 @@ pub const REPORT: &[Statement] = &[
 /// The engine's own statements (a source kind declares its own: `SourceKind::STATEMENTS`;
 /// `sources::registry::all_statements` lists them all).
 pub fn all() -> impl Iterator<Item = &'static Statement> {
-    TALLYFY
+    SCORING
         .iter()
-        .chain(SCORING)
         .chain(std::iter::once(&HISTORY_KEPT))
         .chain(REPORT)
 }

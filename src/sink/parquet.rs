@@ -1,17 +1,15 @@
 //! Writing one output table: check its types against Athena's Parquet rules, split it by
 //! its partition column (which stays out of the files), and write one Snappy file per
-//! partition.
+//! partition (encoded by [`crate::parquet_io`]).
 
 use super::SinkError;
+use crate::parquet_io;
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::array::{Scalar, StringArray};
 use datafusion::arrow::compute::filter_record_batch;
 use datafusion::arrow::compute::kernels::cmp::eq;
 use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef, TimeUnit};
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::parquet::arrow::ArrowWriter;
-use datafusion::parquet::basic::Compression;
-use datafusion::parquet::file::properties::WriterProperties;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
@@ -84,14 +82,6 @@ pub fn split(
     Ok(out)
 }
 
-/// The writer settings of every output file: Snappy, Parquet 1.0 pages (the most widely
-/// read), and no embedded Arrow schema so older readers see plain Parquet types.
-pub fn writer_properties() -> WriterProperties {
-    WriterProperties::builder()
-        .set_compression(Compression::SNAPPY)
-        .build()
-}
-
 /// Writes `batches` (already without the partition column) to `path` and syncs it to disk.
 pub fn write_file(
     path: &Path,
@@ -106,31 +96,16 @@ pub fn write_file(
         std::fs::create_dir_all(parent).map_err(|e| err(e.to_string()))?;
     }
     let file = std::fs::File::create(path).map_err(|e| err(e.to_string()))?;
-    let mut file = write_to(file, schema, batches).map_err(err)?;
+    let mut file = parquet_io::write_to(file, schema, batches).map_err(|e| err(e.to_string()))?;
     file.flush().map_err(|e| err(e.to_string()))?;
     file.sync_all().map_err(|e| err(e.to_string()))?;
     Ok(())
 }
 
-/// Encodes `batches` (already without the partition column) as one Parquet file in memory.
-pub fn encode(schema: SchemaRef, batches: &[RecordBatch]) -> Result<Vec<u8>, String> {
-    write_to(Vec::new(), schema, batches)
-}
-
-fn write_to<W: std::io::Write + Send>(
-    sink: W,
-    schema: SchemaRef,
-    batches: &[RecordBatch],
-) -> Result<W, String> {
-    let options = datafusion::parquet::arrow::arrow_writer::ArrowWriterOptions::new()
-        .with_properties(writer_properties())
-        .with_skip_arrow_metadata(true);
-    let mut writer =
-        ArrowWriter::try_new_with_options(sink, schema, options).map_err(|e| e.to_string())?;
-    for b in batches {
-        writer.write(b).map_err(|e| e.to_string())?;
-    }
-    writer.into_inner().map_err(|e| e.to_string())
+/// Encodes `batches` (already without the partition column) as one Parquet file in memory,
+/// with the error as the sink's messages show it.
+pub(crate) fn encode(schema: SchemaRef, batches: &[RecordBatch]) -> Result<Vec<u8>, String> {
+    parquet_io::encode(schema, batches).map_err(|e| e.to_string())
 }
 
 /// The schema of a table without its partition column.

@@ -7,7 +7,6 @@ use crate::model::Location;
 use crate::sources::http::Archive;
 use crate::sources::{ApiOptions, SourceError};
 use chrono::NaiveDate;
-use futures::TryStreamExt;
 use object_store::ObjectStoreExt;
 
 /// One check-in row as read, typed where it could be; `problem` says why it cannot be used.
@@ -68,14 +67,11 @@ pub async fn read(
     let opened = crate::storage::open(&location, false)
         .await
         .map_err(|e| unreadable(e.to_string()))?;
-    let mut metas: Vec<_> = opened
-        .store
-        .list(Some(&opened.prefix))
-        .try_collect()
+    let csv =
+        |m: &object_store::ObjectMeta| m.location.as_ref().to_ascii_lowercase().ends_with(".csv");
+    let metas = crate::storage::list_sorted(&opened, &opened.prefix, csv)
         .await
         .map_err(|e| unreadable(e.to_string()))?;
-    metas.retain(|m| m.location.as_ref().to_ascii_lowercase().ends_with(".csv"));
-    metas.sort_by(|a, b| a.location.cmp(&b.location));
     let mut out = Read::default();
     let archive = api.archive.as_ref().map(|a| a.child(connection));
     for meta in metas {

@@ -3,28 +3,24 @@
 //! `validate`, and by a run before it scans the exports.
 
 use super::query::{self, QueryParams};
-use super::{loader, register_views_once};
+use super::views::register_views_once;
+use super::{Tallyfy, loader};
 use crate::engine::{self, EngineError};
 use crate::model::Location;
-use crate::sources::{KeyResult, KrSource, Link};
+use crate::sources::KeyResult;
+use crate::sources::registry::link_of;
 use chrono::NaiveDate;
 use std::collections::BTreeMap;
 
 /// The key results (of `krs`, Tallyfy ones) whose SQL does not plan, with DataFusion's
 /// message. `as_of` binds the parameters; no export is read.
-pub async fn plan_queries(
+pub(crate) async fn plan_queries(
     krs: &[&KeyResult],
     as_of: NaiveDate,
 ) -> Result<BTreeMap<String, String>, EngineError> {
     let queries: Vec<(&KeyResult, &str)> = krs
         .iter()
-        .filter_map(|k| match &k.source {
-            Some(KrSource {
-                link: Link::Tallyfy(sql),
-                ..
-            }) => Some((*k, sql.as_str())),
-            _ => None,
-        })
+        .filter_map(|k| Some((*k, link_of::<Tallyfy>(k)?.as_str())))
         .collect();
     let mut out = BTreeMap::new();
     if queries.is_empty() {

@@ -1,9 +1,10 @@
-//! Tallyfy as a source kind: how its connection and key results are validated, extracted,
-//! previewed and checked.
+//! Tallyfy as a source kind: its SQL statements, and how its connection and key results are
+//! validated, extracted, previewed and checked.
 
 use super::config::{TallyfyConnection, TallyfySource};
 use super::{check, extract_showing, loader, query};
 use crate::engine::EngineError;
+use crate::engine::registry::Statement;
 use crate::model::{Location, Measure, Problem, Resolved, Severity};
 use crate::sources::kind::Extracted;
 use crate::sources::{ApiOptions, KeyResult, Plan, Preview, SourceKind};
@@ -15,6 +16,25 @@ pub struct Tallyfy;
 
 impl SourceKind for Tallyfy {
     const NAME: &'static str = "tallyfy";
+    /// The Tallyfy views, registered per connection in this order.
+    const STATEMENTS: &'static [Statement] = &[
+        crate::sql_statement!("tallyfy_file_index", View),
+        crate::sql_statement!("tallyfy_file_snapshots", View),
+        crate::sql_statement!("tallyfy_snapshots", View),
+        crate::sql_statement!("tallyfy_chosen_index", View),
+        crate::sql_statement!("tallyfy_kept_snapshots", View),
+        crate::sql_statement!("tallyfy_dropped_snapshots", View),
+        crate::sql_statement!("tallyfy_snapshots_to_read", View),
+        crate::sql_statement!("tallyfy_shared_processes", View),
+        crate::sql_statement!("tallyfy_changed_processes", View),
+        crate::sql_statement!("tallyfy_latest_read", View),
+        crate::sql_statement!("tallyfy_latest", View),
+        crate::sql_statement!("tallyfy_processes", View),
+        crate::sql_statement!("tallyfy_tasks", View),
+        crate::sql_statement!("tallyfy_form_fields", View),
+        crate::sql_statement!("tallyfy_comments", View),
+        crate::sql_statement!("tallyfy_members", View),
+    ];
     type ConnectionConfig = TallyfyConnection;
     type SourceConfig = TallyfySource;
     /// Where the exports are.

@@ -21,9 +21,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 /// At most this many segments; the run that would add one more writes all rows as one.
-pub const MAX_SEGMENTS: usize = 8;
+pub(crate) const MAX_SEGMENTS: usize = 8;
 /// A segment that drops more snapshots than this is not used: its rows are read again.
-pub const MAX_DROPPED: usize = 20_000;
+pub(crate) const MAX_DROPPED: usize = 20_000;
 
 /// The key of a segment's chosen snapshots.
 fn chosen_schema() -> SchemaRef {
@@ -137,7 +137,7 @@ async fn of_segment(
 /// `tallyfy_processes` (in memory) from the state's segments and the exports, and records the
 /// new segment in `state`. `read` are the columns the queries read (`None`: all, and the state
 /// is neither used nor changed). `tallyfy_snapshots` must be registered.
-pub async fn build(
+pub(crate) async fn build(
     ctx: &SessionContext,
     loaded: &Loaded,
     state: &mut StateDir,
@@ -235,7 +235,7 @@ pub async fn build(
     for (n, (folder, _)) in local.iter().enumerate() {
         let folder = folder.as_ref().map_err(|e| EngineError::Register {
             table: "tallyfy_state_latest".into(),
-            message: e.clone(),
+            message: e.to_string(),
         })?;
         let path = format!("{}/", folder.display());
         let rows = ctx
@@ -321,7 +321,7 @@ pub async fn build(
     for (n, (_, file)) in local.iter().enumerate() {
         let file = file.as_ref().map_err(|e| EngineError::Register {
             table: processes_s.name.into(),
-            message: e.clone(),
+            message: e.to_string(),
         })?;
         let options = ParquetReadOptions::default().schema(&processes_schema);
         let rows = ctx
@@ -380,8 +380,7 @@ pub async fn build(
             let chosen: Vec<RecordBatch> = chosen
                 .into_iter()
                 .map(|b| RecordBatch::try_new(chosen_schema(), b.columns().to_vec()))
-                .collect::<Result<_, _>>()
-                .map_err(|e| e.to_string())?;
+                .collect::<Result<_, _>>()?;
             state.put(&segment.chosen, chosen_schema(), &chosen).await?;
             state
                 .put(&segment.processes, processes_schema.clone(), &new_processes)
@@ -391,7 +390,7 @@ pub async fn build(
                     .put_folder(&segment.folder, &at.join(segment_s.name))
                     .await?;
             }
-            Ok::<(), String>(())
+            Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
         };
         match saved.await {
             Ok(()) => {

@@ -22,17 +22,16 @@ use datafusion::logical_expr::Expr;
 use datafusion::parquet::errors::ParquetError;
 use datafusion::parquet::file::metadata::ParquetMetaDataReader;
 use datafusion::prelude::{SessionContext, ident};
-use futures::TryStreamExt;
-use object_store::{ObjectStore, ObjectStoreExt};
+use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
 use std::sync::Arc;
 
 /// The registered exports.
 pub struct Loaded {
     pub stats: LoadStats,
     /// The process exports, in name order.
-    pub processes: Vec<ExportFile>,
+    pub(crate) processes: Vec<ExportFile>,
     /// At most how many rows a part read at once holds ([`parts`]).
-    pub part_rows: usize,
+    pub(crate) part_rows: usize,
 }
 
 impl Loaded {
@@ -40,7 +39,7 @@ impl Loaded {
     /// columns of `tallyfy_raw` read as `Utf8View` and `src_path`. Views point into the
     /// pages read instead of copying every cell: the steps that scan the exports keep only
     /// some rows, and cast those (BENCHMARKS.md).
-    pub fn register_scan(
+    pub(crate) fn register_scan(
         &self,
         ctx: &SessionContext,
         name: &str,
@@ -59,17 +58,17 @@ pub struct LoadStats {
 
 /// One export file.
 #[derive(Debug, Clone)]
-pub struct ExportFile {
+pub(crate) struct ExportFile {
     /// Path as DataFusion reads it.
     url: String,
     /// Path relative to the connection's URL, written to `src_file`.
-    pub key: String,
+    pub(crate) key: String,
     /// The object-store location DataFusion reports through `input_file_name()`.
     location: String,
-    pub mtime_nanos: i64,
-    pub size: u64,
+    pub(crate) mtime_nanos: i64,
+    pub(crate) size: u64,
     /// Rows, from the footer.
-    pub rows: usize,
+    pub(crate) rows: usize,
 }
 
 /// The all-string schema of an export with the given columns.
@@ -123,13 +122,9 @@ pub async fn register_in_parts(
             other => other.to_string(),
         })
     })?;
-    let mut metas: Vec<_> = opened
-        .store
-        .list(Some(&opened.prefix))
-        .try_collect()
+    let metas = crate::storage::list_sorted(&opened, &opened.prefix, |_| true)
         .await
         .map_err(|e| unreadable(e.to_string()))?;
-    metas.sort_by(|a, b| a.location.cmp(&b.location));
     // Exports on S3 are read where they are: a run scans an export at most twice (for the
     // snapshot index, and for the rows of a chosen snapshot), and with the connection's state
     // only the new files and those that hold snapshots it must read (BENCHMARKS.md). A copy of
@@ -200,7 +195,7 @@ pub async fn register_in_parts(
 
 /// Lists a connection's exports and reads each file's footer where it lies (a ranged read on
 /// S3), without copying or scanning anything: `validate --online`. Returns the file count.
-pub async fn check(connection: &str, location: &Location) -> Result<usize, SourceError> {
+pub(crate) async fn check(connection: &str, location: &Location) -> Result<usize, SourceError> {
     let unreadable = |message: String| SourceError::Unreadable {
         connection: connection.to_string(),
         location: location.to_string(),
@@ -209,17 +204,12 @@ pub async fn check(connection: &str, location: &Location) -> Result<usize, Sourc
     let opened = crate::storage::open(location, false)
         .await
         .map_err(|e| unreadable(e.to_string()))?;
-    let metas: Vec<_> = opened
-        .store
-        .list(Some(&opened.prefix))
-        .try_collect()
+    let parquet = |m: &ObjectMeta| m.location.as_ref().ends_with(".parquet");
+    let metas = crate::storage::list_sorted(&opened, &opened.prefix, parquet)
         .await
         .map_err(|e| unreadable(e.to_string()))?;
     let mut files = 0;
-    for meta in metas
-        .iter()
-        .filter(|m| m.location.as_ref().ends_with(".parquet"))
-    {
+    for meta in &metas {
         check_footer(&opened.store, &meta.location, meta.size)
             .await
             .map_err(|e| unreadable(format!("{}: {e}", meta.location)))?;
@@ -228,20 +218,26 @@ pub async fn check(connection: &str, location: &Location) -> Result<usize, Sourc
     Ok(files)
 }
 
+/// Why an export file's footer could not be read.
+#[derive(Debug, thiserror::Error)]
+enum FooterError {
+    #[error(transparent)]
+    Read(#[from] object_store::Error),
+    #[error("not a readable Parquet file ({0})")]
+    NotParquet(#[source] ParquetError),
+}
+
 /// Reads a file's footer so that a truncated or non-Parquet file is reported by name before
 /// any query runs.
 async fn check_footer(
     store: &Arc<dyn ObjectStore>,
     path: &object_store::path::Path,
     size: u64,
-) -> Result<usize, String> {
-    let bad = |e: ParquetError| format!("not a readable Parquet file ({e})");
+) -> Result<usize, FooterError> {
+    let bad = FooterError::NotParquet;
     let mut tail_len = size.min(64 * 1024);
     loop {
-        let tail = store
-            .get_range(path, size - tail_len..size)
-            .await
-            .map_err(|e| e.to_string())?;
+        let tail = store.get_range(path, size - tail_len..size).await?;
         let mut reader = ParquetMetaDataReader::new();
         match reader.try_parse_sized(&tail, size) {
             Ok(()) => {
@@ -300,11 +296,11 @@ fn register_files(
 /// About how many export rows a part of `tallyfy_raw` holds (BENCHMARKS.md): the views that
 /// hold an entry per (process, file) run part by part, so their memory is bounded by a part,
 /// not by the exports.
-pub const PART_ROWS: usize = 2_000_000;
+pub(crate) const PART_ROWS: usize = 2_000_000;
 
 /// The files split, in order, into parts of whole files with at most `max_rows` rows each (a
 /// larger file is a part of its own).
-pub fn parts<'a, F: std::borrow::Borrow<ExportFile>>(
+pub(crate) fn parts<'a, F: std::borrow::Borrow<ExportFile>>(
     files: &'a [F],
     max_rows: usize,
 ) -> Vec<&'a [F]> {

@@ -11,11 +11,11 @@ use datafusion::prelude::{DataFrame, SessionContext};
 use std::collections::BTreeMap;
 
 /// How many aggregated rows are shown.
-pub const ROWS_SHOWN: usize = 10;
+pub(crate) const ROWS_SHOWN: usize = 10;
 
 /// The rows a key result's SQL aggregates on the views registered in `ctx`, as text: how
 /// many there are and the first [`ROWS_SHOWN`]. `None` when the query has no aggregate.
-pub async fn aggregated_rows(
+pub(crate) async fn aggregated_rows(
     ctx: &SessionContext,
     sql: &str,
     params: &QueryParams,

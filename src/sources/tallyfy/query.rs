@@ -18,7 +18,7 @@ use datafusion::sql::sqlparser::parser::Parser;
 use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
 
 /// The parameters a key result's SQL may use.
-pub const PARAMETERS: [&str; 4] = ["as_of", "as_of_end", "period_start", "period_end"];
+pub(crate) const PARAMETERS: [&str; 4] = ["as_of", "as_of_end", "period_start", "period_end"];
 
 /// The values bound to a key result's SQL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,7 +34,7 @@ pub struct QueryParams {
 
 impl QueryParams {
     /// The named parameter values, as DataFusion binds them.
-    pub fn values(&self) -> ParamValues {
+    pub(crate) fn values(&self) -> ParamValues {
         let next = |d: NaiveDate| d.succ_opt().unwrap_or(d);
         ParamValues::from(vec![
             ("as_of", ScalarValue::Date32(Some(date32(self.as_of)))),
@@ -46,7 +46,7 @@ impl QueryParams {
 }
 
 /// Checks, without running it, that `sql` is one read-only query using only known parameters.
-pub fn check_sql(sql: &str) -> Result<(), String> {
+pub(crate) fn check_sql(sql: &str) -> Result<(), String> {
     let dialect = GenericDialect {};
     let statements =
         Parser::parse_sql(&dialect, sql).map_err(|e| format!("sql does not parse: {e}"))?;
@@ -101,7 +101,7 @@ pub async fn plan(
 /// Plans a key result's SQL read-only (no row is read: the tables may be empty) and checks
 /// that it gives one numeric column. The message is DataFusion's, with its hints ("Did you
 /// mean …").
-pub async fn check_plan(
+pub(crate) async fn check_plan(
     ctx: &SessionContext,
     sql: &str,
     params: &QueryParams,
@@ -135,7 +135,7 @@ pub async fn check_plan(
 /// Runs a key result's SQL read-only with its parameters bound and returns its one number.
 /// No row, NULL, or NaN (0 ÷ 0) is "nothing to measure yet" ([`Measured::NoData`]); more
 /// than one row or column, text, or an infinite number is an error.
-pub async fn run(
+pub(crate) async fn run(
     ctx: &SessionContext,
     kr_id: &str,
     sql: &str,

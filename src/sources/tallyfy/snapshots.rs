@@ -8,9 +8,11 @@
 //! - [`super::latest`]: `tallyfy_latest` and `tallyfy_processes`, from the state's segments and
 //!   the files that hold the other chosen snapshots.
 
+use super::Tallyfy;
 use super::loader::Loaded;
 use super::state::{FileId, IndexFile, StateDir};
 use crate::engine::{self, EngineError, registry};
+use crate::sources::SourceKind;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::common::JoinType;
@@ -42,7 +44,7 @@ pub struct Built {
 
 /// Keeps the day's `tallyfy_snapshots` in the state as index entries (`end_nanos`: the end of
 /// the evaluation day), for [`index`] on a later day. A write that fails leaves none kept.
-pub async fn keep_chosen(
+pub(crate) async fn keep_chosen(
     ctx: &SessionContext,
     loaded: &Loaded,
     state: &mut StateDir,
@@ -72,16 +74,16 @@ pub async fn keep_chosen(
 }
 
 pub(super) fn statement(name: &str) -> &'static registry::Statement {
-    registry::TALLYFY
+    Tallyfy::STATEMENTS
         .iter()
         .find(|s| s.name == name)
         .expect("a registered Tallyfy statement")
 }
 
-fn register_err(table: &str) -> impl Fn(String) -> EngineError + '_ {
-    move |message| EngineError::Register {
+fn register_err<E: std::fmt::Display>(table: &str) -> impl Fn(E) -> EngineError + '_ {
+    move |e| EngineError::Register {
         table: table.to_string(),
-        message,
+        message: e.to_string(),
     }
 }
 
@@ -157,7 +159,7 @@ fn groups(index: &[IndexFile], max_rows: u64) -> Vec<std::ops::Range<usize>> {
 /// snapshots of an earlier day of the same files (`end_nanos` is the evaluation day's end),
 /// that is one group: those, the entries of their files from after that day, and the entries
 /// of files indexed since.
-pub async fn index(
+pub(crate) async fn index(
     ctx: &SessionContext,
     loaded: &Loaded,
     state: &mut StateDir,
@@ -256,7 +258,7 @@ pub async fn index(
 }
 
 /// A file of index entries to rank: all of them, or those from `from_nanos` on.
-pub struct Entries {
+pub(crate) struct Entries {
     url: String,
     from_nanos: Option<i64>,
     /// An earlier day's newest snapshots: one entry per process.
@@ -404,7 +406,7 @@ async fn merge(
 /// at a time, each group's snapshots with the newest so far of the processes it has entries
 /// of (the others' are kept as they are): `tallyfy_snapshots` keeps `tallyfy_file_snapshots`'
 /// columns, so the newest of those is again the newest.
-pub async fn newest(
+pub(crate) async fn newest(
     ctx: &SessionContext,
     groups: &[Vec<Entries>],
     index_schema: SchemaRef,

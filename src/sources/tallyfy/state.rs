@@ -12,23 +12,54 @@
 //! run that stops midway leaves the previous state whole. All of it is a cache: a missing,
 //! unreadable or outdated state (or another okrflow's SQL) only makes a run read more.
 
-use crate::engine::registry;
-use crate::storage::Opened;
+use super::Tallyfy;
+use crate::sources::SourceKind;
+use crate::storage::{Opened, list_sorted};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
-use futures::TryStreamExt;
 use object_store::ObjectStoreExt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 
+/// Why the state could not be opened, read or written. Every one only makes a run read more.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error(transparent)]
+    Open(#[from] crate::storage::StorageError),
+    #[error(transparent)]
+    Encode(#[from] crate::parquet_io::EncodeError),
+    #[error(transparent)]
+    Manifest(#[from] serde_json::Error),
+    #[error(transparent)]
+    List(#[from] object_store::Error),
+    /// An object of the state's store (or under it).
+    #[error("{at}: {source}")]
+    Object {
+        at: String,
+        #[source]
+        source: object_store::Error,
+    },
+    /// A local file or folder.
+    #[error("{at}: {source}")]
+    Local {
+        at: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Outside(#[from] std::path::StripPrefixError),
+}
+
 /// An export file as a run saw it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct FileId {
-    pub key: String,
-    pub size: u64,
-    pub mtime_nanos: i64,
+pub(crate) struct FileId {
+    pub(crate) key: String,
+    pub(crate) size: u64,
+    pub(crate) mtime_nanos: i64,
 }
 
 impl From<&super::loader::ExportFile> for FileId {
@@ -44,67 +75,67 @@ impl From<&super::loader::ExportFile> for FileId {
 /// A file of the snapshot index and the export files it covers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct IndexFile {
-    pub name: String,
-    pub files: Vec<FileId>,
+pub(crate) struct IndexFile {
+    pub(crate) name: String,
+    pub(crate) files: Vec<FileId>,
     /// Its rows (entries).
-    pub rows: u64,
+    pub(crate) rows: u64,
 }
 
 /// Typed rows of chosen snapshots written by one run: a segment of `tallyfy_latest`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Segment {
+pub(crate) struct Segment {
     /// A folder of Parquet files (a folder per `row_kind` below it).
-    pub folder: String,
+    pub(crate) folder: String,
     /// A Parquet file of the snapshots whose rows these are (`process_id`, `src_file`).
-    pub chosen: String,
+    pub(crate) chosen: String,
     /// A Parquet file of the `tallyfy_processes` rows computed with these rows.
-    pub processes: String,
+    pub(crate) processes: String,
     /// The export files as they were when the rows were read.
-    pub files: Vec<FileId>,
+    pub(crate) files: Vec<FileId>,
 }
 
 /// The kept segments of `tallyfy_latest`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct LatestRows {
+pub(crate) struct LatestRows {
     /// The columns of `tallyfy_latest` that hold values; the others are NULL.
-    pub columns: Vec<String>,
+    pub(crate) columns: Vec<String>,
     /// Oldest first.
-    pub segments: Vec<Segment>,
+    pub(crate) segments: Vec<Segment>,
 }
 
 /// `manifest.json`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Manifest {
+pub(crate) struct Manifest {
     /// The Tallyfy SQL the state was computed with ([`sql_version`]).
-    pub sql: String,
-    pub index: Vec<IndexFile>,
+    pub(crate) sql: String,
+    pub(crate) index: Vec<IndexFile>,
     /// The newest snapshots of the last evaluation date, as index entries.
     #[serde(default)]
-    pub chosen: Option<Chosen>,
-    pub latest: Option<LatestRows>,
+    pub(crate) chosen: Option<Chosen>,
+    pub(crate) latest: Option<LatestRows>,
 }
 
 /// `tallyfy_snapshots` of an evaluation date, kept so that a later date ranks only these and
 /// the index entries it did not consider (`sql/tallyfy_chosen_index.sql`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Chosen {
+pub(crate) struct Chosen {
     /// A Parquet file with `tallyfy_file_index`'s columns.
-    pub name: String,
+    pub(crate) name: String,
     /// The end of that evaluation day (`tallyfy_params.as_of_end`), in nanoseconds.
-    pub end_nanos: i64,
+    pub(crate) end_nanos: i64,
     /// The export files it was chosen from, as they were.
-    pub files: Vec<FileId>,
+    pub(crate) files: Vec<FileId>,
 }
 
 /// A hash of the SQL whose results the state keeps: another version of it starts afresh.
-pub fn sql_version() -> String {
+pub(crate) fn sql_version() -> String {
     let mut hash = Sha256::new();
-    for s in registry::TALLYFY {
+    for s in Tallyfy::STATEMENTS {
         hash.update(s.name);
         hash.update(s.sql);
     }
@@ -124,7 +155,7 @@ pub struct StateDir {
     token: String,
     kept: bool,
     /// What the state says; updated as the run goes, saved by [`StateDir::save`].
-    pub manifest: Manifest,
+    pub(crate) manifest: Manifest,
     _lock: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
@@ -135,16 +166,15 @@ impl StateDir {
         output: Option<&Opened>,
         connection: &str,
         scratch: &std::path::Path,
-    ) -> Result<StateDir, String> {
+    ) -> Result<StateDir, StateError> {
         let token = format!(
             "{}-{}",
             chrono::Utc::now().format("%Y%m%dT%H%M%S"),
             &uuid::Uuid::new_v4().simple().to_string()[..8]
         );
         let Some(output) = output else {
-            let opened = crate::storage::open(&crate::model::Location::Local(scratch.into()), true)
-                .await
-                .map_err(|e| e.to_string())?;
+            let opened =
+                crate::storage::open(&crate::model::Location::Local(scratch.into()), true).await?;
             return Ok(StateDir {
                 opened,
                 folder: "state".into(),
@@ -184,7 +214,7 @@ impl StateDir {
     /// Forgets what the manifest names but the folder does not hold (one listing).
     async fn drop_missing(&mut self) {
         let root = self.opened.path(&self.folder);
-        let listed: Result<Vec<_>, _> = self.opened.store.list(Some(&root)).try_collect().await;
+        let listed = list_sorted(&self.opened, &root, |_| true).await;
         let present: HashSet<String> = match listed {
             Ok(objects) => objects
                 .iter()
@@ -221,7 +251,7 @@ impl StateDir {
     }
 
     /// Starts afresh: what the state held is not used (it is replaced when saved).
-    pub fn forget(&mut self, why: &str) {
+    pub(crate) fn forget(&mut self, why: &str) {
         tracing::warn!(state = %self.display(), error = why, "Tallyfy state not used: every export is read");
         self.manifest = Manifest {
             sql: sql_version(),
@@ -230,14 +260,14 @@ impl StateDir {
     }
 
     /// Whether the state holds anything to use.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.manifest.index.is_empty()
             && self.manifest.latest.is_none()
             && self.manifest.chosen.is_none()
     }
 
     /// Whether what is written here is kept for the next run.
-    pub fn is_kept(&self) -> bool {
+    pub(crate) fn is_kept(&self) -> bool {
         self.kept
     }
 
@@ -276,53 +306,56 @@ impl StateDir {
     }
 
     /// Where the state is, to show.
-    pub fn display(&self) -> String {
+    pub(crate) fn display(&self) -> String {
         self.opened.url(&self.folder)
     }
 
     /// A new name for a file or folder this run writes: `<token>-<what>`.
-    pub fn new_name(&self, what: &str) -> String {
+    pub(crate) fn new_name(&self, what: &str) -> String {
         format!("{}-{what}", self.token)
     }
 
     /// The URL DataFusion reads or writes `name` (a file, or a folder ending in `/`) by.
-    pub fn url(&self, name: &str) -> String {
+    pub(crate) fn url(&self, name: &str) -> String {
         self.opened.url(&self.relative(name))
     }
 
     /// Makes the state's store known to `ctx`.
-    pub fn register(&self, ctx: &datafusion::prelude::SessionContext) {
+    pub(crate) fn register(&self, ctx: &datafusion::prelude::SessionContext) {
         self.opened.register(ctx);
     }
 
     /// Writes `batches` as the Parquet file `name`.
-    pub async fn put(
+    pub(crate) async fn put(
         &self,
         name: &str,
         schema: SchemaRef,
         batches: &[RecordBatch],
-    ) -> Result<(), String> {
-        let bytes = crate::sink::parquet::encode(schema, batches)?;
+    ) -> Result<(), StateError> {
+        let bytes = crate::parquet_io::encode(schema, batches)?;
         self.opened
             .store
             .put(&self.opened.path(&self.relative(name)), bytes.into())
             .await
             .map(|_| ())
-            .map_err(|e| format!("{}: {e}", self.url(name)))
+            .map_err(|source| StateError::Object {
+                at: self.url(name),
+                source,
+            })
     }
 
     /// The state's folder on this machine, when the output is a local folder.
-    pub fn local_dir(&self) -> Option<std::path::PathBuf> {
+    pub(crate) fn local_dir(&self) -> Option<std::path::PathBuf> {
         url::Url::parse(&self.url("")).ok()?.to_file_path().ok()
     }
 
     /// A local path of the state's file or folder `name`: where it is, for a local output;
     /// else a copy downloaded into `scratch`.
-    pub async fn local(
+    pub(crate) async fn local(
         &self,
         name: &str,
         scratch: &std::path::Path,
-    ) -> Result<std::path::PathBuf, String> {
+    ) -> Result<std::path::PathBuf, StateError> {
         if let Some(dir) = self.local_dir() {
             return Ok(dir.join(name));
         }
@@ -331,13 +364,15 @@ impl StateDir {
         let objects: Vec<object_store::path::Path> = if name.ends_with(".parquet") {
             vec![root.clone()]
         } else {
-            self.opened
-                .store
-                .list(Some(&root))
-                .map_ok(|o| o.location)
-                .try_collect()
+            list_sorted(&self.opened, &root, |_| true)
                 .await
-                .map_err(|e| format!("{}: {e}", self.url(name)))?
+                .map_err(|source| StateError::Object {
+                    at: self.url(name),
+                    source,
+                })?
+                .into_iter()
+                .map(|o| o.location)
+                .collect()
         };
         for location in &objects {
             let below: Vec<String> = location
@@ -351,52 +386,72 @@ impl StateDir {
                 false => scratch.join(name).join(below.join("/")),
             };
             let fetched = async { self.opened.store.get(location).await?.bytes().await };
-            let bytes = fetched.await.map_err(|e| format!("{location}: {e}"))?;
+            let bytes = fetched.await.map_err(|source| StateError::Object {
+                at: location.to_string(),
+                source,
+            })?;
             if let Some(parent) = to.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+                std::fs::create_dir_all(parent)?;
             }
-            std::fs::write(&to, bytes).map_err(|e| format!("{}: {e}", to.display()))?;
+            std::fs::write(&to, bytes).map_err(|source| StateError::Local {
+                at: to.display().to_string(),
+                source,
+            })?;
         }
         Ok(scratch.join(name))
     }
 
     /// Copies the files below the local folder `dir` to the folder `name`, keeping their
     /// relative paths.
-    pub async fn put_folder(&self, name: &str, dir: &std::path::Path) -> Result<(), String> {
+    pub(crate) async fn put_folder(
+        &self,
+        name: &str,
+        dir: &std::path::Path,
+    ) -> Result<(), StateError> {
+        let local = |path: &std::path::Path| {
+            let at = path.display().to_string();
+            move |source| StateError::Local { at, source }
+        };
         let mut pending = vec![dir.to_path_buf()];
         while let Some(at) = pending.pop() {
-            for entry in std::fs::read_dir(&at).map_err(|e| format!("{}: {e}", at.display()))? {
-                let path = entry.map_err(|e| e.to_string())?.path();
+            for entry in std::fs::read_dir(&at).map_err(local(&at))? {
+                let path = entry?.path();
                 if path.is_dir() {
                     pending.push(path);
                     continue;
                 }
-                let relative = path.strip_prefix(dir).map_err(|e| e.to_string())?;
+                let relative = path.strip_prefix(dir)?;
                 let relative = relative.to_string_lossy().replace('\\', "/");
-                let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+                let bytes = std::fs::read(&path).map_err(local(&path))?;
                 let target = self.relative(&format!("{name}/{relative}"));
                 self.opened
                     .store
                     .put(&self.opened.path(&target), bytes.into())
                     .await
-                    .map_err(|e| format!("{}: {e}", self.opened.url(&target)))?;
+                    .map_err(|source| StateError::Object {
+                        at: self.opened.url(&target),
+                        source,
+                    })?;
             }
         }
         Ok(())
     }
 
     /// Saves the manifest (when the state is kept), then deletes what it no longer names.
-    pub async fn save(&self) -> Result<(), String> {
+    pub async fn save(&self) -> Result<(), StateError> {
         if !self.kept {
             return Ok(());
         }
-        let json = serde_json::to_vec_pretty(&self.manifest).map_err(|e| e.to_string())?;
+        let json = serde_json::to_vec_pretty(&self.manifest)?;
         let manifest = self.opened.path(&self.relative("manifest.json"));
         self.opened
             .store
             .put(&manifest, json.into())
             .await
-            .map_err(|e| format!("{}: {e}", self.url("manifest.json")))?;
+            .map_err(|source| StateError::Object {
+                at: self.url("manifest.json"),
+                source,
+            })?;
         // What the manifest names, by its first path segment (a folder, or a file).
         let top = |name: &str| name.split('/').next().unwrap_or_default().to_string();
         let mut used: HashSet<String> = self.manifest.index.iter().map(|f| top(&f.name)).collect();
@@ -407,13 +462,7 @@ impl StateDir {
             }
         }
         let root = self.opened.path(&self.folder);
-        let objects: Vec<_> = self
-            .opened
-            .store
-            .list(Some(&root))
-            .try_collect()
-            .await
-            .map_err(|e| e.to_string())?;
+        let objects = list_sorted(&self.opened, &root, |_| true).await?;
         for o in objects {
             let Some(first) = o.location.prefix_match(&root).and_then(|mut p| p.next()) else {
                 continue;
