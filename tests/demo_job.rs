@@ -1,5 +1,5 @@
 //! The demo job end to end on the bundled sample exports. Every expected number below was
-//! worked out by hand from the process table in `src/sources/tallyfy/generate.rs` (and
+//! worked out by hand from the process table in `src/demo_data/organisation.rs` (and
 //! cross-checked with DuckDB over the same files: bench/tallyfy_duckdb.py).
 
 mod common;

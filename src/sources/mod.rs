@@ -24,6 +24,9 @@ use datafusion::prelude::SessionContext;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+/// The parameters a key result's SQL may use (`$as_of`, …), whatever its kind.
+pub const SQL_PARAMETERS: [&str; 4] = ["as_of", "as_of_end", "period_start", "period_end"];
+
 /// How the API sources (Looker, Jira) reach their servers in a run.
 #[derive(Debug, Clone, Default)]
 pub struct ApiOptions {

@@ -2,7 +2,7 @@
 //! parameters only) and turned into a statement with `?` placeholders and its execution
 //! parameters, typed literals in placeholder order — never spliced into the text.
 
-use crate::sources::tallyfy::query::PARAMETERS;
+use crate::sources::SQL_PARAMETERS as PARAMETERS;
 use chrono::NaiveDate;
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::keywords::Keyword;

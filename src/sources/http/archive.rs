@@ -3,7 +3,7 @@
 //! answers from such an archive instead of the network (as does an earlier run's archive for
 //! the requests it holds).
 
-use super::client::{Body, HttpClient, Request, Response};
+use super::request::{Body, Request, Response};
 use super::errors::HttpError;
 use chrono::{DateTime, Utc};
 use object_store::ObjectStoreExt;
@@ -27,98 +27,85 @@ pub(crate) struct ArchivedResponse {
     pub body_is_text: bool,
 }
 
-impl HttpClient {
-    pub(super) fn replay(&self, dir: &Path, request: &Request) -> Result<Response, HttpError> {
-        let path = dir.join(format!("{}.json", request.key()));
-        let described = format!(
-            "{} {} (replayed)",
-            request.method,
-            self.url_for_messages(request)
-        );
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(_) => {
-                return Err(HttpError::NotArchived {
-                    request: described,
-                    path,
-                });
-            }
-        };
-        parse_archived(&text, &path.display().to_string(), described)
-    }
-
-    /// The answer the earlier archive holds for `request`, if it holds one.
-    pub(super) async fn earlier_answer(
-        &self,
-        request: &Request,
-    ) -> Result<Option<Response>, HttpError> {
-        let Some(earlier) = &self.earlier else {
-            return Ok(None);
-        };
-        let path = earlier
-            .prefix
-            .clone()
-            .join(format!("{}.json", request.key()));
-        let described = format!(
-            "{} {} (from {})",
-            request.method,
-            self.url_for_messages(request),
-            earlier.prefix
-        );
-        let bytes = match earlier.store.get(&path).await {
-            Ok(found) => found.bytes().await,
-            Err(object_store::Error::NotFound { .. }) => return Ok(None),
-            Err(e) => Err(e),
+/// The archived answer to `request` in a replay folder; `described` names it in messages.
+pub(super) fn replay(dir: &Path, request: &Request, described: String) -> Result<Response, HttpError> {
+    let path = dir.join(format!("{}.json", request.key()));
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(_) => {
+            return Err(HttpError::NotArchived {
+                request: described,
+                path,
+            });
         }
-        .map_err(|e| HttpError::Body {
-            request: described.clone(),
+    };
+    parse_archived(&text, &path.display().to_string(), described)
+}
+
+/// The answer an earlier archive holds for `request` (at `url`, for messages), if it holds one.
+pub(super) async fn earlier_answer(
+    earlier: &Archive,
+    request: &Request,
+    url: &str,
+) -> Result<Option<Response>, HttpError> {
+    let path = earlier
+        .prefix
+        .clone()
+        .join(format!("{}.json", request.key()));
+    let described = format!("{} {} (from {})", request.method, url, earlier.prefix);
+    let bytes = match earlier.store.get(&path).await {
+        Ok(found) => found.bytes().await,
+        Err(object_store::Error::NotFound { .. }) => return Ok(None),
+        Err(e) => Err(e),
+    }
+    .map_err(|e| HttpError::Body {
+        request: described.clone(),
+        message: e.to_string(),
+    })?;
+    let text = String::from_utf8_lossy(&bytes);
+    Ok(Some(parse_archived(&text, path.as_ref(), described)?))
+}
+
+/// Writes connection `connection`'s response to `request` into `dir`; a form (a login) is
+/// never archived.
+pub(super) async fn write(
+    dir: &Archive,
+    connection: &str,
+    request: &Request,
+    response: &Response,
+) -> Result<(), HttpError> {
+    if matches!(request.body, Body::Form(_)) {
+        return Ok(());
+    }
+    let (body, body_is_text) = match serde_json::from_str(&response.body) {
+        Ok(v) => (v, false),
+        Err(_) => (serde_json::Value::String(response.body.clone()), true),
+    };
+    let record = ArchivedResponse {
+        connection: connection.to_string(),
+        method: request.method.to_string(),
+        path: request.path.clone(),
+        query: request.query.clone(),
+        request_body: match &request.body {
+            Body::Json(v) => Some(v.clone()),
+            _ => None,
+        },
+        status: response.status,
+        fetched_at: Utc::now(),
+        body,
+        body_is_text,
+    };
+    let path = dir.prefix.clone().join(format!("{}.json", request.key()));
+    let text = serde_json::to_string_pretty(&record).expect("archived responses serialise");
+    // An object store put is whole or absent (a local file is written aside and renamed).
+    dir.store
+        .put(&path, text.into_bytes().into())
+        .await
+        .map_err(|e| HttpError::Archive {
+            path: PathBuf::from(path.to_string()),
             message: e.to_string(),
         })?;
-        let text = String::from_utf8_lossy(&bytes);
-        Ok(Some(parse_archived(&text, path.as_ref(), described)?))
-    }
-
-    pub(super) async fn write_archive(
-        &self,
-        request: &Request,
-        response: &Response,
-    ) -> Result<(), HttpError> {
-        let Some(dir) = &self.archive else {
-            return Ok(());
-        };
-        if matches!(request.body, Body::Form(_)) {
-            return Ok(());
-        }
-        let (body, body_is_text) = match serde_json::from_str(&response.body) {
-            Ok(v) => (v, false),
-            Err(_) => (serde_json::Value::String(response.body.clone()), true),
-        };
-        let record = ArchivedResponse {
-            connection: self.connection.clone(),
-            method: request.method.to_string(),
-            path: request.path.clone(),
-            query: request.query.clone(),
-            request_body: match &request.body {
-                Body::Json(v) => Some(v.clone()),
-                _ => None,
-            },
-            status: response.status,
-            fetched_at: Utc::now(),
-            body,
-            body_is_text,
-        };
-        let path = dir.prefix.clone().join(format!("{}.json", request.key()));
-        let text = serde_json::to_string_pretty(&record).expect("archived responses serialise");
-        // An object store put is whole or absent (a local file is written aside and renamed).
-        dir.store
-            .put(&path, text.into_bytes().into())
-            .await
-            .map_err(|e| HttpError::Archive {
-                path: PathBuf::from(path.to_string()),
-                message: e.to_string(),
-            })?;
-        Ok(())
-    }
+    Ok(())
 }
 
 /// An archived response file's answer; `path` and `request` are for messages.

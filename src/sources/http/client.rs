@@ -2,7 +2,8 @@
 //! retries with exponential backoff and jitter that honour `Retry-After`; answers come from
 //! the network or a replay archive (see [`super::archive`]).
 
-use super::archive::Archive;
+use super::archive::{self, Archive};
+use super::request::{Body, Request, Response};
 use super::errors::{HttpError, error_message, retry_after};
 use super::settings::HttpSettings;
 use crate::net::error_chain;
@@ -10,7 +11,6 @@ use crate::secret::Secret;
 use backon::{ExponentialBuilder, Retryable};
 use chrono::Utc;
 use reqwest::header::HeaderValue;
-use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -23,110 +23,6 @@ pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(120);
 /// First backoff delay; it doubles per retry, with jitter, up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_millis(250);
 const MAX_BACKOFF: Duration = Duration::from_secs(20);
-
-/// A request body.
-#[derive(Debug, Clone)]
-pub(crate) enum Body {
-    None,
-    Json(serde_json::Value),
-    /// A form of secret values (a login); such a request is never archived.
-    Form(Vec<(&'static str, Secret)>),
-}
-
-/// One request, relative to the connection's base URL.
-#[derive(Debug, Clone)]
-pub(crate) struct Request {
-    pub method: reqwest::Method,
-    /// Path below the base URL, starting with `/`.
-    pub path: String,
-    pub query: Vec<(String, String)>,
-    pub body: Body,
-}
-
-impl Request {
-    /// A `GET` of `path` with query parameters.
-    pub(crate) fn get(path: impl Into<String>, query: &[(&str, &str)]) -> Request {
-        Request {
-            method: reqwest::Method::GET,
-            path: path.into(),
-            query: query
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            body: Body::None,
-        }
-    }
-
-    /// `METHOD path?query`, for messages.
-    pub(crate) fn describe(&self) -> String {
-        let mut s = format!("{} {}", self.method, self.path);
-        if !self.query.is_empty() {
-            let mut u = Url::parse("http://x/").expect("static url");
-            u.query_pairs_mut().extend_pairs(&self.query);
-            s.push('?');
-            s.push_str(u.query().unwrap_or_default());
-        }
-        s
-    }
-
-    /// The archive file name: readable method and path, and a hash of method, path, query
-    /// and body, so the same request always has the same key.
-    pub(crate) fn key(&self) -> String {
-        let mut h = Sha256::new();
-        h.update(self.method.as_str());
-        h.update([0]);
-        h.update(&self.path);
-        let mut query = self.query.clone();
-        query.sort();
-        for (k, v) in &query {
-            h.update([0]);
-            h.update(k);
-            h.update([1]);
-            h.update(v);
-        }
-        if let Body::Json(v) = &self.body {
-            h.update([2]);
-            h.update(v.to_string());
-        }
-        let digest: String = h
-            .finalize()
-            .iter()
-            .take(6)
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        let mut slug = String::new();
-        for c in self.path.chars() {
-            if c.is_ascii_alphanumeric() {
-                slug.push(c.to_ascii_lowercase());
-            } else if !slug.ends_with('_') {
-                slug.push('_');
-            }
-        }
-        let slug: String = slug.trim_matches('_').chars().take(80).collect();
-        format!("{}_{slug}_{digest}", self.method.as_str().to_lowercase())
-    }
-}
-
-/// A successful response.
-#[derive(Debug, Clone)]
-pub(crate) struct Response {
-    pub status: u16,
-    pub body: String,
-    /// What the request was, for messages.
-    pub request: String,
-    /// When the server gave this answer: now, or when an archived answer was fetched.
-    pub fetched_at: chrono::DateTime<Utc>,
-}
-
-impl Response {
-    /// Parses the body as JSON of type `T`.
-    pub(crate) fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, HttpError> {
-        serde_json::from_str(&self.body).map_err(|e| HttpError::Body {
-            request: self.request.clone(),
-            message: format!("unexpected JSON: {e}"),
-        })
-    }
-}
 
 /// Where answers come from.
 enum Transport {
@@ -152,6 +48,14 @@ pub struct HttpClient {
 }
 
 impl HttpClient {
+    /// Writes a response to this connection's archive, if it has one (never a login).
+    async fn write_archive(&self, request: &Request, response: &Response) -> Result<(), HttpError> {
+        match &self.archive {
+            Some(dir) => archive::write(dir, &self.connection, request, response).await,
+            None => Ok(()),
+        }
+    }
+
     /// Adds headers sent with every network request, such as a fixed `Authorization` or a
     /// reverse proxy's header. Their values are secrets.
     pub(crate) fn with_secret_headers(
@@ -242,13 +146,22 @@ impl HttpClient {
     ) -> Result<Response, HttpError> {
         let described = format!("{} {}", self.connection, request.describe());
         if let Transport::Replay(dir) = &self.transport {
-            let response = self.replay(dir, request)?;
+            let described = format!(
+                "{} {} (replayed)",
+                request.method,
+                self.url_for_messages(request)
+            );
+            let response = archive::replay(dir, request, described)?;
             if archive {
                 self.write_archive(request, &response).await?;
             }
             return Ok(response);
         }
-        if let Some(response) = self.earlier_answer(request).await? {
+        let earlier = match &self.earlier {
+            Some(e) => archive::earlier_answer(e, request, &self.url_for_messages(request)).await?,
+            None => None,
+        };
+        if let Some(response) = earlier {
             if archive {
                 self.write_archive(request, &response).await?;
             }

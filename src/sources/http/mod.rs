@@ -3,6 +3,7 @@
 //! - [`settings`]: request settings, and what every API connection has ([`ApiSettings`],
 //!   the job-file fields [`api_connection!`] adds);
 //! - [`client`]: one [`HttpClient`] per connection (timeout, concurrency, retries);
+//! - [`request`]: a request and its answer;
 //! - [`archive`]: the raw archive responses are written to and replayed from;
 //! - [`errors`]: [`HttpError`], and what an error answer says;
 //! - [`api`]: the scaffolding an API kind ([`api::ApiKind`]) shares: opening its client,
@@ -12,15 +13,13 @@ pub(crate) mod api;
 pub mod archive;
 pub mod client;
 pub mod errors;
+pub(crate) mod request;
 pub mod settings;
 
 pub use archive::Archive;
 pub(crate) use archive::replay_root;
 pub use client::HttpClient;
-pub(crate) use client::{Body, Request, Response};
+pub(crate) use request::{Body, Request, Response};
 pub use errors::HttpError;
 pub(crate) use settings::{ApiCheck, ApiConnectionConfig, ApiFields, api_connection};
 pub use settings::{ApiSettings, HttpDefaults, HttpSettings};
-
-/// Moved to [`crate::net`]; here for the callers that still name it under `http` (Athena).
-pub(crate) use crate::net::check_base_url;

@@ -17,8 +17,7 @@ use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
 
-/// The parameters a key result's SQL may use.
-pub(crate) const PARAMETERS: [&str; 4] = ["as_of", "as_of_end", "period_start", "period_end"];
+use crate::sources::SQL_PARAMETERS as PARAMETERS;
 
 /// The values bound to a key result's SQL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
