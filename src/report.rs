@@ -16,6 +16,7 @@ use datafusion::arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type}
 use plotters::prelude::*;
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 /// The report template: self-contained (inline CSS and SVG, no script, no network).
 const TEMPLATE: &str = include_str!("../templates/report.html");
@@ -42,6 +43,19 @@ pub enum ReportError {
     Chart { kr: String, message: String },
     #[error("cannot render the report: {0}")]
     Template(#[from] minijinja::Error),
+    #[error("cannot write in {}", dir.display())]
+    WriteIn {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Writing the file or renaming it into place (a `tempfile::PersistError`) failed.
+    #[error("cannot write {}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 /// One date of a key result.
@@ -574,6 +588,30 @@ fn chart(
         root.present().map_err(|e| err(&e))?;
     }
     Ok(svg)
+}
+
+/// Writes a rendered report to `out`: aside in its folder, then renamed, so a reader never
+/// opens half a report.
+pub(crate) fn write(out: &Path, html: &str) -> Result<(), ReportError> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut file = tempfile::Builder::new()
+        .permissions(std::fs::Permissions::from_mode(0o644))
+        .tempfile_in(dir)
+        .map_err(|source| ReportError::WriteIn {
+            dir: dir.to_path_buf(),
+            source,
+        })?;
+    let write_err = |source: Box<dyn std::error::Error + Send + Sync>| ReportError::Write {
+        path: out.to_path_buf(),
+        source,
+    };
+    std::io::Write::write_all(&mut file, html.as_bytes()).map_err(|e| write_err(e.into()))?;
+    file.persist(out).map_err(|e| write_err(e.into()))?;
+    Ok(())
 }
 
 impl From<StorageError> for ReportError {
