@@ -33,7 +33,7 @@ pub struct Answer {
 
 /// Why a query gave no answer.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum QueryError {
+pub(crate) enum QueryError {
     #[error("Athena query {query_id} {state}: {reason}")]
     Failed {
         query_id: String,
@@ -68,7 +68,7 @@ pub enum QueryError {
 
 /// Why a client could not be made.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum ClientError {
+pub(crate) enum ClientError {
     /// An endpoint variable holds a URL the client must not use (not HTTPS, not loopback).
     #[error("{var}: {message}")]
     Endpoint { var: &'static str, message: String },
@@ -79,7 +79,7 @@ pub enum ClientError {
 
 /// Where and how one connection's queries run.
 #[derive(Debug, Clone, PartialEq)]
-pub struct QuerySettings {
+pub(crate) struct QuerySettings {
     pub workgroup: String,
     pub database: String,
     pub catalog: String,
@@ -99,7 +99,7 @@ pub struct QuerySettings {
 }
 
 /// An Athena client for one connection.
-pub struct Client {
+pub(crate) struct Client {
     client: aws_sdk_athena::Client,
     settings: QuerySettings,
 }
@@ -107,7 +107,7 @@ pub struct Client {
 impl Client {
     /// The SDK client, from the connection's region, profile and keys; `AWS_ENDPOINT_URL_ATHENA`
     /// (or `AWS_ENDPOINT_URL`) points it elsewhere.
-    pub async fn new(settings: &QuerySettings) -> Result<Client, ClientError> {
+    pub(crate) async fn new(settings: &QuerySettings) -> Result<Client, ClientError> {
         // HTTPS everywhere but loopback, for an endpoint set in the environment too.
         for var in ["AWS_ENDPOINT_URL_ATHENA", "AWS_ENDPOINT_URL"] {
             if let Ok(url) = std::env::var(var)
@@ -167,7 +167,7 @@ impl Client {
     }
 
     /// Runs `sql` with `parameters` (typed literals for its `?`s; `sql` is sent as it is).
-    pub async fn run(&self, sql: &str, parameters: &[String]) -> Result<Answer, QueryError> {
+    pub(crate) async fn run(&self, sql: &str, parameters: &[String]) -> Result<Answer, QueryError> {
         let s = &self.settings;
         let mut request = self
             .client
@@ -273,7 +273,7 @@ impl Client {
 
 /// Why waiting for a query gave no finished query.
 #[derive(Debug)]
-pub enum Waited {
+pub(crate) enum Waited {
     /// It ended FAILED or CANCELLED, with Athena's reason.
     Ended { state: String, reason: String },
     /// Still in this state at the deadline; it was stopped.
@@ -285,7 +285,7 @@ pub enum Waited {
 /// Polls query `id` with backoff (from `first_poll`, growing by half to 5 s) until it
 /// succeeds, fails or is cancelled; past `timeout` it is stopped with `StopQueryExecution`
 /// (Athena bills what it scans, and a hung query holds a concurrency slot).
-pub async fn wait(
+pub(crate) async fn wait(
     client: &aws_sdk_athena::Client,
     id: &str,
     timeout: Duration,

@@ -23,7 +23,7 @@ const TEMPLATE: &str = include_str!("../templates/report.html");
 
 /// Why a report could not be made.
 #[derive(Debug, thiserror::Error)]
-pub enum ReportError {
+pub(crate) enum ReportError {
     /// The output cannot be opened; the message is whole (no second `caused by` line).
     #[error("output {0}")]
     Output(StorageError),
@@ -60,7 +60,7 @@ pub enum ReportError {
 
 /// One date of a key result.
 #[derive(Debug, Clone, Serialize)]
-pub struct Point {
+pub(crate) struct Point {
     /// The snapshot's date (`as_of`).
     pub date: NaiveDate,
     /// The day it was evaluated on: its date, or its period's last day once that is over.
@@ -84,7 +84,7 @@ pub struct Point {
 
 /// A key result: its newest snapshot, every snapshot of the period, and its chart.
 #[derive(Debug, Clone, Serialize)]
-pub struct KeyResultView {
+pub(crate) struct KeyResultView {
     pub id: String,
     pub title: String,
     pub owner: Option<String>,
@@ -103,7 +103,7 @@ pub struct KeyResultView {
 
 /// An objective as its newest snapshot says, with its key results.
 #[derive(Debug, Clone, Serialize)]
-pub struct ObjectiveView {
+pub(crate) struct ObjectiveView {
     pub id: String,
     pub title: String,
     pub owner: Option<String>,
@@ -125,7 +125,7 @@ pub struct ObjectiveView {
 
 /// What the report shows.
 #[derive(Debug, Clone, Serialize)]
-pub struct Report {
+pub(crate) struct Report {
     pub job: String,
     pub period: String,
     pub first_date: NaiveDate,
@@ -140,7 +140,7 @@ pub struct Report {
 
 /// Reads the snapshots of `period` (default: the newest snapshot's) from the job's output,
 /// or `output` when given.
-pub async fn build(
+pub(crate) async fn build(
     plan: &Plan,
     period: Option<&str>,
     output: Option<&Location>,
@@ -336,7 +336,7 @@ pub async fn build(
 }
 
 /// Renders the report as one HTML document.
-pub fn render(report: &Report) -> Result<String, ReportError> {
+pub(crate) fn render(report: &Report) -> Result<String, ReportError> {
     let mut env = minijinja::Environment::new();
     env.add_filter("pct", |v: Option<f64>| {
         v.map_or_else(|| "–".to_string(), |v| format!("{:.1}%", v * 100.0))

@@ -347,22 +347,29 @@ async fn register(
     .unwrap()
 }
 
-#[tokio::test]
-async fn register_runs_every_statement_in_order_and_reports_athenas_reason() {
+/// A fake Athena on loopback, and its URL.
+async fn start_fake() -> (Arc<FakeAthena>, String) {
     let fake = Arc::new(FakeAthena::default());
     let app = axum::Router::new()
         .fallback(athena_api)
         .with_state(fake.clone());
     let addr = common::fake_http::serve(app).await;
-    let url = format!("http://{addr}");
-    let dir = tempfile::tempdir().unwrap();
+    (fake, format!("http://{addr}"))
+}
+
+/// The demo job written in `dir`, its `[output]` url line replaced by `output`.
+fn s3_job(dir: &Path, output: &str) -> std::path::PathBuf {
     let demo = std::fs::read_to_string(common::repo().join("jobs/demo.toml")).unwrap();
-    let job = dir.path().join("job.toml");
-    std::fs::write(
-        &job,
-        demo.replace("url = \"../out\"", "url = \"s3://okr-results/prod/\""),
-    )
-    .unwrap();
+    let job = dir.join("job.toml");
+    std::fs::write(&job, demo.replace("url = \"../out\"", output)).unwrap();
+    job
+}
+
+#[tokio::test]
+async fn register_runs_every_statement_in_order_and_reports_athenas_reason() {
+    let (fake, url) = start_fake().await;
+    let dir = tempfile::tempdir().unwrap();
+    let job = s3_job(dir.path(), "url = \"s3://okr-results/prod/\"");
 
     let ok = register(&url, &job, None, &fake, &[]).await;
     let out = format!(
@@ -418,26 +425,15 @@ async fn register_runs_every_statement_in_order_and_reports_athenas_reason() {
 
 #[tokio::test]
 async fn register_signs_with_the_outputs_access_key_variables() {
-    let fake = Arc::new(FakeAthena::default());
-    let app = axum::Router::new()
-        .fallback(athena_api)
-        .with_state(fake.clone());
-    let addr = common::fake_http::serve(app).await;
-    let url = format!("http://{addr}");
+    let (fake, url) = start_fake().await;
     let dir = tempfile::tempdir().unwrap();
-    let demo = std::fs::read_to_string(common::repo().join("jobs/demo.toml")).unwrap();
-    let job = dir.path().join("job.toml");
     // Variable names of this test only: the child process gets them, no other test sees them.
-    std::fs::write(
-        &job,
-        demo.replace(
-            "url = \"../out\"",
-            "url = \"s3://okr-results/prod/\"\n\
-             access_key_id_env = \"OKRFLOW_TEST_REGISTER_OUTPUT_KEY\"\n\
-             secret_access_key_env = \"OKRFLOW_TEST_REGISTER_OUTPUT_SECRET\"",
-        ),
-    )
-    .unwrap();
+    let job = s3_job(
+        dir.path(),
+        "url = \"s3://okr-results/prod/\"\n\
+         access_key_id_env = \"OKRFLOW_TEST_REGISTER_OUTPUT_KEY\"\n\
+         secret_access_key_env = \"OKRFLOW_TEST_REGISTER_OUTPUT_SECRET\"",
+    );
     let env = [
         ("OKRFLOW_TEST_REGISTER_OUTPUT_KEY", OUTPUT_KEY_ID),
         (

@@ -17,28 +17,28 @@ use std::path::{Path, PathBuf};
 #[command(name = "okrflow", version, about, long_about)]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    pub(crate) command: Command,
     /// Log format on stderr: `text` for people, `json` for schedulers.
     #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
-    pub log_format: LogFormat,
+    pub(crate) log_format: LogFormat,
     /// More log detail (-v: debug, -vv: trace). RUST_LOG overrides this.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
-    pub verbose: u8,
+    pub(crate) verbose: u8,
     /// Only warnings and errors in the log.
     #[arg(short, long, global = true)]
-    pub quiet: bool,
+    pub(crate) quiet: bool,
 }
 
 /// Log output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
+pub(crate) enum LogFormat {
     Text,
     Json,
 }
 
 /// The commands.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Run a job: extract every key result's value, score it, write the partitions for the
     /// as-of date and print a summary.
     Run(RunArgs),
@@ -88,118 +88,118 @@ pub enum Command {
 
 /// `run`'s arguments.
 #[derive(Debug, clap::Args)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// The job file (TOML).
-    pub job: PathBuf,
+    pub(crate) job: PathBuf,
     /// The run date (YYYY-MM-DD, default: today in UTC). Key results of a period that is
     /// over are evaluated on its last day. Rerunning a date replaces its partitions.
     #[arg(long, value_parser = parse_date)]
-    pub as_of: Option<NaiveDate>,
+    pub(crate) as_of: Option<NaiveDate>,
     /// Write to this folder or s3://bucket/prefix/ instead of the job's [output] url (S3
     /// through the default AWS credential chain).
     #[arg(long)]
-    pub output: Option<String>,
+    pub(crate) output: Option<String>,
     /// Do not print the summary table.
     #[arg(long)]
-    pub no_summary: bool,
+    pub(crate) no_summary: bool,
     /// Answer Looker and Jira requests from this raw archive instead of the network: an
     /// output's `raw/` folder (the run date's `as_of=` folder is used) or one day's folder.
     #[arg(long, value_name = "DIR")]
-    pub replay: Option<PathBuf>,
+    pub(crate) replay: Option<PathBuf>,
 }
 
 /// `validate`'s arguments.
 #[derive(Debug, clap::Args)]
-pub struct ValidateArgs {
+pub(crate) struct ValidateArgs {
     /// The job file (TOML).
-    pub job: PathBuf,
+    pub(crate) job: PathBuf,
     /// Also reach every connection and resolve what each key result reads.
     #[arg(long)]
-    pub online: bool,
+    pub(crate) online: bool,
     /// With --online: answer Looker and Jira requests from this raw archive.
     #[arg(long, value_name = "DIR")]
-    pub replay: Option<PathBuf>,
+    pub(crate) replay: Option<PathBuf>,
 }
 
 /// `preview`'s arguments.
 #[derive(Debug, clap::Args)]
-pub struct PreviewArgs {
+pub(crate) struct PreviewArgs {
     /// The job file (TOML).
-    pub job: PathBuf,
+    pub(crate) job: PathBuf,
     /// The key result's id.
     #[arg(long)]
-    pub kr: String,
+    pub(crate) kr: String,
     /// The evaluation date (YYYY-MM-DD, default: today in UTC).
     #[arg(long, value_parser = parse_date)]
-    pub as_of: Option<NaiveDate>,
+    pub(crate) as_of: Option<NaiveDate>,
     /// Answer Looker and Jira requests from this raw archive instead of the network.
     #[arg(long, value_name = "DIR")]
-    pub replay: Option<PathBuf>,
+    pub(crate) replay: Option<PathBuf>,
 }
 
 /// `backfill`'s arguments.
 #[derive(Debug, clap::Args)]
-pub struct BackfillArgs {
+pub(crate) struct BackfillArgs {
     #[command(flatten)]
-    pub range: RangeArgs,
+    pub(crate) range: RangeArgs,
     /// Fetch only this key result (repeatable). On a date that already has a snapshot,
     /// the other key results keep its values; a date without one fetches them all.
     #[arg(long = "kr", value_name = "ID")]
-    pub krs: Vec<String>,
+    pub(crate) krs: Vec<String>,
 }
 
 /// `recompute`'s arguments.
 #[derive(Debug, clap::Args)]
-pub struct RecomputeArgs {
+pub(crate) struct RecomputeArgs {
     #[command(flatten)]
-    pub range: RangeArgs,
+    pub(crate) range: RangeArgs,
 }
 
 /// The arguments `backfill` and `recompute` share.
 #[derive(Debug, clap::Args)]
-pub struct RangeArgs {
+pub(crate) struct RangeArgs {
     /// The job file (TOML).
-    pub job: PathBuf,
+    pub(crate) job: PathBuf,
     /// First date (YYYY-MM-DD).
     #[arg(long, value_parser = parse_date)]
-    pub from: NaiveDate,
+    pub(crate) from: NaiveDate,
     /// Last date, included (YYYY-MM-DD, at the latest today).
     #[arg(long, value_parser = parse_date)]
-    pub to: NaiveDate,
+    pub(crate) to: NaiveDate,
     /// Redo dates already committed with the current definitions.
     #[arg(long)]
-    pub force: bool,
+    pub(crate) force: bool,
     /// Print what each date would fetch and write, and change nothing.
     #[arg(long)]
-    pub dry_run: bool,
+    pub(crate) dry_run: bool,
     /// Dates extracted at the same time (committed one by one, in date order).
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=32))]
-    pub concurrency: u16,
+    pub(crate) concurrency: u16,
     /// Write to this folder or s3://bucket/prefix/ instead of the job's [output] url.
     #[arg(long)]
-    pub output: Option<String>,
+    pub(crate) output: Option<String>,
 }
 
 /// `report`'s arguments.
 #[derive(Debug, clap::Args)]
-pub struct ReportArgs {
+pub(crate) struct ReportArgs {
     /// The job file (TOML).
-    pub job: PathBuf,
+    pub(crate) job: PathBuf,
     /// The period, e.g. FY27-Q1, FY27 or a custom period (default: of the newest snapshot's
     /// periods, the one with the most key results).
     #[arg(long)]
-    pub period: Option<String>,
+    pub(crate) period: Option<String>,
     /// The HTML file to write.
     #[arg(long, default_value = "report.html")]
-    pub out: PathBuf,
+    pub(crate) out: PathBuf,
     /// Read snapshots from this folder or s3://bucket/prefix/ instead of the job's [output].
     #[arg(long)]
-    pub output: Option<String>,
+    pub(crate) output: Option<String>,
 }
 
 /// `athena`'s commands.
 #[derive(Debug, Subcommand)]
-pub enum AthenaCommand {
+pub(crate) enum AthenaCommand {
     /// Print the DDL: a CREATE EXTERNAL TABLE per output table (Parquet, partition projection
     /// on as_of and period, so no MSCK REPAIR or ADD PARTITION is needed) and the kr_latest and
     /// objective_latest views. Needs an s3:// [output].
@@ -237,44 +237,44 @@ pub enum AthenaCommand {
 
 /// `lookml`'s arguments.
 #[derive(Debug, clap::Args)]
-pub struct LookmlArgs {
+pub(crate) struct LookmlArgs {
     /// The job file (TOML).
-    pub job: PathBuf,
+    pub(crate) job: PathBuf,
     /// Folder to write the .lkml files into.
     #[arg(long)]
-    pub out: PathBuf,
+    pub(crate) out: PathBuf,
     /// The Athena database the tables are registered in.
     #[arg(long, default_value = "okr")]
-    pub database: String,
+    pub(crate) database: String,
     /// The Looker connection name the model uses.
     #[arg(long, default_value = "athena")]
-    pub connection: String,
+    pub(crate) connection: String,
 }
 
 /// `init`'s arguments.
 #[derive(Debug, clap::Args)]
-pub struct InitArgs {
+pub(crate) struct InitArgs {
     /// The folder to write into (made if missing). An existing job.toml is not replaced.
     #[arg(default_value = ".")]
-    pub dir: PathBuf,
+    pub(crate) dir: PathBuf,
 }
 
 /// `demo-data`'s arguments.
 #[derive(Debug, clap::Args)]
-pub struct DemoDataArgs {
+pub(crate) struct DemoDataArgs {
     /// Folder to write into.
     #[arg(long, default_value = "jobs/demo/tallyfy")]
-    pub out: PathBuf,
+    pub(crate) out: PathBuf,
     /// Copies of the demo organisation's processes (about 1,500 rows each).
     #[arg(long)]
-    pub copies: Option<usize>,
+    pub(crate) copies: Option<usize>,
     /// With --copies: how many export files to spread them over.
     #[arg(long, default_value_t = 300)]
-    pub files: usize,
+    pub(crate) files: usize,
     /// With --copies: write each snapshot this many times, to different files (more rows
     /// for the same processes). --files must keep them apart: at least 6 files a repeat.
     #[arg(long, default_value_t = 1)]
-    pub repeats: usize,
+    pub(crate) repeats: usize,
 }
 
 fn parse_date(s: &str) -> Result<NaiveDate, String> {

@@ -15,14 +15,12 @@ mod report;
 mod run;
 mod validate;
 
-pub use args::{
-    AthenaCommand, BackfillArgs, Cli, Command, DemoDataArgs, InitArgs, LogFormat, LookmlArgs,
-    PreviewArgs, RangeArgs, RecomputeArgs, ReportArgs, RunArgs, ValidateArgs,
-};
+pub use args::Cli;
 pub use logging::init_logging;
 
 use crate::error::Outcome;
 use anyhow::Context;
+use args::Command;
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 /// Why the LookML files could not be written.
 #[derive(Debug, thiserror::Error)]
-pub enum LookmlError {
+pub(crate) enum LookmlError {
     #[error("cannot create {}", dir.display())]
     Create {
         dir: PathBuf,
