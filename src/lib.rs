@@ -8,6 +8,7 @@
 //!    registry line each), then [`sink`] (Parquet, commit, history, Athena DDL, LookML);
 //! 3. [`pipeline`], [`backfill`], [`report`], [`summary`], [`inspect`], then [`cli`].
 
+pub mod athena_client;
 pub mod backfill;
 pub mod cli;
 pub mod demo_data;

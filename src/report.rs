@@ -16,13 +16,14 @@ use datafusion::arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type}
 use plotters::prelude::*;
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 /// The report template: self-contained (inline CSS and SVG, no script, no network).
 const TEMPLATE: &str = include_str!("../templates/report.html");
 
 /// Why a report could not be made.
 #[derive(Debug, thiserror::Error)]
-pub enum ReportError {
+pub(crate) enum ReportError {
     /// The output cannot be opened; the message is whole (no second `caused by` line).
     #[error("output {0}")]
     Output(StorageError),
@@ -42,11 +43,24 @@ pub enum ReportError {
     Chart { kr: String, message: String },
     #[error("cannot render the report: {0}")]
     Template(#[from] minijinja::Error),
+    #[error("cannot write in {}", dir.display())]
+    WriteIn {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Writing the file or renaming it into place (a `tempfile::PersistError`) failed.
+    #[error("cannot write {}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 /// One date of a key result.
 #[derive(Debug, Clone, Serialize)]
-pub struct Point {
+pub(crate) struct Point {
     /// The snapshot's date (`as_of`).
     pub date: NaiveDate,
     /// The day it was evaluated on: its date, or its period's last day once that is over.
@@ -70,7 +84,7 @@ pub struct Point {
 
 /// A key result: its newest snapshot, every snapshot of the period, and its chart.
 #[derive(Debug, Clone, Serialize)]
-pub struct KeyResultView {
+pub(crate) struct KeyResultView {
     pub id: String,
     pub title: String,
     pub owner: Option<String>,
@@ -89,7 +103,7 @@ pub struct KeyResultView {
 
 /// An objective as its newest snapshot says, with its key results.
 #[derive(Debug, Clone, Serialize)]
-pub struct ObjectiveView {
+pub(crate) struct ObjectiveView {
     pub id: String,
     pub title: String,
     pub owner: Option<String>,
@@ -111,7 +125,7 @@ pub struct ObjectiveView {
 
 /// What the report shows.
 #[derive(Debug, Clone, Serialize)]
-pub struct Report {
+pub(crate) struct Report {
     pub job: String,
     pub period: String,
     pub first_date: NaiveDate,
@@ -126,7 +140,7 @@ pub struct Report {
 
 /// Reads the snapshots of `period` (default: the newest snapshot's) from the job's output,
 /// or `output` when given.
-pub async fn build(
+pub(crate) async fn build(
     plan: &Plan,
     period: Option<&str>,
     output: Option<&Location>,
@@ -322,7 +336,7 @@ pub async fn build(
 }
 
 /// Renders the report as one HTML document.
-pub fn render(report: &Report) -> Result<String, ReportError> {
+pub(crate) fn render(report: &Report) -> Result<String, ReportError> {
     let mut env = minijinja::Environment::new();
     env.add_filter("pct", |v: Option<f64>| {
         v.map_or_else(|| "–".to_string(), |v| format!("{:.1}%", v * 100.0))
@@ -574,6 +588,30 @@ fn chart(
         root.present().map_err(|e| err(&e))?;
     }
     Ok(svg)
+}
+
+/// Writes a rendered report to `out`: aside in its folder, then renamed, so a reader never
+/// opens half a report.
+pub(crate) fn write(out: &Path, html: &str) -> Result<(), ReportError> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut file = tempfile::Builder::new()
+        .permissions(std::fs::Permissions::from_mode(0o644))
+        .tempfile_in(dir)
+        .map_err(|source| ReportError::WriteIn {
+            dir: dir.to_path_buf(),
+            source,
+        })?;
+    let write_err = |source: Box<dyn std::error::Error + Send + Sync>| ReportError::Write {
+        path: out.to_path_buf(),
+        source,
+    };
+    std::io::Write::write_all(&mut file, html.as_bytes()).map_err(|e| write_err(e.into()))?;
+    file.persist(out).map_err(|e| write_err(e.into()))?;
+    Ok(())
 }
 
 impl From<StorageError> for ReportError {

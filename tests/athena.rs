@@ -228,13 +228,20 @@ async fn ddl_and_lookml_declare_exactly_the_written_columns() {
     assert!(view.contains("dimension: score {\n    type: number\n    sql: ${TABLE}.score ;;\n    value_format_name: percent_1"), "{view}");
 }
 
+/// The access key id of the output's own key (`access_key_id_env`), beside the default
+/// chain's `common::s3::ACCESS_KEY`.
+const OUTPUT_KEY_ID: &str = "AKIAOKRFLOWOUTPUT003";
+
 /// A fake Athena: every query gets an id; the first poll says RUNNING, the next SUCCEEDED,
-/// or FAILED with a reason for queries containing `fail_on`.
+/// or FAILED with a reason for queries containing `fail_on`. Requests must be signed with
+/// the default chain's key or the output's.
 #[derive(Default)]
 struct FakeAthena {
     started: Mutex<Vec<Value>>,
     polls: Mutex<HashMap<String, usize>>,
     fail_on: Mutex<Option<String>>,
+    /// The access key id each request was signed with (`Credential=AKID/…`), in order.
+    keys: Mutex<Vec<String>>,
 }
 
 async fn athena_api(State(s): State<Arc<FakeAthena>>, headers: HeaderMap, body: Bytes) -> Response {
@@ -243,11 +250,15 @@ async fn athena_api(State(s): State<Arc<FakeAthena>>, headers: HeaderMap, body: 
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_string();
-    if !headers
+    let key = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.starts_with("AWS4-HMAC-SHA256 Credential=AKIAOKRFLOWTEST00001/"))
-    {
+        .and_then(|a| a.strip_prefix("AWS4-HMAC-SHA256 Credential="))
+        .and_then(|c| c.split('/').next())
+        .unwrap_or_default()
+        .to_string();
+    s.keys.lock().unwrap().push(key.clone());
+    if key != common::s3::ACCESS_KEY && key != OUTPUT_KEY_ID {
         return (StatusCode::FORBIDDEN, json!({"__type": "UnrecognizedClientException", "message": "The security token included in the request is invalid."}).to_string()).into_response();
     }
     let request: Value = serde_json::from_slice(&body).unwrap_or_default();
@@ -286,14 +297,21 @@ async fn athena_api(State(s): State<Arc<FakeAthena>>, headers: HeaderMap, body: 
     }
 }
 
+/// Runs `athena register` on `job` against the fake at `url`, with the default chain's key
+/// in the environment and the variables of `env` too.
 async fn register(
     url: &str,
     job: &Path,
     fail_on: Option<&str>,
     fake: &Arc<FakeAthena>,
+    env: &[(&str, &str)],
 ) -> std::process::Output {
     *fake.fail_on.lock().unwrap() = fail_on.map(String::from);
     let (url, job) = (url.to_string(), job.to_path_buf());
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     tokio::task::spawn_blocking(move || {
         std::process::Command::new(env!("CARGO_BIN_EXE_okrflow"))
             .args([
@@ -318,6 +336,7 @@ async fn register(
                 "/nonexistent/okrflow-aws-credentials",
             )
             .env_remove("AWS_PROFILE")
+            .envs(env)
             .output()
             .unwrap()
     })
@@ -325,24 +344,31 @@ async fn register(
     .unwrap()
 }
 
-#[tokio::test]
-async fn register_runs_every_statement_in_order_and_reports_athenas_reason() {
+/// A fake Athena on loopback, and its URL.
+async fn start_fake() -> (Arc<FakeAthena>, String) {
     let fake = Arc::new(FakeAthena::default());
     let app = axum::Router::new()
         .fallback(athena_api)
         .with_state(fake.clone());
     let addr = common::fake_http::serve(app).await;
-    let url = format!("http://{addr}");
-    let dir = tempfile::tempdir().unwrap();
-    let demo = std::fs::read_to_string(common::repo().join("jobs/demo.toml")).unwrap();
-    let job = dir.path().join("job.toml");
-    std::fs::write(
-        &job,
-        demo.replace("url = \"../out\"", "url = \"s3://okr-results/prod/\""),
-    )
-    .unwrap();
+    (fake, format!("http://{addr}"))
+}
 
-    let ok = register(&url, &job, None, &fake).await;
+/// The demo job written in `dir`, its `[output]` url line replaced by `output`.
+fn s3_job(dir: &Path, output: &str) -> std::path::PathBuf {
+    let demo = std::fs::read_to_string(common::repo().join("jobs/demo.toml")).unwrap();
+    let job = dir.join("job.toml");
+    std::fs::write(&job, demo.replace("url = \"../out\"", output)).unwrap();
+    job
+}
+
+#[tokio::test]
+async fn register_runs_every_statement_in_order_and_reports_athenas_reason() {
+    let (fake, url) = start_fake().await;
+    let dir = tempfile::tempdir().unwrap();
+    let job = s3_job(dir.path(), "url = \"s3://okr-results/prod/\"");
+
+    let ok = register(&url, &job, None, &fake, &[]).await;
     let out = format!(
         "{}{}",
         String::from_utf8_lossy(&ok.stdout),
@@ -378,7 +404,7 @@ async fn register_runs_every_statement_in_order_and_reports_athenas_reason() {
     assert!(fake.polls.lock().unwrap().values().all(|n| *n == 2));
 
     // Registering again sends the same statements: the end state is the same.
-    let again = register(&url, &job, None, &fake).await;
+    let again = register(&url, &job, None, &fake, &[]).await;
     assert_eq!(again.status.code(), Some(0));
     let second: Vec<Value> = fake.started.lock().unwrap().drain(..).collect();
     assert_eq!(
@@ -387,11 +413,44 @@ async fn register_runs_every_statement_in_order_and_reports_athenas_reason() {
     );
 
     // A statement Athena rejects stops the run with Athena's own reason, and exit 1.
-    let failed = register(&url, &job, Some("objective_latest"), &fake).await;
+    let failed = register(&url, &job, Some("objective_latest"), &fake, &[]).await;
     let err = String::from_utf8_lossy(&failed.stderr).to_string();
     assert_eq!(failed.status.code(), Some(1), "{err}");
     assert!(err.contains("view objective_latest: FAILED: line 3:5: mismatched input 'FROM'. Expecting: <expression>"), "{err}");
     assert!(!err.contains(common::s3::SECRET_KEY));
+}
+
+#[tokio::test]
+async fn register_signs_with_the_outputs_access_key_variables() {
+    let (fake, url) = start_fake().await;
+    let dir = tempfile::tempdir().unwrap();
+    // Variable names of this test only: the child process gets them, no other test sees them.
+    let job = s3_job(
+        dir.path(),
+        "url = \"s3://okr-results/prod/\"\n\
+         access_key_id_env = \"OKRFLOW_TEST_REGISTER_OUTPUT_KEY\"\n\
+         secret_access_key_env = \"OKRFLOW_TEST_REGISTER_OUTPUT_SECRET\"",
+    );
+    let env = [
+        ("OKRFLOW_TEST_REGISTER_OUTPUT_KEY", OUTPUT_KEY_ID),
+        (
+            "OKRFLOW_TEST_REGISTER_OUTPUT_SECRET",
+            "okrflow-output-secret-key-00112233445566",
+        ),
+    ];
+    let ok = register(&url, &job, None, &fake, &env).await;
+    let out = format!(
+        "{}{}",
+        String::from_utf8_lossy(&ok.stdout),
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert_eq!(ok.status.code(), Some(0), "{out}");
+    let keys = fake.keys.lock().unwrap().clone();
+    assert!(!keys.is_empty());
+    assert!(
+        keys.iter().all(|k| k == OUTPUT_KEY_ID),
+        "register signed with {keys:?}, not the output's key {OUTPUT_KEY_ID}"
+    );
 }
 
 #[tokio::test]

@@ -244,7 +244,9 @@ fn only_the_sources_name_a_source_kind() {
             continue;
         }
         let code = code(&path);
-        let own = (m.first().map(String::as_str) == Some("sources")).then(|| m.get(1)).flatten();
+        let own = (m.first().map(String::as_str) == Some("sources"))
+            .then(|| m.get(1))
+            .flatten();
         for kind in okrflow::sources::registry::KIND_NAMES {
             if own.is_some_and(|o| o == kind) {
                 continue;

@@ -368,9 +368,9 @@ url = "data"
 #[cfg(test)]
 mod tests {
     use super::test_support::*;
+    use super::*;
     use chrono::NaiveDate;
     use std::path::PathBuf;
-    use super::*;
 
     #[test]
     fn a_valid_tree_resolves_defaults_and_connections() {

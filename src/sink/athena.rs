@@ -2,6 +2,7 @@
 //! projection, so no `MSCK REPAIR` or `ADD PARTITION` is ever needed), the `kr_latest` and
 //! `objective_latest` views, and running them through the Athena API.
 
+use crate::athena_client::{Waited, wait};
 use crate::job::Plan;
 use crate::model::S3Location;
 use datafusion::arrow::datatypes::{DataType, Schema, TimeUnit};
@@ -27,6 +28,8 @@ pub enum AthenaError {
         column: String,
         data_type: String,
     },
+    #[error("{location}: no AWS credentials: {message}")]
+    Credentials { location: String, message: String },
     #[error("{statement}: Athena could not start it: {message}")]
     Start { statement: String, message: String },
     #[error("{statement}: {state}: {reason}")]
@@ -220,12 +223,22 @@ pub fn statements(
             ),
         });
     }
+    // What the source kinds add (SourceKind::ddl), one statement per entry, connection by
+    // connection.
+    for (name, connection) in &plan.connections {
+        for (i, sql) in connection.ddl(name).into_iter().enumerate() {
+            out.push(Statement {
+                name: format!("connection {name} statement {}", i + 1),
+                sql,
+            });
+        }
+    }
     Ok(out)
 }
 
 /// Where and how `athena register` runs.
 #[derive(Debug, Clone)]
-pub struct RegisterOptions {
+pub(crate) struct RegisterOptions {
     pub database: String,
     pub workgroup: Option<String>,
     /// Query results location (`s3://…`); the workgroup's when not given.
@@ -236,9 +249,21 @@ pub struct RegisterOptions {
     pub poll: Duration,
 }
 
+/// The Athena client of an output: its profile, region and access key variables, else the
+/// default credential chain (`AWS_ENDPOINT_URL` is honoured by the SDK).
+pub(crate) async fn client(output: &S3Location) -> Result<aws_sdk_athena::Client, AthenaError> {
+    let sdk = crate::storage::aws_sdk_config(&output.aws)
+        .await
+        .map_err(|message| AthenaError::Credentials {
+            location: output.to_string(),
+            message,
+        })?;
+    Ok(aws_sdk_athena::Client::new(&sdk))
+}
+
 /// Runs `CREATE DATABASE IF NOT EXISTS` and every statement, one at a time, waiting for each
 /// to finish; stops at the first failure with Athena's own reason.
-pub async fn register(
+pub(crate) async fn register(
     client: &aws_sdk_athena::Client,
     options: &RegisterOptions,
     statements: &[Statement],
@@ -256,6 +281,7 @@ pub async fn register(
     Ok(done)
 }
 
+/// Runs one statement and waits for it to end.
 async fn run(
     client: &aws_sdk_athena::Client,
     options: &RegisterOptions,
@@ -283,7 +309,6 @@ async fn run(
         message: aws_sdk_athena::error::DisplayErrorContext(&e).to_string(),
     })?;
     let id = started.query_execution_id().unwrap_or_default().to_string();
-    use crate::sources::athena::client::{Waited, wait};
     match wait(client, &id, options.timeout, options.poll).await {
         Ok(_) => Ok(()),
         Err(Waited::Ended { state, reason }) => Err(AthenaError::Failed {

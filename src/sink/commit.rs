@@ -22,9 +22,9 @@
 //! 3. Partitions go in table order with `runs` last, as on disk.
 
 use super::SinkError;
+use super::parquet::{without, write_file};
 use crate::model::Location;
 use crate::storage::Opened;
-use super::parquet::{without, write_file};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use std::collections::BTreeMap;

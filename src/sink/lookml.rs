@@ -4,7 +4,28 @@
 
 use super::athena::{AthenaError, athena_type};
 use datafusion::arrow::datatypes::{DataType, Schema};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+/// Why the LookML files could not be written.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum LookmlError {
+    #[error("cannot create {}", dir.display())]
+    Create {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write {}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A column has no Athena type.
+    #[error(transparent)]
+    Type(#[from] AthenaError),
+}
 
 /// Measures beyond `count`, per table: `(name, LookML body)`.
 fn measures(table: &str) -> Vec<(&'static str, &'static str)> {
@@ -251,4 +272,40 @@ pub fn model(connection: &str) -> String {
          explore: quarter_scores {{\n  label: \"OKR quarter scores\"\n}}\n\n\
          explore: runs {{\n  label: \"okrflow runs\"\n}}\n"
     )
+}
+
+/// Writes into `out` (made if missing) a view file per table of `tables` (`(name, partition
+/// column, schema)`), the views of `kr_latest` and `objective_latest`, and the model; the
+/// files written, in order.
+pub(crate) fn write_folder(
+    out: &Path,
+    database: &str,
+    connection: &str,
+    tables: &[(String, String, Arc<Schema>)],
+) -> Result<Vec<PathBuf>, LookmlError> {
+    std::fs::create_dir_all(out).map_err(|source| LookmlError::Create {
+        dir: out.to_path_buf(),
+        source,
+    })?;
+    let mut written = Vec::new();
+    let mut write = |file: String, text: String| {
+        let path = out.join(file);
+        std::fs::write(&path, text).map_err(|source| LookmlError::Write {
+            path: path.clone(),
+            source,
+        })?;
+        written.push(path);
+        Ok::<(), LookmlError>(())
+    };
+    for (table, partition, schema) in tables {
+        write(
+            format!("{table}.view.lkml"),
+            view(database, table, partition, schema)?,
+        )?;
+    }
+    for (view, text) in latest_views(database) {
+        write(format!("{view}.view.lkml"), text)?;
+    }
+    write("okrflow.model.lkml".into(), model(connection))?;
+    Ok(written)
 }

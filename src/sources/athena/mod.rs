@@ -4,17 +4,16 @@
 //! so `recompute`, `--replay` and lineage work; each query's scanned bytes are logged and
 //! summed into `runs.athena_bytes_scanned`.
 
-pub mod client;
 pub mod config;
 mod kind;
 pub mod params;
 
 pub use kind::Athena;
 
+use crate::athena_client::{Answer, Client, QueryError, QuerySettings};
 use crate::model::job::S3Options;
 use crate::sources::http::replay_root;
 use crate::sources::{ApiOptions, KeyResult, KrValue, Link, Measured, SourceError};
-use client::{Answer, Client, QueryError};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -328,7 +327,26 @@ async fn client_for(settings: &AthenaSettings, api: &ApiOptions) -> Result<Optio
     if api.replay.is_some() || settings.replay.is_some() {
         return Ok(None);
     }
-    Client::new(settings).await.map(Some)
+    Client::new(&query_settings(settings))
+        .await
+        .map(Some)
+        .map_err(|e| e.to_string())
+}
+
+/// What the query client needs of a connection's settings.
+fn query_settings(s: &AthenaSettings) -> QuerySettings {
+    QuerySettings {
+        workgroup: s.workgroup.clone(),
+        database: s.database.clone(),
+        catalog: s.catalog.clone(),
+        output: s.output.clone(),
+        aws: s.aws.clone(),
+        timeout: s.timeout,
+        reuse_results_minutes: s.reuse_results_minutes,
+        first_poll: s.first_poll,
+        max_attempts: s.max_attempts,
+        initial_backoff: s.initial_backoff,
+    }
 }
 
 /// One value per key result of `krs`, and the bytes the queries run scanned.

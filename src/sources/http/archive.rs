@@ -3,8 +3,8 @@
 //! answers from such an archive instead of the network (as does an earlier run's archive for
 //! the requests it holds).
 
-use super::request::{Body, Request, Response};
 use super::errors::HttpError;
+use super::request::{Body, Request, Response};
 use chrono::{DateTime, Utc};
 use object_store::ObjectStoreExt;
 use serde::{Deserialize, Serialize};
@@ -28,7 +28,11 @@ pub(crate) struct ArchivedResponse {
 }
 
 /// The archived answer to `request` in a replay folder; `described` names it in messages.
-pub(super) fn replay(dir: &Path, request: &Request, described: String) -> Result<Response, HttpError> {
+pub(super) fn replay(
+    dir: &Path,
+    request: &Request,
+    described: String,
+) -> Result<Response, HttpError> {
     let path = dir.join(format!("{}.json", request.key()));
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,

@@ -3,8 +3,8 @@
 //! the network or a replay archive (see [`super::archive`]).
 
 use super::archive::{self, Archive};
-use super::request::{Body, Request, Response};
 use super::errors::{HttpError, error_message, retry_after};
+use super::request::{Body, Request, Response};
 use super::settings::HttpSettings;
 use crate::net::error_chain;
 use crate::secret::Secret;

@@ -19,7 +19,7 @@ pub mod settings;
 pub use archive::Archive;
 pub(crate) use archive::replay_root;
 pub use client::HttpClient;
-pub(crate) use request::{Body, Request, Response};
 pub use errors::HttpError;
+pub(crate) use request::{Body, Request, Response};
 pub(crate) use settings::{ApiCheck, ApiConnectionConfig, ApiFields, api_connection};
 pub use settings::{ApiSettings, HttpDefaults, HttpSettings};

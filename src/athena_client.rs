@@ -1,9 +1,10 @@
-//! One Athena query run to its end: `StartQueryExecution`, `GetQueryExecution` polled with
-//! backoff until a final state (a query past its time is stopped with `StopQueryExecution`),
-//! then `GetQueryResults`. Throttling is retried by the SDK's standard retry (backoff with
-//! jitter); what Athena says of a failure is kept, with the key result's connection.
+//! The Athena query client, shared by the Athena source (key results' queries) and the Athena
+//! sink (`athena register`): one query run to its end: `StartQueryExecution`,
+//! `GetQueryExecution` polled with backoff until a final state (a query past its time is
+//! stopped with `StopQueryExecution`), then `GetQueryResults`. Throttling is retried by the
+//! SDK's standard retry (backoff with jitter); what Athena says of a failure is kept.
 
-use super::AthenaSettings;
+use crate::model::job::S3Options;
 use aws_sdk_athena::config::http::HttpResponse;
 use aws_sdk_athena::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_athena::operation::get_query_execution::GetQueryExecutionError;
@@ -32,7 +33,7 @@ pub struct Answer {
 
 /// Why a query gave no answer.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum QueryError {
+pub(crate) enum QueryError {
     #[error("Athena query {query_id} {state}: {reason}")]
     Failed {
         query_id: String,
@@ -40,7 +41,8 @@ pub enum QueryError {
         reason: String,
     },
     #[error(
-        "Athena query {query_id} still {state} after {secs} s (timeout_secs): stopped with StopQueryExecution"
+        "Athena query {query_id} still {state} after {secs} s (timeout_secs): stopped with \
+         StopQueryExecution"
     )]
     Timeout {
         query_id: String,
@@ -48,7 +50,9 @@ pub enum QueryError {
         secs: f64,
     },
     #[error(
-        "access denied in workgroup `{workgroup}`: {message} (the role likely lacks athena:{operation} on the workgroup, or glue:GetTable / s3 access to the data and the results location)"
+        "access denied in workgroup `{workgroup}`: {message} (the role likely lacks \
+         athena:{operation} on the workgroup, or glue:GetTable / s3 access to the data and the \
+         results location)"
     )]
     AccessDenied {
         workgroup: String,
@@ -62,26 +66,63 @@ pub enum QueryError {
     },
 }
 
+/// Why a client could not be made.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub(crate) enum ClientError {
+    /// An endpoint variable holds a URL the client must not use (not HTTPS, not loopback).
+    #[error("{var}: {message}")]
+    Endpoint { var: &'static str, message: String },
+    /// The AWS configuration could not be made (an access key variable is not set).
+    #[error("{0}")]
+    Config(String),
+}
+
+/// Where and how one connection's queries run.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct QuerySettings {
+    pub workgroup: String,
+    pub database: String,
+    pub catalog: String,
+    /// Where Athena writes results (`s3://…`); the workgroup's when not given.
+    pub output: Option<String>,
+    /// Region, profile and access key variables.
+    pub aws: S3Options,
+    /// How long a query may run before it is stopped.
+    pub timeout: Duration,
+    pub reuse_results_minutes: Option<u32>,
+    /// The first pause between polls (it grows by half each time, to 5 s).
+    pub first_poll: Duration,
+    /// Attempts of a throttled or failed request, and the first backoff (the SDK's standard
+    /// retry, with jitter).
+    pub max_attempts: u32,
+    pub initial_backoff: Duration,
+}
+
 /// An Athena client for one connection.
-pub struct Client {
+pub(crate) struct Client {
     client: aws_sdk_athena::Client,
-    settings: AthenaSettings,
+    settings: QuerySettings,
 }
 
 impl Client {
     /// The SDK client, from the connection's region, profile and keys; `AWS_ENDPOINT_URL_ATHENA`
     /// (or `AWS_ENDPOINT_URL`) points it elsewhere.
-    pub async fn new(settings: &AthenaSettings) -> Result<Client, String> {
+    pub(crate) async fn new(settings: &QuerySettings) -> Result<Client, ClientError> {
         // HTTPS everywhere but loopback, for an endpoint set in the environment too.
         for var in ["AWS_ENDPOINT_URL_ATHENA", "AWS_ENDPOINT_URL"] {
             if let Ok(url) = std::env::var(var)
                 && !url.trim().is_empty()
             {
-                crate::net::check_base_url(&url).map_err(|e| format!("{var}: {e}"))?;
+                crate::net::check_base_url(&url).map_err(|e| ClientError::Endpoint {
+                    var,
+                    message: e.to_string(),
+                })?;
                 break;
             }
         }
-        let sdk = crate::storage::aws_sdk_config(&settings.aws).await?;
+        let sdk = crate::storage::aws_sdk_config(&settings.aws)
+            .await
+            .map_err(ClientError::Config)?;
         let config = aws_sdk_athena::config::Builder::from(&sdk)
             .retry_config(
                 aws_sdk_athena::config::retry::RetryConfig::standard()
@@ -128,7 +169,7 @@ impl Client {
     }
 
     /// Runs `sql` with `parameters` (typed literals for its `?`s; `sql` is sent as it is).
-    pub async fn run(&self, sql: &str, parameters: &[String]) -> Result<Answer, QueryError> {
+    pub(crate) async fn run(&self, sql: &str, parameters: &[String]) -> Result<Answer, QueryError> {
         let s = &self.settings;
         let mut request = self
             .client
@@ -233,23 +274,20 @@ impl Client {
 }
 
 /// Why waiting for a query gave no finished query.
-pub enum Waited {
+#[derive(Debug)]
+pub(crate) enum Waited {
     /// It ended FAILED or CANCELLED, with Athena's reason.
-    Ended {
-        state: String,
-        reason: String,
-    },
+    Ended { state: String, reason: String },
     /// Still in this state at the deadline; it was stopped.
-    TimedOut {
-        state: String,
-    },
+    TimedOut { state: String },
+    /// `GetQueryExecution` itself failed.
     Api(Box<SdkError<GetQueryExecutionError, HttpResponse>>),
 }
 
 /// Polls query `id` with backoff (from `first_poll`, growing by half to 5 s) until it
 /// succeeds, fails or is cancelled; past `timeout` it is stopped with `StopQueryExecution`
 /// (Athena bills what it scans, and a hung query holds a concurrency slot).
-pub async fn wait(
+pub(crate) async fn wait(
     client: &aws_sdk_athena::Client,
     id: &str,
     timeout: Duration,
@@ -292,7 +330,8 @@ pub async fn wait(
                         .send()
                         .await
                     {
-                        tracing::warn!(query_id = %id, error = %DisplayErrorContext(&e), "cannot stop the Athena query");
+                        let error = DisplayErrorContext(&e);
+                        tracing::warn!(query_id = %id, %error, "cannot stop the Athena query");
                     }
                     return Err(Waited::TimedOut {
                         state: name(other.as_ref()),
@@ -302,5 +341,40 @@ pub async fn wait(
                 pause = pause.mul_f64(1.5).min(Duration::from_secs(5));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_read_as_one_line() {
+        let timeout = QueryError::Timeout {
+            query_id: "q-1".into(),
+            state: "RUNNING".into(),
+            secs: 2.5,
+        };
+        assert_eq!(
+            timeout.to_string(),
+            "Athena query q-1 still RUNNING after 2.5 s (timeout_secs): stopped with \
+             StopQueryExecution"
+        );
+        let denied = QueryError::AccessDenied {
+            workgroup: "primary".into(),
+            operation: "StartQueryExecution",
+            message: "not authorized".into(),
+        };
+        assert_eq!(
+            denied.to_string(),
+            "access denied in workgroup `primary`: not authorized (the role likely lacks \
+             athena:StartQueryExecution on the workgroup, or glue:GetTable / s3 access to the \
+             data and the results location)"
+        );
+        let endpoint = ClientError::Endpoint {
+            var: "AWS_ENDPOINT_URL",
+            message: "must be https".into(),
+        };
+        assert_eq!(endpoint.to_string(), "AWS_ENDPOINT_URL: must be https");
     }
 }

@@ -1,0 +1,80 @@
+//! `run`: one job as of one date, its summary printed, exit 3 when some key results failed.
+
+use super::args::{RunArgs, output_location};
+use crate::error::Outcome;
+use crate::job::{self, Plan};
+use crate::pipeline::{self, RunOptions, RunReport};
+use crate::summary;
+use anyhow::Context;
+use chrono::Utc;
+
+/// Runs the job and prints its summary.
+pub(crate) async fn run(args: RunArgs) -> anyhow::Result<Outcome> {
+    let RunArgs {
+        job,
+        as_of,
+        output,
+        no_summary,
+        replay,
+    } = args;
+    let plan = job::load(&job)?;
+    for w in &plan.warnings {
+        tracing::warn!("{w}");
+    }
+    let options = RunOptions {
+        as_of: as_of.unwrap_or_else(|| Utc::now().date_naive()),
+        output: output_location(output.as_deref())?,
+        replay,
+    };
+    let started = std::time::Instant::now();
+    let report = pipeline::run(&plan, &options)
+        .await
+        .with_context(|| format!("job {} could not run", job.display()))?;
+    let c = summary::counts(report.tables.get("runs").map_or(&[][..], |b| b.as_slice()));
+    let rows: usize = report.tables.values().flatten().map(|b| b.num_rows()).sum();
+    let closed = summary::closed_periods(&plan, report.as_of);
+    tracing::info!(
+        as_of = %report.as_of,
+        closed = (!closed.is_empty()).then(|| closed.join("; ")).as_deref(),
+        ok = c.ok,
+        no_data = c.no_data,
+        stale = c.stale,
+        failed = c.failed,
+        metrics = %c.metrics_text(),
+        rows,
+        partitions = report.partitions.len(),
+        elapsed_s = started.elapsed().as_secs_f64(),
+        "run finished"
+    );
+    if !no_summary {
+        print_summary(&plan, &report, &closed);
+    }
+    if report.failed.is_empty() {
+        Ok(Outcome::Ok)
+    } else {
+        // Each failure was logged once where it happened; here only which ones.
+        let ids: Vec<&str> = report.failed.iter().map(|(kr, _)| kr.as_str()).collect();
+        tracing::error!(
+            "{} key result(s) failed ({}); exit code 3",
+            ids.len(),
+            ids.join(", ")
+        );
+        Ok(Outcome::SomeKeyResultsFailed)
+    }
+}
+
+/// The summary table, after a heading and a note per period the date closed.
+fn print_summary(plan: &Plan, report: &RunReport, closed: &[String]) {
+    let empty = Vec::new();
+    let krs = report.tables.get("kr_snapshots").unwrap_or(&empty);
+    let objectives = report.tables.get("objective_snapshots").unwrap_or(&empty);
+    println!(
+        "{} as of {} (run {})",
+        plan.job_name, report.as_of, report.run_id
+    );
+    for note in closed {
+        println!("{note}");
+    }
+    println!("{}", summary::render(plan, krs, objectives));
+    println!("written to {}", report.output);
+}
