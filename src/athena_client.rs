@@ -79,7 +79,7 @@ pub(crate) enum ClientError {
 
 /// Where and how one connection's queries run.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct QuerySettings {
+pub struct QuerySettings {
     pub workgroup: String,
     pub database: String,
     pub catalog: String,

@@ -2,11 +2,10 @@
 //! numbers into scored OKR snapshots with DataFusion, and writes them as Athena-ready Parquet.
 //!
 //! The layers, lowest first; a module imports only its own layer and those below it
-//! (`tests/layout.rs` checks it, with no import circle):
-//! 1. [`model`] (the OKR tree, job file -> plan, no I/O) and the leaves: storage, net, parquet_io;
-//! 2. [`engine`] (DataFusion, the SQL registry), then [`sources`] (one folder per kind, one
-//!    registry line each), then [`sink`] (Parquet, commit, history, Athena DDL, LookML);
-//! 3. [`pipeline`], [`backfill`], [`report`], [`summary`], [`inspect`], then [`cli`].
+//! (`tests/layout.rs` checks it, and that no import circle exists; `docs/architecture.md`):
+//! 1. [`model`] (OKR tree, job file -> plan); leaves: storage, net, parquet_io, athena_client;
+//! 2. [`engine`] (DataFusion, SQL registry) < [`sources`] (a folder per kind) < [`sink`] (output);
+//! 3. [`pipeline`] and [`summary`] < [`backfill`], [`inspect`], [`report`] < [`cli`].
 
 pub mod athena_client;
 pub mod backfill;

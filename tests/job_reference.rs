@@ -9,16 +9,47 @@ use okrflow::model::Location;
 use okrflow::sources::tallyfy::{loader, register_views_once};
 use std::collections::BTreeSet;
 
-/// The files that hold the job file's types.
-const CONFIG_FILES: &[&str] = &[
-    "src/model/job.rs",
-    "src/sources/tallyfy/config.rs",
-    "src/sources/looker/config.rs",
-    "src/sources/jira/config.rs",
-    "src/sources/checkins/config.rs",
-    "src/sources/athena/config.rs",
-    "src/sources/folder.rs",
-];
+/// The files that hold the job file's types: the model's, the folder connections', every
+/// kind's `config.rs`, and the HTTP settings every API connection gets (`api_connection!`).
+fn config_files() -> Vec<String> {
+    let mut out: Vec<String> = [
+        "src/model/job.rs",
+        "src/sources/folder.rs",
+        "src/sources/http/settings.rs",
+    ]
+    .map(String::from)
+    .to_vec();
+    let mut kinds: Vec<String> = std::fs::read_dir(repo().join("src/sources"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("config.rs").is_file())
+        .map(|p| {
+            format!(
+                "src/sources/{}/config.rs",
+                p.file_name().unwrap().to_string_lossy()
+            )
+        })
+        .collect();
+    kinds.sort();
+    assert!(kinds.len() >= 5, "{kinds:?}");
+    out.extend(kinds);
+    out
+}
+
+/// The fields a `macro_rules!` adds to a job-file struct: `pub NAME:` lines right after a
+/// `#[serde(…)]` attribute inside the macro.
+fn macro_fields(source: &str) -> BTreeSet<String> {
+    let Some(start) = source.find("macro_rules!") else {
+        return BTreeSet::new();
+    };
+    let lines: Vec<&str> = source[start..].lines().collect();
+    lines
+        .windows(2)
+        .filter(|w| w[0].trim_start().starts_with("#[serde("))
+        .filter_map(|w| w[1].trim().strip_prefix("pub ")?.split(':').next())
+        .map(|f| f.trim().to_string())
+        .collect()
+}
 
 /// The views a key result's SQL is meant to read.
 const VIEWS: &[&str] = &[
@@ -116,9 +147,12 @@ fn every_field_of_the_job_file_is_in_the_reference() {
     let quoted = quoted_words(&doc);
     let mut missing = Vec::new();
     let mut seen = 0;
-    for file in CONFIG_FILES {
-        let source = std::fs::read_to_string(repo().join(file)).unwrap();
-        for field in serde_fields(&source) {
+    for file in config_files() {
+        let source = std::fs::read_to_string(repo().join(&file)).unwrap();
+        for field in serde_fields(&source)
+            .into_iter()
+            .chain(macro_fields(&source))
+        {
             seen += 1;
             if !quoted.contains(&field) {
                 missing.push(format!("{file}: `{field}`"));
@@ -136,10 +170,16 @@ fn every_field_of_the_job_file_is_in_the_reference() {
         "percent_complete",
         "zero_if_missed",
         "data_center",
+        "max_retries",
     ] {
-        let all: BTreeSet<String> = CONFIG_FILES
+        let all: BTreeSet<String> = config_files()
             .iter()
-            .flat_map(|f| serde_fields(&std::fs::read_to_string(repo().join(f)).unwrap()))
+            .flat_map(|f| {
+                let source = std::fs::read_to_string(repo().join(f)).unwrap();
+                serde_fields(&source)
+                    .into_iter()
+                    .chain(macro_fields(&source))
+            })
             .collect();
         assert!(
             all.contains(known),

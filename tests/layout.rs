@@ -252,6 +252,11 @@ fn only_the_sources_name_a_source_kind() {
                 continue;
             }
             let inside = own.is_some() && code.contains(&format!("super::super::{kind}"));
+            // The registry's `Link::Tallyfy(…)` and the like: a kind uses `link_of`/`wrap`.
+            let variant = format!("Link::{}{}", kind[..1].to_uppercase(), &kind[1..]);
+            if code.contains(&variant) {
+                named.push(format!("{} matches or builds {variant}", path.display()));
+            }
             if code.contains(&format!("sources::{kind}")) || inside {
                 named.push(format!("{} names sources::{kind}", path.display()));
             }

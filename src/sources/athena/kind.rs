@@ -32,7 +32,7 @@ impl SourceKind for Athena {
         base_dir: &Path,
     ) -> Result<Resolved<AthenaSettings>, Vec<String>> {
         let settings = AthenaSettings::from_config(c, base_dir)?;
-        let warnings = match (&settings.replay, &settings.aws) {
+        let warnings = match (&settings.replay, &settings.query.aws) {
             (Some(dir), _) if !dir.is_dir() => {
                 vec![format!("replay folder {} does not exist", dir.display())]
             }
@@ -114,7 +114,7 @@ impl SourceKind for Athena {
         let got = answer(&asking, &q.sql, &q.parameters).await;
         let mut rows = format!(
             "workgroup {}, database {}\n{}\n",
-            settings.workgroup, settings.database, q.sql
+            settings.query.workgroup, settings.query.database, q.sql
         );
         let names = &super::link(kr).prepared.parameters;
         for (i, (p, v)) in names.iter().zip(&q.parameters).enumerate() {

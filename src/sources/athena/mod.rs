@@ -13,7 +13,7 @@ pub use kind::Athena;
 use crate::athena_client::{Answer, Client, QueryError, QuerySettings};
 use crate::model::job::S3Options;
 use crate::sources::http::replay_root;
-use crate::sources::{ApiOptions, KeyResult, KrValue, Link, Measured, SourceError};
+use crate::sources::{ApiOptions, KeyResult, KrValue, Measured, SourceError};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -21,25 +21,13 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// A validated Athena connection.
+/// A validated Athena connection: where and how its queries run, and how many at once.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AthenaSettings {
-    pub workgroup: String,
-    pub database: String,
-    pub catalog: String,
-    pub output: Option<String>,
-    /// Region, profile and access key variables.
-    pub aws: S3Options,
-    pub timeout: Duration,
+    /// Workgroup, database, catalog, results, credentials, timeouts and retries.
+    pub query: QuerySettings,
     pub max_concurrency: usize,
-    pub reuse_results_minutes: Option<u32>,
     pub replay: Option<PathBuf>,
-    /// The first pause between polls (it grows by half each time, to 5 s).
-    pub first_poll: Duration,
-    /// Attempts of a throttled or failed request, and the first backoff (the SDK's standard
-    /// retry, with jitter).
-    pub max_attempts: u32,
-    pub initial_backoff: Duration,
 }
 
 impl AthenaSettings {
@@ -84,18 +72,20 @@ impl AthenaSettings {
             return Err(problems);
         }
         Ok(AthenaSettings {
-            workgroup: c.workgroup.clone().unwrap_or_else(|| "primary".into()),
-            database: c.database.trim().to_string(),
-            catalog: c.catalog.clone().unwrap_or_else(|| "AwsDataCatalog".into()),
-            output: c.output.clone(),
-            aws,
-            timeout: Duration::from_secs_f64(timeout),
+            query: QuerySettings {
+                workgroup: c.workgroup.clone().unwrap_or_else(|| "primary".into()),
+                database: c.database.trim().to_string(),
+                catalog: c.catalog.clone().unwrap_or_else(|| "AwsDataCatalog".into()),
+                output: c.output.clone(),
+                aws,
+                timeout: Duration::from_secs_f64(timeout),
+                reuse_results_minutes: c.reuse_results_minutes,
+                first_poll: Duration::from_millis(200),
+                max_attempts: 5,
+                initial_backoff: Duration::from_secs(1),
+            },
             max_concurrency,
-            reuse_results_minutes: c.reuse_results_minutes,
             replay: c.replay.as_ref().map(|r| base_dir.join(r)),
-            first_poll: Duration::from_millis(200),
-            max_attempts: 5,
-            initial_backoff: Duration::from_secs(1),
         })
     }
 }
@@ -107,10 +97,8 @@ pub struct AthenaLink {
 }
 
 fn link(kr: &KeyResult) -> &AthenaLink {
-    match kr.source.as_ref().map(|s| &s.link) {
-        Some(Link::Athena(l)) => l,
-        _ => unreachable!("only Athena key results are given to the Athena source"),
-    }
+    crate::sources::registry::link_of::<Athena>(kr)
+        .expect("only Athena key results are given to the Athena source")
 }
 
 /// One query to run: its text, its parameters, and the key results it answers.
@@ -327,26 +315,10 @@ async fn client_for(settings: &AthenaSettings, api: &ApiOptions) -> Result<Optio
     if api.replay.is_some() || settings.replay.is_some() {
         return Ok(None);
     }
-    Client::new(&query_settings(settings))
+    Client::new(&settings.query)
         .await
         .map(Some)
         .map_err(|e| e.to_string())
-}
-
-/// What the query client needs of a connection's settings.
-fn query_settings(s: &AthenaSettings) -> QuerySettings {
-    QuerySettings {
-        workgroup: s.workgroup.clone(),
-        database: s.database.clone(),
-        catalog: s.catalog.clone(),
-        output: s.output.clone(),
-        aws: s.aws.clone(),
-        timeout: s.timeout,
-        reuse_results_minutes: s.reuse_results_minutes,
-        first_poll: s.first_poll,
-        max_attempts: s.max_attempts,
-        initial_backoff: s.initial_backoff,
-    }
 }
 
 /// One value per key result of `krs`, and the bytes the queries run scanned.
@@ -533,9 +505,9 @@ mod tests {
         let s = AthenaSettings::from_config(&c, Path::new(".")).unwrap();
         assert_eq!(
             (
-                s.workgroup.as_str(),
-                s.catalog.as_str(),
-                s.timeout,
+                s.query.workgroup.as_str(),
+                s.query.catalog.as_str(),
+                s.query.timeout,
                 s.max_concurrency
             ),
             ("primary", "AwsDataCatalog", Duration::from_secs(300), 4)
