@@ -154,10 +154,26 @@ fn graph() -> BTreeMap<ModPath, BTreeSet<ModPath>> {
             .iter()
             .map(|p| resolve(m, p, &known))
             .filter(|r| r != m && !r.starts_with(m))
+            .filter(|r| !(is_registry(r) && in_a_kind(m)))
             .collect();
         out.insert(m.clone(), refs);
     }
     out
+}
+
+/// The registry and the kinds' folders are one unit: the registry's generated types
+/// (`KeyResult`, `Link`, `Plan`) name every kind, and every kind uses them and finds its own
+/// link through `registry::link_of`. That loop is the registration itself and the only one
+/// allowed: a kind's reference to the registry is left out of the graph.
+fn is_registry(m: &ModPath) -> bool {
+    m.len() == 2 && m[0] == "sources" && m[1] == "registry"
+}
+
+/// True for a module inside a kind's folder (`sources::athena`, `sources::looker::fetch`).
+fn in_a_kind(m: &ModPath) -> bool {
+    m.len() >= 2
+        && m[0] == "sources"
+        && okrflow::sources::registry::KIND_NAMES.contains(&m[1].as_str())
 }
 
 fn name(m: &ModPath) -> String {
