@@ -145,6 +145,45 @@ async fn the_report_shows_the_snapshots_numbers_and_marks_stale_key_results() {
         assert_eq!(o["krs-stale"], rows[id]["krs_stale"]);
     }
     assert_eq!(objectives["O5"]["krs-stale"], "3");
+
+    // The report opens on the answer: before the first chart, every objective of the period in
+    // the tree, the status counts, and every key result that needs attention on 9 March (at
+    // risk, behind, no data, failed, stale or with an overdue health) with why.
+    let opening = &html[..html.find("<svg").unwrap()];
+    let tree = elements(opening, "tree-objective");
+    assert_eq!(
+        tree.keys().collect::<Vec<_>>(),
+        objectives.keys().collect::<Vec<_>>()
+    );
+    let counted = |key: &str| -> usize {
+        elements(opening, key)
+            .values()
+            .map(|c| c["count"].parse::<usize>().unwrap())
+            .sum()
+    };
+    assert_eq!(counted("objective-count"), 7);
+    assert_eq!(counted("kr-count"), 16);
+    let needs: Vec<&String> = mar9
+        .iter()
+        .filter(|(id, _)| krs.contains_key(*id))
+        .filter(|(_, r)| {
+            ["at_risk", "behind", "no_data"].contains(&r["status"].as_str())
+                || r["stale"] == "true"
+                || !r["error"].is_empty()
+                || r.get("health_overdue").is_some_and(|h| h == "true")
+        })
+        .map(|(id, _)| id)
+        .collect();
+    let attention = elements(opening, "attention");
+    assert_eq!(attention.keys().collect::<Vec<_>>(), needs);
+    for id in ["O5-KR1", "O5-KR2", "O5-KR3"] {
+        let at = opening.find(&format!("data-attention=\"{id}\"")).unwrap();
+        let item = opening[at..at + opening[at..].find("</li>").unwrap()]
+            .replace("&#x2f;", "/")
+            .replace("&amp;", "&");
+        assert!(item.contains("stale"), "{item}");
+        assert!(item.contains(&mar9[id]["error"]), "{id} says why: {item}");
+    }
     // Each dated row of a key result's table is that date's snapshot.
     let o4_kr3_on_mar5 = partition_rows(
         &out.path().join("kr_snapshots/as_of=2026-03-05"),

@@ -4,6 +4,8 @@
 //! and failed dates marked. The SQL in `sql/report_*.sql` picks the rows; plotters draws
 //! the charts as inline SVG; minijinja fills `templates/report.html`.
 
+mod overview;
+
 use crate::engine::tables::{register, text};
 use crate::engine::{self, EngineError, registry};
 use crate::job::Plan;
@@ -13,13 +15,14 @@ use crate::storage::{self, StorageError};
 use chrono::{NaiveDate, Utc};
 use datafusion::arrow::array::{Array, AsArray, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type};
+use overview::Overview;
 use plotters::prelude::*;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The report template: self-contained (inline CSS and SVG, no script, no network).
-const TEMPLATE: &str = include_str!("../templates/report.html");
+const TEMPLATE: &str = include_str!("../../templates/report.html");
 
 /// Why a report could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -135,6 +138,8 @@ pub(crate) struct Report {
     /// `FY27-Q1 closed — final, as of 2026-04-30` when the newest snapshot is after the
     /// period's end.
     pub closed: Option<String>,
+    /// The opening: where the period stands and what needs attention.
+    pub overview: Overview,
     pub objectives: Vec<ObjectiveView>,
 }
 
@@ -325,6 +330,7 @@ pub(crate) async fn build(
     views.sort_by(|a, b| (position(&a.id), &a.id).cmp(&(position(&b.id), &b.id)));
     Ok(Report {
         job: plan.job_name.clone(),
+        overview: overview::overview(&views, start, end, last_date),
         period,
         first_date,
         last_date,
