@@ -7,7 +7,7 @@
 # The release build takes about 40 minutes on 2 cores from nothing. Its crates and build folder
 # are cache mounts (BuildKit, podman/buildah), so a rebuild after a change to okrflow's own code
 # should recompile only okrflow (not timed on the project machine). On a machine with no
-# registry, docker/local-images.sh makes the two base images from Debian's packages; README, "Running it nightly", says what was built here.
+# registry, docker/local-images.sh makes the two base images from Debian's packages; docs/operations.md, "Running it nightly", says what was built here.
 FROM rust:1.95-slim-bookworm AS build
 # make: jemalloc, the binary's allocator, is built from C by its crate.
 RUN apt-get update \

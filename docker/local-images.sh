@@ -8,7 +8,7 @@
 #                            trusts what cargo on the machine trusts.
 # Then `podman build -t okrflow:latest .` builds the project's image as it would with the
 # registry's images. Needs root, debootstrap and podman (Debian: apt-get install debootstrap
-# podman runc). README, "Running it nightly", says what was built with it and how long it took.
+# podman runc). docs/operations.md, "Running it nightly", says what was built with it and how long it took.
 #
 # Usage: docker/local-images.sh [WORK_DIR]   (default /tmp/okrflow-images; about 1.5 GB)
 # An image that exists is kept; REBUILD_RUST=1 makes the Rust one again.

@@ -1,5 +1,5 @@
-//! README and the command line agree: every `cargo run -- …` line of README's `sh` blocks
-//! runs offline and exits 0 (in a copy of `jobs/`, so nothing is written in the repository),
+//! README and the command line agree: every `cargo run -- …` line of the `sh` blocks of
+//! README and of the pages under `docs/` runs offline and exits 0 (in a copy of `jobs/`, so nothing is written in the repository),
 //! and every flag of the command synopsis is one the command's `--help` lists, and every
 //! command is in the synopsis.
 
@@ -50,7 +50,18 @@ fn copy_dir(from: &Path, to: &Path) {
 fn every_command_of_readme_runs_offline() {
     let dir = tempfile::tempdir().unwrap();
     copy_dir(&repo().join("jobs"), &dir.path().join("jobs"));
-    let commands: Vec<Vec<String>> = blocks(&readme(), "sh")
+    let mut text = readme();
+    let mut pages: Vec<_> = std::fs::read_dir(repo().join("docs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+        .collect();
+    pages.sort();
+    assert!(pages.len() >= 5, "{pages:?}");
+    for page in pages {
+        text.push_str(&std::fs::read_to_string(page).unwrap());
+    }
+    let commands: Vec<Vec<String>> = blocks(&text, "sh")
         .iter()
         .filter_map(|l| l.trim().strip_prefix("cargo run -- ").map(String::from))
         .map(|l| {
@@ -148,5 +159,61 @@ fn the_synopsis_names_every_command_and_only_real_flags() {
                 .any(|s| s == c || s.starts_with(&format!("{c} "))),
             "`okrflow {c}` is not in README's synopsis ({commands:?})"
         );
+    }
+}
+
+#[test]
+fn readme_is_a_short_guide_whose_links_resolve() {
+    let text = readme();
+    let lines = text.lines().count();
+    assert!(
+        lines <= 400,
+        "README has {lines} lines: move reference material to docs/"
+    );
+    // The two commands first, then what okrflow is, before any section.
+    let first_section = text.find("\n## ").unwrap();
+    assert!(text[..first_section].contains("cargo run -- run jobs/demo.toml"));
+    assert!(text[..first_section].contains("cargo test"));
+    // The contents list every section, by its anchor.
+    let contents = &text[text.find("## Contents").unwrap()..];
+    let contents = &contents[..3 + contents[3..].find("\n## ").unwrap()];
+    for heading in text.lines().filter_map(|l| l.strip_prefix("## ")) {
+        if heading == "Contents" {
+            continue;
+        }
+        let anchor: String = heading
+            .to_lowercase()
+            .chars()
+            .filter(|c| c.is_alphanumeric() || *c == ' ' || *c == '-')
+            .map(|c| if c == ' ' { '-' } else { c })
+            .collect();
+        assert!(
+            contents.contains(&format!("(#{anchor})")),
+            "Contents lacks `{heading}`"
+        );
+    }
+    // Every relative link of README and docs/ names a file of the repository.
+    let mut pages = vec![repo().join("README.md")];
+    for e in std::fs::read_dir(repo().join("docs")).unwrap() {
+        pages.push(e.unwrap().path());
+    }
+    for page in pages
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+    {
+        let body = std::fs::read_to_string(page).unwrap();
+        for (at, _) in body.match_indices("](") {
+            let target = &body[at + 2..at + 2 + body[at + 2..].find(')').unwrap()];
+            if target.starts_with("http") || target.starts_with('#') {
+                continue;
+            }
+            let file = target.split('#').next().unwrap();
+            let path = page.parent().unwrap().join(file);
+            assert!(
+                path.exists(),
+                "{}: link to {target}, which does not exist",
+                page.display()
+            );
+        }
     }
 }
