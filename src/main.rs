@@ -1,5 +1,5 @@
-//! The `okrflow` command: parse the command line, run, print the error chain, exit with a
-//! documented code.
+//! The `okrflow` command: parse the command line, run, print the error chain (each cause
+//! once), exit with a documented code.
 
 use clap::Parser;
 
@@ -15,10 +15,7 @@ fn main() -> std::process::ExitCode {
     match okrflow::cli::run(cli) {
         Ok(outcome) => outcome.exit_code(),
         Err(err) => {
-            eprintln!("error: {err}");
-            for cause in err.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
-            }
+            eprint!("{}", okrflow::cli::error_report(&err));
             okrflow::Outcome::CouldNotRun.exit_code()
         }
     }

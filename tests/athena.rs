@@ -465,7 +465,8 @@ async fn ddl_needs_an_s3_output() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        String::from_utf8_lossy(&out.stderr)
-            .contains("Athena reads S3, and the job's output is the local folder")
+        String::from_utf8_lossy(&out.stderr).contains(
+            "the job's [output] url, or --output s3://bucket/prefix/, must be an s3:// url"
+        )
     );
 }

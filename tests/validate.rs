@@ -269,8 +269,7 @@ fn a_dry_run_into_a_new_folder_plans_and_athena_ddl_takes_an_output() {
     assert_eq!(local.status.code(), Some(1));
     // the output is printed normalised: jobs/../out is out
     assert!(
-        String::from_utf8_lossy(&local.stderr)
-            .contains("the job's output is the local folder out;"),
+        String::from_utf8_lossy(&local.stderr).contains("the output is the local folder out:"),
         "{}",
         String::from_utf8_lossy(&local.stderr)
     );

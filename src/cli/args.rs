@@ -76,9 +76,11 @@ pub(crate) enum Command {
     /// Write LookML for the output tables: a view file per table and a model with explores
     /// joining key results to their objectives.
     Lookml(LookmlArgs),
-    /// Write a commented starter job into a folder: `DIR/job.toml` with one key result per
-    /// source kind (Tallyfy SQL, a Looker tile, a Jira JQL), and an empty `DIR/tallyfy/`
-    /// for the exports. It passes `validate`; docs/job-file.md describes every field.
+    /// Write a commented starter job into a folder: `DIR/job.toml` with an objective in the
+    /// current calendar quarter and three key results, from three of the five source kinds
+    /// (Tallyfy SQL, a Looker tile, a Jira JQL; Athena queries and check-ins are described in
+    /// docs/job-file.md), and an empty `DIR/tallyfy/` for the exports. It passes `validate`;
+    /// docs/job-file.md describes every field.
     Init(InitArgs),
     /// Regenerate the bundled sample Tallyfy exports (deterministic: the same files every
     /// time). With --copies, write a larger data set for benchmarks instead: that many copies

@@ -1,7 +1,7 @@
 //! The command line: `run`, `validate`, `preview`, `backfill`, `recompute`, `report`,
 //! `athena ddl|register`, `lookml`, `init` and `demo-data`, and how their results become an
-//! [`Outcome`]. The arguments are in `args`, logging in `logging`, and each command in a file
-//! of its own.
+//! [`Outcome`] or the error text printed on stderr. The arguments are in `args`, logging in
+//! `logging`, and each command in a file of its own.
 
 mod args;
 mod athena;
@@ -43,4 +43,46 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             Command::DemoData(args) => demo_data::demo_data(args),
         }
     })
+}
+
+/// What `okrflow` prints on stderr for a command that could not run: `error: …`, then a
+/// `caused by: …` line for each cause in the chain whose text the line before does not
+/// already include (an error such as "cannot read job file F: REASON" carries its cause's
+/// text, and printing REASON again would say it twice).
+pub fn error_report(err: &anyhow::Error) -> String {
+    let mut report = format!("error: {err}\n");
+    let mut previous = err.to_string();
+    for cause in err.chain().skip(1) {
+        let text = cause.to_string();
+        if !previous.contains(&text) {
+            report.push_str(&format!("  caused by: {text}\n"));
+        }
+        previous = text;
+    }
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cause_already_in_the_message_is_not_repeated() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let read = crate::model::JobError::Read {
+            path: "nope.toml".into(),
+            source: io,
+        };
+        let report = error_report(&anyhow::Error::new(read));
+        assert_eq!(
+            report,
+            "error: cannot read job file nope.toml: no such file\n"
+        );
+
+        let chained = anyhow::anyhow!("no such folder").context("cannot build the report");
+        assert_eq!(
+            error_report(&chained),
+            "error: cannot build the report\n  caused by: no such folder\n"
+        );
+    }
 }

@@ -19,7 +19,7 @@ pub struct Statement {
 #[derive(Debug, thiserror::Error)]
 pub enum AthenaError {
     #[error(
-        "Athena reads S3, and the job's output is the local folder {0}; give an s3:// [output] url"
+        "Athena reads S3, and the output is the local folder {0}: the job's [output] url, or --output s3://bucket/prefix/, must be an s3:// url"
     )]
     NotS3(String),
     #[error("table {table}: column `{column}` has type {data_type}, which has no Athena type here")]
