@@ -28,7 +28,7 @@ const LEAVE_OUT: [usize; 5] = [SCORE, EXPECTED, HEALTH, OWNER, VALUE];
 /// The width the summary fits: `COLUMNS` when it is set to a number (even in a pipe), else
 /// the terminal's width when stdout is a terminal, else `None` — as wide as the content, the
 /// output programs and tests read.
-pub fn target_width() -> Option<u16> {
+pub(crate) fn target_width() -> Option<u16> {
     std::env::var("COLUMNS")
         .ok()
         .and_then(|c| c.trim().parse::<u16>().ok())

@@ -4,7 +4,7 @@
 
 mod fit;
 
-pub use fit::target_width;
+pub(crate) use fit::target_width;
 
 use crate::job::Plan;
 use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
@@ -121,7 +121,7 @@ const HEADER: [&str; 10] = [
 /// up (`↳`) and the objectives aligned to it. An objective with several parents is shown
 /// under the first, and named (`→ see …`) under the others.
 ///
-/// `width` `None` (a pipe, see [`target_width`]): as wide as the content, notes cut to one
+/// `width` `None` (a pipe, see `target_width`): as wide as the content, notes cut to one
 /// short line. `Some(w)`: at most `w` columns where it can be — titles and owners shortened
 /// with `…`, notes whole and wrapped, the least needed columns left out when even that does
 /// not fit (see `fit.rs`).
