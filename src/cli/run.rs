@@ -75,6 +75,9 @@ fn print_summary(plan: &Plan, report: &RunReport, closed: &[String]) {
     for note in closed {
         println!("{note}");
     }
-    println!("{}", summary::render(plan, krs, objectives));
+    println!(
+        "{}",
+        summary::render(plan, krs, objectives, summary::target_width())
+    );
     println!("written to {}", report.output);
 }

@@ -1,8 +1,13 @@
 //! The readable table a run prints: the OKR tree — objectives, each followed by its key
 //! results and what is aligned to them — with value, progress, expected progress and status.
+//! In a pipe it is as wide as its content; on a terminal [`fit`] makes it fit the width.
+
+mod fit;
+
+pub(crate) use fit::target_width;
 
 use crate::job::Plan;
-use comfy_table::{Cell, Table, presets::UTF8_FULL_CONDENSED};
+use comfy_table::{ContentArrangement, Table, presets::UTF8_FULL_CONDENSED};
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::{Float64Type, Int64Type};
 use datafusion::arrow::record_batch::RecordBatch;
@@ -106,33 +111,104 @@ fn num(v: Option<f64>) -> String {
     }
 }
 
+/// The summary's columns, in order; the last one is the note.
+const HEADER: [&str; 10] = [
+    "id", "title", "owner", "value", "progress", "expected", "score", "status", "health", "note",
+];
+
 /// Renders the summary table for a run's `kr_snapshots` and `objective_snapshots`, as the
 /// tree: each objective with its key results, under each key result the key results it rolls
 /// up (`↳`) and the objectives aligned to it. An objective with several parents is shown
 /// under the first, and named (`→ see …`) under the others.
-pub fn render(plan: &Plan, krs: &[RecordBatch], objectives: &[RecordBatch]) -> String {
+///
+/// `width` `None` (a pipe, see `target_width`): as wide as the content, notes cut to one
+/// short line. `Some(w)`: at most `w` columns where it can be — titles and owners shortened
+/// with `…`, notes whole and wrapped, the least needed columns left out when even that does
+/// not fit (see `fit.rs`).
+pub fn render(
+    plan: &Plan,
+    krs: &[RecordBatch],
+    objectives: &[RecordBatch],
+    width: Option<u16>,
+) -> String {
     let tree = Tree {
         plan,
         krs: rows(krs, "kr_id"),
         objectives: rows(objectives, "objective_id"),
     };
-    let mut table = Table::new();
-    table.load_preset(UTF8_FULL_CONDENSED);
-    table.set_header([
-        "id", "title", "owner", "value", "progress", "expected", "score", "status", "health",
-        "note",
-    ]);
+    let mut lines = Vec::new();
     let is_kr = |id: &str| plan.key_result(id).is_some();
     let mut shown = HashSet::new();
     for o in &plan.objectives {
         if o.aligns_to.first().is_none_or(|(kr, _)| !is_kr(kr)) {
-            tree.objective(&mut table, o, 0, &mut shown);
+            tree.objective(&mut lines, o, 0, &mut shown);
         }
     }
     for o in &plan.objectives {
-        tree.objective(&mut table, o, 0, &mut shown);
+        tree.objective(&mut lines, o, 0, &mut shown);
+    }
+    table(lines, width)
+}
+
+/// The table of `lines`, fitted to `width` when there is one.
+fn table(lines: Vec<Line>, width: Option<u16>) -> String {
+    let mut cells: Vec<Vec<String>> = lines
+        .into_iter()
+        .map(|l| {
+            let mut c = l.cells;
+            c.push(l.note.text(width.is_some()));
+            c
+        })
+        .collect();
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED);
+    table.set_header(HEADER);
+    if let Some(w) = width {
+        let constraints = fit::fit(&HEADER, &mut cells, w);
+        table
+            .set_content_arrangement(ContentArrangement::Dynamic)
+            .set_width(w)
+            .set_constraints(constraints);
+    }
+    for c in cells {
+        table.add_row(c);
     }
     table.to_string()
+}
+
+/// A row's note: a prefix (`failed: `) and a text that the pipe rendering may cut.
+struct Note {
+    prefix: &'static str,
+    text: String,
+    /// Cut to one short line in a pipe (an error or a source's note).
+    cut: bool,
+}
+
+impl Note {
+    /// A note shown as it is.
+    fn plain(text: String) -> Self {
+        Self {
+            prefix: "",
+            text,
+            cut: false,
+        }
+    }
+
+    /// The cell: whole when `whole` (the table wraps it), else as [`short`] cuts it.
+    fn text(&self, whole: bool) -> String {
+        let text = match (self.cut, whole) {
+            (true, false) => short(&self.text),
+            (true, true) => self.text.trim_end().to_string(),
+            (false, _) => self.text.clone(),
+        };
+        format!("{}{text}", self.prefix)
+    }
+}
+
+/// One row of the tree: its cells but the note, and the note.
+struct Line {
+    cells: Vec<String>,
+    note: Note,
 }
 
 /// The plan and the rows it renders.
@@ -146,7 +222,7 @@ impl Tree<'_> {
     /// An objective, its key results and what hangs under them, at `depth`.
     fn objective(
         &self,
-        table: &mut Table,
+        lines: &mut Vec<Line>,
         o: &crate::model::Objective,
         depth: usize,
         shown: &mut HashSet<String>,
@@ -161,17 +237,17 @@ impl Tree<'_> {
             .iter()
             .map(|(kr, w)| format!("{kr} ×{w}"))
             .collect();
-        table.add_row(row(
+        lines.push(row(
             format!("{pad}{}", o.id),
             format!("{} [{}]", o.title, o.period.label),
             o.owner.as_deref(),
             &r,
             false,
-            if parents.is_empty() {
+            Note::plain(if parents.is_empty() {
                 String::new()
             } else {
                 format!("→ {}", parents.join(", "))
-            },
+            }),
         ));
         for k in self
             .plan
@@ -179,14 +255,14 @@ impl Tree<'_> {
             .iter()
             .filter(|k| k.objective_id == o.id)
         {
-            self.key_result(table, k, &format!("{pad}  "), "");
+            self.key_result(lines, k, &format!("{pad}  "), "");
             for child in self
                 .plan
                 .key_results
                 .iter()
                 .filter(|c| c.aligns_to.as_deref() == Some(k.id.as_str()))
             {
-                self.key_result(table, child, &format!("{pad}    "), "↳ ");
+                self.key_result(lines, child, &format!("{pad}    "), "↳ ");
             }
             for child in self
                 .plan
@@ -195,16 +271,16 @@ impl Tree<'_> {
                 .filter(|c| c.aligns_to.iter().any(|(kr, _)| *kr == k.id))
             {
                 if child.aligns_to[0].0 == k.id {
-                    self.objective(table, child, depth + 2, shown);
+                    self.objective(lines, child, depth + 2, shown);
                 } else {
                     let first = &child.aligns_to[0].0;
-                    table.add_row(row(
+                    lines.push(row(
                         format!("{pad}    {}", child.id),
                         format!("{} [{}]", child.title, child.period.label),
                         child.owner.as_deref(),
                         &self.objectives.get(&child.id).cloned().unwrap_or_default(),
                         false,
-                        format!("→ see under {first}"),
+                        Note::plain(format!("→ see under {first}")),
                     ));
                 }
             }
@@ -212,15 +288,20 @@ impl Tree<'_> {
     }
 
     /// One key result's row, indented by `pad`, its id marked by `mark`.
-    fn key_result(&self, table: &mut Table, k: &crate::job::KeyResult, pad: &str, mark: &str) {
+    fn key_result(&self, lines: &mut Vec<Line>, k: &crate::job::KeyResult, pad: &str, mark: &str) {
         let r = self.krs.get(&k.id).cloned().unwrap_or_default();
-        let note = match (&r.error, r.stale, &r.note) {
-            (Some(e), true, _) => format!("stale: {}", short(e)),
-            (Some(e), false, _) => format!("failed: {}", short(e)),
-            (None, _, Some(n)) => short(n),
-            _ => String::new(),
+        let cut = |prefix, text: &String| Note {
+            prefix,
+            text: text.clone(),
+            cut: true,
         };
-        table.add_row(row(
+        let note = match (&r.error, r.stale, &r.note) {
+            (Some(e), true, _) => cut("stale: ", e),
+            (Some(e), false, _) => cut("failed: ", e),
+            (None, _, Some(n)) => cut("", n),
+            _ => Note::plain(String::new()),
+        };
+        lines.push(row(
             format!("{pad}{mark}{}", k.id),
             k.title.clone(),
             k.owner.as_deref(),
@@ -232,26 +313,21 @@ impl Tree<'_> {
 }
 
 /// The cells of one row; `valued` rows show the value.
-fn row(
-    id: String,
-    title: String,
-    owner: Option<&str>,
-    r: &Row,
-    valued: bool,
-    note: String,
-) -> Vec<Cell> {
-    vec![
-        Cell::new(id),
-        Cell::new(title),
-        Cell::new(owner.unwrap_or("")),
-        Cell::new(if valued { num(r.value) } else { String::new() }),
-        Cell::new(pct(r.progress)),
-        Cell::new(pct(r.expected)),
-        Cell::new(pct(r.score)),
-        Cell::new(r.status.as_deref().unwrap_or("–")),
-        Cell::new(r.health_cell()),
-        Cell::new(note),
-    ]
+fn row(id: String, title: String, owner: Option<&str>, r: &Row, valued: bool, note: Note) -> Line {
+    Line {
+        cells: vec![
+            id,
+            title,
+            owner.unwrap_or("").to_string(),
+            if valued { num(r.value) } else { String::new() },
+            pct(r.progress),
+            pct(r.expected),
+            pct(r.score),
+            r.status.as_deref().unwrap_or("–").to_string(),
+            r.health_cell(),
+        ],
+        note,
+    }
 }
 
 /// What the run says of each period of the job that is over on `as_of`: `FY27-Q1 closed —
@@ -338,5 +414,143 @@ mod tests {
             "{s}"
         );
         assert_eq!(short("first line\nsecond"), "first line…");
+    }
+
+    /// A tree like the demo's: an objective, an indented key result, a rolled-up one (`↳`)
+    /// with a long title, and one that failed with a 300-character error.
+    fn demo_like() -> (Vec<Line>, String, String) {
+        let error = (0..50)
+            .map(|i| format!("err{i:02}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(error.chars().count() >= 299);
+        let title = "Cut the median onboarding time from 20 days to 10 days without extra staff";
+        let r = Row {
+            value: Some(12.5),
+            progress: Some(0.75),
+            expected: Some(0.83),
+            score: Some(0.75),
+            status: Some("behind".into()),
+            health: Some("on_track".into()),
+            health_overdue: true,
+            ..Row::default()
+        };
+        let line = |id: &str, title: &str, note: Note| {
+            row(
+                id.into(),
+                title.into(),
+                Some("onboarding-team"),
+                &r,
+                true,
+                note,
+            )
+        };
+        let lines = vec![
+            line(
+                "O1",
+                "Run onboarding without delays [FY27-Q1]",
+                Note::plain("→ C1-KR1 ×1".into()),
+            ),
+            line(
+                "  O1-KR1",
+                "Complete 20 customer onboardings",
+                Note::plain(String::new()),
+            ),
+            line("    ↳ O4-KR1", title, Note::plain(String::new())),
+            line(
+                "  O1-KR3",
+                "Close bugs",
+                Note {
+                    prefix: "failed: ",
+                    text: error.clone(),
+                    cut: true,
+                },
+            ),
+        ];
+        (lines, title.to_string(), error)
+    }
+
+    /// The cells of the first column (the id), or the last (the note), of each row of a
+    /// rendered table.
+    fn column(text: &str, last: bool) -> Vec<String> {
+        text.lines()
+            .filter(|l| l.starts_with('│'))
+            .map(|l| {
+                let mut cells = l.trim_matches('│').split('┆');
+                let c = if last {
+                    cells.next_back()
+                } else {
+                    cells.next()
+                };
+                c.unwrap_or("").to_string()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn at_a_width_the_table_fits_and_notes_wrap_whole() {
+        for width in [80u16, 100] {
+            let (lines, title, error) = demo_like();
+            let text = table(lines, Some(width));
+            for l in text.lines() {
+                assert!(l.chars().count() <= usize::from(width), "{width}:\n{text}");
+            }
+            // the tree's indentation is kept
+            let ids = column(&text, false);
+            for id in ["O1 ", "  O1-KR1 ", "    ↳ O4-KR1 ", "  O1-KR3 "] {
+                assert!(
+                    ids.iter().any(|c| c.starts_with(&format!(" {id}"))),
+                    "{id}:\n{text}"
+                );
+            }
+            // the whole error, wrapped over several lines of the note column
+            let notes = column(&text, true);
+            let joined: Vec<&str> = notes.iter().flat_map(|c| c.split_whitespace()).collect();
+            let words: Vec<&str> = error.split_whitespace().collect();
+            let at = joined.iter().position(|w| *w == words[0]).expect(&text);
+            assert_eq!(joined[at - 1], "failed:", "{text}");
+            assert_eq!(&joined[at..at + words.len()], &words[..], "{text}");
+            assert!(
+                notes.iter().filter(|c| c.contains("err")).count() > 5,
+                "{text}"
+            );
+            // the long title is shortened, the short ones are not
+            assert!(!text.contains(&title), "{text}");
+            assert!(text.contains(" Cut the median on"), "{text}");
+            assert!(text.contains('…'), "{text}");
+            assert!(text.contains(" Close bugs "), "{text}");
+        }
+        // wide enough: every column, nothing shortened, the error on one line
+        let (lines, title, error) = demo_like();
+        let text = table(lines, Some(500));
+        assert!(text.contains(&title) && text.contains(&error), "{text}");
+        assert!(
+            text.contains("on_track (overdue)") && text.contains(" 83% "),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn without_a_width_the_table_is_as_wide_as_its_content() {
+        let (lines, title, error) = demo_like();
+        let text = table(lines, None);
+        // every column, the title whole, the error cut to one short line
+        assert!(text.contains(&title), "{text}");
+        assert!(
+            text.contains(&format!("failed: {}", short(&error))),
+            "{text}"
+        );
+        assert!(!text.contains(&error), "{text}");
+        assert!(
+            text.contains("on_track (overdue)") && text.contains(" 83% "),
+            "{text}"
+        );
+        let widths: Vec<usize> = text.lines().map(|l| l.chars().count()).collect();
+        assert!(
+            widths.iter().all(|w| *w == widths[0] && *w > 200),
+            "{widths:?}"
+        );
+        // one line a row: header, rule, 4 rows, top and bottom
+        assert_eq!(text.lines().count(), 8, "{text}");
     }
 }
