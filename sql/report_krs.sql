@@ -1,15 +1,18 @@
 -- report_krs: every snapshot of every key result in the reported period, one row per key
--- result and date, for the progress report's charts. The period is the one asked for
--- (report_request.period), else the newest snapshot's period with the most key results. `is_latest` marks each
--- key result's newest row, which the report shows as its current state. Charts place a row at
+-- result and date, for the progress report's charts. The report's day is the one asked for
+-- (report_request.as_of) or else the newest snapshot's; snapshots after it are left out. The
+-- period is the one asked for (report_request.period), else of that day's periods one still
+-- running (a person wants the current quarter, not the one that just closed), then the one
+-- with the most key results. `is_latest` marks each key result's newest row, which the report
+-- shows as its current state. Charts place a row at
 -- its evaluation date; of the rows evaluated on one day (runs after the period's end are all
 -- evaluated on its last day) only the newest is `charted`. `health` and its note are the
 -- owner's newest check-in, shown beside the computed status.
 WITH request AS (
-  SELECT period FROM report_request
+  SELECT period, as_of FROM report_request
 ),
 
-snapshots AS (
+history AS (
   SELECT
     CAST(as_of AS DATE) AS as_of,
     evaluated_on,
@@ -22,8 +25,15 @@ snapshots AS (
     value,
     start_value,
     target_value,
+    -- the value chart's axis spans these: the start and target, or for a measure without
+    -- them (a percent complete, a roll-up's attainment, milestones done) from 0, to 100 for
+    -- a percent
+    coalesce(start_value, 0.0) AS axis_from,
+    coalesce(target_value, CASE WHEN measure_kind IN ('percent_complete', 'aligned') THEN 100.0 END)
+      AS axis_to,
     progress,
     expected_progress,
+    score,
     arrow_cast(status, 'Utf8') AS status,
     coalesce(stale, false) AS stale,
     arrow_cast(error, 'Utf8') AS error,
@@ -35,14 +45,19 @@ snapshots AS (
   FROM report_kr_history
 ),
 
--- of the newest date's periods (a year, its quarter, a launch), the one with the most key
--- results
+snapshots AS (
+  SELECT * FROM history
+  WHERE (SELECT as_of FROM request) IS NULL OR as_of <= (SELECT as_of FROM request)
+),
+
+-- of the newest date's periods (a year, its quarter, a launch): one still running on that
+-- date (evaluated on it, not on an earlier end), then the one with the most key results
 newest_period AS (
   SELECT period
   FROM snapshots
   WHERE as_of = (SELECT max(as_of) FROM snapshots)
   GROUP BY period
-  ORDER BY count(*) DESC, period DESC
+  ORDER BY max(CASE WHEN evaluated_on = as_of THEN 1 ELSE 0 END) DESC, count(*) DESC, period DESC
   LIMIT 1
 ),
 

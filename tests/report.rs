@@ -80,7 +80,7 @@ async fn the_report_shows_the_snapshots_numbers_and_marks_stale_key_results() {
     for needle in ["<script", "<link", " src=", "url("] {
         assert!(!html.contains(needle), "the report refers to `{needle}`");
     }
-    assert_eq!(html.matches("<svg").count(), 16, "a chart per key result");
+    assert_eq!(html.matches("<svg").count(), 32, "two charts per key result");
 
     let mar8 = partition_rows(
         &out.path().join("kr_snapshots/as_of=2026-03-08"),
@@ -217,6 +217,147 @@ async fn the_report_shows_the_snapshots_numbers_and_marks_stale_key_results() {
     let stderr = String::from_utf8_lossy(&none.stderr);
     assert!(
         stderr.contains("no snapshots of period FY27-Q3") && stderr.contains("FY27-Q1"),
+        "{stderr}"
+    );
+}
+
+/// Runs `report` on `out` with `args`, and returns the HTML.
+fn report_html(out: &std::path::Path, args: &[&str]) -> String {
+    let html_path = out.join("report.html");
+    let done = Command::new(env!("CARGO_BIN_EXE_okrflow"))
+        .current_dir(repo())
+        .args(["report", "jobs/demo.toml", "--output", out.to_str().unwrap()])
+        .args(["--out", html_path.to_str().unwrap()])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        done.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    std::fs::read_to_string(&html_path).unwrap()
+}
+
+fn title(html: &str) -> &str {
+    let at = html.find("<title>").unwrap() + "<title>".len();
+    &html[at..at + html[at..].find("</title>").unwrap()]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_report_picks_the_running_period_says_a_closed_one_is_final_and_what_carries_a_parent()
+{
+    let out = tempfile::tempdir().unwrap();
+    let plan = demo_plan();
+    common::run(&plan, "2026-03-31", out.path()).await;
+    // 10 May: FY27-Q1 (February to April) is over, the year FY27 runs on.
+    common::run(&plan, "2026-05-10", out.path()).await;
+
+    // By default the report is of a period still running on the newest snapshot's date.
+    let current = report_html(out.path(), &[]);
+    assert_eq!(title(&current), "demo — FY27 progress");
+    let through = elements(&current, "days-through");
+    let days = through.values().next().unwrap();
+    assert_eq!(
+        (days["days-through"].as_str(), days["days-total"].as_str()),
+        ("99", "365"),
+        "1 February to 10 May"
+    );
+    assert!(!current.contains("is closed"));
+
+    // As of 31 March, the quarter was running: its report, C1's drivers named.
+    let march = report_html(out.path(), &["--as-of", "2026-03-31"]);
+    assert_eq!(title(&march), "demo — FY27-Q1 progress");
+    let days = elements(&march, "days-through");
+    assert_eq!(days.values().next().unwrap()["days-through"], "59");
+    assert!(!march.contains("2026-05-10"), "a later snapshot is left out");
+    let objectives = partition_rows(
+        &out.path().join("objective_snapshots/as_of=2026-03-31"),
+        "objective_id",
+        &[],
+    );
+    let krs = partition_rows(
+        &out.path().join("kr_snapshots/as_of=2026-03-31"),
+        "kr_id",
+        &[],
+    );
+    // By hand: what is under each objective of the quarter (its key results and the objectives
+    // aligned to them), and which of those is on the other side of on track.
+    let ahead = |s: &str| ["on_track", "done"].contains(&s);
+    let short = |s: &str| ["behind", "at_risk", "missed"].contains(&s);
+    let opening = &march[..march.find("<svg").unwrap()];
+    let drivers = elements(opening, "drivers");
+    let mut expected_drivers = Vec::new();
+    for (id, o) in objectives.iter().filter(|(_, o)| o["period"] == "FY27-Q1") {
+        let own: Vec<(&String, &String)> = krs
+            .iter()
+            .filter(|(_, k)| &k["objective_id"] == id)
+            .map(|(k, r)| (k, &r["status"]))
+            .collect();
+        let aligned: Vec<(&String, &String)> = objectives
+            .iter()
+            .filter(|(_, c)| {
+                own.iter()
+                    .any(|(kr, _)| c["aligns_to"].contains(&format!("{kr} ×")))
+            })
+            .map(|(c, r)| (c, &r["status"]))
+            .collect();
+        let side = |s: &str| (ahead(s), short(s));
+        let mine = side(&o["status"]);
+        let children: Vec<_> = own.iter().chain(&aligned).collect();
+        let against: Vec<_> = children
+            .iter()
+            .filter(|(_, s)| (ahead(s) || short(s)) && side(s) != mine)
+            .collect();
+        if against.len() * 2 > children.len() && (mine.0 || mine.1) {
+            expected_drivers.push(id.clone());
+            let at = opening.find(&format!("data-drivers=\"{id}\"")).unwrap();
+            let text = &opening[at..at + opening[at..].find("</div>").unwrap()];
+            assert!(
+                text.contains(&format!("{} of {}", against.len(), children.len())),
+                "{id}: {text}"
+            );
+            for (child, _) in &against {
+                assert!(text.contains(child.as_str()), "{id} names {child}: {text}");
+            }
+        }
+    }
+    // The demo's case: C1 is on track, carried by its done C1-KR2, while C1-KR1 and the three
+    // team objectives aligned to it are behind.
+    assert_eq!(objectives["C1"]["status"], "on_track");
+    assert!(expected_drivers.contains(&"C1".to_string()));
+    assert_eq!(drivers.keys().cloned().collect::<Vec<_>>(), expected_drivers);
+    let c1 = opening.find("data-drivers=\"C1\"").unwrap();
+    assert!(opening[c1..].starts_with("data-drivers=\"C1\">On track though"));
+    assert!(opening[c1..c1 + 400].contains("Carried by C1-KR2 done (100%)"));
+
+    // The quarter asked for after its end: closed, its final scores first.
+    let closed = report_html(out.path(), &["--period", "FY27-Q1"]);
+    let opening = &closed[..closed.find("<svg").unwrap()];
+    assert!(opening.contains("FY27-Q1 is closed: these are its final scores"));
+    assert!(opening.contains("<h2>Final scores</h2>"));
+    let may = partition_rows(
+        &out.path().join("kr_snapshots/as_of=2026-05-10"),
+        "kr_id",
+        &[],
+    );
+    let rows = elements(opening, "tree-kr");
+    assert_eq!(rows.len(), 16);
+    for (id, row) in &rows {
+        approx(&row["score"], &may[id]["score"], &format!("{id} final score"));
+    }
+
+    // Before the first snapshot there is nothing to report, and the error says so.
+    let none = Command::new(env!("CARGO_BIN_EXE_okrflow"))
+        .current_dir(repo())
+        .args(["report", "jobs/demo.toml", "--as-of", "2026-01-01"])
+        .args(["--output", out.path().to_str().unwrap(), "--out", "/dev/null"])
+        .output()
+        .unwrap();
+    assert_eq!(none.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&none.stderr);
+    assert!(
+        stderr.contains("on or before 2026-01-01") && stderr.contains("FY27-Q1"),
         "{stderr}"
     );
 }

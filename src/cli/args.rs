@@ -64,9 +64,10 @@ pub(crate) enum Command {
     /// status and scores follow the job file as it is now. Dates never run are skipped.
     Recompute(RecomputeArgs),
     /// Write the progress report of a period: one self-contained HTML file (open it in any
-    /// browser, offline) with each objective's status and progress against expected, and a
-    /// chart per key result of its value and progress over the period against the expected
-    /// line, stale and failed dates marked. Reads the snapshots written so far.
+    /// browser, offline). It opens on the answer — the period and how far through it is,
+    /// status counts, the objective tree, the key results that need attention and why — then
+    /// each key result's charts (progress against expected, and its value), stale and failed
+    /// dates marked, days without a snapshot left as gaps. Reads the snapshots written so far.
     Report(ReportArgs),
     /// Athena: print or run the statements that make the output tables queryable.
     Athena {
@@ -188,9 +189,13 @@ pub(crate) struct ReportArgs {
     /// The job file (TOML).
     pub(crate) job: PathBuf,
     /// The period, e.g. FY27-Q1, FY27 or a custom period (default: of the newest snapshot's
-    /// periods, the one with the most key results).
+    /// periods, one still running on its date, then the one with the most key results).
     #[arg(long)]
     pub(crate) period: Option<String>,
+    /// Report as of this date (YYYY-MM-DD): snapshots after it are left out, and the period
+    /// is chosen as on that day (default: the newest snapshot's date; never the clock).
+    #[arg(long, value_parser = parse_date)]
+    pub(crate) as_of: Option<NaiveDate>,
     /// The HTML file to write.
     #[arg(long, default_value = "report.html")]
     pub(crate) out: PathBuf,

@@ -13,6 +13,7 @@ pub(crate) async fn report(args: ReportArgs) -> anyhow::Result<Outcome> {
     let ReportArgs {
         job,
         period,
+        as_of,
         out,
         output,
     } = args;
@@ -21,7 +22,7 @@ pub(crate) async fn report(args: ReportArgs) -> anyhow::Result<Outcome> {
     if let Some(Location::Local(dir)) = &output {
         not_the_report_file(dir)?;
     }
-    let built = report::build(&plan, period.as_deref(), output.as_ref())
+    let built = report::build(&plan, period.as_deref(), as_of, output.as_ref())
         .await
         .context("cannot build the report")?;
     let html = report::render(&built)?;

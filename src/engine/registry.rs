@@ -52,6 +52,7 @@ pub const HISTORY_KEPT: Statement = statement!("kr_history_kept", View);
 pub const REPORT: &[Statement] = &[
     statement!("report_krs", View),
     statement!("report_objectives", View),
+    statement!("report_attention", View),
 ];
 
 /// The engine's own statements (a source kind declares its own: `SourceKind::STATEMENTS`;

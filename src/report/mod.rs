@@ -1,24 +1,26 @@
 //! The progress report: one self-contained HTML file for a period, read back from the
-//! written snapshots. Per objective its status and progress against expected; per key result
-//! a chart of its value and progress over the period against the expected line, with stale
-//! and failed dates marked. The SQL in `sql/report_*.sql` picks the rows; plotters draws
-//! the charts as inline SVG; minijinja fills `templates/report.html`.
+//! written snapshots. It opens on the answer (the period, status counts, the objective tree,
+//! what needs attention); then per objective its key results, each with a chart of progress
+//! against expected and one of its value. The SQL in `sql/report_*.sql` picks the rows and
+//! holds the rules; plotters draws the charts as inline SVG; minijinja fills
+//! `templates/report.html`.
 
+mod chart;
 mod overview;
+mod rows;
 
-use crate::engine::tables::{register, text};
+use crate::engine::tables::{Col, register, text};
 use crate::engine::{self, EngineError, registry};
 use crate::job::Plan;
 use crate::model::Location;
 use crate::sink::{SinkError, history};
 use crate::storage::{self, StorageError};
 use chrono::{NaiveDate, Utc};
-use datafusion::arrow::array::{Array, AsArray, RecordBatch};
-use datafusion::arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type};
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::datatypes::DataType;
 use overview::Overview;
-use plotters::prelude::*;
+use rows::{date, float, int, string};
 use serde::Serialize;
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The report template: self-contained (inline CSS and SVG, no script, no network).
@@ -73,6 +75,8 @@ pub(crate) struct Point {
     pub value: Option<f64>,
     pub progress: Option<f64>,
     pub expected: Option<f64>,
+    /// The score so far; a closed period's final score.
+    pub score: Option<f64>,
     pub status: Option<String>,
     pub stale: bool,
     pub error: Option<String>,
@@ -100,8 +104,9 @@ pub(crate) struct KeyResultView {
     pub adds_to: Option<String>,
     pub latest: Point,
     pub points: Vec<Point>,
-    /// An `<svg>` element.
-    pub chart: String,
+    /// Two `<svg>` elements: progress against expected, and the value.
+    pub progress_chart: String,
+    pub value_chart: String,
 }
 
 /// An objective as its newest snapshot says, with its key results.
@@ -120,6 +125,19 @@ pub(crate) struct ObjectiveView {
     pub krs_no_data: i64,
     pub krs_stale: i64,
     pub krs_failed: i64,
+    /// The owners' worst health among its key results, and how many gave each.
+    pub health: Option<String>,
+    pub health_at_risk: i64,
+    pub health_needs_attention: i64,
+    pub health_on_track: i64,
+    /// When its status is on the other side of most of what is under it: how many of how
+    /// many are, which (`C1-KR1 behind, O1 behind`), and its own key results that carry it.
+    pub against_count: Option<i64>,
+    pub children: i64,
+    pub against: Option<String>,
+    pub driven_by: Option<String>,
+    /// Its depth in the report's tree: 0, or one more than the objective it aligns to.
+    pub depth: usize,
     /// The key results it aligns to, with their objective's period and the contribution
     /// (`C-KR3 · Teams deliver (C, FY27) ×1`): an annual parent shows in a quarter's report.
     pub aligns_to: Vec<String>,
@@ -132,6 +150,7 @@ pub(crate) struct Report {
     pub job: String,
     pub period: String,
     pub first_date: NaiveDate,
+    /// The newest snapshot's date: the report's day, not the day it is generated.
     pub last_date: NaiveDate,
     pub output: String,
     pub generated_at: String,
@@ -143,11 +162,13 @@ pub(crate) struct Report {
     pub objectives: Vec<ObjectiveView>,
 }
 
-/// Reads the snapshots of `period` (default: the newest snapshot's) from the job's output,
-/// or `output` when given.
+/// Reads the snapshots of `period` up to `as_of` from the job's output, or `output` when
+/// given. Without a period, of the newest snapshot's periods one still running, then the one
+/// with the most key results (see `sql/report_krs.sql`); without `as_of`, the newest snapshot.
 pub(crate) async fn build(
     plan: &Plan,
     period: Option<&str>,
+    as_of: Option<NaiveDate>,
     output: Option<&Location>,
 ) -> Result<Report, ReportError> {
     let output = output.cloned().unwrap_or_else(|| plan.output.clone());
@@ -193,20 +214,29 @@ pub(crate) async fn build(
             ("krs_no_data", DataType::Int64),
             ("objective_title", DataType::Utf8),
             ("title", DataType::Utf8),
+            ("aligns_to", DataType::Utf8),
+            ("health", DataType::Utf8),
+            ("health_at_risk", DataType::Int64),
+            ("health_needs_attention", DataType::Int64),
+            ("health_on_track", DataType::Int64),
         ],
     )
     .await?;
     register(
         &ctx,
         "report_request",
-        vec![("period", text([period.map(String::from)]))],
+        vec![
+            ("period", text([period.map(String::from)])),
+            ("as_of", Col::Date(vec![as_of.map(engine::date32)])),
+        ],
     )?;
     for s in registry::REPORT {
         engine::register_view(&ctx, s).await?;
     }
     let krs = engine::query(&ctx, "SELECT * FROM report_krs").await?;
     let objectives = engine::query(&ctx, "SELECT * FROM report_objectives").await?;
-    let points = kr_points(&krs);
+    let attention = engine::query(&ctx, "SELECT * FROM report_attention").await?;
+    let points = rows::kr_points(&krs);
     let Some(period) = krs
         .iter()
         .find(|b| b.num_rows() > 0)
@@ -217,8 +247,12 @@ pub(crate) async fn build(
             "SELECT DISTINCT arrow_cast(period, 'Utf8') FROM report_kr_history ORDER BY 1",
         )
         .await?;
+        let mut wanted = period.unwrap_or("any period").to_string();
+        if let Some(day) = as_of {
+            wanted = format!("{wanted} on or before {day}");
+        }
         return Err(ReportError::UnknownPeriod {
-            period: period.unwrap_or_default().to_string(),
+            period: wanted,
             output: output.to_string(),
             known: known
                 .iter()
@@ -254,35 +288,15 @@ pub(crate) async fn build(
                 .iter()
                 .filter(|(_, (info, _))| info.objective_id == id)
             {
-                let latest = pts.last().cloned().expect("a key result has a row");
-                let defined = plan.key_result(kr_id);
-                let rolls_up = defined.and_then(|k| k.rollup).map(|r| {
-                    let children: Vec<&str> = plan
-                        .key_results
-                        .iter()
-                        .filter(|c| c.aligns_to.as_deref() == Some(kr_id.as_str()))
-                        .map(|c| c.id.as_str())
-                        .collect();
-                    format!("{} of {}", r.as_str(), children.join(", "))
-                });
-                let adds_to = defined
-                    .and_then(|k| k.aligns_to.as_deref())
-                    .and_then(|p| plan.key_result(p))
-                    .map(|p| format!("{} · {} ({})", p.id, p.title, p.period.label));
-                key_results.push(KeyResultView {
-                    rolls_up,
-                    adds_to,
-                    id: kr_id.clone(),
-                    title: info.title.clone(),
-                    owner: info.owner.clone(),
-                    measure_kind: info.measure_kind.clone(),
-                    start: info.start,
-                    target: info.target,
-                    chart: chart(kr_id, pts, start, end, info.start, info.target)?,
-                    latest,
-                    points: pts.clone(),
-                });
+                key_results.push(key_result(plan, kr_id, info, pts, start, end)?);
             }
+            let position = |k: &KeyResultView| {
+                plan.key_results
+                    .iter()
+                    .position(|d| d.id == k.id)
+                    .unwrap_or(usize::MAX)
+            };
+            key_results.sort_by(|a, b| (position(a), &a.id).cmp(&(position(b), &b.id)));
             let aligns_to = plan
                 .objectives
                 .iter()
@@ -301,6 +315,10 @@ pub(crate) async fn build(
                         .collect()
                 })
                 .unwrap_or_default();
+            let against_count = b
+                .column_by_name("against_count")
+                .filter(|c| c.is_valid(i))
+                .map(|_| int(b, "against_count", i));
             views.push(ObjectiveView {
                 aligns_to,
                 id,
@@ -316,11 +334,20 @@ pub(crate) async fn build(
                 krs_no_data: int(b, "krs_no_data", i),
                 krs_stale: int(b, "krs_stale", i),
                 krs_failed: int(b, "krs_failed", i),
+                health: string(b, "health", i),
+                health_at_risk: int(b, "health_at_risk", i),
+                health_needs_attention: int(b, "health_needs_attention", i),
+                health_on_track: int(b, "health_on_track", i),
+                against_count,
+                children: int(b, "children", i),
+                against: string(b, "against", i),
+                driven_by: string(b, "driven_by", i),
+                depth: 0,
                 key_results,
             });
         }
     }
-    // The job's order where it knows the objective; the others after, by id.
+    // The job's order where it knows the objective; the others after, by id; then as a tree.
     let position = |id: &str| {
         plan.objectives
             .iter()
@@ -328,9 +355,16 @@ pub(crate) async fn build(
             .unwrap_or(usize::MAX)
     };
     views.sort_by(|a, b| (position(&a.id), &a.id).cmp(&(position(&b.id), &b.id)));
+    let views = overview::tree(views, |id| {
+        plan.objectives
+            .iter()
+            .find(|o| o.id == id)
+            .and_then(|o| o.aligns_to.first())
+            .map(|(kr, _)| kr.clone())
+    });
     Ok(Report {
         job: plan.job_name.clone(),
-        overview: overview::overview(&views, start, end, last_date),
+        overview: overview::overview(&views, rows::attention(&attention), start, end, last_date),
         period,
         first_date,
         last_date,
@@ -338,6 +372,47 @@ pub(crate) async fn build(
         generated_at: Utc::now().format("%Y-%m-%d %H:%M UTC").to_string(),
         closed,
         objectives: views,
+    })
+}
+
+/// A key result's view: its rows, what the job says it rolls up or adds to, its charts.
+fn key_result(
+    plan: &Plan,
+    kr_id: &str,
+    info: &rows::KrInfo,
+    points: &[Point],
+    start: NaiveDate,
+    end: NaiveDate,
+) -> Result<KeyResultView, ReportError> {
+    let latest = points.last().cloned().expect("a key result has a row");
+    let defined = plan.key_result(kr_id);
+    let rolls_up = defined.and_then(|k| k.rollup).map(|r| {
+        let children: Vec<&str> = plan
+            .key_results
+            .iter()
+            .filter(|c| c.aligns_to.as_deref() == Some(kr_id))
+            .map(|c| c.id.as_str())
+            .collect();
+        format!("{} of {}", r.as_str(), children.join(", "))
+    });
+    let adds_to = defined
+        .and_then(|k| k.aligns_to.as_deref())
+        .and_then(|p| plan.key_result(p))
+        .map(|p| format!("{} · {} ({})", p.id, p.title, p.period.label));
+    let days = chart::Days::new(points, start, end);
+    Ok(KeyResultView {
+        rolls_up,
+        adds_to,
+        id: kr_id.to_string(),
+        title: info.title.clone(),
+        owner: info.owner.clone(),
+        measure_kind: info.measure_kind.clone(),
+        start: info.start,
+        target: info.target,
+        progress_chart: chart::progress(kr_id, &days)?,
+        value_chart: chart::value(kr_id, &days, (info.start, info.target), info.axis)?,
+        latest,
+        points: points.to_vec(),
     })
 }
 
@@ -357,243 +432,6 @@ pub(crate) fn render(report: &Report) -> Result<String, ReportError> {
     });
     env.add_template("report.html", TEMPLATE)?;
     Ok(env.get_template("report.html")?.render(report)?)
-}
-
-/// What a key result's rows say about it besides its points.
-struct KrInfo {
-    objective_id: String,
-    title: String,
-    owner: Option<String>,
-    measure_kind: Option<String>,
-    start: Option<f64>,
-    target: Option<f64>,
-}
-
-/// Each key result's rows from `report_krs`, oldest first (a view's order does not survive
-/// parallel execution, so they are sorted here).
-fn kr_points(batches: &[RecordBatch]) -> BTreeMap<String, (KrInfo, Vec<Point>)> {
-    let mut out: BTreeMap<String, (KrInfo, Vec<Point>)> = BTreeMap::new();
-    for b in batches {
-        for i in 0..b.num_rows() {
-            let id = string(b, "kr_id", i).unwrap_or_default();
-            let entry = out.entry(id).or_insert_with(|| {
-                (
-                    KrInfo {
-                        objective_id: String::new(),
-                        title: String::new(),
-                        owner: None,
-                        measure_kind: None,
-                        start: None,
-                        target: None,
-                    },
-                    Vec::new(),
-                )
-            });
-            // The newest row names the key result as it is now.
-            entry.0 = KrInfo {
-                objective_id: string(b, "objective_id", i).unwrap_or_default(),
-                title: string(b, "kr_title", i).unwrap_or_default(),
-                owner: string(b, "owner", i),
-                measure_kind: string(b, "measure_kind", i),
-                start: float(b, "start_value", i),
-                target: float(b, "target_value", i),
-            };
-            let as_of = date(b, "as_of", i).unwrap_or_default();
-            entry.1.push(Point {
-                date: as_of,
-                evaluated_on: date(b, "evaluated_on", i).unwrap_or(as_of),
-                charted: flag(b, "charted", i),
-                value: float(b, "value", i),
-                progress: float(b, "progress", i),
-                expected: float(b, "expected_progress", i),
-                status: string(b, "status", i),
-                stale: flag(b, "stale", i),
-                error: string(b, "error", i),
-                note: string(b, "note", i),
-                health: string(b, "health", i),
-                health_note: string(b, "health_note", i),
-                health_on: date(b, "health_on", i),
-                health_overdue: flag(b, "health_overdue", i),
-            });
-        }
-    }
-    for (_, points) in out.values_mut() {
-        points.sort_by_key(|p| p.date);
-    }
-    out
-}
-
-fn string(b: &RecordBatch, column: &str, i: usize) -> Option<String> {
-    let c = b.column_by_name(column)?.as_string_opt::<i32>()?;
-    c.is_valid(i).then(|| c.value(i).to_string())
-}
-
-fn flag(b: &RecordBatch, column: &str, i: usize) -> bool {
-    b.column_by_name(column)
-        .and_then(|c| c.as_boolean_opt())
-        .is_some_and(|c| c.is_valid(i) && c.value(i))
-}
-
-fn float(b: &RecordBatch, column: &str, i: usize) -> Option<f64> {
-    let c = b
-        .column_by_name(column)?
-        .as_primitive_opt::<Float64Type>()?;
-    c.is_valid(i).then(|| c.value(i))
-}
-
-fn int(b: &RecordBatch, column: &str, i: usize) -> i64 {
-    b.column_by_name(column)
-        .and_then(|c| c.as_primitive_opt::<Int64Type>())
-        .filter(|c| c.is_valid(i))
-        .map_or(0, |c| c.value(i))
-}
-
-fn date(b: &RecordBatch, column: &str, i: usize) -> Option<NaiveDate> {
-    let c = b.column_by_name(column)?.as_primitive_opt::<Date32Type>()?;
-    c.is_valid(i).then(|| engine::from_date32(c.value(i)))
-}
-
-/// A key result's chart: progress (left axis, percent) and value (right axis) by day over
-/// the period, the expected line dashed, stale dates ringed in orange and failed dates
-/// crossed in red.
-fn chart(
-    kr: &str,
-    points: &[Point],
-    start: NaiveDate,
-    end: NaiveDate,
-    start_value: Option<f64>,
-    target_value: Option<f64>,
-) -> Result<String, ReportError> {
-    let err = |e: &dyn std::fmt::Display| ReportError::Chart {
-        kr: kr.to_string(),
-        message: e.to_string(),
-    };
-    let days = (end - start).num_days().max(1);
-    let day = |d: NaiveDate| (d - start).num_days();
-    let points: Vec<Point> = points
-        .iter()
-        .filter(|p| p.charted)
-        .map(|p| Point {
-            date: p.evaluated_on,
-            ..p.clone()
-        })
-        .collect();
-    let pct: Vec<f64> = points
-        .iter()
-        .flat_map(|p| [p.progress, p.expected])
-        .flatten()
-        .map(|v| v * 100.0)
-        .collect();
-    let top = pct.iter().copied().fold(100.0_f64, f64::max) + 5.0;
-    let bottom = pct.iter().copied().fold(0.0_f64, f64::min) - 5.0;
-    let values: Vec<f64> = points
-        .iter()
-        .filter_map(|p| p.value)
-        .chain(start_value)
-        .chain(target_value)
-        .collect();
-    let (vmin, vmax) = values
-        .iter()
-        .fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
-    let (vmin, vmax) = if values.is_empty() {
-        (0.0, 1.0)
-    } else if vmax - vmin < 1e-9 {
-        (vmin - 1.0, vmax + 1.0)
-    } else {
-        let pad = (vmax - vmin) * 0.05;
-        (vmin - pad, vmax + pad)
-    };
-
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (640, 220)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| err(&e))?;
-        let mut c = ChartBuilder::on(&root)
-            .margin(8)
-            .x_label_area_size(24)
-            .y_label_area_size(44)
-            .right_y_label_area_size(52)
-            .build_cartesian_2d(0i64..days, bottom..top)
-            .map_err(|e| err(&e))?
-            .set_secondary_coord(0i64..days, vmin..vmax);
-        c.configure_mesh()
-            .x_labels(7)
-            .x_label_formatter(&|d| {
-                (start + chrono::Days::new(*d as u64))
-                    .format("%d %b")
-                    .to_string()
-            })
-            .y_labels(6)
-            .y_label_formatter(&|v| format!("{v:.0}%"))
-            .light_line_style(WHITE)
-            .draw()
-            .map_err(|e| err(&e))?;
-        c.configure_secondary_axes()
-            .y_labels(6)
-            .y_label_formatter(&|v| {
-                format!("{v:.4}")
-                    .trim_end_matches('0')
-                    .trim_end_matches('.')
-                    .to_string()
-            })
-            .draw()
-            .map_err(|e| err(&e))?;
-        let grey = RGBColor(120, 120, 120);
-        let blue = RGBColor(31, 95, 191);
-        let green = RGBColor(46, 139, 87);
-        let orange = RGBColor(230, 126, 34);
-        let expected: Vec<(i64, f64)> = points
-            .iter()
-            .filter_map(|p| Some((day(p.date), p.expected? * 100.0)))
-            .collect();
-        c.draw_series(DashedLineSeries::new(expected, 6, 4, grey.stroke_width(2)))
-            .map_err(|e| err(&e))?
-            .label("expected progress")
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], grey.stroke_width(2)));
-        let progress: Vec<(i64, f64)> = points
-            .iter()
-            .filter_map(|p| Some((day(p.date), p.progress? * 100.0)))
-            .collect();
-        c.draw_series(LineSeries::new(progress.clone(), blue.stroke_width(2)))
-            .map_err(|e| err(&e))?
-            .label("progress")
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], blue.stroke_width(2)));
-        if progress.len() == 1 {
-            c.draw_series(progress.iter().map(|p| Circle::new(*p, 3, blue.filled())))
-                .map_err(|e| err(&e))?;
-        }
-        let value: Vec<(i64, f64)> = points
-            .iter()
-            .filter_map(|p| Some((day(p.date), p.value?)))
-            .collect();
-        c.draw_secondary_series(LineSeries::new(value, green.stroke_width(1)))
-            .map_err(|e| err(&e))?
-            .label("value (right axis)")
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], green.stroke_width(1)));
-        c.draw_series(points.iter().filter(|p| p.stale).filter_map(|p| {
-            Some(Circle::new(
-                (day(p.date), p.progress? * 100.0),
-                5,
-                orange.stroke_width(2),
-            ))
-        }))
-        .map_err(|e| err(&e))?;
-        c.draw_series(
-            points
-                .iter()
-                .filter(|p| p.error.is_some() && !p.stale)
-                .map(|p| Cross::new((day(p.date), bottom.max(0.0)), 5, RED.stroke_width(2))),
-        )
-        .map_err(|e| err(&e))?;
-        c.configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.85))
-            .border_style(grey)
-            .draw()
-            .map_err(|e| err(&e))?;
-        root.present().map_err(|e| err(&e))?;
-    }
-    Ok(svg)
 }
 
 /// Writes a rendered report to `out`: aside in its folder, then renamed, so a reader never

@@ -2,7 +2,7 @@
 //! each status, and every key result that needs attention with why and whose it is — what a
 //! manager reads before any chart.
 
-use super::{KeyResultView, ObjectiveView};
+use super::ObjectiveView;
 use chrono::NaiveDate;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -22,16 +22,15 @@ pub(crate) struct Overview {
     pub attention: Vec<Attention>,
 }
 
-/// A key result that needs attention.
+/// A key result that needs attention: a row of `report_attention`.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Attention {
     pub id: String,
     pub title: String,
     pub owner: Option<String>,
     pub objective_id: String,
-    /// What is wrong: `at risk`, `behind`, `failed`, `stale`, `health overdue`, `no data`
-    /// (a closed period's `missed` is its final score, shown in the counts, not here).
-    pub reasons: Vec<String>,
+    /// What is wrong: `at risk`, `behind`, `no data`, `failed`, `stale`, `health overdue`.
+    pub reasons: String,
     /// Why, in the words of the source or the owner: the error, the note, the health note.
     pub why: Option<String>,
 }
@@ -41,30 +40,32 @@ const ORDER: [&str; 8] = [
     "at_risk", "missed", "behind", "no_data", "on_track", "done", "stale", "failed",
 ];
 
-/// The overview of `objectives` for a period from `start` to `end`, seen on `last_date`.
+/// The overview of `objectives` for a period from `start` to `end`, seen on `last_date`;
+/// `attention` in the objectives' order.
 pub(crate) fn overview(
     objectives: &[ObjectiveView],
+    mut attention: Vec<Attention>,
     start: NaiveDate,
     end: NaiveDate,
     last_date: NaiveDate,
 ) -> Overview {
     let days_total = (end - start).num_days() + 1;
     let days_through = ((last_date - start).num_days() + 1).clamp(0, days_total);
-    let krs: Vec<(&ObjectiveView, &KeyResultView)> = objectives
-        .iter()
-        .flat_map(|o| o.key_results.iter().map(move |k| (o, k)))
-        .collect();
+    let position = |id: &str| objectives.iter().position(|o| o.id == id);
+    attention.sort_by_key(|a| (position(&a.objective_id), a.id.clone()));
     Overview {
         period_start: start,
         period_end: end,
         days_through,
         days_total,
         objective_counts: counts(objectives.iter().map(|o| o.status.as_deref())),
-        kr_counts: counts(krs.iter().map(|(_, k)| k.latest.status.as_deref())),
-        attention: krs
-            .into_iter()
-            .filter_map(|(o, k)| attention(o, k))
-            .collect(),
+        kr_counts: counts(
+            objectives
+                .iter()
+                .flat_map(|o| &o.key_results)
+                .map(|k| k.latest.status.as_deref()),
+        ),
+        attention,
     }
 }
 
@@ -79,37 +80,51 @@ fn counts<'a>(statuses: impl Iterator<Item = Option<&'a str>>) -> Vec<(String, u
     out
 }
 
-fn attention(o: &ObjectiveView, k: &KeyResultView) -> Option<Attention> {
-    let p = &k.latest;
-    let mut reasons = Vec::new();
-    match p.status.as_deref() {
-        Some("at_risk") => reasons.push("at risk"),
-        Some("behind") => reasons.push("behind"),
-        Some("no_data") => reasons.push("no data"),
-        _ => {}
+/// `objectives` as a tree: each followed by the objectives aligned to its key results (their
+/// `depth` one more), the others in their given order. An objective aligned to several key
+/// results is placed under the first one in the report.
+pub(crate) fn tree(objectives: Vec<ObjectiveView>, parent_of: impl Fn(&str) -> Option<String>) -> Vec<ObjectiveView> {
+    let kr_owner = |kr: &str| {
+        objectives
+            .iter()
+            .find(|o| o.key_results.iter().any(|k| k.id == kr))
+            .map(|o| o.id.clone())
+    };
+    let parents: Vec<Option<String>> = objectives
+        .iter()
+        .map(|o| parent_of(&o.id).and_then(|kr| kr_owner(&kr)).filter(|p| *p != o.id))
+        .collect();
+    let mut out = Vec::with_capacity(objectives.len());
+    let mut placed = vec![false; objectives.len()];
+    fn place(
+        i: usize,
+        depth: usize,
+        objectives: &[ObjectiveView],
+        parents: &[Option<String>],
+        placed: &mut [bool],
+        out: &mut Vec<ObjectiveView>,
+    ) {
+        if placed[i] {
+            return;
+        }
+        placed[i] = true;
+        let mut o = objectives[i].clone();
+        o.depth = depth;
+        out.push(o);
+        for (j, p) in parents.iter().enumerate() {
+            if p.as_deref() == Some(objectives[i].id.as_str()) {
+                place(j, depth + 1, objectives, parents, placed, out);
+            }
+        }
     }
-    if p.stale {
-        reasons.push("stale");
-    } else if p.error.is_some() {
-        reasons.push("failed");
+    for i in 0..objectives.len() {
+        if parents[i].is_none() {
+            place(i, 0, &objectives, &parents, &mut placed, &mut out);
+        }
     }
-    if p.health_overdue {
-        reasons.push("health overdue");
+    // a circle of parents (not possible in a valid job) still shows every objective
+    for i in 0..objectives.len() {
+        place(i, 0, &objectives, &parents, &mut placed, &mut out);
     }
-    if reasons.is_empty() {
-        return None;
-    }
-    let health = p.health_note.as_ref().map(|n| format!("owner: {n}"));
-    let why = [p.error.clone(), p.note.clone(), health]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>();
-    Some(Attention {
-        id: k.id.clone(),
-        title: k.title.clone(),
-        owner: k.owner.clone(),
-        objective_id: o.id.clone(),
-        reasons: reasons.into_iter().map(String::from).collect(),
-        why: (!why.is_empty()).then(|| why.join(" · ")),
-    })
+    out
 }

@@ -1,0 +1,35 @@
+-- report_attention: the key results of the reported period that need a reader's attention as
+-- of their newest snapshot, for the report's opening list: at risk or behind, with no data,
+-- failed (stale when the last good value is kept), or with the owner's health check-in
+-- overdue. A closed period's `missed` is its final score, shown there, not listed here.
+-- `reasons` says what is wrong; `why` is the source's error, the note and the owner's
+-- health note, in that order.
+WITH latest AS (
+  SELECT * FROM report_krs WHERE is_latest
+),
+
+flagged AS (
+  SELECT
+    objective_id,
+    kr_id,
+    kr_title,
+    owner,
+    concat_ws(', ',
+      CASE status
+        WHEN 'at_risk' THEN 'at risk'
+        WHEN 'behind' THEN 'behind'
+        WHEN 'no_data' THEN 'no data'
+      END,
+      CASE WHEN stale THEN 'stale' WHEN error IS NOT NULL THEN 'failed' END,
+      CASE WHEN health_overdue THEN 'health overdue' END
+    ) AS reasons,
+    nullif(concat_ws(' · ', error, note, 'owner: ' || health_note), '') AS why
+  FROM latest
+),
+
+final AS (
+  SELECT * FROM flagged WHERE reasons <> ''
+)
+
+SELECT * FROM final
+ORDER BY objective_id, kr_id
