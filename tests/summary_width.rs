@@ -1,29 +1,42 @@
-//! The summary `okrflow run` prints fits a width: with `COLUMNS` set (as on a terminal) every
-//! line is at most that wide and the tree keeps its indentation; in a pipe it is as wide as
-//! its content, as programs and the other tests read it.
+//! The summary `okrflow run` prints fits a width: on a terminal (a pseudo-terminal made by
+//! util-linux's `script`) with `COLUMNS` set every line is at most that wide and the tree
+//! keeps its indentation; in a pipe it is as wide as its content, as programs and the other
+//! tests read it, even with `COLUMNS` exported.
 
 mod common;
 
 use common::repo;
 
-/// The summary table's lines of a demo run on 2026-04-15, `COLUMNS` set to `columns` or unset.
-fn summary(columns: Option<&str>) -> Vec<String> {
+/// The summary table's lines of a demo run on 2026-04-15, `COLUMNS` set to `columns` or
+/// unset, its stdout a terminal or a pipe.
+fn summary(columns: Option<&str>, terminal: bool) -> Vec<String> {
     let out = tempfile::tempdir().unwrap();
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_okrflow"));
-    cmd.current_dir(repo()).args([
+    let args = [
+        env!("CARGO_BIN_EXE_okrflow"),
         "run",
         "jobs/demo.toml",
         "--as-of",
         "2026-04-15",
         "--output",
         out.path().to_str().unwrap(),
-    ]);
+    ];
+    let mut cmd = if terminal {
+        // `script` runs the command on a new pseudo-terminal and copies what it prints
+        let mut c = std::process::Command::new("script");
+        c.args(["--quiet", "--return", "--command", &args.join(" "), "/dev/null"]);
+        c
+    } else {
+        let mut c = std::process::Command::new(args[0]);
+        c.args(&args[1..]);
+        c
+    };
+    cmd.current_dir(repo()).env("NO_COLOR", "1").env("RUST_LOG", "warn");
     match columns {
         Some(c) => cmd.env("COLUMNS", c),
         None => cmd.env_remove("COLUMNS"),
     };
     let run = cmd.output().unwrap();
-    let text = String::from_utf8_lossy(&run.stdout).to_string();
+    let text = String::from_utf8_lossy(&run.stdout).replace('\r', "");
     assert!(run.status.success(), "{text}");
     text.lines()
         .filter(|l| l.starts_with(['┌', '│', '╞', '└']))
@@ -42,8 +55,10 @@ fn ids(table: &[String]) -> Vec<String> {
 }
 
 #[test]
-fn with_columns_set_the_summary_fits_and_keeps_the_tree() {
-    let piped = summary(None);
+fn on_a_terminal_the_summary_fits_and_keeps_the_tree() {
+    let piped = summary(None, false);
+    // a pipe ignores an exported COLUMNS
+    assert_eq!(summary(Some("80"), false), piped);
     // a pipe: as wide as the content, one line a row
     let wide = piped[0].chars().count();
     assert!(wide > 150, "{piped:#?}");
@@ -57,7 +72,7 @@ fn with_columns_set_the_summary_fits_and_keeps_the_tree() {
     assert!(tree.contains(&"    ↳ O7-KR1".to_string()), "{tree:#?}");
     for columns in ["80", "100"] {
         let width: usize = columns.parse().unwrap();
-        let table = summary(Some(columns));
+        let table = summary(Some(columns), true);
         for l in &table {
             assert!(l.chars().count() <= width, "{columns}: {l}\n{table:#?}");
         }

@@ -25,10 +25,14 @@ const OWNER_MAX: usize = 12;
 /// The columns left out, in this order, while the title and the note have too little room.
 const LEAVE_OUT: [usize; 5] = [SCORE, EXPECTED, HEALTH, OWNER, VALUE];
 
-/// The width the summary fits: `COLUMNS` when it is set to a number (even in a pipe), else
-/// the terminal's width when stdout is a terminal, else `None` — as wide as the content, the
-/// output programs and tests read.
+/// The width the summary fits when stdout is a terminal: `COLUMNS` when it is set to a number,
+/// else the terminal's width. In a pipe or a file `None`, whatever `COLUMNS` says (a shell
+/// may export it): as wide as the content, the output programs and tests read.
 pub(crate) fn target_width() -> Option<u16> {
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
     std::env::var("COLUMNS")
         .ok()
         .and_then(|c| c.trim().parse::<u16>().ok())
