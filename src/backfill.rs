@@ -9,7 +9,7 @@ use crate::job::{KeyResult, Plan};
 use crate::model::Location;
 use crate::pipeline::{self, PipelineError, RunReport};
 use crate::sink::history::{self, Committed};
-use crate::sink::lock::{LOCK_TTL, RunLock};
+use crate::sink::lock::{LeaseTerms, RunLock};
 use crate::sink::{SinkError, TABLES};
 use crate::sources::http::Archive;
 use crate::sources::{ApiOptions, KrValue, Measured, SourceError, is_past, today};
@@ -249,7 +249,7 @@ pub async fn run(
         .unwrap_or_else(|| plan.output.clone());
     let opened = storage::open(&output, true).await?;
     let run_id = pipeline::new_run_id(options.to);
-    let lock = RunLock::acquire(&opened, &plan.job_name, &run_id, LOCK_TTL).await?;
+    let lock = RunLock::acquire(&opened, &plan.job_name, &run_id, LeaseTerms::default()).await?;
     let result = run_locked(plan, options, &output, &opened, &lock, on_date).await;
     lock.release().await;
     result
@@ -305,13 +305,12 @@ async fn run_locked(
                         computed_at: Utc::now(),
                         definition_hash: pipeline::definition_hash(plan),
                     };
-                    let report = pipeline::write(plan, run, &values?, output.clone(), opened)
+                    let report = pipeline::write(plan, run, &values?, output.clone(), opened, lock)
                         .await
                         .map_err(|source| BackfillError::Date {
                             date: d.date,
                             source,
                         })?;
-                    lock.renew(LOCK_TTL).await?;
                     Some(report)
                 }
             };

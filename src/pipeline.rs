@@ -6,7 +6,7 @@ use crate::engine::{self, EngineError, registry};
 use crate::job::{KeyResult, Plan};
 use crate::model::Location;
 use crate::sink::commit::{Commit, TableOutput};
-use crate::sink::lock::{LOCK_TTL, RunLock};
+use crate::sink::lock::{LeaseTerms, RunLock};
 use crate::sink::{self, SinkError};
 use crate::sources::http::{Archive, replay_root};
 use crate::sources::registry as kinds;
@@ -247,8 +247,8 @@ pub async fn run(plan: &Plan, options: &RunOptions) -> Result<RunReport, Pipelin
     tracing::info!(job = %plan.job_name, %run_id, as_of = %options.as_of, output = %output, "run started");
 
     let opened = storage::open(&output, true).await?;
-    let lock = RunLock::acquire(&opened, &plan.job_name, &run_id, LOCK_TTL).await?;
-    let result = run_locked(plan, options, run_id, started_at, output, &opened).await;
+    let lock = RunLock::acquire(&opened, &plan.job_name, &run_id, LeaseTerms::default()).await?;
+    let result = run_locked(plan, options, run_id, started_at, output, &opened, &lock).await;
     lock.release().await;
     result
 }
@@ -261,6 +261,7 @@ async fn run_locked(
     started_at: chrono::DateTime<Utc>,
     output: Location,
     opened: &Opened,
+    lock: &RunLock,
 ) -> Result<RunReport, PipelineError> {
     let api = ApiOptions {
         replay: options
@@ -280,7 +281,7 @@ async fn run_locked(
         computed_at: Utc::now(),
         definition_hash: definition_hash(plan),
     };
-    write(plan, run, &extracted, output, opened).await
+    write(plan, run, &extracted, output, opened, lock).await
 }
 
 /// SHA-256 of the job file's text, recorded with every snapshot.
@@ -297,13 +298,15 @@ pub fn new_run_id(as_of: NaiveDate) -> String {
     )
 }
 
-/// Scores extracted values and commits the run date's partitions (the lock is held).
+/// Scores extracted values and commits the run date's partitions, once `lock` is confirmed
+/// still held: a run that lost its lease writes nothing.
 pub async fn write(
     plan: &Plan,
     run: RunInfo,
     extracted: &Extracted,
     output: Location,
     opened: &Opened,
+    lock: &RunLock,
 ) -> Result<RunReport, PipelineError> {
     let outputs = score(plan, &run, extracted, Some(opened)).await?;
     // Failed today: an extraction error, or a bad check-in row (scoring adds those).
@@ -344,6 +347,7 @@ pub async fn write(
         };
         commit.stage(&t)?;
     }
+    lock.confirm().await?;
     let partitions = commit.commit().await?;
     tracing::info!(%run_id, as_of = %run.as_of, partitions = partitions.len(), failed = failed.len(), "run committed");
     Ok(RunReport {

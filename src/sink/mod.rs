@@ -50,7 +50,7 @@ pub enum SinkError {
     #[error("run lock {}: {message}", path.display())]
     Lock { path: PathBuf, message: String },
     #[error(
-        "the output is being written by run {} of job {} (pid {} on {}) since {}; its lock {} expires at {}. If that run died, wait for the expiry or delete the lock",
+        "the output is being written by run {} of job {} (pid {} on {}) since {}; its lock {} is renewed while it runs and expires at {} otherwise. If that run died, its lease runs out by then",
         holder.run_id, holder.job, holder.pid, holder.host, holder.started_at, path.display(), holder.expires_at
     )]
     Locked {

@@ -2,6 +2,11 @@
 //! SigV4 request signatures against two access keys (the customer's and Tallyfy's), keeps
 //! objects as files under a temporary folder, and can fail uploads whose key matches a
 //! pattern, as an upload that breaks half-way through a run.
+//!
+//! s3s-fs checks `If-Match` and `If-None-Match` and then writes with nothing serialising the
+//! check and the write, so two racing conditional writes can both win; S3 lets exactly one
+//! win. This server therefore serialises conditional writes (PUTs with either header) per key
+//! in front of s3s, as S3 does.
 #![allow(dead_code)]
 
 use axum::http;
@@ -46,12 +51,15 @@ impl FakeS3 {
         let fail_puts: Arc<Mutex<Vec<String>>> = Arc::default();
         let requests: Arc<Mutex<Vec<String>>> = Arc::default();
         let (fails, log) = (fail_puts.clone(), requests.clone());
+        let conditional: Arc<Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>> =
+            Arc::default();
         tokio::spawn(async move {
             loop {
                 let Ok((socket, _)) = listener.accept().await else {
                     continue;
                 };
                 let (service, fails, log) = (service.clone(), fails.clone(), log.clone());
+                let conditional = conditional.clone();
                 tokio::spawn(async move {
                     let handler = hyper::service::service_fn(
                         move |req: hyper::Request<hyper::body::Incoming>| {
@@ -74,7 +82,22 @@ impl FakeS3 {
                                     .iter()
                                     .any(|f| path.contains(f.as_str()));
                             let service = service.clone();
+                            let guard = (req.method() == http::Method::PUT
+                                && (req.headers().contains_key("if-match")
+                                    || req.headers().contains_key("if-none-match")))
+                            .then(|| {
+                                conditional
+                                    .lock()
+                                    .unwrap()
+                                    .entry(path.clone())
+                                    .or_default()
+                                    .clone()
+                            });
                             async move {
+                                let _serialised = match &guard {
+                                    Some(g) => Some(g.lock().await),
+                                    None => None,
+                                };
                                 if fail {
                                     // Read the upload, as a server does, before failing it.
                                     let _ = axum::body::to_bytes(
