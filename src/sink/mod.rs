@@ -55,6 +55,6 @@ pub enum SinkError {
     )]
     Locked {
         path: PathBuf,
-        holder: lock::LockInfo,
+        holder: Box<lock::LockInfo>,
     },
 }

@@ -176,7 +176,7 @@ impl RunLock {
                 ))
             })?;
             if !held.is_free(&terms) {
-                return Err(SinkError::Locked { path, holder: held });
+                return Err(SinkError::Locked { path, holder: Box::new(held) });
             }
             info.epoch = held.epoch + 1;
             info.expires_at = terms.expiry();
