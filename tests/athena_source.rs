@@ -11,7 +11,7 @@ mod common;
 use common::athena::FakeAthena;
 use common::{number, partition_rows, walk};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::atomic::Ordering;
 
 const KEY: &str = "AKIAATHENATEST000001";
@@ -111,22 +111,13 @@ period = "FY27-Q1"
 }
 
 fn okrflow(dir: &Path, url: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_okrflow"))
+    common::athena::okrflow(url)
         .current_dir(dir)
         .args(args)
-        .env("AWS_ENDPOINT_URL_ATHENA", url)
         .env("OKRFLOW_TEST_ATHENA_KEY", KEY)
         .env("OKRFLOW_TEST_ATHENA_SECRET", SECRET)
         .env("OKRFLOW_TEST_WRONG_KEY", WRONG_KEY)
         .env("OKRFLOW_TEST_WRONG_SECRET", WRONG_SECRET)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/nonexistent/okrflow-aws-config")
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            "/nonexistent/okrflow-aws-credentials",
-        )
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_ENDPOINT_URL")
         .output()
         .unwrap()
 }

@@ -5,7 +5,9 @@
 //! What this proves: okrflow sends the query text as written with `?` placeholders and typed
 //! literals as `ExecutionParameters` in order, polls until a final state, stops a query past
 //! its timeout, reads the header row and column types of `GetQueryResults`, and handles
-//! throttling, FAILED, CANCELLED and access denied as Athena reports them. What it does not:
+//! throttling, FAILED, CANCELLED and access denied as Athena reports them. A query marked
+//! `/* hang */` stays RUNNING until a `StopQueryExecution` names it (then it is CANCELLED);
+//! every request is logged, so a test sees which queries were stopped ([`FakeAthena::stops`]). What it does not:
 //! Trino's dialect — DataFusion accepts the ANSI subset these tests use (`DATE '…'`,
 //! `TIMESTAMP '…'`, `count`, `CAST`), and a query that relies on Trino-only functions would
 //! fail here and pass on Athena, or the reverse.
@@ -38,6 +40,7 @@ enum Outcome {
 
 #[derive(Debug, Clone)]
 struct Query {
+    sql: String,
     outcome: Outcome,
     polls: usize,
 }
@@ -109,6 +112,26 @@ impl FakeAthena {
             .iter()
             .filter(|(o, _)| o == operation)
             .map(|(_, b)| b.clone())
+            .collect()
+    }
+
+    /// The ids of the queries whose text contains `text`, with how often each was polled.
+    pub fn queries_with(&self, text: &str) -> Vec<(String, usize)> {
+        self.queries
+            .lock()
+            .unwrap()
+            .iter()
+            .enumerate()
+            .filter(|(_, q)| q.sql.contains(text))
+            .map(|(i, q)| (format!("q-{}", i + 1), q.polls))
+            .collect()
+    }
+
+    /// The ids `StopQueryExecution` was sent for, in order.
+    pub fn stops(&self) -> Vec<String> {
+        self.sent("StopQueryExecution")
+            .iter()
+            .filter_map(|b| b["QueryExecutionId"].as_str().map(String::from))
             .collect()
     }
 
@@ -184,6 +207,23 @@ impl FakeAthena {
     }
 }
 
+/// The `okrflow` binary pointed at the fake at `url`, with no other AWS configuration in
+/// reach (no profile, no config or credentials file, no instance metadata).
+pub fn okrflow(url: &str) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_okrflow"));
+    command
+        .env("AWS_ENDPOINT_URL_ATHENA", url)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/nonexistent/okrflow-aws-config")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/okrflow-aws-credentials",
+        )
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ENDPOINT_URL");
+    command
+}
+
 fn reply(v: Value) -> Response {
     (
         [("content-type", "application/x-amz-json-1.1")],
@@ -252,7 +292,11 @@ async fn api(State(s): State<Arc<FakeAthena>>, headers: HeaderMap, body: Bytes) 
                 .unwrap_or_default();
             let outcome = s.outcome(sql, &parameters).await;
             let mut queries = s.queries.lock().unwrap();
-            queries.push(Query { outcome, polls: 0 });
+            queries.push(Query {
+                sql: sql.to_string(),
+                outcome,
+                polls: 0,
+            });
             reply(json!({"QueryExecutionId": format!("q-{}", queries.len())}))
         }
         "GetQueryExecution" => {

@@ -33,6 +33,7 @@ pub async fn run(plan: &Plan, as_of: &str, out: &Path) -> RunReport {
         as_of: date(as_of),
         output: Some(Location::Local(out.to_path_buf())),
         replay: None,
+        stop: Default::default(),
     };
     pipeline::run(plan, &options).await.unwrap()
 }
