@@ -178,7 +178,11 @@ impl Client {
     }
 
     /// Starts `sql` with `parameters` (`StartQueryExecution`); its query execution id.
-    pub(crate) async fn start(&self, sql: &str, parameters: &[String]) -> Result<String, QueryError> {
+    pub(crate) async fn start(
+        &self,
+        sql: &str,
+        parameters: &[String],
+    ) -> Result<String, QueryError> {
         let s = &self.settings;
         let mut request = self
             .client

@@ -157,11 +157,10 @@ mod tests {
             other.fire(Signal::Terminate);
             other.fire(Signal::Interrupt);
         };
-        let (raced, ()) = tokio::time::timeout(Duration::from_secs(10), async {
-            tokio::join!(slow, fire)
-        })
-        .await
-        .expect("the stop ends the wait");
+        let (raced, ()) =
+            tokio::time::timeout(Duration::from_secs(10), async { tokio::join!(slow, fire) })
+                .await
+                .expect("the stop ends the wait");
         assert_eq!(raced, Err(Stopped(Signal::Terminate)));
         assert_eq!(stop.signal(), Some(Signal::Terminate));
         // Once fired, even work that is ready at once is not started.

@@ -213,7 +213,14 @@ async fn sigint_during_a_backfills_hung_queries_stops_them_all_and_exits_130() {
     let (fake, url) = FakeAthena::start(dir.path(), KEY).await;
     let before = committed_before(dir.path(), &url, "2026-03-13").await;
 
-    let range = ["--from", "2026-03-14", "--to", "2026-03-15", "--concurrency", "2"];
+    let range = [
+        "--from",
+        "2026-03-14",
+        "--to",
+        "2026-03-15",
+        "--concurrency",
+        "2",
+    ];
     let child = okrflow(
         dir.path(),
         &url,
@@ -268,5 +275,11 @@ async fn a_backfill_stopped_between_dates_keeps_the_dates_before() {
     }
     assert!(!out.path().join("_okrflow/lock.json").exists());
     let staging = out.path().join("_okrflow/staging");
-    assert!(std::fs::read_dir(&staging).into_iter().flatten().next().is_none());
+    assert!(
+        std::fs::read_dir(&staging)
+            .into_iter()
+            .flatten()
+            .next()
+            .is_none()
+    );
 }

@@ -112,7 +112,8 @@ async fn rebuild(
     set_bar(None);
     let (dates, outcomes) = match result {
         Err(BackfillError::Stopped(Stopped(signal))) => {
-            let left = "the dates committed before it stay, and the same command resumes after them";
+            let left =
+                "the dates committed before it stay, and the same command resumes after them";
             return Ok(super::stopped(signal, left));
         }
         done => done.with_context(failed_to_start)?,

@@ -151,7 +151,11 @@ impl SourceKind for Athena {
     /// Stops the connection's queries still running in Athena (`StopQueryExecution`).
     async fn cancel(name: &str, _settings: &AthenaSettings) {
         let stopped = super::in_flight::stop_all(name).await;
-        tracing::debug!(connection = name, queries = stopped.len(), "Athena queries stopped");
+        tracing::debug!(
+            connection = name,
+            queries = stopped.len(),
+            "Athena queries stopped"
+        );
     }
 
     async fn check_online(
