@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::athena::FakeAthena;
+use common::athena::{FakeAthena, KEY, lake_job};
 use common::{date, walk};
 use okrflow::backfill::{self, BackfillError, DatePlan, Mode, RangeOptions};
 use okrflow::model::Location;
@@ -14,10 +14,9 @@ use okrflow::stop::{Signal, Stop, Stopped};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Output, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const KEY: &str = "AKIAATHENATEST000001";
-const SECRET: &str = "athena-test-secret-do-not-log-0123456789";
 const HANG: &str = "/* hang */";
 
 /// A job of one Athena key result; `hang` makes its query hang until stopped.
@@ -26,22 +25,9 @@ fn job(hang: bool) -> String {
         "SELECT {} count(*) FROM processes WHERE status = 'completed' AND completed_at < $as_of_end",
         if hang { HANG } else { "" }
     );
-    format!(
-        r#"[job]
-name = "lake"
-fiscal_year_start_month = 2
-
-[output]
-url = "out"
-
-[connections.lake]
-kind = "athena"
-region = "us-east-1"
-database = "tallyfy_acme"
-timeout_secs = 600
-access_key_id_env = "OKRFLOW_TEST_ATHENA_KEY"
-secret_access_key_env = "OKRFLOW_TEST_ATHENA_SECRET"
-
+    lake_job("timeout_secs = 600")
+        + &format!(
+            r#"
 [[objectives]]
 id = "A"
 title = "Onboarding, in the lake"
@@ -55,16 +41,12 @@ owner = "o"
 measure = {{ kpi = {{ start = 0, target = 10 }} }}
 source = {{ athena = {{ connection = "lake", sql = """{sql}""" }} }}
 "#
-    )
+        )
 }
 
 fn okrflow(dir: &Path, url: &str, args: &[&str]) -> std::process::Command {
     let mut command = common::athena::okrflow(url);
-    command
-        .current_dir(dir)
-        .args(args)
-        .env("OKRFLOW_TEST_ATHENA_KEY", KEY)
-        .env("OKRFLOW_TEST_ATHENA_SECRET", SECRET);
+    command.current_dir(dir).args(args);
     command
 }
 
@@ -79,22 +61,48 @@ fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
         .collect()
 }
 
-/// The job `ok.toml` run as of `as_of` into `out/`, exit 0; then the output's files.
-async fn committed_before(dir: &Path, url: &str, as_of: &str) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut run = okrflow(dir, url, &["run", "ok.toml", "--as-of", as_of]);
+/// `okrflow` started with `args` in `dir`, its output captured.
+fn spawn(dir: &Path, url: &str, args: &[&str]) -> Child {
+    okrflow(dir, url, args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// What a test starts from: a folder with the jobs `ok.toml` and `hang.toml`, the fake
+/// Athena and its URL, and the output's files once `ok.toml` has run (exit 0).
+struct Before {
+    dir: tempfile::TempDir,
+    fake: Arc<FakeAthena>,
+    url: String,
+    files: BTreeMap<PathBuf, Vec<u8>>,
+}
+
+/// `ok.toml` run as of `as_of` into `out/`.
+async fn committed_before(as_of: &str) -> Before {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ok.toml"), job(false)).unwrap();
+    std::fs::write(dir.path().join("hang.toml"), job(true)).unwrap();
+    let (fake, url) = FakeAthena::start(dir.path(), KEY).await;
+    let mut run = okrflow(dir.path(), &url, &["run", "ok.toml", "--as-of", as_of]);
     let done = tokio::task::spawn_blocking(move || run.output().unwrap())
         .await
         .unwrap();
     assert_eq!(done.status.code(), Some(0), "{}", text(&done));
-    let before = files(&dir.join("out"));
+    let files = files(&dir.path().join("out"));
+    let partition = format!("kr_snapshots/as_of={as_of}");
     assert!(
-        before
-            .keys()
-            .any(|p| p.starts_with(format!("kr_snapshots/as_of={as_of}"))),
+        files.keys().any(|p| p.starts_with(&partition)),
         "{:?}",
-        before.keys()
+        files.keys()
     );
-    before
+    Before {
+        dir,
+        fake,
+        url,
+        files,
+    }
 }
 
 fn text(o: &Output) -> String {
@@ -140,18 +148,12 @@ async fn signal_when_hung(
 
 /// What every stopped command must leave: its queries stopped, no lock, no staging, and the
 /// output's files exactly as before.
-fn assert_left_as_before(
-    dir: &Path,
-    fake: &FakeAthena,
-    hung: &[String],
-    before: &BTreeMap<PathBuf, Vec<u8>>,
-    out: &str,
-) {
-    let stops = fake.stops();
+fn assert_left_as_before(before: &Before, hung: &[String], out: &str) {
+    let stops = before.fake.stops();
     for id in hung {
         assert!(stops.contains(id), "{id} not stopped: {stops:?}\n{out}");
     }
-    let output = dir.join("out");
+    let output = before.dir.path().join("out");
     assert!(!output.join("_okrflow/lock.json").exists(), "{out}");
     let staging: Vec<_> = std::fs::read_dir(output.join("_okrflow/staging"))
         .into_iter()
@@ -159,9 +161,12 @@ fn assert_left_as_before(
         .collect();
     assert!(staging.is_empty(), "{staging:?}");
     let after = files(&output);
-    let added: Vec<_> = after.keys().filter(|p| !before.contains_key(*p)).collect();
+    let added: Vec<_> = after
+        .keys()
+        .filter(|p| !before.files.contains_key(*p))
+        .collect();
     assert!(added.is_empty(), "the stopped command wrote {added:?}");
-    for (path, bytes) in before {
+    for (path, bytes) in &before.files {
         assert!(
             after.get(path) == Some(bytes),
             "{} changed or went",
@@ -172,33 +177,21 @@ fn assert_left_as_before(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_during_a_hung_query_stops_it_and_exits_143() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("ok.toml"), job(false)).unwrap();
-    std::fs::write(dir.path().join("hang.toml"), job(true)).unwrap();
-    let (fake, url) = FakeAthena::start(dir.path(), KEY).await;
-    let before = committed_before(dir.path(), &url, "2026-03-14").await;
-
-    let child = okrflow(
-        dir.path(),
-        &url,
-        &["run", "hang.toml", "--as-of", "2026-03-15"],
-    )
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
-    let (stopped, hung) = signal_when_hung(&fake, child, 1, libc::SIGTERM).await;
+    let before = committed_before("2026-03-14").await;
+    let args = ["run", "hang.toml", "--as-of", "2026-03-15"];
+    let child = spawn(before.dir.path(), &before.url, &args);
+    let (stopped, hung) = signal_when_hung(&before.fake, child, 1, libc::SIGTERM).await;
     let out = text(&stopped);
     assert_eq!(stopped.status.code(), Some(143), "{out}");
     assert!(
         out.contains("stopped by SIGTERM: nothing of this run was committed"),
         "{out}"
     );
-    assert_left_as_before(dir.path(), &fake, &hung, &before, &out);
+    assert_left_as_before(&before, &hung, &out);
     // quarter_scores/period=FY27-Q1 is the one partition a later date's run replaces: it is
     // the 14th's still (checked byte for byte above), and no table has a 15 March partition.
     assert!(
-        !walk(&dir.path().join("out"))
+        !walk(&before.dir.path().join("out"))
             .iter()
             .any(|p| p.to_string_lossy().contains("as_of=2026-03-15")),
         "{out}"
@@ -207,13 +200,10 @@ async fn sigterm_during_a_hung_query_stops_it_and_exits_143() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigint_during_a_backfills_hung_queries_stops_them_all_and_exits_130() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("ok.toml"), job(false)).unwrap();
-    std::fs::write(dir.path().join("hang.toml"), job(true)).unwrap();
-    let (fake, url) = FakeAthena::start(dir.path(), KEY).await;
-    let before = committed_before(dir.path(), &url, "2026-03-13").await;
-
-    let range = [
+    let before = committed_before("2026-03-13").await;
+    let args = [
+        "backfill",
+        "hang.toml",
         "--from",
         "2026-03-14",
         "--to",
@@ -221,22 +211,14 @@ async fn sigint_during_a_backfills_hung_queries_stops_them_all_and_exits_130() {
         "--concurrency",
         "2",
     ];
-    let child = okrflow(
-        dir.path(),
-        &url,
-        &[&["backfill", "hang.toml"][..], &range].concat(),
-    )
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
+    let child = spawn(before.dir.path(), &before.url, &args);
     // Both dates' queries run at once, and both are stopped.
-    let (stopped, hung) = signal_when_hung(&fake, child, 2, libc::SIGINT).await;
+    let (stopped, hung) = signal_when_hung(&before.fake, child, 2, libc::SIGINT).await;
     let out = text(&stopped);
     assert_eq!(stopped.status.code(), Some(130), "{out}");
     assert_eq!(hung.len(), 2, "{hung:?}");
     assert!(out.contains("stopped by SIGINT"), "{out}");
-    assert_left_as_before(dir.path(), &fake, &hung, &before, &out);
+    assert_left_as_before(&before, &hung, &out);
 }
 
 /// A stop between dates ends the range before the next one (an extraction under way is

@@ -207,21 +207,43 @@ impl FakeAthena {
     }
 }
 
-/// The `okrflow` binary pointed at the fake at `url`, with no other AWS configuration in
-/// reach (no profile, no config or credentials file, no instance metadata).
+/// An access key the fake can be started with, and its secret: [`okrflow`] puts them in
+/// `OKRFLOW_TEST_ATHENA_KEY` and `OKRFLOW_TEST_ATHENA_SECRET`, which [`lake_job`] names.
+pub const KEY: &str = "AKIAATHENATEST000001";
+pub const SECRET: &str = "athena-test-secret-do-not-log-0123456789";
+
+/// The `okrflow` binary pointed at the fake at `url`, with [`KEY`] in the variables a job's
+/// connection names, and no other AWS configuration in reach.
 pub fn okrflow(url: &str) -> std::process::Command {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_okrflow"));
-    command
+    super::no_aws_config(&mut command)
         .env("AWS_ENDPOINT_URL_ATHENA", url)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/nonexistent/okrflow-aws-config")
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            "/nonexistent/okrflow-aws-credentials",
-        )
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_ENDPOINT_URL");
+        .env_remove("AWS_ENDPOINT_URL")
+        .env("OKRFLOW_TEST_ATHENA_KEY", KEY)
+        .env("OKRFLOW_TEST_ATHENA_SECRET", SECRET);
     command
+}
+
+/// The head of a job `lake` writing to `out/`, with an Athena connection `lake` signing with
+/// [`KEY`]'s variables; `more` adds lines to the connection's table.
+pub fn lake_job(more: &str) -> String {
+    format!(
+        r#"[job]
+name = "lake"
+fiscal_year_start_month = 2
+
+[output]
+url = "out"
+
+[connections.lake]
+kind = "athena"
+region = "us-east-1"
+database = "tallyfy_acme"
+access_key_id_env = "OKRFLOW_TEST_ATHENA_KEY"
+secret_access_key_env = "OKRFLOW_TEST_ATHENA_SECRET"
+{more}
+"#
+    )
 }
 
 fn reply(v: Value) -> Response {
