@@ -11,7 +11,7 @@ mod common;
 use common::athena::{FakeAthena, KEY, SECRET};
 use common::{number, partition_rows, walk};
 use std::path::Path;
-use std::process::Output;
+use std::process::{Command, Output};
 use std::sync::atomic::Ordering;
 
 const WRONG_KEY: &str = "AKIAWRONGKEY00000002";
@@ -97,7 +97,8 @@ period = "FY27-Q1"
 }
 
 fn okrflow(dir: &Path, url: &str, args: &[&str]) -> Output {
-    common::athena::okrflow(url)
+    let mut command = Command::new(env!("CARGO_BIN_EXE_okrflow"));
+    common::athena::reaching(&mut command, url)
         .current_dir(dir)
         .args(args)
         .env("OKRFLOW_TEST_WRONG_KEY", WRONG_KEY)

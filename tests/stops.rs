@@ -13,7 +13,7 @@ use okrflow::model::Location;
 use okrflow::stop::{Signal, Stop, Stopped};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -44,9 +44,11 @@ source = {{ athena = {{ connection = "lake", sql = """{sql}""" }} }}
         )
 }
 
-fn okrflow(dir: &Path, url: &str, args: &[&str]) -> std::process::Command {
-    let mut command = common::athena::okrflow(url);
-    command.current_dir(dir).args(args);
+fn okrflow(dir: &Path, url: &str, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_okrflow"));
+    common::athena::reaching(&mut command, url)
+        .current_dir(dir)
+        .args(args);
     command
 }
 

@@ -207,21 +207,22 @@ impl FakeAthena {
     }
 }
 
-/// An access key the fake can be started with, and its secret: [`okrflow`] puts them in
+/// An access key the fake can be started with, and its secret: [`reaching`] puts them in
 /// `OKRFLOW_TEST_ATHENA_KEY` and `OKRFLOW_TEST_ATHENA_SECRET`, which [`lake_job`] names.
 pub const KEY: &str = "AKIAATHENATEST000001";
 pub const SECRET: &str = "athena-test-secret-do-not-log-0123456789";
 
-/// The `okrflow` binary pointed at the fake at `url`, with [`KEY`] in the variables a job's
-/// connection names, and no other AWS configuration in reach.
-pub fn okrflow(url: &str) -> std::process::Command {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_okrflow"));
-    super::no_aws_config(&mut command)
+/// `command` (the `okrflow` binary) pointed at the fake at `url`, with [`KEY`] in the
+/// variables a job's connection names, and no other AWS configuration in reach.
+pub fn reaching<'a>(
+    command: &'a mut std::process::Command,
+    url: &str,
+) -> &'a mut std::process::Command {
+    super::no_aws_config(command)
         .env("AWS_ENDPOINT_URL_ATHENA", url)
         .env_remove("AWS_ENDPOINT_URL")
         .env("OKRFLOW_TEST_ATHENA_KEY", KEY)
-        .env("OKRFLOW_TEST_ATHENA_SECRET", SECRET);
-    command
+        .env("OKRFLOW_TEST_ATHENA_SECRET", SECRET)
 }
 
 /// The head of a job `lake` writing to `out/`, with an Athena connection `lake` signing with
