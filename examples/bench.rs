@@ -408,6 +408,7 @@ async fn timed_run(
         as_of: as_of(),
         output: Some(Location::Local(out.to_path_buf())),
         replay: None,
+        stop: Default::default(),
     };
     let started = Instant::now();
     let report = pipeline::run(plan, &options).await.unwrap();
@@ -646,6 +647,7 @@ async fn nightly_bench(
         as_of: as_of(),
         output: Some(Location::Local(dir.path().join("out"))),
         replay: None,
+        stop: Default::default(),
     };
     let started = Instant::now();
     let report = pipeline::run(&plan, &options).await.unwrap();

@@ -1,13 +1,15 @@
 //! The Athena query client, shared by the Athena source (key results' queries) and the Athena
 //! sink (`athena register`): one query run to its end: `StartQueryExecution`,
 //! `GetQueryExecution` polled with backoff until a final state (a query past its time is
-//! stopped with `StopQueryExecution`), then `GetQueryResults`. Throttling is retried by the
+//! stopped with `StopQueryExecution`), then `GetQueryResults`; or in two steps, `start` and
+//! `finish`, for a caller that tracks the queries it started (to `stop` them on a stop). Throttling is retried by the
 //! SDK's standard retry (backoff with jitter); what Athena says of a failure is kept.
 
 use crate::model::job::S3Options;
 use aws_sdk_athena::config::http::HttpResponse;
 use aws_sdk_athena::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_athena::operation::get_query_execution::GetQueryExecutionError;
+use aws_sdk_athena::operation::stop_query_execution::StopQueryExecutionError;
 use aws_sdk_athena::types::{
     QueryExecution, QueryExecutionContext, QueryExecutionState, ResultConfiguration,
     ResultReuseByAgeConfiguration, ResultReuseConfiguration,
@@ -98,7 +100,8 @@ pub struct QuerySettings {
     pub initial_backoff: Duration,
 }
 
-/// An Athena client for one connection.
+/// An Athena client for one connection; a clone shares the SDK client.
+#[derive(Clone)]
 pub(crate) struct Client {
     client: aws_sdk_athena::Client,
     settings: QuerySettings,
@@ -170,6 +173,16 @@ impl Client {
 
     /// Runs `sql` with `parameters` (typed literals for its `?`s; `sql` is sent as it is).
     pub(crate) async fn run(&self, sql: &str, parameters: &[String]) -> Result<Answer, QueryError> {
+        let id = self.start(sql, parameters).await?;
+        self.finish(&id).await
+    }
+
+    /// Starts `sql` with `parameters` (`StartQueryExecution`); its query execution id.
+    pub(crate) async fn start(
+        &self,
+        sql: &str,
+        parameters: &[String],
+    ) -> Result<String, QueryError> {
         let s = &self.settings;
         let mut request = self
             .client
@@ -206,7 +219,14 @@ impl Client {
             .send()
             .await
             .map_err(|e| self.error("StartQueryExecution", e))?;
-        let id = started.query_execution_id().unwrap_or_default().to_string();
+        Ok(started.query_execution_id().unwrap_or_default().to_string())
+    }
+
+    /// Waits for started query `id` to end (stopping it past the timeout) and reads its
+    /// answer.
+    pub(crate) async fn finish(&self, id: &str) -> Result<Answer, QueryError> {
+        let s = &self.settings;
+        let id = id.to_string();
         let execution = wait(&self.client, &id, s.timeout, s.first_poll)
             .await
             .map_err(|e| match e {
@@ -271,6 +291,25 @@ impl Client {
         }
         Ok(answer)
     }
+
+    /// Stops query `id` (`StopQueryExecution`): it ends CANCELLED.
+    pub(crate) async fn stop(&self, id: &str) -> Result<(), QueryError> {
+        stop(&self.client, id)
+            .await
+            .map_err(|e| self.error("StopQueryExecution", e))
+    }
+}
+
+async fn stop(
+    client: &aws_sdk_athena::Client,
+    id: &str,
+) -> Result<(), SdkError<StopQueryExecutionError, HttpResponse>> {
+    client
+        .stop_query_execution()
+        .query_execution_id(id)
+        .send()
+        .await
+        .map(|_| ())
 }
 
 /// Why waiting for a query gave no finished query.
@@ -324,12 +363,7 @@ pub(crate) async fn wait(
             }
             other => {
                 if Instant::now() + pause > deadline {
-                    if let Err(e) = client
-                        .stop_query_execution()
-                        .query_execution_id(id)
-                        .send()
-                        .await
-                    {
+                    if let Err(e) = stop(client, id).await {
                         let error = DisplayErrorContext(&e);
                         tracing::warn!(query_id = %id, %error, "cannot stop the Athena query");
                     }

@@ -2,7 +2,9 @@
 //! `--as-of` that date would make it. A backfill asks the sources (each reconstructs the date
 //! as well as it honestly can); a recompute re-scores from each date's raw archive and the
 //! Tallyfy exports without calling Looker or Jira. Dates already committed with the current
-//! definitions are skipped unless forced, so an interrupted backfill resumes where it stopped.
+//! definitions are skipped unless forced, so an interrupted backfill resumes where it stopped;
+//! a stop ([`crate::stop`]) ends it between dates, or finishes the commit of the date it came
+//! in.
 
 use crate::engine::tables::RunInfo;
 use crate::job::{KeyResult, Plan};
@@ -13,6 +15,7 @@ use crate::sink::lock::{LeaseTerms, RunLock};
 use crate::sink::{SinkError, TABLES};
 use crate::sources::http::Archive;
 use crate::sources::{ApiOptions, KrValue, Measured, SourceError, is_past, today};
+use crate::stop::{Stop, Stopped};
 use crate::storage::{self, Opened, StorageError};
 use chrono::{NaiveDate, Utc};
 use futures::StreamExt;
@@ -54,6 +57,8 @@ pub struct RangeOptions {
     pub concurrency: usize,
     /// Write here instead of the job's `[output]`.
     pub output: Option<Location>,
+    /// Stops the range when it fires ([`Stop::new`] for none).
+    pub stop: Stop,
 }
 
 /// Why a backfill or recompute stopped. Dates committed before the failure stay committed;
@@ -83,6 +88,19 @@ pub enum BackfillError {
         path: String,
         message: String,
     },
+    /// A signal stopped it; the dates committed before stay.
+    #[error(transparent)]
+    Stopped(#[from] Stopped),
+}
+
+impl BackfillError {
+    /// A date's failure, or the stop that ended it.
+    fn of_date(date: NaiveDate, source: PipelineError) -> BackfillError {
+        match source {
+            PipelineError::Stopped(s) => BackfillError::Stopped(s),
+            source => BackfillError::Date { date, source },
+        }
+    }
 }
 
 /// What happens to one date.
@@ -294,7 +312,9 @@ async fn run_locked(
             })
             .buffered(options.concurrency.max(1));
         futures::pin_mut!(extracted);
-        while let Some((d, started_at, values)) = extracted.next().await {
+        while let Some((d, started_at, values)) =
+            pipeline::extracting(plan, &options.stop, extracted.next()).await?
+        {
             let report = match values {
                 None => None,
                 Some(values) => {
@@ -305,12 +325,11 @@ async fn run_locked(
                         computed_at: Utc::now(),
                         definition_hash: pipeline::definition_hash(plan),
                     };
-                    let report = pipeline::write(plan, run, &values?, output.clone(), opened, lock)
-                        .await
-                        .map_err(|source| BackfillError::Date {
-                            date: d.date,
-                            source,
-                        })?;
+                    let stop = &options.stop;
+                    let report =
+                        pipeline::write(plan, run, &values?, output.clone(), opened, lock, stop)
+                            .await
+                            .map_err(|source| BackfillError::of_date(d.date, source))?;
                     Some(report)
                 }
             };

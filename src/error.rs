@@ -4,6 +4,7 @@
 //! [`crate::engine::EngineError`], [`crate::sink::SinkError`]); they meet here only as the
 //! outcome of a whole command.
 
+use crate::stop::Signal;
 use std::process::ExitCode;
 
 /// The outcome of one command, mapped to the documented exit codes.
@@ -16,6 +17,10 @@ pub enum Outcome {
     /// The job ran and wrote its results, but some key results failed and were written
     /// stale or with an error: exit 3. (Exit 2 is clap's code for a bad command line.)
     SomeKeyResultsFailed,
+    /// A signal stopped it (`run`, `backfill`, `recompute`): its running queries were
+    /// stopped, nothing more was committed and the lock was released; exit 130 for SIGINT,
+    /// 143 for SIGTERM.
+    Stopped(Signal),
 }
 
 impl Outcome {
@@ -25,6 +30,7 @@ impl Outcome {
             Outcome::Ok => 0,
             Outcome::CouldNotRun => 1,
             Outcome::SomeKeyResultsFailed => 3,
+            Outcome::Stopped(signal) => signal.exit_code(),
         }
     }
 

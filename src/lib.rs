@@ -3,7 +3,8 @@
 //!
 //! The layers, lowest first; a module imports only its own layer and those below it
 //! (`tests/layout.rs` checks it, and that no import circle exists; `docs/architecture.md`):
-//! 1. [`model`] (OKR tree, job file -> plan); leaves: storage, net, parquet_io, athena_client;
+//! 1. [`model`] (OKR tree, job file -> plan), [`error`] and [`stop`] (how a run ends); leaves:
+//!    storage, net, parquet_io, athena_client;
 //! 2. [`engine`] (DataFusion, SQL registry) < [`sources`] (a folder per kind) < [`sink`] (output);
 //! 3. [`pipeline`] and [`summary`] < [`backfill`], [`inspect`], [`report`] < [`cli`].
 
@@ -24,6 +25,7 @@ pub mod report;
 pub mod secret;
 pub mod sink;
 pub mod sources;
+pub mod stop;
 pub mod storage;
 pub mod summary;
 

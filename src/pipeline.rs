@@ -1,5 +1,8 @@
 //! One run, from a validated plan to committed output: extract a value per key result,
-//! score everything with the registered SQL, write and commit the partitions.
+//! score everything with the registered SQL, write and commit the partitions. A stop
+//! ([`crate::stop`]) is honoured until the commit begins: extraction is dropped and the
+//! sources' cancel hooks stop what it started, staging is removed, the lock released; the
+//! commit itself is never cut short.
 
 use crate::engine::tables::{RunInfo, register_definitions, register_values};
 use crate::engine::{self, EngineError, registry};
@@ -11,6 +14,7 @@ use crate::sink::{self, SinkError};
 use crate::sources::http::{Archive, replay_root};
 use crate::sources::registry as kinds;
 use crate::sources::{ApiOptions, Extracted};
+use crate::stop::{Stop, Stopped};
 use crate::storage::{self, Opened, StorageError};
 use chrono::{NaiveDate, Utc};
 use datafusion::arrow::datatypes::SchemaRef;
@@ -30,6 +34,9 @@ pub enum PipelineError {
     /// The output cannot be opened; the message is whole (no second `caused by` line).
     #[error("output {0}")]
     Output(StorageError),
+    /// A signal stopped the run before its commit began: nothing of it was committed.
+    #[error(transparent)]
+    Stopped(#[from] Stopped),
 }
 
 impl From<StorageError> for PipelineError {
@@ -47,6 +54,8 @@ pub struct RunOptions {
     pub output: Option<Location>,
     /// Answer Looker and Jira requests from this raw archive instead of the network.
     pub replay: Option<PathBuf>,
+    /// Stops the run when it fires ([`Stop::new`] for none).
+    pub stop: Stop,
 }
 
 /// What a run did.
@@ -97,6 +106,32 @@ pub async fn extract(
         all.merge(e?);
     }
     Ok(all)
+}
+
+/// `work` (an extraction of `plan`), unless `stop` fires first: then `work` is dropped and
+/// every connection's cancel hook stops what it started outside this process (a running
+/// Athena query), for up to 20 s in all.
+pub async fn extracting<T>(
+    plan: &Plan,
+    stop: &Stop,
+    work: impl Future<Output = T>,
+) -> Result<T, Stopped> {
+    let stopped = match stop.race(work).await {
+        Ok(done) => return Ok(done),
+        Err(stopped) => stopped,
+    };
+    let cancels = plan
+        .connections
+        .iter()
+        .map(|(name, connection)| connection.cancel(name));
+    let all = futures::future::join_all(cancels);
+    if tokio::time::timeout(std::time::Duration::from_secs(20), all)
+        .await
+        .is_err()
+    {
+        tracing::warn!("the sources' cancel hooks did not finish within 20 s");
+    }
+    Err(stopped)
 }
 
 /// An output table: name, schema, rows.
@@ -273,7 +308,7 @@ async fn run_locked(
         day_archive: None,
         state: Some(opened.clone()),
     };
-    let extracted = extract(plan, options.as_of, &api).await?;
+    let extracted = extracting(plan, &options.stop, extract(plan, options.as_of, &api)).await??;
     let run = RunInfo {
         run_id,
         as_of: options.as_of,
@@ -281,7 +316,7 @@ async fn run_locked(
         computed_at: Utc::now(),
         definition_hash: definition_hash(plan),
     };
-    write(plan, run, &extracted, output, opened, lock).await
+    write(plan, run, &extracted, output, opened, lock, &options.stop).await
 }
 
 /// SHA-256 of the job file's text, recorded with every snapshot.
@@ -299,7 +334,8 @@ pub fn new_run_id(as_of: NaiveDate) -> String {
 }
 
 /// Scores extracted values and commits the run date's partitions, once `lock` is confirmed
-/// still held: a run that lost its lease writes nothing.
+/// still held: a run that lost its lease writes nothing. A stop before the commit begins drops
+/// the staged files; once it has begun, it finishes.
 pub async fn write(
     plan: &Plan,
     run: RunInfo,
@@ -307,17 +343,44 @@ pub async fn write(
     output: Location,
     opened: &Opened,
     lock: &RunLock,
+    stop: &Stop,
 ) -> Result<RunReport, PipelineError> {
-    let outputs = score(plan, &run, extracted, Some(opened)).await?;
+    let (outputs, failed, commit) = stop
+        .race(stage(plan, &run, extracted, &output, opened))
+        .await??;
+    lock.confirm().await?;
+    // Past this point a signal waits: a run half switched in is worse than a late exit.
+    let partitions = commit.commit().await?;
+    tracing::info!(run_id = %run.run_id, as_of = %run.as_of, partitions = partitions.len(), failed = failed.len(), "run committed");
+    Ok(RunReport {
+        run_id: run.run_id,
+        as_of: run.as_of,
+        output,
+        failed,
+        tables: outputs.into_iter().map(|(n, _, b)| (n, b)).collect(),
+        partitions,
+    })
+}
+
+/// Key results that failed today, `(kr_id, error)`.
+type Failed = Vec<(String, String)>;
+
+/// Scores extracted values and stages every output partition, ready to commit.
+async fn stage(
+    plan: &Plan,
+    run: &RunInfo,
+    extracted: &Extracted,
+    output: &Location,
+    opened: &Opened,
+) -> Result<(Vec<ScoredTable>, Failed, Commit), PipelineError> {
+    let outputs = score(plan, run, extracted, Some(opened)).await?;
     // Failed today: an extraction error, or a bad check-in row (scoring adds those).
     let failed = outputs
         .iter()
         .find(|(n, _, _)| n == "kr_snapshots")
         .map(|(_, _, krs)| errors_of(krs))
         .unwrap_or_default();
-    let run_id = run.run_id.clone();
-
-    let mut commit = Commit::new(&output, opened, &run_id);
+    let mut commit = Commit::new(output, opened, &run.run_id);
     // quarter_scores holds one partition per period, the latest date's scores: a run for an
     // earlier date than one already committed (a backfill) leaves it alone.
     let latest = sink::history::committed_dates(opened)
@@ -347,17 +410,7 @@ pub async fn write(
         };
         commit.stage(&t)?;
     }
-    lock.confirm().await?;
-    let partitions = commit.commit().await?;
-    tracing::info!(%run_id, as_of = %run.as_of, partitions = partitions.len(), failed = failed.len(), "run committed");
-    Ok(RunReport {
-        run_id,
-        as_of: run.as_of,
-        output,
-        failed,
-        tables: outputs.into_iter().map(|(n, _, b)| (n, b)).collect(),
-        partitions,
-    })
+    Ok((outputs, failed, commit))
 }
 
 /// SHA-256 of `text`, in lower-case hex, as the snapshots' definition hashes are written.

@@ -313,7 +313,8 @@ async fn register(
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_okrflow"))
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_okrflow"));
+        common::no_aws_config(&mut command)
             .args([
                 "athena",
                 "register",
@@ -329,13 +330,6 @@ async fn register(
             .env("AWS_ACCESS_KEY_ID", common::s3::ACCESS_KEY)
             .env("AWS_SECRET_ACCESS_KEY", common::s3::SECRET_KEY)
             .env("AWS_REGION", "eu-west-1")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_CONFIG_FILE", "/nonexistent/okrflow-aws-config")
-            .env(
-                "AWS_SHARED_CREDENTIALS_FILE",
-                "/nonexistent/okrflow-aws-credentials",
-            )
-            .env_remove("AWS_PROFILE")
             .envs(env)
             .output()
             .unwrap()

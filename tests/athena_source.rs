@@ -8,14 +8,12 @@
 
 mod common;
 
-use common::athena::FakeAthena;
+use common::athena::{FakeAthena, KEY, SECRET};
 use common::{number, partition_rows, walk};
 use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::atomic::Ordering;
 
-const KEY: &str = "AKIAATHENATEST000001";
-const SECRET: &str = "athena-test-secret-do-not-log-0123456789";
 const WRONG_KEY: &str = "AKIAWRONGKEY00000002";
 const WRONG_SECRET: &str = "wrong-secret-do-not-log-9876543210";
 
@@ -31,24 +29,12 @@ fn job() -> String {
              source = {{ athena = {{ connection = \"{conn}\", sql = \"\"\"{sql}\"\"\" }} }}\n\n"
         )
     };
-    let mut text = String::from(
-        r#"[job]
-name = "lake"
-fiscal_year_start_month = 2
-
-[output]
-url = "out"
-
-[connections.lake]
-kind = "athena"
-region = "us-east-1"
-workgroup = "primary"
-database = "tallyfy_acme"
-output = "s3://acme-athena-results/okrflow/"
-access_key_id_env = "OKRFLOW_TEST_ATHENA_KEY"
-secret_access_key_env = "OKRFLOW_TEST_ATHENA_SECRET"
-reuse_results_minutes = 60
-
+    let mut text = common::athena::lake_job(
+        "workgroup = \"primary\"\noutput = \"s3://acme-athena-results/okrflow/\"\n\
+         reuse_results_minutes = 60",
+    );
+    text.push_str(
+        r#"
 [connections.slow]
 kind = "athena"
 region = "us-east-1"
@@ -111,22 +97,12 @@ period = "FY27-Q1"
 }
 
 fn okrflow(dir: &Path, url: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_okrflow"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_okrflow"));
+    common::athena::reaching(&mut command, url)
         .current_dir(dir)
         .args(args)
-        .env("AWS_ENDPOINT_URL_ATHENA", url)
-        .env("OKRFLOW_TEST_ATHENA_KEY", KEY)
-        .env("OKRFLOW_TEST_ATHENA_SECRET", SECRET)
         .env("OKRFLOW_TEST_WRONG_KEY", WRONG_KEY)
         .env("OKRFLOW_TEST_WRONG_SECRET", WRONG_SECRET)
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/nonexistent/okrflow-aws-config")
-        .env(
-            "AWS_SHARED_CREDENTIALS_FILE",
-            "/nonexistent/okrflow-aws-credentials",
-        )
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_ENDPOINT_URL")
         .output()
         .unwrap()
 }

@@ -23,6 +23,7 @@ fn range(from: &str, to: &str, out: &Path, mode: Mode) -> RangeOptions {
         force: false,
         concurrency: 2,
         output: Some(Location::Local(out.to_path_buf())),
+        stop: Default::default(),
     }
 }
 

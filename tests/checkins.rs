@@ -365,6 +365,7 @@ async fn a_backfill_equals_single_runs_and_a_recompute_reads_the_archived_files(
         force: false,
         concurrency: 2,
         output: Some(Location::Local(backfilled.clone())),
+        stop: Default::default(),
     };
     let (_, outcomes) = backfill::run(&plan, &range(Mode::Backfill), &|_| {})
         .await

@@ -280,6 +280,7 @@ async fn every_api_fault_keeps_yesterday_and_fails_only_what_it_touches() {
             as_of: common::date("2026-03-11"),
             output: Some(okrflow::model::Location::Local(out.path().to_path_buf())),
             replay: None,
+            stop: Default::default(),
         };
         let second = pipeline::run(&plan, &options).await.unwrap();
         let elapsed = started.elapsed();

@@ -115,7 +115,8 @@ async fn on_s3_a_stalled_holder_loses_the_lock_and_its_late_commit_writes_nothin
         prefix: "prod".into(),
         aws: Default::default(),
     });
-    let refused = okrflow::pipeline::write(&plan, run, &Extracted::default(), output, &out, &a)
+    let never = okrflow::stop::Stop::new();
+    let refused = okrflow::pipeline::write(&plan, run, &Extracted::default(), output, &out, &a, &never)
         .await
         .err()
         .expect("a lost lease refuses the commit");

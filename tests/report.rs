@@ -50,6 +50,7 @@ async fn the_report_shows_the_snapshots_numbers_and_marks_stale_key_results() {
         force: false,
         concurrency: 2,
         output: Some(Location::Local(out.path().to_path_buf())),
+        stop: Default::default(),
     };
     backfill::run(&plan, &options, &|_| {}).await.unwrap();
     // On 9 March the Jira archive is gone: its three key results keep 8 March's values, stale.

@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 /// Exit codes: 0 all key results computed (a key result whose source answered with nothing to
 /// measure yet is `no_data`, not a failure); 3 results written but some key results failed
 /// (their rows carry the error, and the last good value when there is one); 1 the job could
-/// not run (bad job file, unreadable or unwritable output); 2 bad command line.
+/// not run (bad job file, unreadable or unwritable output); 2 bad command line; 130 and 143
+/// a run, backfill or recompute stopped by SIGINT or SIGTERM (its running Athena queries
+/// stopped, nothing more committed, the lock released).
 #[derive(Debug, Parser)]
 #[command(name = "okrflow", version, about, long_about)]
 pub struct Cli {

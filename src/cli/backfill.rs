@@ -3,26 +3,32 @@
 
 use super::args::{BackfillArgs, LogFormat, RangeArgs, RecomputeArgs, output_location};
 use super::logging::set_bar;
-use crate::backfill::{self, DateOutcome, DatePlan, Mode, RangeOptions, Step};
+use crate::backfill::{self, BackfillError, DateOutcome, DatePlan, Mode, RangeOptions, Step};
 use crate::error::Outcome;
 use crate::job::{self, Plan};
 use crate::model::Location;
+use crate::stop::{Stop, Stopped};
 use crate::storage;
 use crate::summary;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 
-/// `backfill`: fetch and rebuild the range's dates.
-pub(crate) async fn backfill(args: BackfillArgs, log_format: LogFormat) -> anyhow::Result<Outcome> {
-    rebuild(args.range, args.krs, Mode::Backfill, log_format).await
+/// `backfill`: fetch and rebuild the range's dates; `stop` stops it.
+pub(crate) async fn backfill(
+    args: BackfillArgs,
+    log_format: LogFormat,
+    stop: Stop,
+) -> anyhow::Result<Outcome> {
+    rebuild(args.range, args.krs, Mode::Backfill, log_format, stop).await
 }
 
-/// `recompute`: re-score the range's dates from their raw archives.
+/// `recompute`: re-score the range's dates from their raw archives; `stop` stops it.
 pub(crate) async fn recompute(
     args: RecomputeArgs,
     log_format: LogFormat,
+    stop: Stop,
 ) -> anyhow::Result<Outcome> {
-    rebuild(args.range, Vec::new(), Mode::Recompute, log_format).await
+    rebuild(args.range, Vec::new(), Mode::Recompute, log_format, stop).await
 }
 
 /// Plans the dates of `range`, then prints the plan (`--dry-run`) or rebuilds them.
@@ -31,6 +37,7 @@ async fn rebuild(
     krs: Vec<String>,
     mode: Mode,
     log_format: LogFormat,
+    stop: Stop,
 ) -> anyhow::Result<Outcome> {
     let started = std::time::Instant::now();
     let plan = job::load(&range.job)?;
@@ -45,6 +52,7 @@ async fn rebuild(
         force: range.force,
         concurrency: range.concurrency.into(),
         output: output_location(range.output.as_deref())?,
+        stop,
     };
     let verb = if mode == Mode::Backfill {
         "backfill"
@@ -102,7 +110,14 @@ async fn rebuild(
     let result = backfill::run(&plan, &options, &on_date).await;
     bar.finish_and_clear();
     set_bar(None);
-    let (dates, outcomes) = result.with_context(failed_to_start)?;
+    let (dates, outcomes) = match result {
+        Err(BackfillError::Stopped(Stopped(signal))) => {
+            let left =
+                "the dates committed before it stay, and the same command resumes after them";
+            return Ok(super::stopped(signal, left));
+        }
+        done => done.with_context(failed_to_start)?,
+    };
     let (written, rows, failures) = print_dates(&dates, &outcomes);
     tracing::info!(
         dates = dates.len(),

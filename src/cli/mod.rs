@@ -1,7 +1,9 @@
 //! The command line: `run`, `validate`, `preview`, `backfill`, `recompute`, `report`,
 //! `athena ddl|register`, `lookml`, `init` and `demo-data`, and how their results become an
 //! [`Outcome`] or the error text printed on stderr. The arguments are in `args`, logging in
-//! `logging`, and each command in a file of its own.
+//! `logging`, and each command in a file of its own. `run`, `backfill` and `recompute` stop
+//! cleanly on SIGTERM or SIGINT ([`crate::stop`]); the other commands end as the signal ends
+//! any process.
 
 mod args;
 mod athena;
@@ -19,6 +21,7 @@ pub use args::Cli;
 pub use logging::init_logging;
 
 use crate::error::Outcome;
+use crate::stop::{Signal, Stop};
 use anyhow::Context;
 use args::Command;
 
@@ -30,12 +33,13 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         .context("cannot start the async runtime")?;
     let log_format = cli.log_format;
     runtime.block_on(async move {
+        let on_signals = || Stop::on_signals().context("cannot listen for SIGTERM and SIGINT");
         match cli.command {
-            Command::Run(args) => run::run(args).await,
+            Command::Run(args) => run::run(args, on_signals()?).await,
             Command::Validate(args) => validate::validate(args).await,
             Command::Preview(args) => preview::preview(args).await,
-            Command::Backfill(args) => backfill::backfill(args, log_format).await,
-            Command::Recompute(args) => backfill::recompute(args, log_format).await,
+            Command::Backfill(args) => backfill::backfill(args, log_format, on_signals()?).await,
+            Command::Recompute(args) => backfill::recompute(args, log_format, on_signals()?).await,
             Command::Report(args) => report::report(args).await,
             Command::Athena { command } => athena::athena(command).await,
             Command::Lookml(args) => lookml::lookml(args).await,
@@ -43,6 +47,15 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             Command::DemoData(args) => demo_data::demo_data(args),
         }
     })
+}
+
+/// The outcome of a command `signal` stopped, said on stderr with what it left.
+fn stopped(signal: Signal, left: &str) -> Outcome {
+    tracing::error!(
+        "stopped by {signal}: {left}; the lock is released; exit code {}",
+        signal.exit_code()
+    );
+    Outcome::Stopped(signal)
 }
 
 /// What `okrflow` prints on stderr for a command that could not run: `error: …`, then a

@@ -1,15 +1,17 @@
-//! `run`: one job as of one date, its summary printed, exit 3 when some key results failed.
+//! `run`: one job as of one date, its summary printed, exit 3 when some key results failed,
+//! 143 or 130 when SIGTERM or SIGINT stopped it before its commit.
 
 use super::args::{RunArgs, output_location};
 use crate::error::Outcome;
 use crate::job::{self, Plan};
-use crate::pipeline::{self, RunOptions, RunReport};
+use crate::pipeline::{self, PipelineError, RunOptions, RunReport};
+use crate::stop::{Stop, Stopped};
 use crate::summary;
 use anyhow::Context;
 use chrono::Utc;
 
-/// Runs the job and prints its summary.
-pub(crate) async fn run(args: RunArgs) -> anyhow::Result<Outcome> {
+/// Runs the job and prints its summary; `stop` stops it.
+pub(crate) async fn run(args: RunArgs, stop: Stop) -> anyhow::Result<Outcome> {
     let RunArgs {
         job,
         as_of,
@@ -25,11 +27,15 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<Outcome> {
         as_of: as_of.unwrap_or_else(|| Utc::now().date_naive()),
         output: output_location(output.as_deref())?,
         replay,
+        stop,
     };
     let started = std::time::Instant::now();
-    let report = pipeline::run(&plan, &options)
-        .await
-        .with_context(|| format!("job {} could not run", job.display()))?;
+    let report = match pipeline::run(&plan, &options).await {
+        Err(PipelineError::Stopped(Stopped(signal))) => {
+            return Ok(super::stopped(signal, "nothing of this run was committed"));
+        }
+        done => done.with_context(|| format!("job {} could not run", job.display()))?,
+    };
     let c = summary::counts(report.tables.get("runs").map_or(&[][..], |b| b.as_slice()));
     let rows: usize = report.tables.values().flatten().map(|b| b.num_rows()).sum();
     let closed = summary::closed_periods(&plan, report.as_of);

@@ -5,7 +5,9 @@
 //! What this proves: okrflow sends the query text as written with `?` placeholders and typed
 //! literals as `ExecutionParameters` in order, polls until a final state, stops a query past
 //! its timeout, reads the header row and column types of `GetQueryResults`, and handles
-//! throttling, FAILED, CANCELLED and access denied as Athena reports them. What it does not:
+//! throttling, FAILED, CANCELLED and access denied as Athena reports them. A query marked
+//! `/* hang */` stays RUNNING until a `StopQueryExecution` names it (then it is CANCELLED);
+//! every request is logged, so a test sees which queries were stopped ([`FakeAthena::stops`]). What it does not:
 //! Trino's dialect — DataFusion accepts the ANSI subset these tests use (`DATE '…'`,
 //! `TIMESTAMP '…'`, `count`, `CAST`), and a query that relies on Trino-only functions would
 //! fail here and pass on Athena, or the reverse.
@@ -38,6 +40,7 @@ enum Outcome {
 
 #[derive(Debug, Clone)]
 struct Query {
+    sql: String,
     outcome: Outcome,
     polls: usize,
 }
@@ -109,6 +112,26 @@ impl FakeAthena {
             .iter()
             .filter(|(o, _)| o == operation)
             .map(|(_, b)| b.clone())
+            .collect()
+    }
+
+    /// The ids of the queries whose text contains `text`, with how often each was polled.
+    pub fn queries_with(&self, text: &str) -> Vec<(String, usize)> {
+        self.queries
+            .lock()
+            .unwrap()
+            .iter()
+            .enumerate()
+            .filter(|(_, q)| q.sql.contains(text))
+            .map(|(i, q)| (format!("q-{}", i + 1), q.polls))
+            .collect()
+    }
+
+    /// The ids `StopQueryExecution` was sent for, in order.
+    pub fn stops(&self) -> Vec<String> {
+        self.sent("StopQueryExecution")
+            .iter()
+            .filter_map(|b| b["QueryExecutionId"].as_str().map(String::from))
             .collect()
     }
 
@@ -184,6 +207,46 @@ impl FakeAthena {
     }
 }
 
+/// An access key the fake can be started with, and its secret: [`reaching`] puts them in
+/// `OKRFLOW_TEST_ATHENA_KEY` and `OKRFLOW_TEST_ATHENA_SECRET`, which [`lake_job`] names.
+pub const KEY: &str = "AKIAATHENATEST000001";
+pub const SECRET: &str = "athena-test-secret-do-not-log-0123456789";
+
+/// `command` (the `okrflow` binary) pointed at the fake at `url`, with [`KEY`] in the
+/// variables a job's connection names, and no other AWS configuration in reach.
+pub fn reaching<'a>(
+    command: &'a mut std::process::Command,
+    url: &str,
+) -> &'a mut std::process::Command {
+    super::no_aws_config(command)
+        .env("AWS_ENDPOINT_URL_ATHENA", url)
+        .env_remove("AWS_ENDPOINT_URL")
+        .env("OKRFLOW_TEST_ATHENA_KEY", KEY)
+        .env("OKRFLOW_TEST_ATHENA_SECRET", SECRET)
+}
+
+/// The head of a job `lake` writing to `out/`, with an Athena connection `lake` signing with
+/// [`KEY`]'s variables; `more` adds lines to the connection's table.
+pub fn lake_job(more: &str) -> String {
+    format!(
+        r#"[job]
+name = "lake"
+fiscal_year_start_month = 2
+
+[output]
+url = "out"
+
+[connections.lake]
+kind = "athena"
+region = "us-east-1"
+database = "tallyfy_acme"
+access_key_id_env = "OKRFLOW_TEST_ATHENA_KEY"
+secret_access_key_env = "OKRFLOW_TEST_ATHENA_SECRET"
+{more}
+"#
+    )
+}
+
 fn reply(v: Value) -> Response {
     (
         [("content-type", "application/x-amz-json-1.1")],
@@ -252,7 +315,11 @@ async fn api(State(s): State<Arc<FakeAthena>>, headers: HeaderMap, body: Bytes) 
                 .unwrap_or_default();
             let outcome = s.outcome(sql, &parameters).await;
             let mut queries = s.queries.lock().unwrap();
-            queries.push(Query { outcome, polls: 0 });
+            queries.push(Query {
+                sql: sql.to_string(),
+                outcome,
+                polls: 0,
+            });
             reply(json!({"QueryExecutionId": format!("q-{}", queries.len())}))
         }
         "GetQueryExecution" => {

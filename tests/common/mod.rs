@@ -33,6 +33,7 @@ pub async fn run(plan: &Plan, as_of: &str, out: &Path) -> RunReport {
         as_of: date(as_of),
         output: Some(Location::Local(out.to_path_buf())),
         replay: None,
+        stop: Default::default(),
     };
     pipeline::run(plan, &options).await.unwrap()
 }
@@ -54,6 +55,19 @@ pub fn objective(report: &RunReport, id: &str) -> Row {
 pub fn close(actual: Option<f64>, expected: f64) {
     let a = actual.expect("a value");
     assert!((a - expected).abs() < 1e-9, "expected {expected}, got {a}");
+}
+
+/// `command` with no AWS configuration of the machine in reach: no profile, no config or
+/// credentials file, no instance metadata.
+pub fn no_aws_config(command: &mut std::process::Command) -> &mut std::process::Command {
+    command
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/nonexistent/okrflow-aws-config")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/okrflow-aws-credentials",
+        )
+        .env_remove("AWS_PROFILE")
 }
 
 /// Every file below a folder, at any depth, sorted.

@@ -1,5 +1,5 @@
 //! Athena as a source kind: how its connection and key results are validated, extracted,
-//! previewed and checked.
+//! previewed and checked, and its running queries stopped on a stop.
 
 use super::config::{AthenaConnection, AthenaSource};
 use super::{AthenaLink, AthenaSettings, Origin, answer, params, queries, value_of};
@@ -146,6 +146,16 @@ impl SourceKind for Athena {
             value,
             rows: Some(rows),
         })
+    }
+
+    /// Stops the connection's queries still running in Athena (`StopQueryExecution`).
+    async fn cancel(name: &str, _settings: &AthenaSettings) {
+        let stopped = super::in_flight::stop_all(name).await;
+        tracing::debug!(
+            connection = name,
+            queries = stopped.len(),
+            "Athena queries stopped"
+        );
     }
 
     async fn check_online(

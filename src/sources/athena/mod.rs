@@ -2,9 +2,11 @@
 //! underneath) and one number comes back. Identical queries with identical parameters run
 //! once; `max_concurrency` run at a time. Answers are archived in `raw/` like API responses,
 //! so `recompute`, `--replay` and lineage work; each query's scanned bytes are logged and
-//! summed into `runs.athena_bytes_scanned`.
+//! summed into `runs.athena_bytes_scanned`. The queries running are tracked (`in_flight`), so
+//! that a stopped run stops them in Athena too.
 
 pub mod config;
+mod in_flight;
 mod kind;
 pub mod params;
 
@@ -224,8 +226,7 @@ async fn fetch(
         return Ok((parse(&text, &day.prefix)?, Origin::Archive));
     }
     let client = client.ok_or("no Athena client")?;
-    let answer = client
-        .run(sql, parameters)
+    let answer = in_flight::run(name, client, sql, parameters)
         .await
         .map_err(|e: QueryError| e.to_string())?;
     tracing::info!(
