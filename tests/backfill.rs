@@ -353,7 +353,11 @@ fn a_killed_backfill_resumes_after_the_dates_it_committed() {
         let run = run_of(&d);
         assert!(rows.values().all(|r| r["run_id"] == run), "{d} mixes runs");
     }
-    assert!(!out.path().join("_okrflow/lock.json").exists());
+    let lock: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("_okrflow/lock.json")).unwrap())
+            .unwrap();
+    assert_eq!(lock["released"], true, "released by the resumed backfill: {lock}");
+    assert_eq!(lock["epoch"], 2, "the dead run's lock taken over: {lock}");
 }
 
 /// A Looker result without a time x-axis cannot say what an earlier day was: a backfill says

@@ -251,7 +251,7 @@ fn a_second_run_on_a_locked_output_is_refused_and_changes_nothing() {
     );
     assert!(out.join("kr_snapshots/as_of=2026-03-01").is_dir());
     assert!(
-        !out.join("_okrflow/lock.json").exists(),
+        common::lock_released(&out),
         "the lock is released"
     );
 }
@@ -324,8 +324,10 @@ fn a_write_error_on_the_output_changes_nothing_and_exits_1() {
         })
         .unwrap_or_default();
     assert!(
-        left.iter().all(|n| n == "staging" || n == "state")
-            && !out.join("_okrflow/lock.json").exists(),
+        left
+            .iter()
+            .all(|n| ["staging", "state", "lock.json", "lock.guard"].contains(&n.as_str()))
+            && common::lock_released(&out),
         "{left:?}"
     );
     if out.join("_okrflow/staging").exists() {

@@ -277,3 +277,13 @@ pub fn live_demo(mut plan: Plan, looker: &looker::FakeLooker, jira: &jira::FakeJ
     }
     plan
 }
+
+/// True when `out`'s run lock is free: never taken, or released by its last holder (the
+/// lock is marked released, never deleted).
+pub fn lock_released(out: &Path) -> bool {
+    match std::fs::read(out.join("_okrflow/lock.json")) {
+        Err(_) => true,
+        Ok(body) => serde_json::from_slice::<serde_json::Value>(&body)
+            .is_ok_and(|l| l["released"] == serde_json::Value::Bool(true)),
+    }
+}

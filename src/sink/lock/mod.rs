@@ -95,6 +95,10 @@ pub struct LockInfo {
     /// Given up by its run: free to take.
     #[serde(default)]
     pub released: bool,
+    /// The kernel boot and pid namespace the holder ran in (`boot_id/pid:[…]`): where its pid
+    /// means something. Empty when unknown.
+    #[serde(default)]
+    pub pid_space: String,
 }
 
 impl LockInfo {
@@ -103,7 +107,34 @@ impl LockInfo {
     }
 
     fn is_free(&self, terms: &LeaseTerms) -> bool {
-        self.released || self.expires_at + terms.skew() < Utc::now()
+        self.released || self.expires_at + terms.skew() < Utc::now() || self.is_dead_here()
+    }
+
+    /// True when the holder ran in this kernel boot and pid namespace and its process is gone
+    /// (killed, crashed): its lock need not wait for the lease. A host name is not enough
+    /// (containers share them); another boot or namespace never counts as dead here.
+    fn is_dead_here(&self) -> bool {
+        let here = pid_space();
+        if self.pid_space.is_empty() || self.pid_space != here || self.pid == std::process::id() {
+            return false;
+        }
+        let Ok(pid) = libc::pid_t::try_from(self.pid) else {
+            return false;
+        };
+        // SAFETY: signal 0 sends nothing; it only asks whether the process exists.
+        let alive = unsafe { libc::kill(pid, 0) } == 0;
+        !alive && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
+    }
+}
+
+/// This process's kernel boot id and pid namespace, or empty when either is unknown.
+fn pid_space() -> String {
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default();
+    let ns = std::fs::read_link("/proc/self/ns/pid").unwrap_or_default();
+    match (boot.trim(), ns.to_string_lossy()) {
+        ("", _) => String::new(),
+        (_, n) if n.is_empty() => String::new(),
+        (b, n) => format!("{b}/{n}"),
     }
 }
 
@@ -162,6 +193,7 @@ impl RunLock {
             owner: uuid::Uuid::new_v4().simple().to_string(),
             epoch: 1,
             released: false,
+            pid_space: pid_space(),
         };
         for _ in 0..3 {
             if let Ok(version) = cell.create(info.body()).await.map_err(&err)? {
@@ -182,7 +214,7 @@ impl RunLock {
             info.expires_at = terms.expiry();
             if let Ok(version) = cell.replace(info.body(), &version).await.map_err(&err)? {
                 if !held.released {
-                    tracing::warn!(lock = %path.display(), holder = %held.run_id, expired = %held.expires_at, "took over an expired lock");
+                    tracing::warn!(lock = %path.display(), holder = %held.run_id, expires = %held.expires_at, "took over the lock of a run that died or stopped renewing");
                 }
                 return Ok(RunLock::hold(cell, terms, info, version, path));
             }
