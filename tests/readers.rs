@@ -98,7 +98,12 @@ async fn a_run_that_failed_half_way_through_its_commit_is_not_history() {
     let html = dir.path().join("report.html");
     let report = std::process::Command::new(env!("CARGO_BIN_EXE_okrflow"))
         .args(["report", dir.path().join("job.toml").to_str().unwrap()])
-        .args(["--output", out.to_str().unwrap(), "--out", html.to_str().unwrap()])
+        .args([
+            "--output",
+            out.to_str().unwrap(),
+            "--out",
+            html.to_str().unwrap(),
+        ])
         .args(["--period", "FY27-Q1", "--as-of", "2026-03-15"])
         .output()
         .unwrap();
@@ -109,7 +114,10 @@ async fn a_run_that_failed_half_way_through_its_commit_is_not_history() {
     );
     let html = std::fs::read_to_string(&html).unwrap();
     assert!(html.contains("2026-03-10"));
-    assert!(!html.contains("2026-03-15"), "the failed run is in the report");
+    assert!(
+        !html.contains("2026-03-15"),
+        "the failed run is in the report"
+    );
 
     // A rerun of 10 March that fails half-way: runs still lists the first run, kr_snapshots
     // holds the failed one's rows. A backfill sees 10 March as not committed and runs it.
@@ -137,4 +145,138 @@ async fn a_run_that_failed_half_way_through_its_commit_is_not_history() {
         "{:?}",
         plan[0].step
     );
+}
+
+/// Runs a command off the runtime (the loopback servers answer on it).
+async fn output(mut c: std::process::Command) -> std::process::Output {
+    tokio::task::spawn_blocking(move || c.output().unwrap())
+        .await
+        .unwrap()
+}
+
+/// The rows of `sql` in the loopback Athena's database `okr`, each cell as text.
+async fn athena_rows(athena: &FakeAthena, sql: &str) -> Vec<Vec<String>> {
+    athena
+        .rows(sql, "okr")
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .into_iter()
+        .map(|r| r.into_iter().map(|c| c.unwrap_or_default()).collect())
+        .collect()
+}
+
+#[tokio::test]
+async fn athena_views_and_explores_show_committed_runs_and_a_period_newer_than_the_ddl() {
+    let s3 = FakeS3::start(&["okr-results"]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (athena, url) = FakeAthena::start(dir.path(), common::s3::ACCESS_KEY).await;
+    athena.read_s3_from(s3.root.path());
+    let output_url = "s3://okr-results/prod/";
+    let q1 = objective("O", "FY27-Q1", "K1", VENDOR);
+    let job = job_file(dir.path(), output_url, &q1);
+    let job = job.to_str().unwrap();
+    let okrflow = |args: &[&str]| {
+        let mut c = s3.okrflow(args);
+        c.env("AWS_ENDPOINT_URL_ATHENA", &url);
+        output(c)
+    };
+    let text = |o: &std::process::Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+
+    // The tables and views are registered once, while the job has FY27-Q1 only.
+    let registered = okrflow(&["athena", "register", job, "--database", "okr"]).await;
+    assert_eq!(registered.status.code(), Some(0), "{}", text(&registered));
+    let day = |d: &str| ["run", job, "--as-of", d, "-q"].map(String::from);
+    let run = |d: &str| {
+        let args = day(d);
+        okrflow(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    assert_eq!(run("2026-04-20").await.status.code(), Some(0));
+    // FY27-Q2 (May to July) is added to the job; nobody registers again.
+    job_file(
+        dir.path(),
+        output_url,
+        &format!("{q1}{}", objective("P", "FY27-Q2", "K2", VENDOR)),
+    );
+    let committed = run("2026-05-05").await;
+    assert_eq!(committed.status.code(), Some(0), "{}", text(&committed));
+    // 6 May: every table is written but runs: the run exits 1.
+    s3.fail_puts.lock().unwrap().push("/runs/".into());
+    let failed = run("2026-05-06").await;
+    assert_eq!(failed.status.code(), Some(1), "{}", text(&failed));
+
+    // The failed run's rows are in the tables Athena reads…
+    let by_date = "SELECT as_of, count(*) FROM kr_snapshots GROUP BY as_of ORDER BY as_of";
+    assert_eq!(
+        athena_rows(&athena, by_date).await,
+        [
+            ["2026-04-20", "1"],
+            ["2026-05-05", "2"],
+            ["2026-05-06", "2"]
+        ]
+    );
+    let runs = athena_rows(&athena, "SELECT as_of, run_id FROM runs ORDER BY as_of").await;
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    let may_5 = &runs[1][1];
+    // …but not in the views: each key result's and objective's newest is 5 May's.
+    assert_eq!(
+        athena_rows(
+            &athena,
+            "SELECT kr_id, as_of, run_id FROM kr_latest ORDER BY kr_id"
+        )
+        .await,
+        [["K1", "2026-05-05", may_5], ["K2", "2026-05-05", may_5]]
+    );
+    assert_eq!(
+        athena_rows(
+            &athena,
+            "SELECT objective_id, as_of, run_id FROM objective_latest ORDER BY objective_id"
+        )
+        .await,
+        [["O", "2026-05-05", may_5], ["P", "2026-05-05", may_5]]
+    );
+    // FY27-Q2, which did not exist when the DDL was made, has its scores. On 5 May FY27-Q1
+    // is over: final, K1's 6 of 10 reviews by 30 April. FY27-Q2 is on day 5 of 92 with 6 of
+    // 10: far ahead of the pace, a projected score clipped to 1.
+    assert_eq!(
+        athena_rows(
+            &athena,
+            "SELECT period, id, as_of, final, quarter_score FROM quarter_scores_latest \
+             WHERE kind = 'key_result' ORDER BY period"
+        )
+        .await,
+        [
+            ["FY27-Q1", "K1", "2026-05-05", "true", "0.6"],
+            ["FY27-Q2", "K2", "2026-05-05", "false", "1.0"]
+        ]
+    );
+
+    // The LookML explores over the tables filter to committed runs the same way.
+    let model = okrflow::sink::lookml::model("athena", "okr");
+    for (table, dates) in [
+        ("kr_snapshots", 2),
+        ("objective_snapshots", 2),
+        ("quarter_scores", 2),
+    ] {
+        let explore = &model[model.find(&format!("explore: {table} {{")).unwrap()..];
+        let filter = explore
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("sql_always_where: "))
+            .unwrap()
+            .trim_end_matches(";;")
+            .replace(&format!("${{{table}.run_id}}"), &format!("{table}.run_id"));
+        let sql = format!(
+            "SELECT count(DISTINCT as_of), max(as_of) FROM okr.{table} AS {table} WHERE {filter}"
+        );
+        assert_eq!(
+            athena_rows(&athena, &sql).await,
+            [[dates.to_string(), "2026-05-05".to_string()]],
+            "{table}"
+        );
+    }
 }

@@ -130,7 +130,11 @@ impl FakeAthena {
 
     /// The rows of `sql` run in `database` as this fake runs a query (cells as text, NULL
     /// as `None`), or Athena's reason it failed.
-    pub async fn rows(&self, sql: &str, database: &str) -> Result<Vec<Vec<Option<String>>>, String> {
+    pub async fn rows(
+        &self,
+        sql: &str,
+        database: &str,
+    ) -> Result<Vec<Vec<Option<String>>>, String> {
         match self.outcome(sql, &[], Some(database)).await {
             Outcome::Rows { rows, .. } => Ok(rows),
             other => Err(format!("{other:?}")),
@@ -343,7 +347,8 @@ impl FakeAthena {
         let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
             .with_file_extension(".parquet")
             .with_table_partition_cols(vec![(partition.to_string(), DataType::Utf8)]);
-        let url = ListingTableUrl::parse(format!("{}/", dir.display())).map_err(|e| e.to_string())?;
+        let url =
+            ListingTableUrl::parse(format!("{}/", dir.display())).map_err(|e| e.to_string())?;
         let config = ListingTableConfig::new(url)
             .with_listing_options(options)
             .with_schema(Arc::new(Schema::new(fields)));

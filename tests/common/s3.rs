@@ -119,7 +119,9 @@ impl FakeS3 {
     /// The okrflow binary, with [`FakeS3::env`].
     pub fn okrflow(&self, args: &[&str]) -> std::process::Command {
         let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_okrflow"));
-        c.args(args).env_remove("RUST_LOG").env_remove("AWS_PROFILE");
+        c.args(args)
+            .env_remove("RUST_LOG")
+            .env_remove("AWS_PROFILE");
         c.envs(self.env());
         c
     }
