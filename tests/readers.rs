@@ -224,22 +224,17 @@ async fn athena_views_and_explores_show_committed_runs_and_a_period_newer_than_t
     assert_eq!(runs.len(), 2, "{runs:?}");
     let may_5 = &runs[1][1];
     // …but not in the views: each key result's and objective's newest is 5 May's.
-    assert_eq!(
-        athena_rows(
-            &athena,
-            "SELECT kr_id, as_of, run_id FROM kr_latest ORDER BY kr_id"
-        )
-        .await,
-        [["K1", "2026-05-05", may_5], ["K2", "2026-05-05", may_5]]
-    );
-    assert_eq!(
-        athena_rows(
-            &athena,
-            "SELECT objective_id, as_of, run_id FROM objective_latest ORDER BY objective_id"
-        )
-        .await,
-        [["O", "2026-05-05", may_5], ["P", "2026-05-05", may_5]]
-    );
+    for (view, key, ids) in [
+        ("kr_latest", "kr_id", ["K1", "K2"]),
+        ("objective_latest", "objective_id", ["O", "P"]),
+    ] {
+        let sql = format!("SELECT {key}, as_of, run_id FROM {view} ORDER BY {key}");
+        assert_eq!(
+            athena_rows(&athena, &sql).await,
+            ids.map(|id| [id, "2026-05-05", may_5.as_str()]),
+            "{view}"
+        );
+    }
     // FY27-Q2, which did not exist when the DDL was made, has its scores. On 5 May FY27-Q1
     // is over: final, K1's 6 of 10 reviews by 30 April. FY27-Q2 is on day 5 of 92 with 6 of
     // 10: far ahead of the pace, a projected score clipped to 1.
