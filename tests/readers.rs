@@ -176,8 +176,11 @@ async fn athena_views_and_explores_show_committed_runs_and_a_period_newer_than_t
     let job = job_file(dir.path(), output_url, &q1);
     let job = job.to_str().unwrap();
     let okrflow = |args: &[&str]| {
-        let mut c = s3.okrflow(args);
-        c.env("AWS_ENDPOINT_URL_ATHENA", &url);
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_okrflow"));
+        c.args(args)
+            .env_remove("RUST_LOG")
+            .env_remove("AWS_PROFILE");
+        c.envs(s3.env()).env("AWS_ENDPOINT_URL_ATHENA", &url);
         output(c)
     };
     let text = |o: &std::process::Output| {

@@ -116,16 +116,6 @@ impl FakeS3 {
         self.root.path().join(bucket).join(key)
     }
 
-    /// The okrflow binary, with [`FakeS3::env`].
-    pub fn okrflow(&self, args: &[&str]) -> std::process::Command {
-        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_okrflow"));
-        c.args(args)
-            .env_remove("RUST_LOG")
-            .env_remove("AWS_PROFILE");
-        c.envs(self.env());
-        c
-    }
-
     /// The environment a process needs to reach this server with the customer's key.
     pub fn env(&self) -> Vec<(&'static str, String)> {
         vec![
