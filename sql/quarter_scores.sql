@@ -1,7 +1,9 @@
 -- quarter_scores: the quarterly score of every key result and objective. Once the period is
 -- over (evaluated on its last day) it is final: the score on that day. While it runs it is a
 -- projection at the current pace — attainment / expected progress, clipped to [0, 1] — and
--- `final` is false. `period` becomes the Hive partition.
+-- `final` is false. `as_of` (the run date) becomes the Hive partition, as in every table, so a
+-- period that starts after the Athena DDL was made is visible with no new DDL; `period` is a
+-- column, and the view quarter_scores_latest picks each period's newest committed run.
 WITH krs AS (
   SELECT k.*, d.period_end
   FROM kr_snapshots k
@@ -26,9 +28,9 @@ items AS (
 
 final AS (
   SELECT
+    as_of,
     period,
     run_id,
-    CAST(as_of AS DATE) AS as_of,
     kind,
     id,
     objective_id,

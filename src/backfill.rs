@@ -475,30 +475,13 @@ async fn archive_folder(
     Ok((dir.path().to_path_buf(), Some(dir)))
 }
 
-/// The partitions a date's run writes, for `--dry-run` (quarter_scores only when no later
-/// date is committed).
-pub fn partitions_of(plan: &Plan, output: &Location, date: NaiveDate) -> Vec<String> {
+/// The partitions a date's run writes, for `--dry-run`: one per table, of that date.
+pub fn partitions_of(output: &Location, date: NaiveDate) -> Vec<String> {
     let base = output.to_string();
     let base = base.trim_end_matches('/').to_string();
-    let periods: BTreeSet<&str> = plan
-        .objectives
-        .iter()
-        .map(|o| o.period.label.as_str())
-        .collect();
     TABLES
         .iter()
-        .flat_map(|(table, column)| {
-            if *column == "as_of" {
-                vec![format!("{base}/{table}/as_of={date}/")]
-            } else {
-                periods
-                    .iter()
-                    .map(|p| {
-                        format!("{base}/{table}/{column}={p}/ (if no later date is committed)")
-                    })
-                    .collect()
-            }
-        })
+        .map(|(table, column)| format!("{base}/{table}/{column}={date}/"))
         .collect()
 }
 

@@ -381,20 +381,7 @@ async fn stage(
         .map(|(_, _, krs)| errors_of(krs))
         .unwrap_or_default();
     let mut commit = Commit::new(output, opened, &run.run_id);
-    // quarter_scores holds one partition per period, the latest date's scores: a run for an
-    // earlier date than one already committed (a backfill) leaves it alone.
-    let latest = sink::history::committed_dates(opened)
-        .await?
-        .last()
-        .copied();
-    let keep_scores = latest.filter(|l| *l > run.as_of);
-    if let Some(l) = keep_scores {
-        tracing::debug!(as_of = %run.as_of, latest = %l, "quarter_scores left as the later run wrote them");
-    }
     for (table, partition_column) in sink::TABLES {
-        if table == "quarter_scores" && keep_scores.is_some() {
-            continue;
-        }
         let (_, schema, batches) = outputs
             .iter()
             .find(|(n, _, _)| n == table)

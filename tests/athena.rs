@@ -76,15 +76,10 @@ async fn ddl_and_lookml_declare_exactly_the_written_columns() {
     );
     let statements = athena::statements(&plan, &s3_output(), &schemas).unwrap();
     for (table, partition, schema) in &schemas {
-        let value = if partition == "period" {
-            "FY27-Q1"
-        } else {
-            "2026-11-23"
-        };
         let file = out
             .path()
             .join(table)
-            .join(format!("{partition}={value}"))
+            .join(format!("{partition}=2026-11-23"))
             .join(format!("part-{}.parquet", report.run_id));
         let written = file_columns(&file);
         let create = statements
@@ -109,24 +104,22 @@ async fn ddl_and_lookml_declare_exactly_the_written_columns() {
             create.sql
         );
         assert!(create.sql.contains(&format!("'storage.location.template'='s3://okr-results/prod/{table}/{partition}=${{{partition}}}/'")));
-        if partition == "as_of" {
-            // Partition projection over dates from the first period's start: no MSCK REPAIR.
-            assert!(
-                create.sql.contains("'projection.as_of.type'='date'")
-                    && create
-                        .sql
-                        .contains("'projection.as_of.range'='2026-02-01,NOW'"),
-                "{}",
-                create.sql
-            );
-        } else {
-            assert!(
-                create.sql.contains("'projection.period.type'='enum'")
-                    && create
-                        .sql
-                        .contains("'projection.period.values'='FY27,FY27-Q1,amer_launch'")
-            );
-        }
+        // Partition projection over dates from the first period's start: no MSCK REPAIR, and
+        // no list of periods that a new period would fall outside of.
+        assert_eq!(partition, "as_of");
+        assert!(
+            create.sql.contains("'projection.as_of.type'='date'")
+                && create
+                    .sql
+                    .contains("'projection.as_of.range'='2026-02-01,NOW'"),
+            "{}",
+            create.sql
+        );
+        assert!(
+            !create.sql.contains("enum") && !create.sql.contains("FY27-Q1"),
+            "{}",
+            create.sql
+        );
         let view = lookml::view("okr", table, partition, schema).unwrap();
         assert!(view.starts_with(&format!(
             "view: {table} {{\n  sql_table_name: okr.{table} ;;"
@@ -200,7 +193,7 @@ async fn ddl_and_lookml_declare_exactly_the_written_columns() {
             .contains("PARTITION BY \"kr_id\" ORDER BY \"as_of\" DESC")
     );
     assert!(kr_latest.sql.contains("\"stale_since\"") && kr_latest.sql.contains("\"as_of\""));
-    let model = lookml::model("athena");
+    let model = lookml::model("athena", "okr");
     assert!(
         model.contains("join: objective_snapshots")
             && model.contains("${kr_snapshots.objective_id} = ${objective_snapshots.objective_id}")
@@ -213,6 +206,18 @@ async fn ddl_and_lookml_declare_exactly_the_written_columns() {
         "{model}"
     );
     assert!(model.contains("${kr_latest.objective_id} = ${objective_latest.objective_id}"));
+    // The tables' explores show rows of committed runs only (the latest views are made so).
+    for table in ["kr_snapshots", "objective_snapshots", "quarter_scores"] {
+        let explore = &model[model.find(&format!("explore: {table} {{")).unwrap()..];
+        let explore = &explore[..explore.find("\n}\n").unwrap()];
+        assert!(
+            explore.contains(&format!(
+                "sql_always_where: ${{{table}.run_id}} IN (SELECT run_id FROM okr.runs) ;;"
+            )),
+            "{explore}"
+        );
+    }
+    assert_eq!(model.matches("sql_always_where").count(), 3, "{model}");
     let latest = lookml::latest_views("okr");
     assert_eq!(
         latest[0],
@@ -370,7 +375,7 @@ async fn register_runs_every_statement_in_order_and_reports_athenas_reason() {
     );
     assert_eq!(ok.status.code(), Some(0), "{out}");
     assert!(
-        out.contains("11 statement(s) succeeded in database okr"),
+        out.contains("12 statement(s) succeeded in database okr"),
         "{out}"
     );
     let first: Vec<Value> = fake.started.lock().unwrap().drain(..).collect();
@@ -386,6 +391,7 @@ async fn register_runs_every_statement_in_order_and_reports_athenas_reason() {
     assert_eq!(queries[1], "DROP TABLE IF EXISTS `kr_snapshots`");
     assert!(queries[2].starts_with("CREATE EXTERNAL TABLE `kr_snapshots`"));
     assert!(queries[10].starts_with("CREATE OR REPLACE VIEW \"objective_latest\""));
+    assert!(queries[11].starts_with("CREATE OR REPLACE VIEW \"quarter_scores_latest\""));
     for q in &first[1..] {
         assert_eq!(q["QueryExecutionContext"]["Database"], "okr");
         assert_eq!(q["WorkGroup"], "analytics");

@@ -21,18 +21,13 @@ fn job(dir: &std::path::Path, second_sql: &str) -> std::path::PathBuf {
     dir.join("job.toml")
 }
 
-/// Runs `sql` over an output table registered as `t`, partition column included.
+/// Runs `sql` over an output table registered as `t`, partition column (`as_of`) included.
 fn read(out: &std::path::Path, table: &str, sql: &str) -> String {
-    let partition = if table == "quarter_scores" {
-        "period"
-    } else {
-        "as_of"
-    };
     tokio::runtime::Runtime::new().unwrap().block_on(async {
         let ctx = datafusion::prelude::SessionContext::new();
         let options =
             datafusion::prelude::ParquetReadOptions::default().table_partition_cols(vec![(
-                partition.to_string(),
+                "as_of".to_string(),
                 datafusion::arrow::datatypes::DataType::Utf8,
             )]);
         ctx.register_parquet("t", out.join(table).to_str().unwrap(), options)

@@ -398,10 +398,11 @@ fn a_closed_custom_period_keeps_its_final_score_and_tallyfy_reads_the_offset_dat
         "{summary}"
     );
     let scores = partition_rows(
-        &dir.path().join("out/quarter_scores/period=launch"),
+        &dir.path().join("out/quarter_scores/as_of=2026-04-10"),
         "id",
         &[],
     );
+    assert_eq!(scores["L-KR1"]["period"], "launch");
     assert_eq!(scores["L-KR1"]["final"], "true");
     close(Some(number(&scores["L-KR1"], "quarter_score")), 0.6);
 

@@ -168,7 +168,7 @@ fn print_plan(plan: &Plan, output: &Location, dates: &[DatePlan], mode: Mode) {
                         format!("; keep {} from the date's snapshot", keep.len())
                     }
                 );
-                for p in backfill::partitions_of(plan, output, d.date) {
+                for p in backfill::partitions_of(output, d.date) {
                     println!("            write {p}");
                 }
             }

@@ -181,8 +181,10 @@ pub(crate) async fn build(
     });
     let opened = storage::open(&output, false).await?;
     let ctx = engine::new_session();
-    let found = history::register_files(&ctx, &opened, "kr_snapshots", "report_kr_history").await?
-        && history::register_files(
+    // Only runs recorded in `runs`: not the partitions of a run killed half-way through.
+    let found = history::register_committed(&ctx, &opened, "kr_snapshots", "report_kr_history")
+        .await?
+        && history::register_committed(
             &ctx,
             &opened,
             "objective_snapshots",

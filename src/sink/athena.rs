@@ -1,6 +1,7 @@
-//! Athena: `CREATE EXTERNAL TABLE` statements for the output tables (Parquet, partition
-//! projection, so no `MSCK REPAIR` or `ADD PARTITION` is ever needed), the `kr_latest` and
-//! `objective_latest` views, and running them through the Athena API.
+//! Athena: `CREATE EXTERNAL TABLE` statements for the output tables (Parquet, a date
+//! partition projection, so no `MSCK REPAIR`, `ADD PARTITION` or new DDL is ever needed), the
+//! `kr_latest`, `objective_latest` and `quarter_scores_latest` views over committed runs only,
+//! and running them through the Athena API.
 
 use crate::athena_client::{Waited, wait};
 use crate::job::Plan;
@@ -107,6 +108,32 @@ fn quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
+/// Keeps the rows of runs recorded in `runs`. The commit switches `runs` in last, so a run
+/// killed half-way through has partitions switched in and no `runs` row: readers never see
+/// them. Also the LookML explores' `sql_always_where` (with the database).
+pub const COMMITTED: &str = "\"run_id\" IN (SELECT \"run_id\" FROM \"runs\")";
+
+/// The views of the newest committed rows: `(view, table, ranking)`; the rows ranked 1 are
+/// kept. Each key result's and objective's newest snapshot; each period's scores of its
+/// newest run date.
+pub const LATEST: [(&str, &str, &str); 3] = [
+    (
+        "kr_latest",
+        "kr_snapshots",
+        "row_number() OVER (PARTITION BY \"kr_id\" ORDER BY \"as_of\" DESC, \"computed_at\" DESC)",
+    ),
+    (
+        "objective_latest",
+        "objective_snapshots",
+        "row_number() OVER (PARTITION BY \"objective_id\" ORDER BY \"as_of\" DESC, \"computed_at\" DESC)",
+    ),
+    (
+        "quarter_scores_latest",
+        "quarter_scores",
+        "rank() OVER (PARTITION BY \"period\" ORDER BY \"as_of\" DESC)",
+    ),
+];
+
 /// The statements that make the output queryable, in order: the tables (dropped first, so a
 /// rerun picks up new columns; dropping an external table leaves its data alone), then the
 /// views. `tables` are `(name, partition column, schema with the partition column)`.
@@ -123,13 +150,6 @@ pub fn statements(
         .map(|o| o.period.start)
         .min()
         .map_or_else(|| "2020-01-01".to_string(), |d| d.to_string());
-    let mut periods: Vec<String> = plan
-        .objectives
-        .iter()
-        .map(|o| o.period.label.clone())
-        .collect();
-    periods.sort();
-    periods.dedup();
     let mut out = Vec::new();
     for (table, partition, schema) in tables {
         let columns = schema
@@ -149,29 +169,24 @@ pub fn statements(
             .collect::<Result<Vec<_>, AthenaError>>()?
             .join(",\n");
         let location = format!("{base}/{table}/");
-        let projection = if partition == "period" {
-            vec![
-                ("projection.period.type".to_string(), "enum".to_string()),
-                ("projection.period.values".to_string(), periods.join(",")),
-            ]
-        } else {
-            vec![
-                (format!("projection.{partition}.type"), "date".into()),
-                (
-                    format!("projection.{partition}.format"),
-                    "yyyy-MM-dd".into(),
-                ),
-                (
-                    format!("projection.{partition}.range"),
-                    format!("{first_day},NOW"),
-                ),
-                (format!("projection.{partition}.interval"), "1".into()),
-                (
-                    format!("projection.{partition}.interval.unit"),
-                    "DAYS".into(),
-                ),
-            ]
-        };
+        // Every table is partitioned by the run date: a date projection from the first
+        // period's start to today covers any period, one that starts after this DDL too.
+        let projection = vec![
+            (format!("projection.{partition}.type"), "date".to_string()),
+            (
+                format!("projection.{partition}.format"),
+                "yyyy-MM-dd".into(),
+            ),
+            (
+                format!("projection.{partition}.range"),
+                format!("{first_day},NOW"),
+            ),
+            (format!("projection.{partition}.interval"), "1".into()),
+            (
+                format!("projection.{partition}.interval.unit"),
+                "DAYS".into(),
+            ),
+        ];
         let mut properties = vec![
             ("parquet.compression".to_string(), "SNAPPY".to_string()),
             ("projection.enabled".to_string(), "true".to_string()),
@@ -199,10 +214,7 @@ pub fn statements(
             ),
         });
     }
-    for (view, table, key) in [
-        ("kr_latest", "kr_snapshots", "kr_id"),
-        ("objective_latest", "objective_snapshots", "objective_id"),
-    ] {
+    for (view, table, newest) in LATEST {
         let Some((_, partition, schema)) = tables.iter().find(|(t, _, _)| t == table) else {
             continue;
         };
@@ -218,8 +230,7 @@ pub fn statements(
             name: format!("view {view}"),
             sql: format!(
                 "CREATE OR REPLACE VIEW \"{view}\" AS\nSELECT {columns}\nFROM (\n  SELECT {columns},\n    \
-                 row_number() OVER (PARTITION BY \"{key}\" ORDER BY \"{partition}\" DESC, \"computed_at\" DESC) AS newest\n  \
-                 FROM \"{table}\"\n)\nWHERE newest = 1"
+                 {newest} AS newest\n  FROM \"{table}\"\n  WHERE {COMMITTED}\n)\nWHERE newest = 1"
             ),
         });
     }

@@ -1,6 +1,10 @@
 //! Earlier results, read back: `kr_history` holds every earlier `kr_snapshots` row (with its
 //! `as_of` partition) so the scoring SQL can keep a failing key result's last good value;
 //! backfills read which dates are committed, and with which definitions.
+//!
+//! Only rows of committed runs are history: a run is committed once its row is in `runs`
+//! (switched in last). A run killed half-way through its commit leaves partitions switched in
+//! with no `runs` row; [`register_committed`] and [`recorded_runs`] leave those out.
 
 use super::SinkError;
 use crate::engine::register_batches;
@@ -58,7 +62,7 @@ pub async fn register(ctx: &SessionContext, output: &Opened) -> Result<usize, Si
         message: e.strip_backtrace(),
     };
     ctx.deregister_table("kr_history").map_err(err)?;
-    if !register_files(ctx, output, "kr_snapshots", "kr_history_files").await? {
+    if !register_committed(ctx, output, "kr_snapshots", "kr_history_files").await? {
         register_batches(ctx, "kr_history", vec![], history_schema()).map_err(|e| {
             SinkError::History {
                 path: dir.clone(),
@@ -137,6 +141,96 @@ pub async fn register_files(
         .await
         .map_err(|e| err(e.strip_backtrace()))?;
     Ok(true)
+}
+
+/// Registers as `name` the rows of output table `table` whose run is recorded in `runs` (a
+/// semi-join on `run_id`): the partitions a run killed half-way through its commit switched
+/// in are left out. False, and nothing registered, when the table has no file yet.
+pub async fn register_committed(
+    ctx: &SessionContext,
+    output: &Opened,
+    table: &str,
+    name: &str,
+) -> Result<bool, SinkError> {
+    use datafusion::logical_expr::JoinType;
+    use datafusion::prelude::{col, lit};
+    let err = |e: datafusion::error::DataFusionError| SinkError::History {
+        path: PathBuf::from(output.url(&format!("{table}/"))),
+        message: e.strip_backtrace(),
+    };
+    let files = format!("{name}_all");
+    if !register_files(ctx, output, table, &files).await? {
+        return Ok(false);
+    }
+    let rows = ctx.table(&files).await.map_err(err)?;
+    let runs = format!("{name}_runs");
+    let committed = if register_files(ctx, output, "runs", &runs).await? {
+        let recorded = ctx
+            .table(&runs)
+            .await
+            .map_err(err)?
+            .select(vec![col("run_id").alias("recorded_run_id")])
+            .map_err(err)?;
+        rows.join(
+            recorded,
+            JoinType::LeftSemi,
+            &["run_id"],
+            &["recorded_run_id"],
+            None,
+        )
+        .map_err(err)?
+    } else {
+        // No run has finished a commit: nothing is history yet.
+        rows.filter(lit(false)).map_err(err)?
+    };
+    ctx.deregister_table(name).map_err(err)?;
+    ctx.register_table(name, committed.into_view())
+        .map_err(err)?;
+    Ok(true)
+}
+
+/// The run ids `runs/as_of=<day>/` records: the run whose partitions of that date are
+/// committed, none when no run of the date finished its commit.
+pub async fn recorded_runs(
+    ctx: &SessionContext,
+    output: &Opened,
+    day: NaiveDate,
+) -> Result<Vec<String>, SinkError> {
+    use futures::TryStreamExt;
+    let dir = format!("runs/as_of={day}");
+    let err = |message: String| SinkError::History {
+        path: PathBuf::from(output.url(&format!("{dir}/"))),
+        message,
+    };
+    let listed: Vec<_> = output
+        .store
+        .list(Some(&output.path(&dir)))
+        .try_collect()
+        .await
+        .map_err(|e| err(e.to_string()))?;
+    let schema = Schema::new(vec![Field::new("run_id", DataType::Utf8, true)]);
+    let mut ids = Vec::new();
+    for file in listed.iter().filter_map(|o| o.location.filename()) {
+        if !file.ends_with(".parquet") {
+            continue;
+        }
+        let batches = ctx
+            .read_parquet(
+                output.url(&format!("{dir}/{file}")),
+                datafusion::prelude::ParquetReadOptions::default().schema(&schema),
+            )
+            .await
+            .map_err(|e| err(e.strip_backtrace()))?
+            .collect()
+            .await
+            .map_err(|e| err(e.strip_backtrace()))?;
+        for b in &batches {
+            let column = datafusion::arrow::compute::cast(b.column(0), &DataType::Utf8)
+                .map_err(|e| err(e.to_string()))?;
+            ids.extend(column.as_string::<i32>().iter().flatten().map(String::from));
+        }
+    }
+    Ok(ids)
 }
 
 /// What a committed snapshot says of one key result on one date.

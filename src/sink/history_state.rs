@@ -4,7 +4,8 @@
 //! from. A run of a later date reads those rows and only the partitions written since; a run
 //! of an earlier date, or after a kept partition was rewritten or removed, reads every
 //! partition as before. Either way it then keeps the rows anew. Like the Tallyfy state it is
-//! only a cache: when it cannot be read, every partition is.
+//! only a cache: when it cannot be read, every partition is. Either way only partitions of
+//! runs recorded in `runs` are read (a run killed half-way through its commit is not history).
 
 use super::SinkError;
 use super::history::{self, history_schema};
@@ -12,12 +13,14 @@ use crate::engine::{self, registry};
 use crate::storage::Opened;
 use chrono::NaiveDate;
 use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::prelude::{ParquetReadOptions, SessionContext, col, lit};
 use futures::TryStreamExt;
 use object_store::ObjectStoreExt;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// The state's folder under the output.
 const FOLDER: &str = "_okrflow/state/history";
@@ -36,7 +39,7 @@ struct PartFile {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Manifest {
-    /// `sql/kr_history_kept.sql` the rows were chosen by.
+    /// A hash of `sql/kr_history_kept.sql`, which chose the rows, and of [`READS`].
     sql: String,
     /// The newest date whose rows are kept.
     through: NaiveDate,
@@ -46,9 +49,13 @@ struct Manifest {
     files: Vec<PartFile>,
 }
 
+/// What else decides the kept rows beside the SQL: a state kept before it read only
+/// committed runs may hold rows of a run killed half-way through its commit, and is not used.
+const READS: &str = "rows of runs recorded in runs";
+
 fn version() -> String {
     use sha2::Digest;
-    let hash = sha2::Sha256::digest(registry::HISTORY_KEPT.sql.as_bytes());
+    let hash = sha2::Sha256::digest(format!("{}\n{READS}", registry::HISTORY_KEPT.sql).as_bytes());
     hash[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -157,15 +164,26 @@ async fn from_kept(
         )
         .await
         .map_err(e)?;
-    // A newer partition's columns, under the history's names (missing ones NULL).
+    // A newer partition's columns, under the history's names (missing ones NULL), and the
+    // run that wrote it: only a run recorded in `runs` is history.
     let columns = super::parquet::without(&schema, "as_of");
+    let mut read = columns.fields().to_vec();
+    read.push(Arc::new(Field::new("run_id", DataType::Utf8, true)));
+    let read = Schema::new(read);
     for (day, f) in files.iter().filter(|(d, _)| *d > m.through && *d < as_of) {
+        let recorded = history::recorded_runs(ctx, output, *day).await?;
+        if recorded.is_empty() {
+            tracing::debug!(%day, file = %f.key, "no run of the date is recorded in runs: not history");
+            continue;
+        }
         let part = ctx
             .read_parquet(
                 output.url(&format!("kr_snapshots/{}", f.key)),
-                ParquetReadOptions::default().schema(&columns),
+                ParquetReadOptions::default().schema(&read),
             )
             .await
+            .map_err(e)?
+            .filter(col("run_id").in_list(recorded.into_iter().map(lit).collect(), false))
             .map_err(e)?;
         let mut select = vec![lit(day.to_string()).alias("as_of")];
         select.extend(columns.fields().iter().map(|c| col(c.name())));

@@ -1,6 +1,7 @@
 //! LookML for the output tables: a view per table (dimensions typed from the written schema,
 //! a `dimension_group` for each date and timestamp, measures a dashboard needs, drill fields)
-//! and a model whose explore joins key results to their objectives.
+//! and a model whose explores join key results to their objectives and show only rows of runs
+//! recorded in `runs`.
 
 use super::athena::{AthenaError, athena_type};
 use datafusion::arrow::datatypes::{DataType, Schema};
@@ -162,12 +163,13 @@ fn detail(table: &str) -> &'static [&'static str] {
 /// The primary key of a table's rows, as SQL.
 fn primary_key(table: &str, partition: &str) -> String {
     let id = match table {
-        "kr_snapshots" => "kr_id",
-        "objective_snapshots" => "objective_id",
-        "quarter_scores" => "id",
-        _ => "run_id",
+        "kr_snapshots" => "${TABLE}.kr_id",
+        "objective_snapshots" => "${TABLE}.objective_id",
+        // a key result and an objective may share an id
+        "quarter_scores" => "${TABLE}.kind || '/' || ${TABLE}.id",
+        _ => "${TABLE}.run_id",
     };
-    format!("${{TABLE}}.{partition} || '/' || ${{TABLE}}.{id}")
+    format!("${{TABLE}}.{partition} || '/' || {id}")
 }
 
 /// The view file of one table.
@@ -237,13 +239,14 @@ pub fn view(
     Ok(out)
 }
 
-/// The views of the Athena `kr_latest` and `objective_latest` views (each key result's and
-/// objective's newest snapshot): the snapshot tables' views, extended onto them, so their
-/// counts count key results, not daily snapshots. `(file stem, LookML)`.
+/// The views of the Athena views of the newest committed rows (`kr_latest`,
+/// `objective_latest`, `quarter_scores_latest`): their tables' views, extended onto them, so
+/// their counts count key results, objectives and scores, not daily snapshots.
+/// `(file stem, LookML)`.
 pub fn latest_views(database: &str) -> Vec<(String, String)> {
-    [("kr_latest", "kr_snapshots"), ("objective_latest", "objective_snapshots")]
+    super::athena::LATEST
         .iter()
-        .map(|(view, table)| {
+        .map(|(view, table, _)| {
             (
                 view.to_string(),
                 format!(
@@ -254,29 +257,43 @@ pub fn latest_views(database: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// An explore's filter to the rows of runs recorded in `runs` (what the Athena views do, see
+/// [`super::athena::COMMITTED`]): a run killed half-way through its commit is never shown.
+fn committed(view: &str, database: &str) -> String {
+    format!("  sql_always_where: ${{{view}.run_id}} IN (SELECT run_id FROM {database}.runs) ;;\n")
+}
+
 /// The model file: the connection, the views, and the explores. The first explore, the
-/// default, reads each key result's newest snapshot; `kr_snapshots` has the history.
-pub fn model(connection: &str) -> String {
+/// default, reads each key result's newest snapshot; `kr_snapshots` has the history. Every
+/// explore shows only rows of runs recorded in `runs` (the latest views are made so; the
+/// tables' explores filter with `sql_always_where`), with no filter for a user to remember.
+pub fn model(connection: &str, database: &str) -> String {
+    let committed = |view: &str| committed(view, database);
     format!(
         "connection: \"{connection}\"\n\ninclude: \"/**/*.view.lkml\"\n\n\
          explore: kr_latest {{\n  label: \"OKR key results\"\n  description: \"Each key result's newest snapshot, with its objective's newest snapshot\"\n  \
          join: objective_latest {{\n    type: left_outer\n    relationship: many_to_one\n    \
          sql_on: ${{kr_latest.objective_id}} = ${{objective_latest.objective_id}} ;;\n  }}\n}}\n\n\
-         explore: kr_snapshots {{\n  label: \"OKR key results, every day\"\n  description: \"Key-result snapshots per run date, with their objective's snapshot of the same run\"\n  \
+         explore: kr_snapshots {{\n  label: \"OKR key results, every day\"\n  description: \"Key-result snapshots per run date, with their objective's snapshot of the same run\"\n\
+         {}  \
          join: objective_snapshots {{\n    type: left_outer\n    relationship: many_to_one\n    \
          sql_on: ${{kr_snapshots.objective_id}} = ${{objective_snapshots.objective_id}}\n      \
          AND ${{kr_snapshots.as_of_raw}} = ${{objective_snapshots.as_of_raw}}\n      \
          AND ${{kr_snapshots.run_id}} = ${{objective_snapshots.run_id}} ;;\n  }}\n}}\n\n\
          explore: objective_latest {{\n  label: \"OKR objectives\"\n}}\n\n\
-         explore: objective_snapshots {{\n  label: \"OKR objectives, every day\"\n}}\n\n\
-         explore: quarter_scores {{\n  label: \"OKR quarter scores\"\n}}\n\n\
-         explore: runs {{\n  label: \"okrflow runs\"\n}}\n"
+         explore: objective_snapshots {{\n  label: \"OKR objectives, every day\"\n{}}}\n\n\
+         explore: quarter_scores_latest {{\n  label: \"OKR quarter scores\"\n  description: \"Each period's scores as of its newest run\"\n}}\n\n\
+         explore: quarter_scores {{\n  label: \"OKR quarter scores, every day\"\n{}}}\n\n\
+         explore: runs {{\n  label: \"okrflow runs\"\n}}\n",
+        committed("kr_snapshots"),
+        committed("objective_snapshots"),
+        committed("quarter_scores"),
     )
 }
 
 /// Writes into `out` (made if missing) a view file per table of `tables` (`(name, partition
-/// column, schema)`), the views of `kr_latest` and `objective_latest`, and the model; the
-/// files written, in order.
+/// column, schema)`), the views of the latest views, and the model; the files written, in
+/// order.
 pub(crate) fn write_folder(
     out: &Path,
     database: &str,
@@ -306,6 +323,6 @@ pub(crate) fn write_folder(
     for (view, text) in latest_views(database) {
         write(format!("{view}.view.lkml"), text)?;
     }
-    write("okrflow.model.lkml".into(), model(connection))?;
+    write("okrflow.model.lkml".into(), model(connection, database))?;
     Ok(written)
 }

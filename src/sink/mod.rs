@@ -19,11 +19,13 @@ pub mod parquet;
 use std::path::PathBuf;
 
 /// The output tables, their partition column, in commit order (`runs` last: a run is only
-/// listed once its results are in place).
+/// listed once its results are in place, and readers take only rows of runs listed there).
+/// Every table is partitioned by the run date, so Athena's date projection covers any
+/// period with no new DDL (older outputs have `quarter_scores/period=…`: docs/outputs.md).
 pub const TABLES: [(&str, &str); 4] = [
     ("kr_snapshots", "as_of"),
     ("objective_snapshots", "as_of"),
-    ("quarter_scores", "period"),
+    ("quarter_scores", "as_of"),
     ("runs", "as_of"),
 ];
 

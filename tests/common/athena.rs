@@ -7,7 +7,14 @@
 //! its timeout, reads the header row and column types of `GetQueryResults`, and handles
 //! throttling, FAILED, CANCELLED and access denied as Athena reports them. A query marked
 //! `/* hang */` stays RUNNING until a `StopQueryExecution` names it (then it is CANCELLED);
-//! every request is logged, so a test sees which queries were stopped ([`FakeAthena::stops`]). What it does not:
+//! every request is logged, so a test sees which queries were stopped ([`FakeAthena::stops`]).
+//!
+//! With [`FakeAthena::read_s3_from`] it also runs `athena register`'s DDL over the loopback S3
+//! server's files (`s3://bucket/key` is the file `<root>/bucket/key`): `CREATE DATABASE` makes a
+//! schema that later statements of that database resolve in, `CREATE EXTERNAL TABLE` reads
+//! the Parquet under its `LOCATION` with the declared columns, and keeps only the partitions
+//! its projection covers (an `enum`'s values, a `date` range up to `NOW` = today), as Athena
+//! projects them; `CREATE OR REPLACE VIEW` runs as written. What it does not:
 //! Trino's dialect — DataFusion accepts the ANSI subset these tests use (`DATE '…'`,
 //! `TIMESTAMP '…'`, `count`, `CAST`), and a query that relies on Trino-only functions would
 //! fail here and pass on Athena, or the reverse.
@@ -17,7 +24,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use datafusion::arrow::util::display::array_value_to_string;
 use datafusion::prelude::SessionContext;
 use serde_json::{Value, json};
@@ -59,6 +66,8 @@ pub struct FakeAthena {
     pub throttle: AtomicUsize,
     /// Polls a query is RUNNING before it ends.
     pub running_polls: usize,
+    /// Where `s3://` locations are read from (the loopback S3 server's folder).
+    s3_root: Mutex<Option<std::path::PathBuf>>,
 }
 
 impl FakeAthena {
@@ -96,6 +105,7 @@ impl FakeAthena {
             queries: Mutex::new(Vec::new()),
             throttle: AtomicUsize::new(0),
             running_polls: 2,
+            s3_root: Mutex::new(None),
         });
         let app = axum::Router::new()
             .route("/", axum::routing::post(api))
@@ -135,13 +145,56 @@ impl FakeAthena {
             .collect()
     }
 
-    /// Runs a query as Athena would answer it.
-    async fn outcome(&self, sql: &str, parameters: &[String]) -> Outcome {
+
+    /// Reads `s3://bucket/key` locations of `CREATE EXTERNAL TABLE` from `<root>/bucket/key`
+    /// (the loopback S3 server's folder, [`super::s3::FakeS3::root`]).
+    pub fn read_s3_from(&self, root: &std::path::Path) {
+        *self.s3_root.lock().unwrap() = Some(root.to_path_buf());
+    }
+
+    /// The rows of `sql` run in `database` as this fake runs a query (cells as text, NULL
+    /// as `None`), or Athena's reason it failed.
+    pub async fn rows(
+        &self,
+        sql: &str,
+        database: &str,
+    ) -> Result<Vec<Vec<Option<String>>>, String> {
+        match self.outcome(sql, &[], Some(database)).await {
+            Outcome::Rows { rows, .. } => Ok(rows),
+            other => Err(format!("{other:?}")),
+        }
+    }
+
+    /// Runs a query as Athena would answer it, in `database` when it names one made by
+    /// `CREATE DATABASE`.
+    async fn outcome(&self, sql: &str, parameters: &[String], database: Option<&str>) -> Outcome {
         if sql.contains("/* hang */") {
             return Outcome::Hang;
         }
         if sql.contains("/* cancel */") {
             return Outcome::Cancelled;
+        }
+        let catalog = self.ctx.catalog("datafusion").unwrap();
+        let schema = database
+            .filter(|d| catalog.schema(d).is_some())
+            .unwrap_or("public");
+        self.ctx
+            .state_ref()
+            .write()
+            .config_mut()
+            .options_mut()
+            .catalog
+            .default_schema = schema.to_string();
+        match self.ddl(sql).await {
+            Some(Ok(())) => {
+                return Outcome::Rows {
+                    columns: Vec::new(),
+                    rows: Vec::new(),
+                    bytes: 0,
+                };
+            }
+            Some(Err(e)) => return Outcome::Failed(e),
+            None => {}
         }
         // ExecutionParameters fill the `?`s in order (the test queries have no `?` in text).
         let mut parts = sql.split('?');
@@ -247,6 +300,142 @@ secret_access_key_env = "OKRFLOW_TEST_ATHENA_SECRET"
     )
 }
 
+/// The text between the first `open` after `from` in `sql` and the next `close`.
+fn between<'a>(sql: &'a str, from: &str, open: &str, close: &str) -> Option<&'a str> {
+    let rest = &sql[sql.find(from)? + from.len()..];
+    let rest = &rest[rest.find(open)? + open.len()..];
+    Some(&rest[..rest.find(close)?])
+}
+
+impl FakeAthena {
+    /// `CREATE DATABASE`, `DROP TABLE` and `CREATE EXTERNAL TABLE` as Athena runs them; `None`
+    /// for any other statement.
+    async fn ddl(&self, sql: &str) -> Option<Result<(), String>> {
+        let upper = sql.trim_start().to_ascii_uppercase();
+        if upper.starts_with("CREATE DATABASE") {
+            let name = between(sql, "DATABASE", "`", "`")?;
+            let catalog = self.ctx.catalog("datafusion").unwrap();
+            if catalog.schema(name).is_none() {
+                catalog
+                    .register_schema(
+                        name,
+                        Arc::new(datafusion::catalog::MemorySchemaProvider::new()),
+                    )
+                    .unwrap();
+            }
+            return Some(Ok(()));
+        }
+        if upper.starts_with("DROP TABLE") {
+            let name = between(sql, "TABLE", "`", "`")?;
+            let _ = self.ctx.deregister_table(name);
+            let _ = self.ctx.deregister_table(format!("{name}__files"));
+            return Some(Ok(()));
+        }
+        if upper.starts_with("CREATE EXTERNAL TABLE") {
+            return Some(self.external_table(sql).await);
+        }
+        None
+    }
+
+    /// A `CREATE EXTERNAL TABLE` of Parquet files under an `s3://` location: the declared
+    /// columns, then the partition column; only the partitions the projection covers.
+    async fn external_table(&self, sql: &str) -> Result<(), String> {
+        use datafusion::datasource::file_format::parquet::ParquetFormat;
+        use datafusion::datasource::listing::{
+            ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+        };
+        let bad = || format!("FAILED: cannot read the statement: {sql}");
+        let name = between(sql, "TABLE", "`", "`").ok_or_else(bad)?;
+        let body = between(sql, name, "(\n", "\n)\nPARTITIONED BY").ok_or_else(bad)?;
+        let mut fields = Vec::new();
+        for line in body.lines() {
+            let mut words = line.trim().trim_end_matches(',').split(' ');
+            let column = words.next().ok_or_else(bad)?.trim_matches('`');
+            let data_type = match words.next().ok_or_else(bad)? {
+                "string" => DataType::Utf8,
+                "double" => DataType::Float64,
+                "bigint" => DataType::Int64,
+                "boolean" => DataType::Boolean,
+                "date" => DataType::Date32,
+                "timestamp" => DataType::Timestamp(TimeUnit::Millisecond, None),
+                other => return Err(format!("FAILED: no type {other} here")),
+            };
+            fields.push(Field::new(column, data_type, true));
+        }
+        let partition = between(sql, "PARTITIONED BY", "`", "`").ok_or_else(bad)?;
+        let location = between(sql, "LOCATION", "'", "'").ok_or_else(bad)?;
+        let properties: std::collections::HashMap<&str, &str> =
+            between(sql, "TBLPROPERTIES", "(\n", "\n)")
+                .ok_or_else(bad)?
+                .lines()
+                .filter_map(|l| {
+                    let (k, v) = l.trim().trim_end_matches(',').split_once("'='")?;
+                    Some((k.trim_start_matches('\''), v.trim_end_matches('\'')))
+                })
+                .collect();
+        // What Athena reads: the partitions the projection covers, at the template's place.
+        let property = |k: &str| properties.get(k).copied();
+        let template = format!("{location}{partition}=${{{partition}}}/");
+        if property("storage.location.template") != Some(template.as_str()) {
+            return Err(format!(
+                "FAILED: storage.location.template is not {template}: Athena would read nothing"
+            ));
+        }
+        let covered = match property(&format!("projection.{partition}.type")) {
+            Some("enum") => {
+                let values = property(&format!("projection.{partition}.values")).unwrap_or("");
+                let list: Vec<String> = values.split(',').map(|v| format!("'{v}'")).collect();
+                format!("\"{partition}\" IN ({})", list.join(", "))
+            }
+            Some("date") => {
+                let format = property(&format!("projection.{partition}.format"));
+                let range = property(&format!("projection.{partition}.range")).unwrap_or("");
+                let (first, last) = range.split_once(',').ok_or_else(bad)?;
+                if format != Some("yyyy-MM-dd") || first.len() != 10 {
+                    return Err(format!("FAILED: date projection {format:?} {range}"));
+                }
+                let today = chrono::Utc::now().date_naive().to_string();
+                let last = if last == "NOW" { today.as_str() } else { last };
+                format!("\"{partition}\" >= '{first}' AND \"{partition}\" <= '{last}'")
+            }
+            other => {
+                return Err(format!(
+                    "HIVE_METASTORE_ERROR: projection of {partition} is {other:?}: \
+                     the following partition columns are missing projection configuration: [{partition}]"
+                ));
+            }
+        };
+        let root = self.s3_root.lock().unwrap().clone().ok_or_else(bad)?;
+        let dir = root.join(location.strip_prefix("s3://").ok_or_else(bad)?);
+        std::fs::create_dir_all(&dir).unwrap();
+        let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+            .with_file_extension(".parquet")
+            .with_table_partition_cols(vec![(partition.to_string(), DataType::Utf8)]);
+        let url =
+            ListingTableUrl::parse(format!("{}/", dir.display())).map_err(|e| e.to_string())?;
+        let config = ListingTableConfig::new(url)
+            .with_listing_options(options)
+            .with_schema(Arc::new(Schema::new(fields)));
+        let table = ListingTable::try_new(config).map_err(|e| e.to_string())?;
+        let files = format!("{name}__files");
+        let _ = self.ctx.deregister_table(&files);
+        self.ctx
+            .register_table(&files, Arc::new(table))
+            .map_err(|e| e.to_string())?;
+        let view = self
+            .ctx
+            .sql(&format!("SELECT * FROM \"{files}\" WHERE {covered}"))
+            .await
+            .map_err(|e| e.to_string())?
+            .into_view();
+        let _ = self.ctx.deregister_table(name);
+        self.ctx
+            .register_table(name, view)
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    }
+}
+
 fn reply(v: Value) -> Response {
     (
         [("content-type", "application/x-amz-json-1.1")],
@@ -313,7 +502,8 @@ async fn api(State(s): State<Arc<FakeAthena>>, headers: HeaderMap, body: Bytes) 
                         .collect()
                 })
                 .unwrap_or_default();
-            let outcome = s.outcome(sql, &parameters).await;
+            let database = request["QueryExecutionContext"]["Database"].as_str();
+            let outcome = s.outcome(sql, &parameters, database).await;
             let mut queries = s.queries.lock().unwrap();
             queries.push(Query {
                 sql: sql.to_string(),

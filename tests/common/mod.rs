@@ -98,15 +98,20 @@ pub fn files(dir: &Path) -> Vec<String> {
 /// A job file that reads the bundled demo exports, written into `dir` with the given
 /// objectives appended.
 pub fn job_with(dir: &Path, objectives: &str) -> Plan {
+    okrflow::job::load(&job_file(dir, "out", objectives)).unwrap()
+}
+
+/// [`job_with`]'s file, writing to `output` (a folder or an `s3://` url); its path.
+pub fn job_file(dir: &Path, output: &str, objectives: &str) -> PathBuf {
     let data = repo().join("jobs/demo/tallyfy");
     let text = format!(
-        "[job]\nname = \"test\"\nfiscal_year_start_month = 2\n\n[output]\nurl = \"out\"\n\n\
+        "[job]\nname = \"test\"\nfiscal_year_start_month = 2\n\n[output]\nurl = \"{output}\"\n\n\
          [connections.tallyfy]\nkind = \"tallyfy\"\nurl = \"{}\"\n\n{objectives}",
         data.display()
     );
     let path = dir.join("job.toml");
     std::fs::write(&path, text).unwrap();
-    okrflow::job::load(&path).unwrap()
+    path
 }
 
 /// Checks that the responses a test archived under `archive/<connection>/` are exactly the
