@@ -41,8 +41,10 @@ fn opened(s3: &FakeS3, prefix: &str) -> Opened {
 }
 
 fn lock_on(s3: &FakeS3, prefix: &str) -> LockInfo {
-    serde_json::from_slice(&std::fs::read(s3.object(BUCKET, &format!("{prefix}/_okrflow/lock.json"))).unwrap())
-        .unwrap()
+    serde_json::from_slice(
+        &std::fs::read(s3.object(BUCKET, &format!("{prefix}/_okrflow/lock.json"))).unwrap(),
+    )
+    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -52,7 +54,9 @@ async fn on_s3_runs_racing_for_the_lock_leave_exactly_one_holder() {
     let terms = LeaseTerms::of(Duration::from_secs(1));
     let tries = (0..8).map(|i| {
         let out = out.clone();
-        tokio::spawn(async move { RunLock::acquire(&out, "demo", &format!("run-{i}"), terms).await })
+        tokio::spawn(
+            async move { RunLock::acquire(&out, "demo", &format!("run-{i}"), terms).await },
+        )
     });
     let results: Vec<_> = futures::future::join_all(tries)
         .await
@@ -74,14 +78,20 @@ async fn on_s3_runs_racing_for_the_lock_leave_exactly_one_holder() {
     tokio::time::sleep(Duration::from_millis(1300)).await;
     let tries = (0..8).map(|i| {
         let out = out.clone();
-        tokio::spawn(async move { RunLock::acquire(&out, "demo", &format!("next-{i}"), terms).await })
+        tokio::spawn(
+            async move { RunLock::acquire(&out, "demo", &format!("next-{i}"), terms).await },
+        )
     });
     let results: Vec<_> = futures::future::join_all(tries)
         .await
         .into_iter()
         .map(Result::unwrap)
         .collect();
-    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "If-Match lets one taker win");
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "If-Match lets one taker win"
+    );
     assert_eq!(lock_on(&s3, "race").epoch, holder.epoch + 1);
 }
 
@@ -95,12 +105,22 @@ async fn on_s3_a_stalled_holder_loses_the_lock_and_its_late_commit_writes_nothin
         ttl: Duration::from_millis(100),
         renew_every: Duration::from_secs(3600),
     };
-    let a = RunLock::acquire(&out, &plan.job_name, "run-a", stalled).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let b = RunLock::acquire(&out, &plan.job_name, "run-b", LeaseTerms::of(Duration::from_secs(1)))
+    let a = RunLock::acquire(&out, &plan.job_name, "run-a", stalled)
         .await
         .unwrap();
-    assert_eq!((lock_on(&s3, "prod").run_id.as_str(), b.epoch().await), ("run-b", 2));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let b = RunLock::acquire(
+        &out,
+        &plan.job_name,
+        "run-b",
+        LeaseTerms::of(Duration::from_secs(1)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (lock_on(&s3, "prod").run_id.as_str(), b.epoch().await),
+        ("run-b", 2)
+    );
 
     // A wakes up and commits what it computed: refused before anything is switched in
     let run = RunInfo {
@@ -116,10 +136,11 @@ async fn on_s3_a_stalled_holder_loses_the_lock_and_its_late_commit_writes_nothin
         aws: Default::default(),
     });
     let never = okrflow::stop::Stop::new();
-    let refused = okrflow::pipeline::write(&plan, run, &Extracted::default(), output, &out, &a, &never)
-        .await
-        .err()
-        .expect("a lost lease refuses the commit");
+    let refused =
+        okrflow::pipeline::write(&plan, run, &Extracted::default(), output, &out, &a, &never)
+            .await
+            .err()
+            .expect("a lost lease refuses the commit");
     let text = format!("{refused}: {:?}", refused);
     assert!(text.contains("taken over by run run-b (epoch 2)"), "{text}");
     let written: Vec<String> = common::walk(&s3.object(BUCKET, "prod"))
@@ -140,7 +161,9 @@ async fn on_s3_a_run_that_outlives_several_leases_keeps_its_lock() {
     let s3 = FakeS3::start(&[BUCKET]).await;
     let out = opened(&s3, "long");
     let short = LeaseTerms::of(Duration::from_millis(300));
-    let a = RunLock::acquire(&out, "demo", "run-a", short).await.unwrap();
+    let a = RunLock::acquire(&out, "demo", "run-a", short)
+        .await
+        .unwrap();
     let first_expiry = lock_on(&s3, "long").expires_at;
     // five leases long: renewed by If-Match every 60 ms, never free to another run
     for _ in 0..10 {
@@ -151,7 +174,9 @@ async fn on_s3_a_run_that_outlives_several_leases_keeps_its_lock() {
     assert!(lock_on(&s3, "long").expires_at > first_expiry + chrono::Duration::seconds(1));
     a.confirm().await.unwrap();
     a.release().await;
-    let b = RunLock::acquire(&out, "demo", "run-b", short).await.unwrap();
+    let b = RunLock::acquire(&out, "demo", "run-b", short)
+        .await
+        .unwrap();
     assert_eq!(b.epoch().await, 2);
 }
 
@@ -159,7 +184,14 @@ async fn on_s3_a_run_that_outlives_several_leases_keeps_its_lock() {
 fn start_run(output: &str, env: &[(&'static str, String)]) -> std::process::Child {
     let mut c = Command::new(env!("CARGO_BIN_EXE_okrflow"));
     c.current_dir(repo())
-        .args(["run", "jobs/demo.toml", "--as-of", "2026-03-10", "--output", output])
+        .args([
+            "run",
+            "jobs/demo.toml",
+            "--as-of",
+            "2026-03-10",
+            "--output",
+            output,
+        ])
         .env_remove("RUST_LOG")
         .env_remove("AWS_PROFILE")
         .stdout(Stdio::piped())
@@ -172,15 +204,26 @@ fn start_run(output: &str, env: &[(&'static str, String)]) -> std::process::Chil
 
 /// Two runs started together into `output`: one commits, the other exits 1 naming the holder,
 /// whose run is the one `runs` records. Returns the committed run id.
-async fn two_runs_together(output: &str, env: Vec<(&'static str, String)>) -> (String, Output, Output) {
+async fn two_runs_together(
+    output: &str,
+    env: Vec<(&'static str, String)>,
+) -> (String, Output, Output) {
     let output = output.to_string();
     tokio::task::spawn_blocking(move || {
         let (a, b) = (start_run(&output, &env), start_run(&output, &env));
         let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
-        let (won, lost) = if a.status.code() == Some(1) { (b, a) } else { (a, b) };
+        let (won, lost) = if a.status.code() == Some(1) {
+            (b, a)
+        } else {
+            (a, b)
+        };
         let stderr = String::from_utf8_lossy(&lost.stderr).to_string();
         assert_eq!(lost.status.code(), Some(1), "{stderr}");
-        assert!(won.status.success(), "{}", String::from_utf8_lossy(&won.stderr));
+        assert!(
+            won.status.success(),
+            "{}",
+            String::from_utf8_lossy(&won.stderr)
+        );
         let holder = stderr
             .split("is being written by run ")
             .nth(1)
@@ -201,13 +244,18 @@ async fn two_runs_started_together_one_commits_in_a_folder_and_on_s3() {
     let runs = common::partition_rows(&dir.path().join("runs/as_of=2026-03-10"), "run_id", &[]);
     assert_eq!(runs.keys().cloned().collect::<Vec<_>>(), vec![holder]);
     let lock: LockInfo =
-        serde_json::from_slice(&std::fs::read(dir.path().join("_okrflow/lock.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(dir.path().join("_okrflow/lock.json")).unwrap())
+            .unwrap();
     assert!(lock.released);
 
     // the loopback S3 server
     let s3 = FakeS3::start(&[BUCKET]).await;
     let (holder, _, _) = two_runs_together(&format!("s3://{BUCKET}/prod/"), s3.env()).await;
-    let runs = common::partition_rows(&s3.object(BUCKET, "prod/runs/as_of=2026-03-10"), "run_id", &[]);
+    let runs = common::partition_rows(
+        &s3.object(BUCKET, "prod/runs/as_of=2026-03-10"),
+        "run_id",
+        &[],
+    );
     assert_eq!(runs.keys().cloned().collect::<Vec<_>>(), vec![holder]);
     assert!(lock_on(&s3, "prod").released);
 }

@@ -81,7 +81,11 @@ async fn the_report_shows_the_snapshots_numbers_and_marks_stale_key_results() {
     for needle in ["<script", "<link", " src=", "url("] {
         assert!(!html.contains(needle), "the report refers to `{needle}`");
     }
-    assert_eq!(html.matches("<svg").count(), 32, "two charts per key result");
+    assert_eq!(
+        html.matches("<svg").count(),
+        32,
+        "two charts per key result"
+    );
 
     let mar8 = partition_rows(
         &out.path().join("kr_snapshots/as_of=2026-03-08"),
@@ -227,7 +231,12 @@ fn report_html(out: &std::path::Path, args: &[&str]) -> String {
     let html_path = out.join("report.html");
     let done = Command::new(env!("CARGO_BIN_EXE_okrflow"))
         .current_dir(repo())
-        .args(["report", "jobs/demo.toml", "--output", out.to_str().unwrap()])
+        .args([
+            "report",
+            "jobs/demo.toml",
+            "--output",
+            out.to_str().unwrap(),
+        ])
         .args(["--out", html_path.to_str().unwrap()])
         .args(args)
         .output()
@@ -271,7 +280,10 @@ async fn the_report_picks_the_running_period_says_a_closed_one_is_final_and_what
     assert_eq!(title(&march), "demo — FY27-Q1 progress");
     let days = elements(&march, "days-through");
     assert_eq!(days.values().next().unwrap()["days-through"], "59");
-    assert!(!march.contains("2026-05-10"), "a later snapshot is left out");
+    assert!(
+        !march.contains("2026-05-10"),
+        "a later snapshot is left out"
+    );
     let objectives = partition_rows(
         &out.path().join("objective_snapshots/as_of=2026-03-31"),
         "objective_id",
@@ -327,7 +339,10 @@ async fn the_report_picks_the_running_period_says_a_closed_one_is_final_and_what
     // team objectives aligned to it are behind.
     assert_eq!(objectives["C1"]["status"], "on_track");
     assert!(expected_drivers.contains(&"C1".to_string()));
-    assert_eq!(drivers.keys().cloned().collect::<Vec<_>>(), expected_drivers);
+    assert_eq!(
+        drivers.keys().cloned().collect::<Vec<_>>(),
+        expected_drivers
+    );
     let c1 = opening.find("data-drivers=\"C1\"").unwrap();
     assert!(opening[c1..].starts_with("data-drivers=\"C1\">On track though"));
     assert!(opening[c1..c1 + 400].contains("Carried by C1-KR2 done (100%)"));
@@ -345,14 +360,23 @@ async fn the_report_picks_the_running_period_says_a_closed_one_is_final_and_what
     let rows = elements(opening, "tree-kr");
     assert_eq!(rows.len(), 16);
     for (id, row) in &rows {
-        approx(&row["score"], &may[id]["score"], &format!("{id} final score"));
+        approx(
+            &row["score"],
+            &may[id]["score"],
+            &format!("{id} final score"),
+        );
     }
 
     // Before the first snapshot there is nothing to report, and the error says so.
     let none = Command::new(env!("CARGO_BIN_EXE_okrflow"))
         .current_dir(repo())
         .args(["report", "jobs/demo.toml", "--as-of", "2026-01-01"])
-        .args(["--output", out.path().to_str().unwrap(), "--out", "/dev/null"])
+        .args([
+            "--output",
+            out.path().to_str().unwrap(),
+            "--out",
+            "/dev/null",
+        ])
         .output()
         .unwrap();
     assert_eq!(none.status.code(), Some(1));

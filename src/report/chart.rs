@@ -125,13 +125,18 @@ pub(crate) fn progress(kr: &str, days: &Days) -> Result<String, ReportError> {
                     .map_err(|e| err(&e))?;
             }
         }
-        c.draw_series(days.points.iter().filter(|(_, p)| p.stale).filter_map(|(d, p)| {
-            Some(Circle::new(
-                (*d, p.progress? * 100.0),
-                5,
-                ORANGE.stroke_width(2),
-            ))
-        }))
+        c.draw_series(
+            days.points
+                .iter()
+                .filter(|(_, p)| p.stale)
+                .filter_map(|(d, p)| {
+                    Some(Circle::new(
+                        (*d, p.progress? * 100.0),
+                        5,
+                        ORANGE.stroke_width(2),
+                    ))
+                }),
+        )
         .map_err(|e| err(&e))?;
         c.draw_series(
             days.points
@@ -218,9 +223,12 @@ pub(crate) fn value(
                     .map_err(|e| err(&e))?;
             }
         }
-        c.draw_series(days.points.iter().filter(|(_, p)| p.stale).filter_map(|(d, p)| {
-            Some(Circle::new((*d, p.value?), 5, ORANGE.stroke_width(2)))
-        }))
+        c.draw_series(
+            days.points
+                .iter()
+                .filter(|(_, p)| p.stale)
+                .filter_map(|(d, p)| Some(Circle::new((*d, p.value?), 5, ORANGE.stroke_width(2)))),
+        )
         .map_err(|e| err(&e))?;
         root.present().map_err(|e| err(&e))?;
     }
@@ -282,7 +290,13 @@ mod tests {
         let start = NaiveDate::from_ymd_opt(2026, 3, 1).unwrap();
         let days = Days::new(&points, start, start + chrono::Days::new(30));
         // values 90 and 80, start 100, target 0: the axis is labelled from 0 up to 100
-        let svg = value("K", &days, (Some(100.0), Some(0.0)), (Some(100.0), Some(0.0))).unwrap();
+        let svg = value(
+            "K",
+            &days,
+            (Some(100.0), Some(0.0)),
+            (Some(100.0), Some(0.0)),
+        )
+        .unwrap();
         let labels: Vec<f64> = svg
             .split("</text>")
             .filter_map(|t| t.rsplit('>').next()?.trim().parse().ok())

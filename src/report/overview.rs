@@ -83,7 +83,10 @@ fn counts<'a>(statuses: impl Iterator<Item = Option<&'a str>>) -> Vec<(String, u
 /// `objectives` as a tree: each followed by the objectives aligned to its key results (their
 /// `depth` one more), the others in their given order. An objective aligned to several key
 /// results is placed under the first one in the report.
-pub(crate) fn tree(objectives: Vec<ObjectiveView>, parent_of: impl Fn(&str) -> Option<String>) -> Vec<ObjectiveView> {
+pub(crate) fn tree(
+    objectives: Vec<ObjectiveView>,
+    parent_of: impl Fn(&str) -> Option<String>,
+) -> Vec<ObjectiveView> {
     let kr_owner = |kr: &str| {
         objectives
             .iter()
@@ -92,7 +95,11 @@ pub(crate) fn tree(objectives: Vec<ObjectiveView>, parent_of: impl Fn(&str) -> O
     };
     let parents: Vec<Option<String>> = objectives
         .iter()
-        .map(|o| parent_of(&o.id).and_then(|kr| kr_owner(&kr)).filter(|p| *p != o.id))
+        .map(|o| {
+            parent_of(&o.id)
+                .and_then(|kr| kr_owner(&kr))
+                .filter(|p| *p != o.id)
+        })
         .collect();
     let mut out = Vec::with_capacity(objectives.len());
     let mut placed = vec![false; objectives.len()];

@@ -145,7 +145,6 @@ impl FakeAthena {
             .collect()
     }
 
-
     /// Reads `s3://bucket/key` locations of `CREATE EXTERNAL TABLE` from `<root>/bucket/key`
     /// (the loopback S3 server's folder, [`super::s3::FakeS3::root`]).
     pub fn read_s3_from(&self, root: &std::path::Path) {

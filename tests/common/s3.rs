@@ -51,8 +51,9 @@ impl FakeS3 {
         let fail_puts: Arc<Mutex<Vec<String>>> = Arc::default();
         let requests: Arc<Mutex<Vec<String>>> = Arc::default();
         let (fails, log) = (fail_puts.clone(), requests.clone());
-        let conditional: Arc<Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>> =
-            Arc::default();
+        let conditional: Arc<
+            Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+        > = Arc::default();
         tokio::spawn(async move {
             loop {
                 let Ok((socket, _)) = listener.accept().await else {

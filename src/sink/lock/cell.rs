@@ -56,7 +56,10 @@ impl Cell {
             Cell::Store { store, path } => match store.get(path).await {
                 Ok(r) => {
                     let etag = r.meta.e_tag.clone();
-                    let body = r.bytes().await.map_err(|e| format!("cannot read it: {e}"))?;
+                    let body = r
+                        .bytes()
+                        .await
+                        .map_err(|e| format!("cannot read it: {e}"))?;
                     let etag = etag.ok_or("the store gave no ETag for it")?;
                     Ok(Some((body.to_vec(), etag)))
                 }
@@ -77,9 +80,7 @@ impl Cell {
     /// Writes `body` if there is no lock object.
     pub async fn create(&self, body: Vec<u8>) -> Outcome {
         match self {
-            Cell::Store { store, path } => {
-                put(store, path, body, PutMode::Create).await
-            }
+            Cell::Store { store, path } => put(store, path, body, PutMode::Create).await,
             Cell::Local { file, guard } => {
                 let (file, guard) = (file.clone(), guard.clone());
                 blocking(move || {
@@ -136,9 +137,9 @@ async fn put(
             .ok_or_else(|| "the store gave no ETag for the write".to_string()),
         // 412 (and 404 on If-Match) are `Precondition`; 409 after object_store's retries, and
         // 412 on If-None-Match, are `AlreadyExists`
-        Err(object_store::Error::Precondition { .. } | object_store::Error::AlreadyExists { .. }) => {
-            Ok(Err(Conflict))
-        }
+        Err(
+            object_store::Error::Precondition { .. } | object_store::Error::AlreadyExists { .. },
+        ) => Ok(Err(Conflict)),
         Err(e) => Err(format!("cannot write it: {e}")),
     }
 }
@@ -166,7 +167,8 @@ fn read_local(file: &Path) -> Result<Option<(Vec<u8>, Version)>, String> {
 fn write_local(file: &Path, body: &[u8]) -> Result<Version, String> {
     let dir = file.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let mut aside = tempfile::NamedTempFile::new_in(dir).map_err(|e| format!("cannot write it: {e}"))?;
+    let mut aside =
+        tempfile::NamedTempFile::new_in(dir).map_err(|e| format!("cannot write it: {e}"))?;
     aside
         .write_all(body)
         .and_then(|()| aside.as_file().sync_all())

@@ -67,8 +67,7 @@ impl LeaseTerms {
 
     /// How long after the expiry a lease is still respected, for clocks that disagree.
     fn skew(&self) -> chrono::Duration {
-        chrono::Duration::from_std((self.ttl / 10).min(Duration::from_secs(30)))
-            .unwrap_or_default()
+        chrono::Duration::from_std((self.ttl / 10).min(Duration::from_secs(30))).unwrap_or_default()
     }
 
     fn expiry(&self) -> DateTime<Utc> {
@@ -208,7 +207,10 @@ impl RunLock {
                 ))
             })?;
             if !held.is_free(&terms) {
-                return Err(SinkError::Locked { path, holder: Box::new(held) });
+                return Err(SinkError::Locked {
+                    path,
+                    holder: Box::new(held),
+                });
             }
             info.epoch = held.epoch + 1;
             info.expires_at = terms.expiry();
@@ -223,7 +225,13 @@ impl RunLock {
         Err(err("other runs keep taking it at the same moment".into()))
     }
 
-    fn hold(cell: Cell, terms: LeaseTerms, info: LockInfo, version: Version, path: PathBuf) -> Self {
+    fn hold(
+        cell: Cell,
+        terms: LeaseTerms,
+        info: LockInfo,
+        version: Version,
+        path: PathBuf,
+    ) -> Self {
         let shared = Arc::new(Shared {
             cell,
             terms,
@@ -274,8 +282,12 @@ impl RunLock {
                 held.info = info;
                 held.version = version;
             }
-            Ok(Err(_)) => tracing::warn!(lock = %self.shared.path.display(), "the lock was taken over before it was released; left as it is"),
-            Err(e) => tracing::warn!(lock = %self.shared.path.display(), error = %e, "cannot release the run lock; it expires on its own"),
+            Ok(Err(_)) => {
+                tracing::warn!(lock = %self.shared.path.display(), "the lock was taken over before it was released; left as it is")
+            }
+            Err(e) => {
+                tracing::warn!(lock = %self.shared.path.display(), error = %e, "cannot release the run lock; it expires on its own")
+            }
         }
     }
 }
@@ -314,7 +326,9 @@ impl Shared {
                     let now = self.cell.read().await.ok().flatten();
                     let mine = now.as_ref().and_then(|(body, version)| {
                         let info: LockInfo = serde_json::from_slice(body).ok()?;
-                        (info.owner == held.info.owner && info.epoch == held.info.epoch && !info.released)
+                        (info.owner == held.info.owner
+                            && info.epoch == held.info.epoch
+                            && !info.released)
                             .then(|| version.clone())
                     });
                     match mine {
@@ -325,7 +339,8 @@ impl Shared {
                                 .map_or("removed".to_string(), |i| {
                                     format!("taken over by run {} (epoch {})", i.run_id, i.epoch)
                                 });
-                            let why = format!("the lease of run {} was lost: {by}", held.info.run_id);
+                            let why =
+                                format!("the lease of run {} was lost: {by}", held.info.run_id);
                             held.lost = Some(why.clone());
                             return Err(err(why));
                         }
@@ -367,7 +382,9 @@ mod tests {
     async fn a_second_run_is_refused_until_the_first_releases_or_its_lease_runs_out() {
         let (dir, opened) = folder().await;
         let long = LeaseTerms::of(Duration::from_secs(600));
-        let first = RunLock::acquire(&opened, "demo", "run-1", long).await.unwrap();
+        let first = RunLock::acquire(&opened, "demo", "run-1", long)
+            .await
+            .unwrap();
         let refused = RunLock::acquire(&opened, "demo", "run-2", long)
             .await
             .err()
@@ -385,14 +402,24 @@ mod tests {
             ttl: Duration::from_millis(50),
             renew_every: Duration::from_secs(3600),
         };
-        let second = RunLock::acquire(&opened, "demo", "run-2", stalled).await.unwrap();
+        let second = RunLock::acquire(&opened, "demo", "run-2", stalled)
+            .await
+            .unwrap();
         assert_eq!(second.epoch().await, 2);
         // 50 ms, and the tenth of a second a 1 s lease allows for clocks that disagree
         tokio::time::sleep(Duration::from_millis(250)).await;
-        let third = RunLock::acquire(&opened, "demo", "run-3", LeaseTerms::of(Duration::from_secs(1)))
-            .await
-            .unwrap();
-        assert_eq!((lock_file(&dir).run_id.as_str(), third.epoch().await), ("run-3", 3));
+        let third = RunLock::acquire(
+            &opened,
+            "demo",
+            "run-3",
+            LeaseTerms::of(Duration::from_secs(1)),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            (lock_file(&dir).run_id.as_str(), third.epoch().await),
+            ("run-3", 3)
+        );
         // run-2 wakes up: its commit is refused, and its release leaves run-3's lock alone
         let late = second.confirm().await.err().unwrap().to_string();
         assert!(late.contains("taken over by run run-3 (epoch 3)"), "{late}");
@@ -407,12 +434,17 @@ mod tests {
     async fn a_run_that_outlives_several_leases_keeps_its_lock() {
         let (dir, opened) = folder().await;
         let short = LeaseTerms::of(Duration::from_millis(200));
-        let first = RunLock::acquire(&opened, "demo", "run-1", short).await.unwrap();
+        let first = RunLock::acquire(&opened, "demo", "run-1", short)
+            .await
+            .unwrap();
         let expiry = lock_file(&dir).expires_at;
         for _ in 0..4 {
             tokio::time::sleep(Duration::from_millis(150)).await;
             let refused = RunLock::acquire(&opened, "demo", "run-2", short).await;
-            assert!(matches!(refused, Err(SinkError::Locked { .. })), "renewed in time");
+            assert!(
+                matches!(refused, Err(SinkError::Locked { .. })),
+                "renewed in time"
+            );
         }
         assert!(lock_file(&dir).expires_at > expiry + chrono::Duration::milliseconds(300));
         first.confirm().await.unwrap();
@@ -429,8 +461,14 @@ mod tests {
             .err()
             .unwrap()
             .to_string();
-        assert!(e.contains("not an okrflow lock") && e.contains("lock.json"), "{e}");
-        assert_eq!(std::fs::read_to_string(dir.path().join(LOCK)).unwrap(), "{ half a lock");
+        assert!(
+            e.contains("not an okrflow lock") && e.contains("lock.json"),
+            "{e}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join(LOCK)).unwrap(),
+            "{ half a lock"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -438,7 +476,11 @@ mod tests {
         let (dir, opened) = folder().await;
         // an expired lock, so that every run tries the takeover too
         let stale = LeaseTerms::of(Duration::from_millis(1));
-        drop(RunLock::acquire(&opened, "demo", "run-0", stale).await.unwrap());
+        drop(
+            RunLock::acquire(&opened, "demo", "run-0", stale)
+                .await
+                .unwrap(),
+        );
         tokio::time::sleep(Duration::from_millis(150)).await;
         let tries = (0..8).map(|i| {
             let opened = opened.clone();
