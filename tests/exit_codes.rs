@@ -103,7 +103,8 @@ fn an_unset_secret_exits_4_and_the_other_key_results_are_written() {
         .unwrap_or_else(|| panic!("no `run finished`: {stderr}"));
     let f = &finished["fields"];
     assert_eq!(f["exit_code"], 4, "{finished}");
-    assert_eq!(f["job"], job.to_str().unwrap(), "{finished}");
+    assert_eq!(f["job"], "test", "{finished}");
+    assert_eq!(f["job_file"], job.to_str().unwrap(), "{finished}");
     assert_eq!(f["misconfigured"], 1, "{finished}");
     let run_id = f["run_id"].as_str().unwrap_or_else(|| panic!("{finished}"));
     let runs = partition_rows(&dir.path().join("out/runs/as_of=2026-03-15"), "run_id", &[]);

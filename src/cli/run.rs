@@ -65,8 +65,8 @@ pub(crate) async fn run(args: RunArgs, stop: Stop) -> anyhow::Result<Outcome> {
         );
     }
     tracing::info!(
-        job = %job.display(),
-        job_name = %plan.job_name,
+        job = %plan.job_name,
+        job_file = %job.display(),
         run_id = %report.run_id,
         as_of = %report.as_of,
         closed = (!closed.is_empty()).then(|| closed.join("; ")).as_deref(),
