@@ -112,6 +112,26 @@ fn an_unset_secret_exits_4_and_the_other_key_results_are_written() {
 }
 
 #[test]
+fn preview_and_backfill_of_a_key_result_that_cannot_work_exit_4() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = job_with_unset_secret(dir.path());
+    let job = job.to_str().unwrap();
+    let preview = okrflow(dir.path(), &["preview", job, "--kr", "NO-SECRET"]);
+    assert_eq!(preview.status.code(), Some(4), "{}", text(&preview));
+    let backfill = okrflow(
+        dir.path(),
+        &["backfill", job, "--from", "2026-03-14", "--to", "2026-03-15", "-q"],
+    );
+    assert_eq!(backfill.status.code(), Some(4), "{}", text(&backfill));
+    let krs = partition_rows(
+        &dir.path().join("out/kr_snapshots/as_of=2026-03-14"),
+        "kr_id",
+        &[],
+    );
+    assert_eq!(number(&krs["WORKS"], "value"), 10.0);
+}
+
+#[test]
 fn a_source_that_fails_today_still_exits_3() {
     // The same job with both variables set: the login is refused (nothing listens), which
     // may pass by tomorrow.
