@@ -87,7 +87,8 @@ fn an_unset_secret_exits_4_and_the_other_key_results_are_written() {
     );
     assert_eq!(number(&krs["WORKS"], "value"), 10.0);
     assert!(
-        krs["NO-SECRET"]["error"].contains("environment variable OKRFLOW_TEST_SURELY_UNSET_ID is not set"),
+        krs["NO-SECRET"]["error"]
+            .contains("environment variable OKRFLOW_TEST_SURELY_UNSET_ID is not set"),
         "{:?}",
         krs["NO-SECRET"]
     );
@@ -120,7 +121,15 @@ fn preview_and_backfill_of_a_key_result_that_cannot_work_exit_4() {
     assert_eq!(preview.status.code(), Some(4), "{}", text(&preview));
     let backfill = okrflow(
         dir.path(),
-        &["backfill", job, "--from", "2026-03-14", "--to", "2026-03-15", "-q"],
+        &[
+            "backfill",
+            job,
+            "--from",
+            "2026-03-14",
+            "--to",
+            "2026-03-15",
+            "-q",
+        ],
     );
     assert_eq!(backfill.status.code(), Some(4), "{}", text(&backfill));
     let krs = partition_rows(
@@ -215,7 +224,10 @@ fn a_warning_does_not_change_validates_exit_code() {
 #[test]
 fn readme_documents_exit_code_4() {
     let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
-    assert!(readme.contains("\n| 4 |"), "README's exit-code table has no 4");
+    assert!(
+        readme.contains("\n| 4 |"),
+        "README's exit-code table has no 4"
+    );
 }
 
 #[test]
@@ -241,15 +253,14 @@ fn the_systemd_unit_and_timer_load_cleanly() {
     let d = dir.path().display().to_string();
     let stub = dir.path().join("okrflow");
     std::fs::write(&stub, "#!/bin/sh\nexit 0\n").unwrap();
-    std::fs::set_permissions(
-        &stub,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    std::fs::set_permissions(&stub, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     std::fs::write(dir.path().join("okrflow.env"), "").unwrap();
     let unit = unit
         .replace("/srv/okrflow/okrflow ", &format!("{d}/okrflow "))
-        .replace("WorkingDirectory=/srv/okrflow", &format!("WorkingDirectory={d}"))
+        .replace(
+            "WorkingDirectory=/srv/okrflow",
+            &format!("WorkingDirectory={d}"),
+        )
         .replace("/etc/okrflow/okrflow.env", &format!("{d}/okrflow.env"));
     assert!(unit.contains(&format!("ExecStart={d}/okrflow ")), "{unit}");
     std::fs::write(dir.path().join("okrflow.service"), unit).unwrap();

@@ -69,7 +69,10 @@ pub fn report_fatal(err: &anyhow::Error, outcome: Outcome, json: bool) {
     let mut chain: Vec<String> = Vec::new();
     for cause in err.chain() {
         let text = cause.to_string();
-        if !chain.last().is_some_and(|previous| previous.contains(&text)) {
+        if !chain
+            .last()
+            .is_some_and(|previous| previous.contains(&text))
+        {
             chain.push(text);
         }
     }

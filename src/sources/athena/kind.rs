@@ -135,16 +135,14 @@ impl SourceKind for Athena {
                 }
             ));
         }
-        let value = got
-            .and_then(|(a, _)| value_of(&a))
-            .map_err(|message| {
-                let cause = super::cause_of(&message);
-                SourceError::Query {
-                    kr_id: kr.id.clone(),
-                    message: format!("connection `{name}`: {message}"),
-                }
-                .with_cause(cause)
-            });
+        let value = got.and_then(|(a, _)| value_of(&a)).map_err(|message| {
+            let cause = super::cause_of(&message);
+            SourceError::Query {
+                kr_id: kr.id.clone(),
+                message: format!("connection `{name}`: {message}"),
+            }
+            .with_cause(cause)
+        });
         Ok(Preview {
             kr_id: kr.id.clone(),
             source: format!("{name}: Athena"),

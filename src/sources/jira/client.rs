@@ -8,8 +8,8 @@ use super::model::{
     BoardConfiguration, CloudPage, Count, DataCenterPage, FieldDetails, Issue, ParsedJql,
 };
 use crate::secret::{Secret, SecretError};
-use crate::sources::{Cause, HasCause};
 use crate::sources::http::{Body, HttpClient, HttpError, Request};
+use crate::sources::{Cause, HasCause};
 use base64::Engine;
 use serde_json::json;
 

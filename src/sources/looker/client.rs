@@ -6,8 +6,8 @@ use super::model::{
     AccessToken, DashboardElement, DashboardFilter, JsonDetail, Look, Query, SearchHit, id_text,
 };
 use crate::secret::{Secret, SecretError};
-use crate::sources::{Cause, HasCause};
 use crate::sources::http::{Body, HttpClient, HttpError, Request, Response};
+use crate::sources::{Cause, HasCause};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
