@@ -17,6 +17,10 @@ pub enum Outcome {
     /// The job ran and wrote its results, but some key results failed and were written
     /// stale or with an error: exit 3. (Exit 2 is clap's code for a bad command line.)
     SomeKeyResultsFailed,
+    /// The job ran and wrote its results, but some key results cannot work as configured (an
+    /// unset secret variable, an unknown dashboard, tile or look, a JQL Jira rejects, SQL
+    /// that does not plan): exit 4, whatever else failed. Unlike 3 it will not pass by itself.
+    Misconfigured,
     /// A signal stopped it (`run`, `backfill`, `recompute`): its running queries were
     /// stopped, nothing more was committed and the lock was released; exit 130 for SIGINT,
     /// 143 for SIGTERM.
@@ -30,6 +34,7 @@ impl Outcome {
             Outcome::Ok => 0,
             Outcome::CouldNotRun => 1,
             Outcome::SomeKeyResultsFailed => 3,
+            Outcome::Misconfigured => 4,
             Outcome::Stopped(signal) => signal.exit_code(),
         }
     }

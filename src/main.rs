@@ -1,5 +1,5 @@
 //! The `okrflow` command: parse the command line, run, print the error chain (each cause
-//! once), exit with a documented code.
+//! once; one JSON line with `--log-format json`), exit with a documented code.
 
 use clap::Parser;
 
@@ -12,11 +12,13 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 fn main() -> std::process::ExitCode {
     let cli = okrflow::cli::Cli::parse();
     okrflow::cli::init_logging(&cli);
+    let json = cli.json_logs();
     match okrflow::cli::run(cli) {
         Ok(outcome) => outcome.exit_code(),
         Err(err) => {
-            eprint!("{}", okrflow::cli::error_report(&err));
-            okrflow::Outcome::CouldNotRun.exit_code()
+            let outcome = okrflow::Outcome::CouldNotRun;
+            okrflow::cli::report_fatal(&err, outcome, json);
+            outcome.exit_code()
         }
     }
 }

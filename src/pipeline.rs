@@ -13,7 +13,7 @@ use crate::sink::lock::{LeaseTerms, RunLock};
 use crate::sink::{self, SinkError};
 use crate::sources::http::{Archive, replay_root};
 use crate::sources::registry as kinds;
-use crate::sources::{ApiOptions, Extracted};
+use crate::sources::{ApiOptions, Cause, Extracted};
 use crate::stop::{Stop, Stopped};
 use crate::storage::{self, Opened, StorageError};
 use chrono::{NaiveDate, Utc};
@@ -66,6 +66,9 @@ pub struct RunReport {
     pub output: Location,
     /// Key results whose extraction failed, with the error.
     pub failed: Vec<(String, String)>,
+    /// Key results that cannot work as configured (their error's [`Cause`] is
+    /// configuration): a subset of `failed`'s ids.
+    pub misconfigured: Vec<String>,
     /// The output tables as written (partition columns included).
     pub tables: BTreeMap<String, Vec<RecordBatch>>,
     /// Partition folders switched in.
@@ -352,11 +355,18 @@ pub async fn write(
     // Past this point a signal waits: a run half switched in is worse than a late exit.
     let partitions = commit.commit().await?;
     tracing::info!(run_id = %run.run_id, as_of = %run.as_of, partitions = partitions.len(), failed = failed.len(), "run committed");
+    let misconfigured = extracted
+        .values
+        .iter()
+        .filter(|v| matches!(&v.value, Err(e) if e.cause() == Cause::Configuration))
+        .map(|v| v.kr_id.clone())
+        .collect();
     Ok(RunReport {
         run_id: run.run_id,
         as_of: run.as_of,
         output,
         failed,
+        misconfigured,
         tables: outputs.into_iter().map(|(n, _, b)| (n, b)).collect(),
         partitions,
     })

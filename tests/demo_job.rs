@@ -298,9 +298,9 @@ fn a_closed_period_says_so_and_its_statuses_are_final() {
     );
     assert!(
         log.contains(
-            "run finished as_of=2026-12-01 closed=\"FY27-Q1 closed — final, as of 2026-04-30; \
+            " as_of=2026-12-01 closed=\"FY27-Q1 closed — final, as of 2026-04-30; \
              amer_launch closed — final, as of 2026-04-30\""
-        ),
+        ) && log.contains("run finished job=demo job_file="),
         "{log}"
     );
     // stderr is a pipe here, not a terminal: no colour codes in the log

@@ -48,7 +48,7 @@ fn okrflow(args: &[&str]) -> std::process::Output {
 }
 
 #[test]
-fn a_failing_key_result_is_written_stale_with_its_last_good_value_and_exit_3() {
+fn a_failing_key_result_is_written_stale_with_its_last_good_value_and_exit_4_for_sql_that_does_not_plan() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let out_s = out.to_str().unwrap();
@@ -84,7 +84,7 @@ fn a_failing_key_result_is_written_stale_with_its_last_good_value_and_exit_3() {
         ]);
         assert_eq!(
             run.status.code(),
-            Some(3),
+            Some(4),
             "{}",
             String::from_utf8_lossy(&run.stderr)
         );

@@ -8,7 +8,7 @@ use common::fake_http::FaultKind;
 use common::jira::{FakeJira, Site, issue};
 use okrflow::job::{Connection, Plan};
 use okrflow::sources::jira::config::Deployment;
-use okrflow::sources::{ApiOptions, Measured, jira};
+use okrflow::sources::{ApiOptions, Cause, KrValue, Measured, jira};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -118,6 +118,15 @@ fn plan(fake: &FakeJira, prefix: &str, extra: &str, krs: &[(&str, &str, &str)]) 
 }
 
 async fn values(plan: &Plan) -> BTreeMap<String, Result<Measured, String>> {
+    extracted(plan)
+        .await
+        .into_iter()
+        .map(|v| (v.kr_id, v.value.map_err(|e| e.to_string())))
+        .collect()
+}
+
+/// The connection's values as extracted, errors with their cause.
+async fn extracted(plan: &Plan) -> Vec<KrValue> {
     let krs: Vec<_> = plan.key_results.iter().collect();
     let Connection::Jira(settings) = &plan.connections["jr"] else {
         unreachable!()
@@ -125,9 +134,6 @@ async fn values(plan: &Plan) -> BTreeMap<String, Result<Measured, String>> {
     jira::extract("jr", settings, &krs, &ApiOptions::default())
         .await
         .unwrap()
-        .into_iter()
-        .map(|v| (v.kr_id, v.value.map_err(|e| e.to_string())))
-        .collect()
 }
 
 fn ok(v: &BTreeMap<String, Result<Measured, String>>, id: &str) -> f64 {
@@ -356,7 +362,20 @@ async fn bad_input_fails_only_its_key_results_with_jiras_words() {
     fake.site()
         .queries
         .insert("project = EMPTY".into(), Vec::new());
-    let v = values(&plan(&fake, "JR_BAD", "", &krs)).await;
+    let raw = extracted(&plan(&fake, "JR_BAD", "", &krs)).await;
+    // A JQL Jira rejects (400) and an unknown field cannot work as configured (exit 4); a
+    // value that is not a number is today's data.
+    let cause = |id: &str| {
+        let v = raw.iter().find(|v| v.kr_id == id).unwrap();
+        v.value.as_ref().expect_err(id).cause()
+    };
+    assert_eq!(cause("bad-jql"), Cause::Configuration);
+    assert_eq!(cause("no-field"), Cause::Configuration);
+    assert_eq!(cause("not-numeric"), Cause::Today);
+    let v: BTreeMap<String, Result<Measured, String>> = raw
+        .into_iter()
+        .map(|v| (v.kr_id, v.value.map_err(|e| e.to_string())))
+        .collect();
     close(ok(&v, "good"), 30.0);
     let e = err(&v, "bad-jql");
     assert!(
@@ -623,8 +642,8 @@ async fn through_the_binary_validate_online_preview_and_no_secret_anywhere() {
     .await;
     assert_eq!(
         run.status.code(),
-        Some(3),
-        "two key results fail: {}",
+        Some(4),
+        "two key results fail, one of them a JQL Jira rejects (exit 4): {}",
         String::from_utf8_lossy(&run.stderr)
     );
     let mut refused_site = site.clone();

@@ -8,7 +8,7 @@ mod common;
 use common::looker::{FakeLooker, FaultKind, Instance, demo_instance, detail, query, tile};
 use okrflow::job::Plan;
 use okrflow::sources::looker;
-use okrflow::sources::{ApiOptions, KrValue, Measured};
+use okrflow::sources::{ApiOptions, Cause, KrValue, Measured};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -38,17 +38,32 @@ fn plan(url: &str, prefix: &str, connection_extra: &str, krs: &[(&str, &str)]) -
 
 /// Fetches and computes every key result of the plan's Looker connection.
 async fn values(plan: &Plan) -> BTreeMap<String, Result<Measured, String>> {
+    by_id(&extracted(plan).await)
+}
+
+/// The connection's values as extracted, errors with their cause.
+async fn extracted(plan: &Plan) -> Vec<KrValue> {
     let krs: Vec<_> = plan.key_results.iter().collect();
     let okrflow::job::Connection::Looker(settings) = &plan.connections["lk"] else {
         unreachable!()
     };
-    let values: Vec<KrValue> = looker::extract("lk", settings, &krs, &ApiOptions::default())
+    looker::extract("lk", settings, &krs, &ApiOptions::default())
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// Each key result's value or error text, by id.
+fn by_id(values: &[KrValue]) -> BTreeMap<String, Result<Measured, String>> {
     values
-        .into_iter()
-        .map(|v| (v.kr_id, v.value.map_err(|e| e.to_string())))
+        .iter()
+        .map(|v| (v.kr_id.clone(), v.value.clone().map_err(|e| e.to_string())))
         .collect()
+}
+
+/// Why key result `id` failed: the job's configuration, or the source today.
+fn cause(values: &[KrValue], id: &str) -> Cause {
+    let v = values.iter().find(|v| v.kr_id == id).unwrap();
+    v.value.as_ref().expect_err(id).cause()
 }
 
 fn ok(values: &BTreeMap<String, Result<Measured, String>>, id: &str) -> f64 {
@@ -348,7 +363,12 @@ async fn selections_that_cannot_give_one_number_say_why() {
             ("ambiguous-look", "look = 'Churn'"),
         ],
     );
-    let v = values(&plan).await;
+    let raw = extracted(&plan).await;
+    let v = by_id(&raw);
+    // Unknown or ambiguous targets and unreadable tiles cannot work as configured (exit 4).
+    for id in ["text-tile", "no-tile", "no-dashboard", "ambiguous-look"] {
+        assert_eq!(cause(&raw, id), Cause::Configuration, "{id}");
+    }
     let e = |id| err(&v, id);
     assert!(
         e("many").contains("4 values selected; set aggregate"),
@@ -621,8 +641,13 @@ async fn http_errors_fail_only_their_key_results_with_clear_messages() {
         ],
     );
     let started = Instant::now();
-    let v = values(&plan).await;
+    let raw = extracted(&plan).await;
     let elapsed = started.elapsed();
+    let v = by_id(&raw);
+    // A look Looker does not have (404) is the job's configuration; 403 and 5xx failed today.
+    assert_eq!(cause(&raw, "missing"), Cause::Configuration);
+    assert_eq!(cause(&raw, "forbidden"), Cause::Today);
+    assert_eq!(cause(&raw, "down"), Cause::Today);
 
     assert!(
         err(&v, "missing").contains("look 42: GET http://")

@@ -55,6 +55,7 @@ async fn score(krs: &str, values: &[(&str, Result<f64, &str>)], as_of: &str) -> 
         as_of: date(as_of),
         output: location,
         failed: vec![],
+        misconfigured: vec![],
         tables,
         partitions: vec![],
     }

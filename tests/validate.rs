@@ -82,7 +82,8 @@ fn sql_that_does_not_plan_is_an_error_of_validate_and_of_its_key_result_only() {
         "--no-summary",
     ]);
     let stderr = String::from_utf8_lossy(&run.stderr);
-    assert_eq!(run.status.code(), Some(3), "{stderr}");
+    // SQL that does not plan cannot work as configured: exit 4, not 3.
+    assert_eq!(run.status.code(), Some(4), "{stderr}");
     let rows = partition_rows(&o.join("kr_snapshots/as_of=2026-03-03"), "kr_id", &[]);
     assert_eq!(number(&rows["GOOD"], "value"), 3.0);
     for (id, line) in [("TYPO", 28), ("TWO", 34), ("TEXT", 40)] {

@@ -119,6 +119,10 @@ async fn rebuild(
         done => done.with_context(failed_to_start)?,
     };
     let (written, rows, failures) = print_dates(&dates, &outcomes);
+    let misconfigured = outcomes
+        .iter()
+        .filter_map(|o| o.report.as_ref())
+        .any(|report| !report.misconfigured.is_empty());
     tracing::info!(
         dates = dates.len(),
         written,
@@ -129,8 +133,20 @@ async fn rebuild(
         "{verb} finished"
     );
     if failures > 0 {
-        tracing::error!("{failures} key result value(s) failed across the dates; exit code 3");
-        Ok(Outcome::SomeKeyResultsFailed)
+        let outcome = match misconfigured {
+            true => Outcome::Misconfigured,
+            false => Outcome::SomeKeyResultsFailed,
+        };
+        tracing::error!(
+            "{failures} key result value(s) failed across the dates{}; exit code {}",
+            if misconfigured {
+                ", some of them cannot work as configured"
+            } else {
+                ""
+            },
+            outcome.code()
+        );
+        Ok(outcome)
     } else {
         Ok(Outcome::Ok)
     }

@@ -4,6 +4,13 @@
 use super::args::{Cli, LogFormat};
 use indicatif::ProgressBar;
 
+impl Cli {
+    /// Whether stderr's lines are JSON (`--log-format json`).
+    pub fn json_logs(&self) -> bool {
+        self.log_format == LogFormat::Json
+    }
+}
+
 /// Sets up logging on stderr as the command line asks.
 pub fn init_logging(cli: &Cli) {
     let level = match (cli.quiet, cli.verbose) {

@@ -58,6 +58,37 @@ fn stopped(signal: Signal, left: &str) -> Outcome {
     Outcome::Stopped(signal)
 }
 
+/// Says on stderr why a command could not run, and the exit code it ends with: the text of
+/// [`error_report`], or with `json` one JSON line shaped as the log's (`timestamp`, `level`,
+/// `fields` with `message`, `chain` — each cause once, the error first — and `exit_code`).
+pub fn report_fatal(err: &anyhow::Error, outcome: Outcome, json: bool) {
+    if !json {
+        eprint!("{}", error_report(err));
+        return;
+    }
+    let mut chain: Vec<String> = Vec::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if !chain
+            .last()
+            .is_some_and(|previous| previous.contains(&text))
+        {
+            chain.push(text);
+        }
+    }
+    let line = serde_json::json!({
+        "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        "level": "ERROR",
+        "fields": {
+            "message": format!("error: {err}"),
+            "chain": chain,
+            "exit_code": outcome.code(),
+        },
+        "target": "okrflow",
+    });
+    eprintln!("{line}");
+}
+
 /// What `okrflow` prints on stderr for a command that could not run: `error: …`, then a
 /// `caused by: …` line for each cause in the chain whose text the line before does not
 /// already include (an error such as "cannot read job file F: REASON" carries its cause's

@@ -5,7 +5,7 @@ use super::args::PreviewArgs;
 use crate::error::Outcome;
 use crate::inspect;
 use crate::job;
-use crate::sources::Measured;
+use crate::sources::{Cause, Measured};
 use chrono::Utc;
 
 /// Fetches and prints the key result's value.
@@ -52,7 +52,10 @@ pub(crate) async fn preview(args: PreviewArgs) -> anyhow::Result<Outcome> {
         }
         Err(e) => {
             println!("no value: {e}");
-            Ok(Outcome::SomeKeyResultsFailed)
+            Ok(match e.cause() {
+                Cause::Configuration => Outcome::Misconfigured,
+                Cause::Today => Outcome::SomeKeyResultsFailed,
+            })
         }
     }
 }

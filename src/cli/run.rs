@@ -1,5 +1,5 @@
-//! `run`: one job as of one date, its summary printed, exit 3 when some key results failed,
-//! 143 or 130 when SIGTERM or SIGINT stopped it before its commit.
+//! `run`: one job as of one date, its summary printed, exit 3 when some key results failed
+//! (4 when some cannot work as configured), 143 or 130 when SIGTERM or SIGINT stopped it before its commit.
 
 use super::args::{RunArgs, output_location};
 use crate::error::Outcome;
@@ -39,34 +39,53 @@ pub(crate) async fn run(args: RunArgs, stop: Stop) -> anyhow::Result<Outcome> {
     let c = summary::counts(report.tables.get("runs").map_or(&[][..], |b| b.as_slice()));
     let rows: usize = report.tables.values().flatten().map(|b| b.num_rows()).sum();
     let closed = summary::closed_periods(&plan, report.as_of);
+    let outcome = match (report.failed.is_empty(), report.misconfigured.is_empty()) {
+        (true, _) => Outcome::Ok,
+        (false, true) => Outcome::SomeKeyResultsFailed,
+        (false, false) => Outcome::Misconfigured,
+    };
+    if !report.failed.is_empty() {
+        // Each failure was logged once where it happened; here only which ones.
+        let ids: Vec<&str> = report.failed.iter().map(|(kr, _)| kr.as_str()).collect();
+        tracing::error!(
+            misconfigured = (!report.misconfigured.is_empty())
+                .then(|| report.misconfigured.join(", "))
+                .as_deref(),
+            "{} key result(s) failed ({}){}; exit code {}",
+            ids.len(),
+            ids.join(", "),
+            match report.misconfigured.len() {
+                0 => String::new(),
+                n => format!(
+                    ", {n} of them cannot work as configured ({}): fix the job or its environment",
+                    report.misconfigured.join(", ")
+                ),
+            },
+            outcome.code()
+        );
+    }
     tracing::info!(
+        job = %plan.job_name,
+        job_file = %job.display(),
+        run_id = %report.run_id,
         as_of = %report.as_of,
         closed = (!closed.is_empty()).then(|| closed.join("; ")).as_deref(),
         ok = c.ok,
         no_data = c.no_data,
         stale = c.stale,
         failed = c.failed,
+        misconfigured = report.misconfigured.len(),
         metrics = %c.metrics_text(),
         rows,
         partitions = report.partitions.len(),
         elapsed_s = started.elapsed().as_secs_f64(),
+        exit_code = outcome.code(),
         "run finished"
     );
     if !no_summary {
         print_summary(&plan, &report, &closed);
     }
-    if report.failed.is_empty() {
-        Ok(Outcome::Ok)
-    } else {
-        // Each failure was logged once where it happened; here only which ones.
-        let ids: Vec<&str> = report.failed.iter().map(|(kr, _)| kr.as_str()).collect();
-        tracing::error!(
-            "{} key result(s) failed ({}); exit code 3",
-            ids.len(),
-            ids.join(", ")
-        );
-        Ok(Outcome::SomeKeyResultsFailed)
-    }
+    Ok(outcome)
 }
 
 /// The summary table, after a heading and a note per period the date closed.

@@ -5,7 +5,7 @@ use super::args::ValidateArgs;
 use crate::error::Outcome;
 use crate::inspect;
 use crate::job::{self, Plan};
-use crate::model::JobError;
+use crate::model::{JobError, Severity};
 use chrono::Utc;
 use std::path::Path;
 
@@ -51,7 +51,14 @@ pub(crate) async fn validate(args: ValidateArgs) -> anyhow::Result<Outcome> {
     for (subject, problem) in &problems {
         println!("{}: error: {subject}: {problem}", job.display());
     }
-    if !planned.is_empty() || !problems.is_empty() {
+    // A warning (a check-in row for a key result not in the job, …) is printed, never counted
+    // as an error: it does not change the exit code.
+    let errors = planned
+        .iter()
+        .filter(|p| p.severity == Severity::Error)
+        .count();
+    let warnings = plan.warnings.len() + planned.len() - errors;
+    if errors > 0 || !problems.is_empty() {
         let online_part = if online {
             format!(" ({} online)", problems.len())
         } else {
@@ -60,17 +67,17 @@ pub(crate) async fn validate(args: ValidateArgs) -> anyhow::Result<Outcome> {
         println!(
             "{}: {} error(s){online_part}, {} warning(s)",
             job.display(),
-            planned.len() + problems.len(),
-            plan.warnings.len()
+            errors + problems.len(),
+            warnings
         );
         return Ok(Outcome::CouldNotRun);
     }
-    print_ok(&job, &plan, online, replay_given);
+    print_ok(&job, &plan, online, replay_given, warnings);
     Ok(Outcome::Ok)
 }
 
 /// The line of a job without errors, saying what `--online` reached.
-fn print_ok(job: &Path, plan: &Plan, online: bool, replay_given: bool) {
+fn print_ok(job: &Path, plan: &Plan, online: bool, replay_given: bool, warnings: usize) {
     // An API connection answered from an archive was not reached: say so.
     let replayed: Vec<&str> = plan
         .connections
@@ -96,6 +103,6 @@ fn print_ok(job: &Path, plan: &Plan, online: bool, replay_given: bool) {
         plan.objectives.len(),
         plan.key_results.len(),
         plan.connections.len(),
-        plan.warnings.len()
+        warnings
     );
 }

@@ -83,4 +83,55 @@ pub enum SourceError {
     /// A backfill of other key results kept this one's error from the date's snapshot.
     #[error("{message}")]
     Kept { message: String },
+    /// The key result cannot work as configured (an unset secret variable, an unknown
+    /// dashboard, tile or look, a JQL Jira rejects, SQL that does not plan): it will fail
+    /// again tomorrow until the job or its environment is fixed. Says the same as the error
+    /// it wraps; the run exits with its own code ([`Cause::Configuration`]).
+    #[error(transparent)]
+    Configuration(Box<SourceError>),
+}
+
+/// Why a key result failed: the job cannot work as configured, or its source failed today.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    /// A wrong job file or environment: fixing them, not waiting, makes it work.
+    Configuration,
+    /// The source could not answer today (unreachable, throttled, timed out, unreadable).
+    Today,
+}
+
+impl Cause {
+    /// The more serious of two causes (configuration over today's failure).
+    pub fn worst(self, other: Cause) -> Cause {
+        if self == Cause::Configuration || other == Cause::Configuration {
+            Cause::Configuration
+        } else {
+            Cause::Today
+        }
+    }
+}
+
+/// An error that knows whether it is a configuration error or a failure of today.
+pub trait HasCause {
+    /// Why it failed.
+    fn cause(&self) -> Cause;
+}
+
+impl SourceError {
+    /// Why it failed: a key result whose SQL does not plan, or any error marked
+    /// [`SourceError::Configuration`], is a configuration error; the others failed today.
+    pub fn cause(&self) -> Cause {
+        match self {
+            SourceError::Plan { .. } | SourceError::Configuration(_) => Cause::Configuration,
+            _ => Cause::Today,
+        }
+    }
+
+    /// This error, marked as `cause` (a configuration error is wrapped once).
+    pub fn with_cause(self, cause: Cause) -> SourceError {
+        match (cause, self.cause()) {
+            (Cause::Configuration, Cause::Today) => SourceError::Configuration(Box::new(self)),
+            _ => self,
+        }
+    }
 }

@@ -13,7 +13,7 @@ pub mod looker;
 pub mod registry;
 pub mod tallyfy;
 
-pub use crate::model::value::{KrValue, Measured, SourceError};
+pub use crate::model::value::{Cause, HasCause, KrValue, Measured, SourceError};
 pub use kind::{Extracted, Metric, Preview, SourceKind};
 pub use registry::{Connection, KeyResult, KrSource, Link, Plan, Registry};
 
@@ -117,7 +117,7 @@ pub fn api_value(
     connection: &str,
     kr_id: &str,
     what: &str,
-    fetched: Option<Result<(), String>>,
+    fetched: Option<Result<(), (String, Cause)>>,
     computed: Option<&Computed>,
 ) -> KrValue {
     let value = match (fetched, computed) {
@@ -125,10 +125,11 @@ pub fn api_value(
             connection: connection.into(),
             message: format!("{what}: not fetched"),
         }),
-        (Some(Err(message)), _) => Err(SourceError::Api {
+        (Some(Err((message, cause))), _) => Err(SourceError::Api {
             connection: connection.into(),
             message,
-        }),
+        }
+        .with_cause(cause)),
         (
             Some(Ok(())),
             Some(Computed {

@@ -95,7 +95,8 @@ impl SourceKind for Athena {
                     value: Err(SourceError::Api {
                         connection: name.to_string(),
                         message,
-                    }),
+                    }
+                    .with_cause(crate::sources::Cause::Configuration)),
                     rows: None,
                 });
             }
@@ -134,12 +135,14 @@ impl SourceKind for Athena {
                 }
             ));
         }
-        let value = got
-            .and_then(|(a, _)| value_of(&a))
-            .map_err(|message| SourceError::Query {
+        let value = got.and_then(|(a, _)| value_of(&a)).map_err(|message| {
+            let cause = super::cause_of(&message);
+            SourceError::Query {
                 kr_id: kr.id.clone(),
                 message: format!("connection `{name}`: {message}"),
-            });
+            }
+            .with_cause(cause)
+        });
         Ok(Preview {
             kr_id: kr.id.clone(),
             source: format!("{name}: Athena"),

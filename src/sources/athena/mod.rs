@@ -15,7 +15,7 @@ pub use kind::Athena;
 use crate::athena_client::{Answer, Client, QueryError, QuerySettings};
 use crate::model::job::S3Options;
 use crate::sources::http::replay_root;
-use crate::sources::{ApiOptions, KeyResult, KrValue, Measured, SourceError};
+use crate::sources::{ApiOptions, Cause, KeyResult, KrValue, Measured, SourceError};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -322,6 +322,35 @@ async fn client_for(settings: &AthenaSettings, api: &ApiOptions) -> Result<Optio
         .map_err(|e| e.to_string())
 }
 
+/// Athena's (Trino's) error names of a query that cannot work as written: it does not parse
+/// or does not plan against the catalog. A query that failed with one of them fails again
+/// tomorrow.
+const PLAN_ERRORS: [&str; 9] = [
+    "SYNTAX_ERROR",
+    "COLUMN_NOT_FOUND",
+    "TABLE_NOT_FOUND",
+    "SCHEMA_NOT_FOUND",
+    "CATALOG_NOT_FOUND",
+    "FUNCTION_NOT_FOUND",
+    "TYPE_MISMATCH",
+    "AMBIGUOUS_NAME",
+    "INVALID_FUNCTION_ARGUMENT",
+];
+
+/// Whether a failed query's `message` says its SQL does not plan (a configuration error) or
+/// that Athena failed today.
+pub(crate) fn cause_of(message: &str) -> Cause {
+    let failed = message
+        .split(" FAILED: ")
+        .nth(1)
+        .is_some_and(|reason| PLAN_ERRORS.iter().any(|e| reason.starts_with(e)));
+    if failed {
+        Cause::Configuration
+    } else {
+        Cause::Today
+    }
+}
+
 /// One value per key result of `krs`, and the bytes the queries run scanned.
 pub async fn extract(
     name: &str,
@@ -333,6 +362,7 @@ pub async fn extract(
     let client = match client_for(settings, api).await {
         Ok(c) => c,
         Err(message) => {
+            // An endpoint or access key variable the client cannot be made with.
             let values = krs
                 .iter()
                 .map(|k| KrValue {
@@ -340,7 +370,8 @@ pub async fn extract(
                     value: Err(SourceError::Api {
                         connection: name.to_string(),
                         message: message.clone(),
-                    }),
+                    }
+                    .with_cause(Cause::Configuration)),
                 })
                 .collect();
             return (values, 0);
@@ -374,9 +405,13 @@ pub async fn extract(
                 Ok((a, _)) => value_of(a),
                 Err(e) => Err(e.clone()),
             }
-            .map_err(|message| SourceError::Query {
-                kr_id: k.id.clone(),
-                message: format!("connection `{name}`: {message}"),
+            .map_err(|message| {
+                let cause = cause_of(&message);
+                SourceError::Query {
+                    kr_id: k.id.clone(),
+                    message: format!("connection `{name}`: {message}"),
+                }
+                .with_cause(cause)
             });
             values.push(KrValue {
                 kr_id: k.id.clone(),

@@ -8,7 +8,7 @@ use super::errors::HttpError;
 use super::settings::ApiSettings;
 use crate::engine::{self, EngineError};
 use crate::sources::registry::{Registered, link_of};
-use crate::sources::{ApiOptions, Computed, KeyResult, KrValue, Preview, api_value};
+use crate::sources::{ApiOptions, Computed, HasCause, KeyResult, KrValue, Preview, api_value};
 use chrono::NaiveDate;
 use datafusion::prelude::SessionContext;
 use std::collections::BTreeMap;
@@ -121,7 +121,7 @@ pub(crate) async fn preview<K: ApiKind>(
 /// The value of each key result of kind `K` in `krs`, from what its SQL `computed`: `read`
 /// says what the key result reads (for messages) and what was fetched for it (`None`: not
 /// fetched).
-pub(crate) fn values_of<'f, K: Registered, T: 'f, E: Display + 'f>(
+pub(crate) fn values_of<'f, K: Registered, T: 'f, E: Display + HasCause + 'f>(
     connection: &str,
     krs: &[&KeyResult],
     computed: &BTreeMap<String, Computed>,
@@ -130,7 +130,11 @@ pub(crate) fn values_of<'f, K: Registered, T: 'f, E: Display + 'f>(
     krs.iter()
         .filter_map(|k| {
             let (what, fetched) = read(k, link_of::<K>(k)?);
-            let fetched = fetched.map(|r| r.as_ref().map(|_| ()).map_err(|e| e.to_string()));
+            let fetched = fetched.map(|r| {
+                r.as_ref()
+                    .map(|_| ())
+                    .map_err(|e| (e.to_string(), e.cause()))
+            });
             Some(api_value(
                 connection,
                 &k.id,

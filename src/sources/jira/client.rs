@@ -9,6 +9,7 @@ use super::model::{
 };
 use crate::secret::{Secret, SecretError};
 use crate::sources::http::{Body, HttpClient, HttpError, Request};
+use crate::sources::{Cause, HasCause};
 use base64::Engine;
 use serde_json::json;
 
@@ -53,6 +54,26 @@ pub enum JiraError {
         field: String,
         value: String,
     },
+}
+
+impl HasCause for JiraError {
+    /// An unset secret, a JQL Jira rejects (400), a search Jira does not know (404) and a
+    /// field that does not exist are the job's configuration; the rest failed today.
+    fn cause(&self) -> Cause {
+        match self {
+            JiraError::Credentials(_)
+            | JiraError::InvalidJql { .. }
+            | JiraError::NoStoryPoints
+            | JiraError::UnknownField { .. }
+            | JiraError::Setup(HttpError::Setup { .. }) => Cause::Configuration,
+            JiraError::Search { source, .. } | JiraError::Request { source, .. }
+                if matches!(source.status(), Some(400 | 404)) =>
+            {
+                Cause::Configuration
+            }
+            _ => Cause::Today,
+        }
+    }
 }
 
 fn explain(e: &HttpError, deployment: Deployment) -> String {

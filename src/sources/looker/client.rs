@@ -7,6 +7,7 @@ use super::model::{
 };
 use crate::secret::{Secret, SecretError};
 use crate::sources::http::{Body, HttpClient, HttpError, Request, Response};
+use crate::sources::{Cause, HasCause};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
@@ -56,6 +57,28 @@ pub enum LookerError {
     Unsupported { what: String, why: String },
     #[error("{what}: Looker reported: {}", .messages.join("; "))]
     QueryErrors { what: String, messages: Vec<String> },
+}
+
+impl HasCause for LookerError {
+    /// An unset secret, an unknown or ambiguous dashboard, tile or look (also a 404 from
+    /// Looker) and a tile okrflow cannot read are the job's configuration; the rest failed
+    /// today.
+    fn cause(&self) -> Cause {
+        match self {
+            LookerError::Credentials(_)
+            | LookerError::NotFound { .. }
+            | LookerError::Ambiguous { .. }
+            | LookerError::Unsupported { .. } => Cause::Configuration,
+            LookerError::Request { source, .. } if source.status() == Some(404) => {
+                Cause::Configuration
+            }
+            LookerError::Request {
+                source: HttpError::Setup { .. },
+                ..
+            } => Cause::Configuration,
+            _ => Cause::Today,
+        }
+    }
 }
 
 fn list(items: &[String], label: &str) -> String {
