@@ -5,7 +5,7 @@ use super::args::ValidateArgs;
 use crate::error::Outcome;
 use crate::inspect;
 use crate::job::{self, Plan};
-use crate::model::JobError;
+use crate::model::{JobError, Severity};
 use chrono::Utc;
 use std::path::Path;
 
@@ -38,19 +38,27 @@ pub(crate) async fn validate(args: ValidateArgs) -> anyhow::Result<Outcome> {
         println!("{w}");
     }
     // Every problem at once: what needs no data, then (--online) what does.
-    let planned = inspect::check_offline(&plan, Utc::now().date_naive()).await?;
-    for p in &planned {
+    let checked = inspect::check_offline(&plan, Utc::now().date_naive()).await?;
+    for p in &checked {
         println!("{p}");
     }
+    let (planned, checked_warnings): (Vec<_>, Vec<_>) = checked
+        .into_iter()
+        .partition(|p| p.severity == Severity::Error);
     let replay_given = replay.is_some();
-    let problems = if online {
+    let online_found = if online {
         inspect::check_online(&plan, replay).await
     } else {
-        Vec::new()
+        inspect::Online::default()
     };
+    for (subject, warning) in &online_found.warnings {
+        println!("{}: warning: {subject}: {warning}", job.display());
+    }
+    let problems = online_found.errors;
     for (subject, problem) in &problems {
         println!("{}: error: {subject}: {problem}", job.display());
     }
+    let warnings = plan.warnings.len() + checked_warnings.len() + online_found.warnings.len();
     if !planned.is_empty() || !problems.is_empty() {
         let online_part = if online {
             format!(" ({} online)", problems.len())
@@ -61,16 +69,16 @@ pub(crate) async fn validate(args: ValidateArgs) -> anyhow::Result<Outcome> {
             "{}: {} error(s){online_part}, {} warning(s)",
             job.display(),
             planned.len() + problems.len(),
-            plan.warnings.len()
+            warnings
         );
         return Ok(Outcome::CouldNotRun);
     }
-    print_ok(&job, &plan, online, replay_given);
+    print_ok(&job, &plan, online, replay_given, warnings);
     Ok(Outcome::Ok)
 }
 
 /// The line of a job without errors, saying what `--online` reached.
-fn print_ok(job: &Path, plan: &Plan, online: bool, replay_given: bool) {
+fn print_ok(job: &Path, plan: &Plan, online: bool, replay_given: bool, warnings: usize) {
     // An API connection answered from an archive was not reached: say so.
     let replayed: Vec<&str> = plan
         .connections
@@ -96,6 +104,6 @@ fn print_ok(job: &Path, plan: &Plan, online: bool, replay_given: bool) {
         plan.objectives.len(),
         plan.key_results.len(),
         plan.connections.len(),
-        plan.warnings.len()
+        warnings
     );
 }

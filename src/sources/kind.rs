@@ -165,6 +165,16 @@ pub trait SourceKind {
         Vec::new()
     }
 
+    /// What `validate --online` warns of without it being an error (a Tallyfy folder on S3
+    /// with no export): `(subject, warning)` pairs; none by default.
+    async fn warn_online(
+        _name: &str,
+        _connection: &Self::Connection,
+        _krs: &[&KeyResult],
+    ) -> Vec<(String, String)> {
+        Vec::new()
+    }
+
     /// Reaches the connection and checks every key result's source (`validate --online`):
     /// `(subject, problem)` pairs, empty when everything resolves.
     async fn check_online(

@@ -251,6 +251,13 @@ macro_rules! kinds {
                 }
             }
 
+            /// The warnings `validate --online` finds.
+            pub async fn warn_online(&self, name: &str, krs: &[&KeyResult]) -> Vec<(String, String)> {
+                match self {
+                    $(Connection::$Variant(c) => <$kind>::warn_online(name, c, krs).await,)*
+                }
+            }
+
             /// The problems `validate --online` finds.
             pub async fn check_online(
                 &self,
