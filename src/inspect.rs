@@ -51,7 +51,8 @@ pub async fn preview(
         as_of: Some(as_of),
         ..ApiOptions::default()
     };
-    Ok(plan.connections[name].preview(name, kr, &api).await?)
+    let krs = key_results_of(plan, name);
+    Ok(plan.connections[name].preview(name, kr, &krs, &api).await?)
 }
 
 /// Checks without reading any data what the job file alone cannot show: that a local output

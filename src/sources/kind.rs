@@ -121,11 +121,14 @@ pub trait SourceKind {
     ) -> Result<Extracted, EngineError>;
 
     /// The value `kr` would get, and the rows it came from; nothing is archived or written.
+    /// `krs` are the connection's key results (`kr` among them), for a kind whose requests
+    /// serve several (Jira's search of one JQL): a preview sends the request a run would.
     async fn preview(
         name: &str,
         connection: &Self::Connection,
         kr: &KeyResult,
         link: &Self::Link,
+        krs: &[&KeyResult],
         api: &ApiOptions,
     ) -> Result<Preview, EngineError>;
 

@@ -77,6 +77,7 @@ impl SourceKind for Tallyfy {
         location: &Location,
         kr: &KeyResult,
         sql: &String,
+        _krs: &[&KeyResult],
         api: &ApiOptions,
     ) -> Result<Preview, EngineError> {
         let (mut values, rows) =
