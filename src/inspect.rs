@@ -92,11 +92,14 @@ pub struct Online {
 /// Reaches every connection the job's key results use: Tallyfy exports are listed and their
 /// footers read; Looker connections log in and resolve every dashboard, tile and look.
 pub async fn check_online(plan: &Plan, replay: Option<std::path::PathBuf>) -> Online {
-    let warnings = plan.connections.iter().map(|(name, connection)| async move {
-        connection
-            .warn_online(name, &key_results_of(plan, name))
-            .await
-    });
+    let warnings = plan
+        .connections
+        .iter()
+        .map(|(name, connection)| async move {
+            connection
+                .warn_online(name, &key_results_of(plan, name))
+                .await
+        });
     let (errors, warnings) = futures::join!(
         check_online_errors(plan, replay),
         futures::future::join_all(warnings)

@@ -466,7 +466,9 @@ async fn a_plain_http_endpoint_off_loopback_is_refused() {
 async fn an_infinite_value_fails_and_literals_reach_athena_as_written() {
     let dir = tempfile::tempdir().unwrap();
     let mut text = common::athena::lake_job("");
-    text.push_str("\n[[objectives]]\nid = \"A\"\ntitle = \"A\"\nowner = \"o\"\nperiod = \"FY27-Q1\"\n\n");
+    text.push_str(
+        "\n[[objectives]]\nid = \"A\"\ntitle = \"A\"\nowner = \"o\"\nperiod = \"FY27-Q1\"\n\n",
+    );
     for (id, sql) in [
         ("A-KR1", "SELECT power(10.0, 400)"),
         (
@@ -482,7 +484,12 @@ async fn an_infinite_value_fails_and_literals_reach_athena_as_written() {
     }
     std::fs::write(dir.path().join("job.toml"), text).unwrap();
     let (fake, url) = FakeAthena::start(dir.path(), KEY).await;
-    let run = blocking(dir.path(), &url, &["run", "job.toml", "--as-of", "2026-03-15"]).await;
+    let run = blocking(
+        dir.path(),
+        &url,
+        &["run", "job.toml", "--as-of", "2026-03-15"],
+    )
+    .await;
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert_eq!(run.status.code(), Some(3), "{stderr}");
     let krs = partition_rows(

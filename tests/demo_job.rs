@@ -346,7 +346,14 @@ fn every_key_result_of_the_demo_previews_from_its_archive() {
     for id in ids {
         let preview = std::process::Command::new(env!("CARGO_BIN_EXE_okrflow"))
             .current_dir(repo())
-            .args(["preview", "jobs/demo.toml", "--kr", id, "--as-of", "2026-12-01"])
+            .args([
+                "preview",
+                "jobs/demo.toml",
+                "--kr",
+                id,
+                "--as-of",
+                "2026-12-01",
+            ])
             .output()
             .unwrap();
         let (stdout, stderr) = (
@@ -354,7 +361,10 @@ fn every_key_result_of_the_demo_previews_from_its_archive() {
             String::from_utf8_lossy(&preview.stderr),
         );
         assert_eq!(preview.status.code(), Some(0), "{id}: {stdout}\n{stderr}");
-        assert!(!stdout.contains("not in the replay archive"), "{id}: {stdout}");
+        assert!(
+            !stdout.contains("not in the replay archive"),
+            "{id}: {stdout}"
+        );
     }
 }
 

@@ -677,9 +677,17 @@ async fn a_preview_of_a_past_day_shows_the_issues_as_counted_that_day() {
     }
     let fake = FakeJira::start(site.clone()).await;
     let dir = tempfile::tempdir().unwrap();
-    let job = job_file(dir.path(), &fake.url(), &kr_toml("E-KR1", PC, &format!("jql = \"{jql}\"")));
+    let job = job_file(
+        dir.path(),
+        &fake.url(),
+        &kr_toml("E-KR1", PC, &format!("jql = \"{jql}\"")),
+    );
     let job = job.to_str().unwrap();
-    let preview = okrflow(&["preview", job, "--kr", "E-KR1", "--as-of", "2026-03-15"], &site).await;
+    let preview = okrflow(
+        &["preview", job, "--kr", "E-KR1", "--as-of", "2026-03-15"],
+        &site,
+    )
+    .await;
     let out = String::from_utf8_lossy(&preview.stdout).to_string();
     assert_eq!(preview.status.code(), Some(0), "{out}");
     // 1 of the 3 issues created by 15 March was done then: X-2 was done on 10 April, X-4

@@ -417,9 +417,10 @@ async fn validate_online_warns_of_an_export_folder_without_exports() {
     upload_exports(&s3);
     let dir = tempfile::tempdir().unwrap();
     let job = job(dir.path());
-    let typo = std::fs::read_to_string(&job)
-        .unwrap()
-        .replace("s3://tallyfy-exports/acme/", "s3://tallyfy-exports/acme-typo/");
+    let typo = std::fs::read_to_string(&job).unwrap().replace(
+        "s3://tallyfy-exports/acme/",
+        "s3://tallyfy-exports/acme-typo/",
+    );
     std::fs::write(&job, typo).unwrap();
     let v = okrflow(&s3, &["validate", job.to_str().unwrap(), "--online"], &[]).await;
     assert_eq!(v.status.code(), Some(0), "{}", text(&v));

@@ -312,14 +312,24 @@ fn an_export_folder_without_exports_is_a_warning_and_no_data() {
     assert!(out.contains(", 1 warning(s)"), "{out}");
 
     let o = dir.path().join("out");
-    let run = okrflow(&["run", job_s, "--as-of", "2026-03-03", "--output", o.to_str().unwrap()]);
+    let run = okrflow(&[
+        "run",
+        job_s,
+        "--as-of",
+        "2026-03-03",
+        "--output",
+        o.to_str().unwrap(),
+    ]);
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert_eq!(run.status.code(), Some(0), "{stderr}");
     let rows = partition_rows(&o.join("kr_snapshots/as_of=2026-03-03"), "kr_id", &[]);
     assert_eq!(rows["EMPTY"]["status"], "no_data", "{:?}", rows["EMPTY"]);
     assert_eq!(rows["EMPTY"]["value"], "", "{:?}", rows["EMPTY"]);
     assert!(
-        rows["EMPTY"]["note"].contains(&format!("no Tallyfy export files (*.parquet) in {}", empty.display())),
+        rows["EMPTY"]["note"].contains(&format!(
+            "no Tallyfy export files (*.parquet) in {}",
+            empty.display()
+        )),
         "{:?}",
         rows["EMPTY"]
     );

@@ -540,7 +540,10 @@ mod tests {
             "SELECT 1 WHERE a = '?' AND b >= DATE '2026-03-15' AND c < TIMESTAMP '2026-03-16 00:00:00.000'"
         );
         assert_eq!(
-            spliced("SELECT 'it''s', \"a\"\"b\" WHERE c < ?", &["DATE '2026-03-15'".into()]),
+            spliced(
+                "SELECT 'it''s', \"a\"\"b\" WHERE c < ?",
+                &["DATE '2026-03-15'".into()]
+            ),
             "SELECT 'it''s', \"a\"\"b\" WHERE c < DATE '2026-03-15'"
         );
     }

@@ -101,7 +101,11 @@ pub(super) fn pieces(sql: &str) -> Result<Vec<(Token, &str)>, TokenizerError> {
         .enumerate()
         .filter(|(_, t)| t.token != Token::EOF)
         .map(|(i, t)| {
-            let end = starts.get(i + 1).copied().unwrap_or(sql.len()).max(starts[i]);
+            let end = starts
+                .get(i + 1)
+                .copied()
+                .unwrap_or(sql.len())
+                .max(starts[i]);
             (t.token, &sql[starts[i]..end])
         })
         .collect())

@@ -114,9 +114,7 @@ impl SourceKind for Tallyfy {
         });
         Ok(empty
             .into_iter()
-            .chain(krs
-            .iter()
-            .filter_map(|k| {
+            .chain(krs.iter().filter_map(|k| {
                 let message = unplanned.get(&k.id)?;
                 Some(Problem {
                     severity: Severity::Error,
