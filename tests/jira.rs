@@ -699,6 +699,28 @@ async fn a_preview_of_a_past_day_shows_the_issues_as_counted_that_day() {
     assert!(!out.contains("X-4"), "{out}");
 }
 
+/// A `base_url` with a query string or user info is refused when the job is validated,
+/// naming the connection and never the secret it carries.
+#[tokio::test]
+async fn a_base_url_with_a_query_or_user_info_is_refused() {
+    let site = Site::new(Deployment::Cloud);
+    let dir = tempfile::tempdir().unwrap();
+    for url in [
+        "https://acme.atlassian.net/?api_key=s3cr3t-k3y",
+        "https://me:s3cr3t-k3y@acme.atlassian.net",
+    ] {
+        let job = job_file(dir.path(), url, &kr_toml("E-KR1", PC, "jql = \"x = 1\""));
+        let validate = okrflow(&["validate", job.to_str().unwrap()], &site).await;
+        let out = String::from_utf8_lossy(&validate.stdout).to_string();
+        assert_eq!(validate.status.code(), Some(1), "{out}");
+        assert!(
+            out.contains("error: connection jira: base_url must not carry"),
+            "{out}"
+        );
+        assert!(!out.contains("s3cr3t"), "{out}");
+    }
+}
+
 #[tokio::test]
 async fn a_boards_estimation_field_comes_before_the_story_points_types() {
     let mut s = site(Deployment::DataCenter);
