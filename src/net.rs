@@ -55,6 +55,19 @@ pub(crate) fn check_base_url(url: &str) -> Result<Url, BaseUrlError> {
     }
 }
 
+/// At most how many characters of a server's error message are kept (in errors, logs and
+/// `runs.errors`): enough for Jira's or Looker's words, not a whole page.
+pub(crate) const MESSAGE_CHARS: usize = 300;
+
+/// `s` cut to [`MESSAGE_CHARS`] characters, with `…` when it was longer.
+pub(crate) fn cut_message(s: &str) -> String {
+    let mut out: String = s.chars().take(MESSAGE_CHARS).collect();
+    if out.len() < s.len() {
+        out.push('…');
+    }
+    out
+}
+
 /// An error with its sources, each once: `outer: inner: innermost`.
 pub(crate) fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut s = e.to_string();
