@@ -1,48 +1,19 @@
--- One value per Jira key result. Done means status category `done`, whatever the
--- resolution. Percent complete is the metric on done issues ÷ on all matching issues, times
--- 100; a KPI is the metric over all matching issues, or done ones with completed_only;
--- `progress` is the average, over issues with time tracked, of time logged ÷ total time, in
--- percent. Count-only KPIs come from counting requests (jira_counts) instead of issues.
+-- One value per Jira key result, from the issues it counts (`sql/jira_counted.sql`: done as
+-- of its evaluation day, and the amount of its metric). Percent complete is the metric on
+-- done issues ÷ on all matching issues, times 100; a KPI is the metric over all matching
+-- issues, or done ones with completed_only; `progress` is the average, over issues with time
+-- tracked, of time logged ÷ total time, in percent. Count-only KPIs come from counting
+-- requests (jira_counts) instead of issues.
 -- Percent complete over a JQL that matches no issue (yet) is no data, not an error: no value
 -- and a `note` saying so (`no_data`).
--- A key result evaluated on a past day (`reconstructed`) counts the issues created by the end
--- of that day, and counts one as done if it is done now and entered its status category by
--- then (an issue with no dates is taken as it is now). An issue reopened since, or moved
--- in or out of the JQL, is counted as it is now: Jira keeps only the latest change date.
 WITH selections AS (
     SELECT kr_id, metric, mode, completed_only, counted, eval_date, reconstructed
     FROM jira_selections
 ),
 
-members AS (
-    SELECT i.*, s.eval_date, s.reconstructed
-    FROM jira_issues AS i
-    INNER JOIN selections AS s ON s.kr_id = i.kr_id
-    WHERE NOT s.reconstructed OR i.created_on IS NULL OR i.created_on <= s.eval_date
-),
-
 issues AS (
-    SELECT
-        i.kr_id,
-        i.key,
-        coalesce(
-            i.status_category = 'done'
-                AND (NOT i.reconstructed OR i.category_changed_on IS NULL
-                    OR i.category_changed_on <= i.eval_date),
-            false
-        ) AS is_done,
-        CASE s.metric
-            WHEN 'count' THEN 1.0
-            WHEN 'time_spent' THEN i.time_spent_hours
-            WHEN 'original_estimate' THEN i.original_estimate_hours
-            WHEN 'remaining_estimate' THEN i.remaining_estimate_hours
-            ELSE i.field_value
-        END AS amount,
-        CASE
-            WHEN i.progress_total_hours > 0 THEN i.progress_hours / i.progress_total_hours
-        END AS progress_ratio
-    FROM members AS i
-    INNER JOIN selections AS s ON s.kr_id = i.kr_id
+    SELECT kr_id, key, done AS is_done, amount, progress_ratio
+    FROM jira_counted
 ),
 
 totals AS (

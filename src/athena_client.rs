@@ -355,10 +355,10 @@ pub(crate) async fn wait(
             Some(QueryExecutionState::Failed) | Some(QueryExecutionState::Cancelled) => {
                 return Err(Waited::Ended {
                     state: name(state.as_ref()),
+                    // Athena's words, cut to a few hundred characters
                     reason: status
                         .and_then(|st| st.state_change_reason())
-                        .unwrap_or("no reason given")
-                        .to_string(),
+                        .map_or_else(|| "no reason given".into(), crate::net::cut_message),
                 });
             }
             other => {

@@ -51,7 +51,8 @@ pub async fn preview(
         as_of: Some(as_of),
         ..ApiOptions::default()
     };
-    Ok(plan.connections[name].preview(name, kr, &api).await?)
+    let krs = key_results_of(plan, name);
+    Ok(plan.connections[name].preview(name, kr, &krs, &api).await?)
 }
 
 /// Checks without reading any data what the job file alone cannot show: that a local output
@@ -79,10 +80,38 @@ pub async fn check_offline(plan: &Plan, as_of: NaiveDate) -> Result<Vec<Problem>
     Ok(problems)
 }
 
+/// What `validate --online` found: `(subject, problem)` pairs.
+#[derive(Debug, Default)]
+pub struct Online {
+    /// The job cannot run as written; empty when everything resolves.
+    pub errors: Vec<(String, String)>,
+    /// Worth a look, but the job runs (an export folder with no export).
+    pub warnings: Vec<(String, String)>,
+}
+
 /// Reaches every connection the job's key results use: Tallyfy exports are listed and their
 /// footers read; Looker connections log in and resolve every dashboard, tile and look.
-/// Returns `(subject, problem)` pairs, empty when everything resolves.
-pub async fn check_online(
+pub async fn check_online(plan: &Plan, replay: Option<std::path::PathBuf>) -> Online {
+    let warnings = plan
+        .connections
+        .iter()
+        .map(|(name, connection)| async move {
+            connection
+                .warn_online(name, &key_results_of(plan, name))
+                .await
+        });
+    let (errors, warnings) = futures::join!(
+        check_online_errors(plan, replay),
+        futures::future::join_all(warnings)
+    );
+    Online {
+        errors,
+        warnings: warnings.into_iter().flatten().collect(),
+    }
+}
+
+/// [`check_online`]'s errors.
+async fn check_online_errors(
     plan: &Plan,
     replay: Option<std::path::PathBuf>,
 ) -> Vec<(String, String)> {

@@ -14,13 +14,19 @@ pub(crate) enum BaseUrlError {
     },
     #[error("base_url must not carry credentials; name environment variables instead")]
     Credentials,
+    #[error(
+        "base_url must not carry a query string or fragment (an `?api_key=…` would be printed \
+         in errors and stored in `runs.errors`); name environment variables instead"
+    )]
+    Query,
     #[error("base_url `{url}` must use https (plain http is allowed on loopback only)")]
     PlainHttp { url: String },
     #[error("base_url `{url}`: unsupported scheme `{scheme}`")]
     Scheme { url: String, scheme: String },
 }
 
-/// Checks an API base URL: absolute, `https`, or `http` only on loopback.
+/// Checks an API base URL: absolute, `https`, or `http` only on loopback; no user info, no
+/// query string and no fragment (what they would carry is printed wherever the URL is).
 pub(crate) fn check_base_url(url: &str) -> Result<Url, BaseUrlError> {
     let parsed = Url::parse(url.trim()).map_err(|source| BaseUrlError::NotUrl {
         url: url.into(),
@@ -28,6 +34,9 @@ pub(crate) fn check_base_url(url: &str) -> Result<Url, BaseUrlError> {
     })?;
     if !parsed.username().is_empty() || parsed.password().is_some() {
         return Err(BaseUrlError::Credentials);
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(BaseUrlError::Query);
     }
     let loopback = match parsed.host() {
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
@@ -44,6 +53,19 @@ pub(crate) fn check_base_url(url: &str) -> Result<Url, BaseUrlError> {
             scheme: other.into(),
         }),
     }
+}
+
+/// At most how many characters of a server's error message are kept (in errors, logs and
+/// `runs.errors`): enough for Jira's or Looker's words, not a whole page.
+pub(crate) const MESSAGE_CHARS: usize = 300;
+
+/// `s` cut to [`MESSAGE_CHARS`] characters, with `…` when it was longer.
+pub(crate) fn cut_message(s: &str) -> String {
+    let mut out: String = s.chars().take(MESSAGE_CHARS).collect();
+    if out.len() < s.len() {
+        out.push('…');
+    }
+    out
 }
 
 /// An error with its sources, each once: `outer: inner: innermost`.
@@ -79,5 +101,13 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("credentials") && !e.contains("pw"), "{e}");
+        for url in [
+            "https://acme.atlassian.net/?api_key=s3cr3t",
+            "https://acme.atlassian.net?",
+            "https://acme.atlassian.net/#s3cr3t",
+        ] {
+            let e = check_base_url(url).unwrap_err().to_string();
+            assert!(e.contains("query string") && !e.contains("s3cr3t"), "{e}");
+        }
     }
 }

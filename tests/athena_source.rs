@@ -462,3 +462,62 @@ async fn a_plain_http_endpoint_off_loopback_is_refused() {
         "{text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_infinite_value_fails_and_literals_reach_athena_as_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = common::athena::lake_job("");
+    text.push_str(
+        "\n[[objectives]]\nid = \"A\"\ntitle = \"A\"\nowner = \"o\"\nperiod = \"FY27-Q1\"\n\n",
+    );
+    for (id, sql) in [
+        ("A-KR1", "SELECT power(10.0, 400)"),
+        (
+            "A-KR2",
+            "SELECT count(*) FROM processes WHERE blueprint_name <> 'it''s' AND completed_at < $as_of_end",
+        ),
+    ] {
+        text.push_str(&format!(
+            "[[objectives.key_results]]\nid = \"{id}\"\ntitle = \"{id}\"\nowner = \"o\"\n\
+             measure = {{ kpi = {{ start = 0, target = 10 }} }}\n\
+             source = {{ athena = {{ sql = \"\"\"{sql}\"\"\" }} }}\n\n"
+        ));
+    }
+    std::fs::write(dir.path().join("job.toml"), text).unwrap();
+    let (fake, url) = FakeAthena::start(dir.path(), KEY).await;
+    let run = blocking(
+        dir.path(),
+        &url,
+        &["run", "job.toml", "--as-of", "2026-03-15"],
+    )
+    .await;
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(3), "{stderr}");
+    let krs = partition_rows(
+        &dir.path().join("out/kr_snapshots/as_of=2026-03-15"),
+        "kr_id",
+        &[],
+    );
+    // Athena's `Infinity` (the loopback one writes `inf`) is no value to score
+    let e = &krs["A-KR1"]["error"];
+    assert!(
+        e.contains("key result A-KR1") && e.contains("is inf, not a finite number"),
+        "{e}"
+    );
+    assert_ne!(krs["A-KR1"]["status"], "done");
+    // the literal reaches Athena as written: only `$as_of_end` became `?`
+    let sent: Vec<String> = fake
+        .sent("StartQueryExecution")
+        .iter()
+        .filter_map(|b| b["QueryString"].as_str().map(String::from))
+        .collect();
+    assert!(
+        sent.contains(
+            &"SELECT count(*) FROM processes WHERE blueprint_name <> 'it''s' AND completed_at < ?"
+                .to_string()
+        ),
+        "{sent:#?}"
+    );
+    assert_eq!(krs["A-KR2"]["error"], "", "{:?}", krs["A-KR2"]);
+    assert_eq!(number(&krs["A-KR2"], "value"), 6.0);
+}

@@ -330,6 +330,44 @@ fn a_closed_period_says_so_and_its_statuses_are_final() {
     assert!(text.contains("value: 9"), "{text}");
 }
 
+/// `preview` of every key result with a source works from the demo's archives, as `run`
+/// computes it: a Jira key result sharing its JQL with another (O5-KR1 with O5-KR3) asks
+/// for the fields the run's shared search asked for, so the archive answers it.
+#[test]
+fn every_key_result_of_the_demo_previews_from_its_archive() {
+    let plan = demo_plan();
+    let ids: Vec<&str> = plan
+        .key_results
+        .iter()
+        .filter(|k| k.source.is_some())
+        .map(|k| k.id.as_str())
+        .collect();
+    assert!(ids.contains(&"O5-KR1") && ids.len() > 10, "{ids:?}");
+    for id in ids {
+        let preview = std::process::Command::new(env!("CARGO_BIN_EXE_okrflow"))
+            .current_dir(repo())
+            .args([
+                "preview",
+                "jobs/demo.toml",
+                "--kr",
+                id,
+                "--as-of",
+                "2026-12-01",
+            ])
+            .output()
+            .unwrap();
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&preview.stdout),
+            String::from_utf8_lossy(&preview.stderr),
+        );
+        assert_eq!(preview.status.code(), Some(0), "{id}: {stdout}\n{stderr}");
+        assert!(
+            !stdout.contains("not in the replay archive"),
+            "{id}: {stdout}"
+        );
+    }
+}
+
 /// The demo's check-ins (jobs/demo/checkins/): a milestone key result measured by its owner,
 /// health on a Tallyfy, a Looker and a Jira key result (the Jira one overdue), and an
 /// objective that takes its weakest key result's status.

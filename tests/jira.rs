@@ -620,7 +620,7 @@ async fn through_the_binary_validate_online_preview_and_no_secret_anywhere() {
     let out = String::from_utf8_lossy(&preview.stdout).to_string();
     assert_eq!(preview.status.code(), Some(0), "{out}");
     assert!(
-        out.contains("| AE-1  | done            |") && out.contains("| AE-10 | new             |"),
+        out.contains("| AE-1  | true  |") && out.contains("| AE-10 | false |"),
         "{out}"
     );
     assert!(out.contains("value: 30"), "{out}");
@@ -674,6 +674,69 @@ async fn through_the_binary_validate_online_preview_and_no_secret_anywhere() {
         for s in secrets {
             assert!(!t.contains(s), "a secret leaked");
         }
+    }
+}
+
+/// `preview --as-of` a past day lists the issues as the reconstruction counted them that
+/// day: those created by then, done only if they had entered `done` by then — not today's
+/// status beside the past value.
+#[tokio::test]
+async fn a_preview_of_a_past_day_shows_the_issues_as_counted_that_day() {
+    let d = |m: u32, day: u32| chrono::NaiveDate::from_ymd_opt(2026, m, day).unwrap();
+    let mut site = Site::new(Deployment::Cloud);
+    let jql = "parent = AE-900";
+    for (key, category, created, done) in [
+        ("X-1", "done", d(2, 2), Some(d(3, 1))),
+        ("X-2", "done", d(2, 2), Some(d(4, 10))),
+        ("X-3", "new", d(2, 3), None),
+        ("X-4", "done", d(4, 5), Some(d(4, 6))),
+    ] {
+        let i = common::jira::dated(issue(key, category, [None; 3], None, None), created, done);
+        site.add(i, &[jql]);
+    }
+    let fake = FakeJira::start(site.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let job = job_file(
+        dir.path(),
+        &fake.url(),
+        &kr_toml("E-KR1", PC, &format!("jql = \"{jql}\"")),
+    );
+    let job = job.to_str().unwrap();
+    let preview = okrflow(
+        &["preview", job, "--kr", "E-KR1", "--as-of", "2026-03-15"],
+        &site,
+    )
+    .await;
+    let out = String::from_utf8_lossy(&preview.stdout).to_string();
+    assert_eq!(preview.status.code(), Some(0), "{out}");
+    // 1 of the 3 issues created by 15 March was done then: X-2 was done on 10 April, X-4
+    // did not exist yet
+    assert!(out.contains("value: 33.3"), "{out}");
+    assert!(out.contains("| X-1 | true  |"), "{out}");
+    assert!(out.contains("| X-2 | false |"), "{out}");
+    assert!(out.contains("| X-3 | false |"), "{out}");
+    assert!(!out.contains("X-4"), "{out}");
+}
+
+/// A `base_url` with a query string or user info is refused when the job is validated,
+/// naming the connection and never the secret it carries.
+#[tokio::test]
+async fn a_base_url_with_a_query_or_user_info_is_refused() {
+    let site = Site::new(Deployment::Cloud);
+    let dir = tempfile::tempdir().unwrap();
+    for url in [
+        "https://acme.atlassian.net/?api_key=s3cr3t-k3y",
+        "https://me:s3cr3t-k3y@acme.atlassian.net",
+    ] {
+        let job = job_file(dir.path(), url, &kr_toml("E-KR1", PC, "jql = \"x = 1\""));
+        let validate = okrflow(&["validate", job.to_str().unwrap()], &site).await;
+        let out = String::from_utf8_lossy(&validate.stdout).to_string();
+        assert_eq!(validate.status.code(), Some(1), "{out}");
+        assert!(
+            out.contains("error: connection jira: base_url must not carry"),
+            "{out}"
+        );
+        assert!(!out.contains("s3cr3t"), "{out}");
     }
 }
 

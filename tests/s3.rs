@@ -408,3 +408,27 @@ async fn validate_online_checks_that_the_s3_output_can_be_written() {
         text(&bad)
     );
 }
+
+/// An export prefix on S3 with no export file: `validate --online` warns naming it, and
+/// still exits 0 (a warning, not an error).
+#[tokio::test]
+async fn validate_online_warns_of_an_export_folder_without_exports() {
+    let s3 = FakeS3::start(&[RESULTS, EXPORTS]).await;
+    upload_exports(&s3);
+    let dir = tempfile::tempdir().unwrap();
+    let job = job(dir.path());
+    let typo = std::fs::read_to_string(&job).unwrap().replace(
+        "s3://tallyfy-exports/acme/",
+        "s3://tallyfy-exports/acme-typo/",
+    );
+    std::fs::write(&job, typo).unwrap();
+    let v = okrflow(&s3, &["validate", job.to_str().unwrap(), "--online"], &[]).await;
+    assert_eq!(v.status.code(), Some(0), "{}", text(&v));
+    assert!(
+        text(&v).contains(
+            "warning: connection tallyfy: no Tallyfy export files (*.parquet) in s3://tallyfy-exports/acme-typo"
+        ),
+        "{}",
+        text(&v)
+    );
+}

@@ -275,3 +275,63 @@ fn a_dry_run_into_a_new_folder_plans_and_athena_ddl_takes_an_output() {
         String::from_utf8_lossy(&local.stderr)
     );
 }
+
+/// A Tallyfy folder with no export file (empty, or only a note) is nothing to measure, not
+/// a count of 0: `validate` warns naming the folder (exit 0), `run` gives `no_data` with a
+/// note naming it (exit 0).
+#[test]
+fn an_export_folder_without_exports_is_a_warning_and_no_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = job_file(
+        dir.path(),
+        "out",
+        &format!(
+            "{OBJECTIVE}{}",
+            kr("EMPTY", "SELECT count(*) FROM tallyfy_processes")
+        ),
+    );
+    let empty = dir.path().join("exports");
+    std::fs::create_dir_all(&empty).unwrap();
+    std::fs::write(empty.join("README.txt"), "exports go here").unwrap();
+    let data = repo().join("jobs/demo/tallyfy");
+    let text = std::fs::read_to_string(&job)
+        .unwrap()
+        .replace(&data.display().to_string(), &empty.display().to_string());
+    std::fs::write(&job, text).unwrap();
+    let job_s = job.to_str().unwrap();
+
+    let validate = okrflow(&["validate", job_s]);
+    let out = String::from_utf8_lossy(&validate.stdout);
+    assert_eq!(validate.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains(&format!(
+            "{job_s}: warning: connection tallyfy: no Tallyfy export files (*.parquet) in {}",
+            empty.display()
+        )),
+        "{out}"
+    );
+    assert!(out.contains(", 1 warning(s)"), "{out}");
+
+    let o = dir.path().join("out");
+    let run = okrflow(&[
+        "run",
+        job_s,
+        "--as-of",
+        "2026-03-03",
+        "--output",
+        o.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(0), "{stderr}");
+    let rows = partition_rows(&o.join("kr_snapshots/as_of=2026-03-03"), "kr_id", &[]);
+    assert_eq!(rows["EMPTY"]["status"], "no_data", "{:?}", rows["EMPTY"]);
+    assert_eq!(rows["EMPTY"]["value"], "", "{:?}", rows["EMPTY"]);
+    assert!(
+        rows["EMPTY"]["note"].contains(&format!(
+            "no Tallyfy export files (*.parquet) in {}",
+            empty.display()
+        )),
+        "{:?}",
+        rows["EMPTY"]
+    );
+}

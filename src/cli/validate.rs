@@ -38,27 +38,28 @@ pub(crate) async fn validate(args: ValidateArgs) -> anyhow::Result<Outcome> {
         println!("{w}");
     }
     // Every problem at once: what needs no data, then (--online) what does.
-    let planned = inspect::check_offline(&plan, Utc::now().date_naive()).await?;
-    for p in &planned {
+    let checked = inspect::check_offline(&plan, Utc::now().date_naive()).await?;
+    for p in &checked {
         println!("{p}");
     }
+    let (planned, checked_warnings): (Vec<_>, Vec<_>) = checked
+        .into_iter()
+        .partition(|p| p.severity == Severity::Error);
     let replay_given = replay.is_some();
-    let problems = if online {
+    let online_found = if online {
         inspect::check_online(&plan, replay).await
     } else {
-        Vec::new()
+        inspect::Online::default()
     };
+    for (subject, warning) in &online_found.warnings {
+        println!("{}: warning: {subject}: {warning}", job.display());
+    }
+    let problems = online_found.errors;
     for (subject, problem) in &problems {
         println!("{}: error: {subject}: {problem}", job.display());
     }
-    // A warning (a check-in row for a key result not in the job, …) is printed, never counted
-    // as an error: it does not change the exit code.
-    let errors = planned
-        .iter()
-        .filter(|p| p.severity == Severity::Error)
-        .count();
-    let warnings = plan.warnings.len() + planned.len() - errors;
-    if errors > 0 || !problems.is_empty() {
+    let warnings = plan.warnings.len() + checked_warnings.len() + online_found.warnings.len();
+    if !planned.is_empty() || !problems.is_empty() {
         let online_part = if online {
             format!(" ({} online)", problems.len())
         } else {
@@ -67,7 +68,7 @@ pub(crate) async fn validate(args: ValidateArgs) -> anyhow::Result<Outcome> {
         println!(
             "{}: {} error(s){online_part}, {} warning(s)",
             job.display(),
-            errors + problems.len(),
+            planned.len() + problems.len(),
             warnings
         );
         return Ok(Outcome::CouldNotRun);

@@ -121,11 +121,14 @@ pub trait SourceKind {
     ) -> Result<Extracted, EngineError>;
 
     /// The value `kr` would get, and the rows it came from; nothing is archived or written.
+    /// `krs` are the connection's key results (`kr` among them), for a kind whose requests
+    /// serve several (Jira's search of one JQL): a preview sends the request a run would.
     async fn preview(
         name: &str,
         connection: &Self::Connection,
         kr: &KeyResult,
         link: &Self::Link,
+        krs: &[&KeyResult],
         api: &ApiOptions,
     ) -> Result<Preview, EngineError>;
 
@@ -162,6 +165,16 @@ pub trait SourceKind {
     /// Statements this kind adds to `athena ddl` for one connection (views over its data
     /// where the data lives); none by default.
     fn ddl(_name: &str, _connection: &Self::Connection) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// What `validate --online` warns of without it being an error (a Tallyfy folder on S3
+    /// with no export): `(subject, warning)` pairs; none by default.
+    async fn warn_online(
+        _name: &str,
+        _connection: &Self::Connection,
+        _krs: &[&KeyResult],
+    ) -> Vec<(String, String)> {
         Vec::new()
     }
 

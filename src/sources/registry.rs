@@ -208,17 +208,19 @@ macro_rules! kinds {
                 }
             }
 
-            /// What `kr` (of this connection) would get, without writing anything.
+            /// What `kr` (of this connection, whose key results are `krs`) would get,
+            /// without writing anything.
             pub async fn preview(
                 &self,
                 name: &str,
                 kr: &KeyResult,
+                krs: &[&KeyResult],
                 api: &ApiOptions,
             ) -> Result<Preview, EngineError> {
                 let link = kr.source.as_ref().map(|s| &s.link);
                 match (self, link) {
                     $((Connection::$Variant(c), Some(Link::$Variant(l))) => {
-                        <$kind>::preview(name, c, kr, l, api).await
+                        <$kind>::preview(name, c, kr, l, krs, api).await
                     })*
                     _ => unreachable!("the plan checks that a source's connection has its kind"),
                 }
@@ -248,6 +250,13 @@ macro_rules! kinds {
             pub fn ddl(&self, name: &str) -> Vec<String> {
                 match self {
                     $(Connection::$Variant(c) => <$kind>::ddl(name, c),)*
+                }
+            }
+
+            /// The warnings `validate --online` finds.
+            pub async fn warn_online(&self, name: &str, krs: &[&KeyResult]) -> Vec<(String, String)> {
+                match self {
+                    $(Connection::$Variant(c) => <$kind>::warn_online(name, c, krs).await,)*
                 }
             }
 

@@ -81,6 +81,7 @@ impl SourceKind for Athena {
         settings: &AthenaSettings,
         kr: &KeyResult,
         _link: &AthenaLink,
+        _krs: &[&KeyResult],
         api: &ApiOptions,
     ) -> Result<Preview, EngineError> {
         let q = queries(&[kr], api.as_of())

@@ -296,6 +296,11 @@ pub fn value_of(answer: &Answer) -> Result<Measured, String> {
             "Athena query {id}: `{column}` is NaN"
         )));
     }
+    if value.is_infinite() {
+        return Err(format!(
+            "Athena query {id}: `{column}` is {text}, not a finite number"
+        ));
+    }
     Ok(Measured::Traced {
         value,
         source: format!(
@@ -432,17 +437,16 @@ pub async fn extract(
 /// Replaces each `?` of a prepared statement with its literal, for `EXPLAIN` only: the
 /// literals are okrflow's own dates, not user text.
 fn spliced(sql: &str, parameters: &[String]) -> String {
-    use datafusion::sql::sqlparser::dialect::GenericDialect;
-    use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
-    let Ok(tokens) = Tokenizer::new(&GenericDialect {}, sql).tokenize() else {
+    use datafusion::sql::sqlparser::tokenizer::Token;
+    let Ok(tokens) = params::pieces(sql) else {
         return sql.to_string();
     };
     let mut next = parameters.iter();
     tokens
         .iter()
-        .map(|t| match t {
+        .map(|(t, text)| match t {
             Token::Placeholder(p) if p == "?" => next.next().cloned().unwrap_or_else(|| "?".into()),
-            other => other.to_string(),
+            _ => (*text).to_string(),
         })
         .collect()
 }
@@ -522,6 +526,14 @@ mod tests {
                 answer("bigint", vec![vec![Some("1"), Some("2")]]),
                 "returned 2 columns, not one number",
             ),
+            (
+                answer("double", vec![vec![Some("Infinity")]]),
+                "`_col0` is Infinity, not a finite number",
+            ),
+            (
+                answer("double", vec![vec![Some("-Infinity")]]),
+                "`_col0` is -Infinity, not a finite number",
+            ),
         ] {
             let e = value_of(&a).unwrap_err();
             assert!(e.ends_with(error), "{e}");
@@ -561,6 +573,13 @@ mod tests {
                 ]
             ),
             "SELECT 1 WHERE a = '?' AND b >= DATE '2026-03-15' AND c < TIMESTAMP '2026-03-16 00:00:00.000'"
+        );
+        assert_eq!(
+            spliced(
+                "SELECT 'it''s', \"a\"\"b\" WHERE c < ?",
+                &["DATE '2026-03-15'".into()]
+            ),
+            "SELECT 'it''s', \"a\"\"b\" WHERE c < DATE '2026-03-15'"
         );
     }
 }

@@ -6,7 +6,7 @@ use crate::sources::SQL_PARAMETERS as PARAMETERS;
 use chrono::NaiveDate;
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::keywords::Keyword;
-use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer, Whitespace};
+use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer, TokenizerError, Whitespace};
 
 /// A statement for Athena: its text with `?` placeholders, and the names of the parameters
 /// in placeholder order.
@@ -19,11 +19,10 @@ pub struct Prepared {
 /// Checks `sql` and replaces each `$name` (outside strings, quoted identifiers and comments)
 /// with `?`.
 pub fn prepare(sql: &str) -> Result<Prepared, String> {
-    let tokens = Tokenizer::new(&GenericDialect {}, sql)
-        .tokenize()
-        .map_err(|e| format!("sql does not tokenize: {e}"))?;
+    let tokens = pieces(sql).map_err(|e| format!("sql does not tokenize: {e}"))?;
     let code: Vec<&Token> = tokens
         .iter()
+        .map(|(t, _)| t)
         .filter(|t| !matches!(t, Token::Whitespace(_)))
         .collect();
     match code.first() {
@@ -42,7 +41,7 @@ pub fn prepare(sql: &str) -> Result<Prepared, String> {
     }
     let mut out = String::with_capacity(sql.len());
     let mut parameters = Vec::new();
-    for token in &tokens {
+    for (token, text) in &tokens {
         match token {
             Token::Placeholder(p) if p.starts_with('$') => {
                 let name = &p[1..];
@@ -64,13 +63,52 @@ pub fn prepare(sql: &str) -> Result<Prepared, String> {
             // a trailing `;` is not sent: Athena takes one statement without it
             Token::SemiColon => {}
             Token::Whitespace(Whitespace::SingleLineComment { .. }) => out.push('\n'),
-            other => out.push_str(&other.to_string()),
+            // as written: a literal keeps its quoting and escapes byte for byte
+            _ => out.push_str(text),
         }
     }
     Ok(Prepared {
         sql: out.trim().to_string(),
         parameters,
     })
+}
+
+/// `sql`'s tokens, each with the text it was read from (byte for byte, so `'it''s'` stays
+/// `'it''s'` where a token's `Display` would give `'it's'`).
+pub(super) fn pieces(sql: &str) -> Result<Vec<(Token, &str)>, TokenizerError> {
+    let tokens = Tokenizer::new(&GenericDialect {}, sql).tokenize_with_location()?;
+    // the tokenizer counts lines from 1 at each `\n` and columns in characters from 1
+    let mut line_starts = vec![0];
+    line_starts.extend(sql.match_indices('\n').map(|(i, _)| i + 1));
+    let offset = |line: u64, column: u64| -> usize {
+        let Some(&start) = usize::try_from(line)
+            .ok()
+            .and_then(|l| line_starts.get(l.wrapping_sub(1)))
+        else {
+            return sql.len();
+        };
+        sql[start..]
+            .char_indices()
+            .nth(usize::try_from(column.saturating_sub(1)).unwrap_or(usize::MAX))
+            .map_or(sql.len(), |(i, _)| start + i)
+    };
+    let starts: Vec<usize> = tokens
+        .iter()
+        .map(|t| offset(t.span.start.line, t.span.start.column))
+        .collect();
+    Ok(tokens
+        .into_iter()
+        .enumerate()
+        .filter(|(_, t)| t.token != Token::EOF)
+        .map(|(i, t)| {
+            let end = starts
+                .get(i + 1)
+                .copied()
+                .unwrap_or(sql.len())
+                .max(starts[i]);
+            (t.token, &sql[starts[i]..end])
+        })
+        .collect())
 }
 
 /// The typed literal each parameter is for a key result: `$as_of` the DATE its value is as
@@ -129,6 +167,15 @@ mod tests {
             literals(&["as_of", "period_end"], d(3, 15), d(2, 1), d(4, 30)),
             vec!["DATE '2026-03-15'", "TIMESTAMP '2026-05-01 00:00:00.000'"]
         );
+    }
+
+    #[test]
+    fn literals_and_comments_keep_their_bytes() {
+        let sql = "SELECT count(*) /* é? */ FROM t WHERE n = 'it''s'\n\
+                   AND \"we\"\"ird\" = 'ü' AND d < $as_of";
+        let p = prepare(sql).unwrap();
+        assert_eq!(p.sql, sql.replace("$as_of", "?"));
+        assert_eq!(p.parameters, vec!["as_of"]);
     }
 
     #[test]

@@ -102,6 +102,7 @@ impl SourceKind for Checkins {
         location: &Location,
         kr: &KeyResult,
         _link: &(),
+        _krs: &[&KeyResult],
         api: &ApiOptions,
     ) -> Result<Preview, EngineError> {
         let (value, rows) = match read::read(name, location, api).await {

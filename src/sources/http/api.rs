@@ -28,6 +28,12 @@ pub(crate) trait ApiKind: Registered {
         api: &ApiOptions,
     ) -> Self::Fetched;
 
+    /// The key results of `krs` (a connection's) whose requests in a run are also `kr`'s,
+    /// for a preview to send the same ones; `kr` alone by default.
+    fn sharing<'a>(kr: &'a KeyResult, _krs: &[&'a KeyResult]) -> Vec<&'a KeyResult> {
+        vec![kr]
+    }
+
     /// Registers the kind's tables over `fetched` in `ctx`, runs its SQL, and gives each key
     /// result's value or error.
     async fn values(
@@ -64,9 +70,10 @@ macro_rules! api_kind_methods {
             settings: &Self::Connection,
             kr: &$crate::sources::KeyResult,
             link: &Self::Link,
+            krs: &[&$crate::sources::KeyResult],
             api: &$crate::sources::ApiOptions,
         ) -> Result<$crate::sources::Preview, $crate::engine::EngineError> {
-            $crate::sources::http::api::preview::<Self>(name, settings, kr, link, api).await
+            $crate::sources::http::api::preview::<Self>(name, settings, kr, link, krs, api).await
         }
     };
 }
@@ -96,19 +103,27 @@ pub(crate) fn open<K>(
     })
 }
 
-/// The value `kr` would get and the rows it came from, fetched for it alone.
+/// The value `kr` would get and the rows it came from, fetched with the key results of
+/// `krs` its requests serve in a run ([`ApiKind::sharing`]), so that the requests are a
+/// run's (and a run's archive answers them).
 pub(crate) async fn preview<K: ApiKind>(
     name: &str,
     settings: &K::Connection,
     kr: &KeyResult,
     link: &K::Link,
+    krs: &[&KeyResult],
     api: &ApiOptions,
 ) -> Result<Preview, EngineError> {
-    let fetched = K::fetch(name, settings, &[kr], api).await;
+    let mut sharing = K::sharing(kr, krs);
+    if !sharing.iter().any(|k| k.id == kr.id) {
+        sharing.push(kr);
+    }
+    let fetched = K::fetch(name, settings, &sharing, api).await;
     let ctx = engine::new_session();
-    let value = K::values(&ctx, name, &[kr], &fetched, api.as_of())
+    let value = K::values(&ctx, name, &sharing, &fetched, api.as_of())
         .await?
-        .pop()
+        .into_iter()
+        .find(|v| v.kr_id == kr.id)
         .map_or_else(|| unreachable!("one value per key result"), |v| v.value);
     Ok(Preview {
         kr_id: kr.id.clone(),

@@ -1,5 +1,6 @@
 //! Why a request failed, and what an error answer says: its message and how long to wait.
 
+use crate::net::cut_message;
 use chrono::{DateTime, Utc};
 use reqwest::header::HeaderMap;
 use std::path::PathBuf;
@@ -94,7 +95,7 @@ pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 }
 
 /// The error message of an error body: Looker's `message`, Jira's `errorMessages` and
-/// `errors`, or the start of the body.
+/// `errors`, or the start of the body; at most [`MESSAGE_CHARS`] characters.
 pub(crate) fn error_message(body: &str) -> String {
     if let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(body) {
         let mut parts: Vec<String> = Vec::new();
@@ -118,23 +119,20 @@ pub(crate) fn error_message(body: &str) -> String {
             _ => {}
         }
         if !parts.is_empty() {
-            return parts.join("; ");
+            return cut_message(&parts.join("; "));
         }
     }
     let body = body.trim();
     if body.is_empty() {
         return "(empty body)".into();
     }
-    let mut s: String = body.chars().take(200).collect();
-    if s.len() < body.len() {
-        s.push('…');
-    }
-    s
+    cut_message(body)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::MESSAGE_CHARS;
     use reqwest::header::HeaderValue;
 
     #[test]
@@ -156,6 +154,17 @@ mod tests {
             "<html>Bad gateway</html>"
         );
         assert_eq!(error_message(""), "(empty body)");
+        // a page of an error is cut to a few hundred characters, JSON or not
+        let long = "x".repeat(10_000);
+        for body in [
+            format!(r#"{{"message": "{long}"}}"#),
+            format!(r#"{{"errorMessages": ["{long}", "{long}"]}}"#),
+            format!("<html>{long}</html>"),
+        ] {
+            let m = error_message(&body);
+            assert_eq!(m.chars().count(), MESSAGE_CHARS + 1, "{m}");
+            assert!(m.ends_with('…'), "{m}");
+        }
     }
 
     #[test]

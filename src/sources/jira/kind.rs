@@ -18,7 +18,10 @@ pub struct Jira;
 impl SourceKind for Jira {
     const NAME: &'static str = "jira";
     /// One value per key result from its issues or counts.
-    const STATEMENTS: &'static [Statement] = &[crate::sql_statement!("jira_values", View)];
+    const STATEMENTS: &'static [Statement] = &[
+        crate::sql_statement!("jira_counted", View),
+        crate::sql_statement!("jira_values", View),
+    ];
     type ConnectionConfig = JiraConnection;
     type SourceConfig = JiraSource;
     type Connection = JiraSettings;

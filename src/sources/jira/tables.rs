@@ -29,6 +29,16 @@ impl ApiKind for Jira {
         fetch_for(name, settings, krs, api).await
     }
 
+    /// The key results searched or counted with `kr`: those of the same JQL, as
+    /// [`fetch_for`] groups them (the fields asked for, and whether it counts, depend on all).
+    fn sharing<'a>(kr: &'a KeyResult, krs: &[&'a KeyResult]) -> Vec<&'a KeyResult> {
+        let jql = link_of::<Jira>(kr).map(|l| l.jql.as_str());
+        krs.iter()
+            .filter(|k| link_of::<Jira>(k).map(|l| l.jql.as_str()) == jql)
+            .copied()
+            .collect()
+    }
+
     /// Registers `jira_selections`, `jira_issues` and `jira_counts` for the key results
     /// whose data was fetched, runs `sql/jira_values.sql`, and returns each key result's
     /// value or error.
@@ -69,21 +79,15 @@ impl ApiKind for Jira {
                 matching.map_or("–".into(), |n| n.to_string()),
                 done.map_or("–".into(), |n| n.to_string())
             )),
+            // the issues as the value counted them (`sql/jira_counted.sql`): as of a past
+            // evaluation day, those created by then, done or not on that day
             Some(Ok(Fetched::Issues(_))) => {
-                let column = match link.metric {
-                    Metric::Count => None,
-                    Metric::TimeSpent => Some("time_spent_hours"),
-                    Metric::OriginalEstimate => Some("original_estimate_hours"),
-                    Metric::RemainingEstimate => Some("remaining_estimate_hours"),
-                    Metric::Progress => Some("progress_hours"),
-                    Metric::StoryPoints | Metric::Field(_) => Some("field_value"),
+                let columns: &[&str] = match link.metric {
+                    Metric::Count => &["key", "done"],
+                    Metric::Progress => &["key", "done", "progress_ratio"],
+                    _ => &["key", "done", "amount"],
                 };
-                let mut columns = vec!["key", "status_category"];
-                columns.extend(column);
-                if link.metric == Metric::Progress {
-                    columns.push("progress_total_hours");
-                }
-                rows_of(ctx, "jira_issues", &kr.id, &columns).await
+                rows_of(ctx, "jira_counted", &kr.id, columns).await
             }
             _ => None,
         }

@@ -76,6 +76,15 @@ pub async fn extract_showing(
             return Ok((values, shown));
         }
     };
+    if loaded.processes.is_empty() {
+        let note = loader::no_exports(location);
+        tracing::warn!(connection, note = %note, "no Tallyfy export files");
+        values.extend(krs.iter().map(|k| KrValue {
+            kr_id: k.id.clone(),
+            value: Ok(Measured::NoData(note.clone())),
+        }));
+        return Ok((values, shown));
+    }
     let mut by_date: BTreeMap<NaiveDate, Vec<&KeyResult>> = BTreeMap::new();
     for k in krs {
         by_date.entry(k.value_date(as_of)).or_default().push(k);

@@ -77,6 +77,7 @@ impl SourceKind for Tallyfy {
         location: &Location,
         kr: &KeyResult,
         sql: &String,
+        _krs: &[&KeyResult],
         api: &ApiOptions,
     ) -> Result<Preview, EngineError> {
         let (mut values, rows) =
@@ -93,16 +94,27 @@ impl SourceKind for Tallyfy {
     }
 
     async fn check_offline(
-        _name: &str,
-        _location: &Location,
+        name: &str,
+        location: &Location,
         plan: &Plan,
         krs: &[&KeyResult],
         as_of: NaiveDate,
     ) -> Result<Vec<Problem>, EngineError> {
         let unplanned = check::plan_queries(krs, as_of).await?;
-        Ok(krs
-            .iter()
-            .filter_map(|k| {
+        // A local folder is listed (no network): with no export its key results are no_data.
+        let empty = matches!(location, Location::Local(_))
+            && !krs.is_empty()
+            && loader::process_files(location).await == Ok(0);
+        let empty = empty.then(|| Problem {
+            severity: Severity::Warning,
+            file: plan.job_path.clone(),
+            line: None,
+            subject: Some(format!("connection {name}")),
+            message: loader::no_exports(location),
+        });
+        Ok(empty
+            .into_iter()
+            .chain(krs.iter().filter_map(|k| {
                 let message = unplanned.get(&k.id)?;
                 Some(Problem {
                     severity: Severity::Error,
@@ -111,8 +123,22 @@ impl SourceKind for Tallyfy {
                     subject: Some(format!("key result {}", k.id)),
                     message: format!("sql does not plan: {message}"),
                 })
-            })
+            }))
             .collect())
+    }
+
+    async fn warn_online(
+        name: &str,
+        location: &Location,
+        krs: &[&KeyResult],
+    ) -> Vec<(String, String)> {
+        // a local folder is warned of offline already
+        let listed = matches!(location, Location::S3(_)) && !krs.is_empty();
+        if listed && loader::process_files(location).await == Ok(0) {
+            vec![(format!("connection {name}"), loader::no_exports(location))]
+        } else {
+            Vec::new()
+        }
     }
 
     async fn check_online(

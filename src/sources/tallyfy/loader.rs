@@ -136,16 +136,7 @@ pub async fn register_in_parts(
     let (mut processes, mut members) = (Vec::new(), Vec::new());
     for meta in metas {
         let location = meta.location.to_string();
-        let key = meta
-            .location
-            .prefix_match(&opened.prefix)
-            .map(|parts| {
-                parts
-                    .map(|p| p.as_ref().to_string())
-                    .collect::<Vec<_>>()
-                    .join("/")
-            })
-            .unwrap_or_else(|| location.clone());
+        let key = key_of(&opened, &meta.location);
         if !key.ends_with(".parquet") {
             continue;
         }
@@ -161,7 +152,7 @@ pub async fn register_in_parts(
         file.rows = check_footer(&store, &scanned_path, file.size)
             .await
             .map_err(|e| unreadable(format!("{key}: {e}")))?;
-        if key.starts_with("members/") {
+        if !is_process_export(&key) {
             members.push(file);
         } else {
             processes.push(file);
@@ -191,6 +182,45 @@ pub async fn register_in_parts(
         processes,
         part_rows,
     })
+}
+
+/// The note of a connection whose folder holds no process export (`*.parquet` outside
+/// `members/`): an empty or mistyped folder is nothing to measure, not a count of 0.
+pub(crate) fn no_exports(location: &Location) -> String {
+    format!("no Tallyfy export files (*.parquet) in {location}: is the folder right?")
+}
+
+/// Whether a file (its key under the connection's folder) is a process export.
+fn is_process_export(key: &str) -> bool {
+    key.ends_with(".parquet") && !key.starts_with("members/")
+}
+
+/// How many process exports a connection's folder lists, without reading any
+/// (`validate`'s warning of an empty folder).
+pub(crate) async fn process_files(location: &Location) -> Result<usize, String> {
+    let opened = crate::storage::open(location, false)
+        .await
+        .map_err(|e| e.to_string())?;
+    let metas = crate::storage::list_sorted(&opened, &opened.prefix, |_| true)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(metas
+        .iter()
+        .filter(|m| is_process_export(&key_of(&opened, &m.location)))
+        .count())
+}
+
+/// A listed file's key under the connection's folder (`members/x.parquet`).
+fn key_of(opened: &crate::storage::Opened, location: &object_store::path::Path) -> String {
+    location
+        .prefix_match(&opened.prefix)
+        .map(|parts| {
+            parts
+                .map(|p| p.as_ref().to_string())
+                .collect::<Vec<_>>()
+                .join("/")
+        })
+        .unwrap_or_else(|| location.to_string())
 }
 
 /// Lists a connection's exports and reads each file's footer where it lies (a ranged read on

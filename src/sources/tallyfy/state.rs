@@ -119,6 +119,31 @@ pub(crate) struct Manifest {
     pub(crate) latest: Option<LatestRows>,
 }
 
+impl Manifest {
+    /// The first name it holds that is not a file or folder of the state folder itself:
+    /// each must be one path segment (a segment's folder two: `<latest>/<part>`), never
+    /// `..`, so that whoever writes the output cannot make a run read or write elsewhere.
+    fn outside_name(&self) -> Option<&str> {
+        let segment = |n: &str| !matches!(n, "" | "." | "..") && !n.contains(['\\', '\0']);
+        let segments = self.latest.iter().flat_map(|l| &l.segments);
+        self.index
+            .iter()
+            .map(|f| (f.name.as_str(), 1))
+            .chain(self.chosen.iter().map(|c| (c.name.as_str(), 1)))
+            .chain(segments.flat_map(|s| {
+                [
+                    (s.folder.as_str(), 2),
+                    (s.chosen.as_str(), 1),
+                    (s.processes.as_str(), 1),
+                ]
+            }))
+            .find(|(name, parts)| {
+                name.split('/').count() != *parts || !name.split('/').all(segment)
+            })
+            .map(|(name, _)| name)
+    }
+}
+
 /// `tallyfy_snapshots` of an evaluation date, kept so that a later date ranks only these and
 /// the index entries it did not consider (`sql/tallyfy_chosen_index.sql`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -287,6 +312,14 @@ impl StateDir {
             Err(e) => return self.unusable(fresh, &e.to_string()),
         };
         match serde_json::from_slice::<Manifest>(&bytes) {
+            // checked before any name is joined to a path
+            Ok(m) if m.outside_name().is_some() => {
+                let why = format!(
+                    "it names `{}`, not a file of the state folder",
+                    m.outside_name().unwrap_or_default()
+                );
+                self.unusable(fresh, &why)
+            }
             Ok(m) if m.sql == fresh.sql => m,
             Ok(_) => {
                 tracing::info!(state = %self.display(), "Tallyfy state is from other SQL: starting afresh");
@@ -566,5 +599,36 @@ mod tests {
             .unwrap();
         assert!(fresh.manifest.index.is_empty());
         assert_eq!(fresh.manifest.sql, sql_version());
+        drop(fresh);
+
+        // Names are single segments, checked before any join: `x/../../…` is refused even
+        // when `x/` is there.
+        std::fs::create_dir_all(folder.join("x")).unwrap();
+        std::fs::write(folder.join("x/f.parquet"), b"x").unwrap();
+        for (i, name) in ["x/../../../../escape.parquet", "..", "x"]
+            .iter()
+            .enumerate()
+        {
+            let mut outside = saved.clone();
+            match i {
+                2 => {
+                    outside.chosen = Some(Chosen {
+                        name: "x/f.parquet".into(),
+                        end_nanos: 0,
+                        files: vec![],
+                    })
+                }
+                _ => outside.index[0].name = name.to_string(),
+            }
+            std::fs::write(
+                folder.join("manifest.json"),
+                serde_json::to_vec(&outside).unwrap(),
+            )
+            .unwrap();
+            let fresh = StateDir::open(Some(&output), "my conn", &scratch)
+                .await
+                .unwrap();
+            assert!(fresh.is_empty(), "{name}: {:?}", fresh.manifest);
+        }
     }
 }
