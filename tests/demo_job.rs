@@ -308,18 +308,7 @@ fn a_closed_period_says_so_and_its_statuses_are_final() {
     // the same numbers, a final status: 9 of 20 onboardings is missed, 4 of 5 reviews too
     assert_eq!(row("2026-12-01", "O1-KR1"), "missed");
     assert_eq!(row("2026-12-01", "C1-KR2"), "missed");
-    let preview = std::process::Command::new(env!("CARGO_BIN_EXE_okrflow"))
-        .current_dir(repo())
-        .args([
-            "preview",
-            "jobs/demo.toml",
-            "--kr",
-            "O1-KR1",
-            "--as-of",
-            "2026-12-01",
-        ])
-        .output()
-        .unwrap();
+    let preview = preview("O1-KR1", "2026-12-01");
     let text = String::from_utf8_lossy(&preview.stdout);
     assert!(
         text.contains("FY27-Q1 closed — final, as of 2026-04-30"),
@@ -328,6 +317,15 @@ fn a_closed_period_says_so_and_its_statuses_are_final() {
     // and the rows the count came from: 9 onboardings
     assert!(text.contains("9 row(s) aggregated"), "{text}");
     assert!(text.contains("value: 9"), "{text}");
+}
+
+/// `okrflow preview jobs/demo.toml --kr ID --as-of DATE`, from the repository's root.
+fn preview(id: &str, as_of: &str) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_okrflow"))
+        .current_dir(repo())
+        .args(["preview", "jobs/demo.toml", "--kr", id, "--as-of", as_of])
+        .output()
+        .unwrap()
 }
 
 /// `preview` of every key result with a source works from the demo's archives, as `run`
@@ -344,18 +342,7 @@ fn every_key_result_of_the_demo_previews_from_its_archive() {
         .collect();
     assert!(ids.contains(&"O5-KR1") && ids.len() > 10, "{ids:?}");
     for id in ids {
-        let preview = std::process::Command::new(env!("CARGO_BIN_EXE_okrflow"))
-            .current_dir(repo())
-            .args([
-                "preview",
-                "jobs/demo.toml",
-                "--kr",
-                id,
-                "--as-of",
-                "2026-12-01",
-            ])
-            .output()
-            .unwrap();
+        let preview = preview(id, "2026-12-01");
         let (stdout, stderr) = (
             String::from_utf8_lossy(&preview.stdout),
             String::from_utf8_lossy(&preview.stderr),
