@@ -38,6 +38,11 @@ pub struct Read {
     pub files: Vec<String>,
 }
 
+/// The largest check-in file read (64 MiB, some hundred thousand rows): a bigger one is
+/// refused by its listed size before it is downloaded, so a stray export dropped into the
+/// folder cannot exhaust memory.
+pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
+
 /// The three healths an owner can give, best first.
 pub const HEALTHS: [&str; 3] = ["on_track", "needs_attention", "at_risk"];
 
@@ -82,6 +87,14 @@ pub async fn read(
             .unwrap_or_default();
         let relative = relative.join("/");
         let file = format!("{}/{relative}", shown.trim_end_matches('/'));
+        if meta.size > MAX_FILE_BYTES {
+            return Err(unreadable(format!(
+                "{file}: {} bytes, over the {} MiB a check-in file may have; split it or move \
+                 it out of the folder",
+                meta.size,
+                MAX_FILE_BYTES / (1024 * 1024)
+            )));
+        }
         let bytes = opened
             .store
             .get(&meta.location)
@@ -255,6 +268,29 @@ pub fn parse(connection: &str, file: &str, bytes: &[u8], out: &mut Read) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_file_over_the_size_limit_is_refused_before_it_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("2026-03.csv"), "kr_id,date,value\n").unwrap();
+        // sparse: listed as over the limit, never written out
+        let big = std::fs::File::create(dir.path().join("2026-04.csv")).unwrap();
+        big.set_len(MAX_FILE_BYTES + 1).unwrap();
+        let location = Location::Local(dir.path().to_path_buf());
+        let e = read("checkins", &location, &ApiOptions::default())
+            .await
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("2026-04.csv") && e.contains("over the 64 MiB"),
+            "{e}"
+        );
+        // at the limit it is read (and here fails as a CSV without the columns, not by size)
+        big.set_len(MAX_FILE_BYTES).unwrap();
+        let e = read("checkins", &location, &ApiOptions::default()).await;
+        assert!(!format!("{e:?}").contains("over the 64 MiB"));
+    }
 
     fn parsed(text: &str) -> Result<Read, String> {
         let mut out = Read::default();
