@@ -356,7 +356,10 @@ fn a_killed_backfill_resumes_after_the_dates_it_committed() {
     let lock: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.path().join("_okrflow/lock.json")).unwrap())
             .unwrap();
-    assert_eq!(lock["released"], true, "released by the resumed backfill: {lock}");
+    assert_eq!(
+        lock["released"], true,
+        "released by the resumed backfill: {lock}"
+    );
     assert_eq!(lock["epoch"], 2, "the dead run's lock taken over: {lock}");
 }
 

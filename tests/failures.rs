@@ -48,7 +48,8 @@ fn okrflow(args: &[&str]) -> std::process::Output {
 }
 
 #[test]
-fn a_failing_key_result_is_written_stale_with_its_last_good_value_and_exit_4_for_sql_that_does_not_plan() {
+fn a_failing_key_result_is_written_stale_with_its_last_good_value_and_exit_4_for_sql_that_does_not_plan()
+ {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
     let out_s = out.to_str().unwrap();
@@ -245,10 +246,7 @@ fn a_second_run_on_a_locked_output_is_refused_and_changes_nothing() {
         String::from_utf8_lossy(&taken.stderr)
     );
     assert!(out.join("kr_snapshots/as_of=2026-03-01").is_dir());
-    assert!(
-        common::lock_released(&out),
-        "the lock is released"
-    );
+    assert!(common::lock_released(&out), "the lock is released");
 }
 
 /// A write that fails part-way (here the file-size limit, as a full disk would) leaves the
@@ -319,8 +317,7 @@ fn a_write_error_on_the_output_changes_nothing_and_exits_1() {
         })
         .unwrap_or_default();
     assert!(
-        left
-            .iter()
+        left.iter()
             .all(|n| ["staging", "state", "lock.json", "lock.guard"].contains(&n.as_str()))
             && common::lock_released(&out),
         "{left:?}"

@@ -163,7 +163,8 @@ fn assert_left_as_before(before: &Before, hung: &[String], out: &str) {
         .collect();
     assert!(staging.is_empty(), "{staging:?}");
     // the lock is rewritten (taken, released), never deleted; the rest is as it was
-    let is_lock = |p: &std::path::Path| p.starts_with("_okrflow") && p.to_string_lossy().contains("lock.");
+    let is_lock =
+        |p: &std::path::Path| p.starts_with("_okrflow") && p.to_string_lossy().contains("lock.");
     let after = files(&output);
     let added: Vec<_> = after
         .keys()

@@ -23,14 +23,22 @@ fn summary(columns: Option<&str>, terminal: bool) -> Vec<String> {
     let mut cmd = if terminal {
         // `script` runs the command on a new pseudo-terminal and copies what it prints
         let mut c = std::process::Command::new("script");
-        c.args(["--quiet", "--return", "--command", &args.join(" "), "/dev/null"]);
+        c.args([
+            "--quiet",
+            "--return",
+            "--command",
+            &args.join(" "),
+            "/dev/null",
+        ]);
         c
     } else {
         let mut c = std::process::Command::new(args[0]);
         c.args(&args[1..]);
         c
     };
-    cmd.current_dir(repo()).env("NO_COLOR", "1").env("RUST_LOG", "warn");
+    cmd.current_dir(repo())
+        .env("NO_COLOR", "1")
+        .env("RUST_LOG", "warn");
     match columns {
         Some(c) => cmd.env("COLUMNS", c),
         None => cmd.env_remove("COLUMNS"),
