@@ -207,23 +207,29 @@ async fn the_report_shows_the_snapshots_numbers_and_marks_stale_key_results() {
     assert_eq!(points.len(), 8, "a row per date, 2 to 9 March");
 
     // A period without snapshots is named with the ones there are.
-    let none = Command::new(env!("CARGO_BIN_EXE_okrflow"))
-        .current_dir(repo())
-        .args(["report", "jobs/demo.toml", "--period", "FY27-Q3"])
-        .args([
-            "--output",
-            out.path().to_str().unwrap(),
-            "--out",
-            "/dev/null",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(none.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&none.stderr);
+    let stderr = report_fails(out.path(), &["--period", "FY27-Q3"]);
     assert!(
         stderr.contains("no snapshots of period FY27-Q3") && stderr.contains("FY27-Q1"),
         "{stderr}"
     );
+}
+
+/// Runs `report` on `out` with `args`, expects it to exit 1, and returns its stderr.
+fn report_fails(out: &std::path::Path, args: &[&str]) -> String {
+    let done = Command::new(env!("CARGO_BIN_EXE_okrflow"))
+        .current_dir(repo())
+        .args([
+            "report",
+            "jobs/demo.toml",
+            "--output",
+            out.to_str().unwrap(),
+        ])
+        .args(["--out", "/dev/null"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert_eq!(done.status.code(), Some(1), "{args:?}");
+    String::from_utf8_lossy(&done.stderr).to_string()
 }
 
 /// Runs `report` on `out` with `args`, and returns the HTML.
@@ -368,19 +374,7 @@ async fn the_report_picks_the_running_period_says_a_closed_one_is_final_and_what
     }
 
     // Before the first snapshot there is nothing to report, and the error says so.
-    let none = Command::new(env!("CARGO_BIN_EXE_okrflow"))
-        .current_dir(repo())
-        .args(["report", "jobs/demo.toml", "--as-of", "2026-01-01"])
-        .args([
-            "--output",
-            out.path().to_str().unwrap(),
-            "--out",
-            "/dev/null",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(none.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&none.stderr);
+    let stderr = report_fails(out.path(), &["--as-of", "2026-01-01"]);
     assert!(
         stderr.contains("on or before 2026-01-01") && stderr.contains("FY27-Q1"),
         "{stderr}"

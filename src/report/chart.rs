@@ -6,6 +6,7 @@
 
 use super::{Point, ReportError};
 use chrono::NaiveDate;
+use plotters::coord::types::{RangedCoordf64, RangedCoordi64};
 use plotters::prelude::*;
 
 const GREY: RGBColor = RGBColor(120, 120, 120);
@@ -70,6 +71,24 @@ fn runs(points: &[(i64, &Point)], y: impl Fn(&Point) -> Option<f64>) -> Vec<Vec<
     out
 }
 
+/// A chart's plotting area: days across, values up.
+type Plot<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordi64, RangedCoordf64>>;
+
+/// Each run of consecutive days as a line in `colour`, a lone day as a dot.
+fn draw_runs(c: &mut Plot, runs: Vec<Vec<(i64, f64)>>, colour: RGBColor) -> Result<(), String> {
+    for run in runs {
+        let drawn = if run.len() == 1 {
+            c.draw_series(run.iter().map(|p| Circle::new(*p, 3, colour.filled())))
+                .map(|_| ())
+        } else {
+            c.draw_series(LineSeries::new(run, colour.stroke_width(2)))
+                .map(|_| ())
+        };
+        drawn.map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
 fn chart_error(kr: &str) -> impl Fn(&dyn std::fmt::Display) -> ReportError + '_ {
     move |e| ReportError::Chart {
         kr: kr.to_string(),
@@ -116,15 +135,12 @@ pub(crate) fn progress(kr: &str, days: &Days) -> Result<String, ReportError> {
             .collect();
         c.draw_series(DashedLineSeries::new(expected, 6, 4, GREY.stroke_width(2)))
             .map_err(|e| err(&e))?;
-        for run in runs(&days.points, |p| p.progress.map(|v| v * 100.0)) {
-            if run.len() == 1 {
-                c.draw_series(run.iter().map(|p| Circle::new(*p, 3, BLUE.filled())))
-                    .map_err(|e| err(&e))?;
-            } else {
-                c.draw_series(LineSeries::new(run, BLUE.stroke_width(2)))
-                    .map_err(|e| err(&e))?;
-            }
-        }
+        draw_runs(
+            &mut c,
+            runs(&days.points, |p| p.progress.map(|v| v * 100.0)),
+            BLUE,
+        )
+        .map_err(|e| err(&e))?;
         c.draw_series(
             days.points
                 .iter()
@@ -214,15 +230,7 @@ pub(crate) fn value(
                 .map_err(|e| err(&e))?;
             }
         }
-        for run in runs(&days.points, |p| p.value) {
-            if run.len() == 1 {
-                c.draw_series(run.iter().map(|p| Circle::new(*p, 3, GREEN.filled())))
-                    .map_err(|e| err(&e))?;
-            } else {
-                c.draw_series(LineSeries::new(run, GREEN.stroke_width(2)))
-                    .map_err(|e| err(&e))?;
-            }
-        }
+        draw_runs(&mut c, runs(&days.points, |p| p.value), GREEN).map_err(|e| err(&e))?;
         c.draw_series(
             days.points
                 .iter()
