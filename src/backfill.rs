@@ -14,7 +14,7 @@ use crate::sink::history::{self, Committed};
 use crate::sink::lock::{LeaseTerms, RunLock};
 use crate::sink::{SinkError, TABLES};
 use crate::sources::http::Archive;
-use crate::sources::{ApiOptions, KrValue, Measured, SourceError, is_past, today};
+use crate::sources::{ApiOptions, KrValue, Measured, Slots, SourceError, is_past, today};
 use crate::stop::{Stop, Stopped};
 use crate::storage::{self, Opened, StorageError};
 use chrono::{NaiveDate, Utc};
@@ -296,16 +296,21 @@ async fn run_locked(
     let mut outcomes = Vec::new();
     {
         // Up to `concurrency` dates are extracted at once; they are committed in date order.
+        let range = Range {
+            plan,
+            options,
+            opened,
+            committed: &state.rows,
+            slots: Slots::default(),
+        };
         let extracted = futures::stream::iter(dates.iter())
             .map(|d| {
-                let state = &state;
+                let range = &range;
                 async move {
                     let started_at = Utc::now();
                     let values = match &d.step {
                         Step::Skip(_) => None,
-                        Step::Run { fetch, keep } => Some(
-                            extract(plan, options, opened, d.date, fetch, keep, &state.rows).await,
-                        ),
+                        Step::Run { fetch, keep } => Some(range.extract(d.date, fetch, keep).await),
                     };
                     (d, started_at, values)
                 }
@@ -343,82 +348,101 @@ async fn run_locked(
     Ok((dates, outcomes))
 }
 
-/// One date's values: the fetched key results' from their sources (or, recomputing, from
-/// the date's raw archive) and the kept ones' from the date's snapshot.
-async fn extract(
-    plan: &Plan,
-    options: &RangeOptions,
-    opened: &Opened,
-    date: NaiveDate,
-    fetch: &[String],
-    keep: &[String],
-    committed: &BTreeMap<NaiveDate, BTreeMap<String, Committed>>,
-) -> Result<crate::sources::Extracted, BackfillError> {
-    let fetching = Plan {
-        key_results: plan
-            .key_results
-            .iter()
-            .filter(|k| fetch.contains(&k.id))
-            .cloned()
-            .collect(),
-        ..plan.clone()
-    };
-    let archive = Archive::of_output(opened, date);
-    let (api, _download) = match options.mode {
-        Mode::Backfill => (
-            ApiOptions {
-                replay: None,
-                archive: Some(archive.clone()),
-                as_of: Some(date),
-                day_archive: is_past(date).then_some(archive),
-                state: Some(opened.clone()),
-            },
-            None,
-        ),
-        Mode::Recompute => {
-            let (folder, download) = archive_folder(opened, date).await?;
-            (
+/// What every date of a range extracts with: the job, the command's options, the output,
+/// what was committed before it began, and the connections' request slots, shared by the
+/// dates extracted at once so that a connection's concurrency holds across them.
+struct Range<'a> {
+    plan: &'a Plan,
+    options: &'a RangeOptions,
+    opened: &'a Opened,
+    committed: &'a BTreeMap<NaiveDate, BTreeMap<String, Committed>>,
+    slots: Slots,
+}
+
+impl Range<'_> {
+    /// One date's values: the fetched key results' from their sources (or, recomputing,
+    /// from the date's raw archive) and the kept ones' from the date's snapshot.
+    async fn extract(
+        &self,
+        date: NaiveDate,
+        fetch: &[String],
+        keep: &[String],
+    ) -> Result<crate::sources::Extracted, BackfillError> {
+        let Range {
+            plan,
+            options,
+            opened,
+            committed,
+            ..
+        } = *self;
+        let fetching = Plan {
+            key_results: plan
+                .key_results
+                .iter()
+                .filter(|k| fetch.contains(&k.id))
+                .cloned()
+                .collect(),
+            ..plan.clone()
+        };
+        let archive = Archive::of_output(opened, date);
+        let (api, _download) = match options.mode {
+            Mode::Backfill => (
                 ApiOptions {
-                    replay: Some(folder),
-                    archive: None,
+                    replay: None,
+                    archive: Some(archive.clone()),
                     as_of: Some(date),
-                    day_archive: None,
+                    day_archive: is_past(date).then_some(archive),
                     state: Some(opened.clone()),
+                    slots: self.slots.clone(),
                 },
-                download,
-            )
+                None,
+            ),
+            Mode::Recompute => {
+                let (folder, download) = archive_folder(opened, date).await?;
+                (
+                    ApiOptions {
+                        replay: Some(folder),
+                        archive: None,
+                        as_of: Some(date),
+                        day_archive: None,
+                        state: Some(opened.clone()),
+                        slots: self.slots.clone(),
+                    },
+                    download,
+                )
+            }
+        };
+        let mut extracted = pipeline::extract(&fetching, date, &api)
+            .await
+            .map_err(|e| BackfillError::Date {
+                date,
+                source: e.into(),
+            })?;
+        let found = committed.get(&date);
+        for id in keep {
+            let Some(c) = found.and_then(|f| f.get(id)) else {
+                continue;
+            };
+            let value = match (&c.error, c.value) {
+                (Some(message), _) => Err(SourceError::Kept {
+                    message: message.clone(),
+                }),
+                // a note beside a value says where it came from (a check-in's file and line)
+                (None, Some(v)) => Ok(match c.note.clone() {
+                    Some(source) => Measured::Traced { value: v, source },
+                    None => Measured::Value(v),
+                }),
+                (None, None) => Ok(Measured::NoData(
+                    c.note.clone().unwrap_or_else(|| "no data yet".into()),
+                )),
+            };
+            extracted.values.push(KrValue {
+                kr_id: id.clone(),
+                value,
+            });
         }
-    };
-    let mut extracted = pipeline::extract(&fetching, date, &api)
-        .await
-        .map_err(|e| BackfillError::Date {
-            date,
-            source: e.into(),
-        })?;
-    let found = committed.get(&date);
-    for id in keep {
-        let Some(c) = found.and_then(|f| f.get(id)) else {
-            continue;
-        };
-        let value = match (&c.error, c.value) {
-            (Some(message), _) => Err(SourceError::Kept {
-                message: message.clone(),
-            }),
-            // a note beside a value says where it came from (a check-in's file and line)
-            (None, Some(v)) => Ok(match c.note.clone() {
-                Some(source) => Measured::Traced { value: v, source },
-                None => Measured::Value(v),
-            }),
-            (None, None) => Ok(Measured::NoData(
-                c.note.clone().unwrap_or_else(|| "no data yet".into()),
-            )),
-        };
-        extracted.values.push(KrValue {
-            kr_id: id.clone(),
-            value,
-        });
+        Ok(extracted)
     }
-    Ok(extracted)
 }
 
 /// A local folder holding the date's raw archive: the output's own folder on disk, or a

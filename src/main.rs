@@ -10,7 +10,10 @@ use clap::Parser;
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> std::process::ExitCode {
-    let cli = okrflow::cli::Cli::parse();
+    let cli = match okrflow::cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return okrflow::cli::usage_error(e),
+    };
     okrflow::cli::init_logging(&cli);
     let json = cli.json_logs();
     match okrflow::cli::run(cli) {

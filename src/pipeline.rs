@@ -310,6 +310,7 @@ async fn run_locked(
         as_of: Some(options.as_of),
         day_archive: None,
         state: Some(opened.clone()),
+        slots: Default::default(),
     };
     let extracted = extracting(plan, &options.stop, extract(plan, options.as_of, &api)).await??;
     let run = RunInfo {

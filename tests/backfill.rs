@@ -465,3 +465,30 @@ async fn a_looker_result_without_time_axis_is_read_from_that_days_archive_or_not
     );
     assert_eq!(looker.count("GET /api/4.0/looks/43/run"), runs_before);
 }
+
+/// A backfill extracting several dates at once still keeps each connection within its own
+/// `concurrency`: the dates share the connection's request slots.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connections_concurrency_holds_across_the_dates_a_backfill_extracts_at_once() {
+    let looker = FakeLooker::start(demo_instance()).await;
+    let jira = FakeJira::start(demo_site()).await;
+    *jira.server.rec.latency.lock().unwrap() = std::time::Duration::from_millis(40);
+    let mut plan = common::live_demo(demo_plan(), &looker, &jira);
+    for connection in plan.connections.values_mut() {
+        if let okrflow::job::Connection::Jira(s) = connection {
+            s.http.concurrency = 2;
+        }
+    }
+    let out = tempfile::tempdir().unwrap();
+    let mut options = range("2026-03-01", "2026-03-06", out.path(), Mode::Backfill);
+    options.concurrency = 6;
+    let (_, outcomes) = backfill::run(&plan, &options, &|_| {}).await.unwrap();
+    assert_eq!(written(&outcomes), 6);
+    // Six dates at once, each with more than two Jira searches to send.
+    assert!(
+        jira.server.rec.log().len() >= 12,
+        "{:#?}",
+        jira.server.rec.log()
+    );
+    assert_eq!(jira.server.rec.max_in_flight(), 2);
+}

@@ -157,7 +157,7 @@ fn a_source_that_fails_today_still_exits_3() {
 }
 
 #[test]
-fn a_fatal_error_under_json_logs_is_one_json_line_with_its_chain_and_exit_code() {
+fn a_fatal_error_or_a_bad_command_line_under_json_logs_is_one_json_line_with_its_exit_code() {
     let dir = tempfile::tempdir().unwrap();
     let run = okrflow(
         dir.path(),
@@ -184,6 +184,38 @@ fn a_fatal_error_under_json_logs_is_one_json_line_with_its_chain_and_exit_code()
     let plain = okrflow(dir.path(), &["run", "no-such-job.toml"]);
     assert!(
         String::from_utf8_lossy(&plain.stderr).starts_with("error: cannot read job file"),
+        "{}",
+        text(&plain)
+    );
+    // A command line clap refuses is JSON too, with clap's exit code 2; text logs keep
+    // clap's own words.
+    let usage = okrflow(
+        dir.path(),
+        &[
+            "run",
+            "job.toml",
+            "--as-of",
+            "yesterday",
+            "--log-format=json",
+        ],
+    );
+    assert_eq!(usage.status.code(), Some(2), "{}", text(&usage));
+    let stderr = String::from_utf8_lossy(&usage.stderr).to_string();
+    let lines: Vec<serde_json::Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert_eq!(lines[0]["fields"]["exit_code"], 2, "{stderr}");
+    let message = lines[0]["fields"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("invalid value 'yesterday' for '--as-of"),
+        "{stderr}"
+    );
+    let plain = okrflow(dir.path(), &["run", "job.toml", "--as-of", "yesterday"]);
+    assert_eq!(plain.status.code(), Some(2), "{}", text(&plain));
+    assert!(
+        String::from_utf8_lossy(&plain.stderr).starts_with("error: invalid value 'yesterday'"),
         "{}",
         text(&plain)
     );

@@ -414,3 +414,76 @@ fn a_run_killed_while_writing_leaves_the_output_as_it_was() {
     assert!(day_two.contains("| 2   | 1    |"), "{day_two}");
     assert!(common::walk(&staging).is_empty(), "staged files are left");
 }
+
+/// `[job] query_timeout_secs` and `memory_limit_mib` stop a key result's query that runs too
+/// long or holds too much; only that key result fails (exit 3), with the limit named, and
+/// the others are computed and written.
+#[test]
+fn a_query_past_the_time_or_memory_limit_fails_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = repo().join("jobs/demo/tallyfy");
+    let kr = |id: &str, sql: &str| {
+        format!(
+            "[[objectives.key_results]]\nid = \"{id}\"\ntitle = \"{id}\"\nowner = \"o\"\n\
+             measure = {{ kpi = {{ start = 0, target = 10 }} }}\nsource = {{ tallyfy = {{ sql = \"{sql}\" }} }}\n"
+        )
+    };
+    let text = format!(
+        "[job]\nname = \"bounds\"\nfiscal_year_start_month = 2\nquery_timeout_secs = 3\nmemory_limit_mib = 64\n\n\
+         [output]\nurl = \"out\"\n\n[connections.tallyfy]\nkind = \"tallyfy\"\nurl = \"{}\"\n\n\
+         [[objectives]]\nid = \"O\"\ntitle = \"o\"\nowner = \"o\"\nperiod = \"FY27-Q1\"\n{}{}{}",
+        data.display(),
+        kr("K1", GOOD),
+        kr(
+            "SLOW",
+            "SELECT count(*) FROM generate_series(1, 1000000000000)"
+        ),
+        // A hash join holds its first side whole: it cannot spill.
+        kr(
+            "BIG",
+            "SELECT count(*) FROM generate_series(1, 1000000000) a JOIN generate_series(1, 2) b ON a.value = b.value",
+        ),
+    );
+    let path = dir.path().join("job.toml");
+    std::fs::write(&path, text).unwrap();
+    let started = std::time::Instant::now();
+    let run = okrflow(&["run", path.to_str().unwrap(), "--as-of", "2026-03-03"]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(3), "{stderr}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(120),
+        "the limits stopped the queries"
+    );
+    assert!(
+        stderr.contains(
+            "stopped after 3 s: the job's query time limit ([job] query_timeout_secs = 3)"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("the query needs more than its share of memory: 32 MiB, half the budget"),
+        "{stderr}"
+    );
+    let rows = read(
+        &dir.path().join("out"),
+        "kr_snapshots",
+        "SELECT kr_id, value, error IS NOT NULL AS failed FROM t ORDER BY kr_id",
+    );
+    assert!(rows.contains("| BIG   |       | true   |"), "{rows}");
+    assert!(rows.contains("| K1    | 3.0   | false  |"), "{rows}");
+    assert!(rows.contains("| SLOW  |       | true   |"), "{rows}");
+
+    // Limits out of range are refused where they are written.
+    let bad = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("memory_limit_mib = 64", "memory_limit_mib = 8");
+    std::fs::write(&path, bad).unwrap();
+    let refused = okrflow(&["validate", path.to_str().unwrap()]);
+    let out = String::from_utf8_lossy(&refused.stdout).to_string()
+        + &String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("job.toml:5:20: error: memory_limit_mib must be 64 to 1048576 (1 TiB), not 8"),
+        "{out}"
+    );
+}

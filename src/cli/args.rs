@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 ///
 /// Exit codes: 0 all key results computed (a key result whose source answered with nothing to
 /// measure yet is `no_data`, not a failure); 3 results written but some key results failed
-/// (their rows carry the error, and the last good value when there is one); 1 the job could
+/// (their rows carry the error, and the last good value when there is one); 4 the same, but
+/// some key results cannot work as configured (SQL that does not plan, an unset secret
+/// variable, an unknown dashboard, tile or look, a JQL syntax error); 1 the job could
 /// not run (bad job file, unreadable or unwritable output); 2 bad command line; 130 and 143
 /// a run, backfill or recompute stopped by SIGINT or SIGTERM (its running Athena queries
 /// stopped, nothing more committed, the lock released).
@@ -177,7 +179,8 @@ pub(crate) struct RangeArgs {
     /// Print what each date would fetch and write, and change nothing.
     #[arg(long)]
     pub(crate) dry_run: bool,
-    /// Dates extracted at the same time (committed one by one, in date order).
+    /// Dates extracted at the same time (committed one by one, in date order). They share
+    /// each connection's own request limit (`concurrency`, Athena's `max_concurrency`).
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=32))]
     pub(crate) concurrency: u16,
     /// Write to this folder or s3://bucket/prefix/ instead of the job's [output] url.

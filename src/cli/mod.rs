@@ -89,6 +89,39 @@ pub fn report_fatal(err: &anyhow::Error, outcome: Outcome, json: bool) {
     eprintln!("{line}");
 }
 
+/// Ends a command line clap refused: help and version as clap prints them; a usage error as
+/// clap prints it (exit 2), or, when the arguments ask for `--log-format json`, as one JSON
+/// line like [`report_fatal`]'s, so that a scheduler reading JSON sees it.
+pub fn usage_error(e: clap::Error) -> std::process::ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    let json = args
+        .windows(2)
+        .any(|w| w[0] == "--log-format" && w[1] == "json")
+        || args.iter().any(|a| a == "--log-format=json");
+    if !json || !e.use_stderr() {
+        e.exit()
+    }
+    let code = e.exit_code();
+    let text = e.render().to_string();
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let message = lines
+        .next()
+        .unwrap_or("error: bad command line")
+        .to_string();
+    let line = serde_json::json!({
+        "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        "level": "ERROR",
+        "fields": {
+            "message": message,
+            "chain": lines.map(str::trim).collect::<Vec<_>>(),
+            "exit_code": code,
+        },
+        "target": "okrflow",
+    });
+    eprintln!("{line}");
+    std::process::ExitCode::from(u8::try_from(code).unwrap_or(2))
+}
+
 /// What `okrflow` prints on stderr for a command that could not run: `error: …`, then a
 /// `caused by: …` line for each cause in the chain whose text the line before does not
 /// already include (an error such as "cannot read job file F: REASON" carries its cause's

@@ -2,6 +2,7 @@
 //! `sql/`, run here over tables the pipeline registers.
 
 pub mod functions;
+pub mod limits;
 pub mod registry;
 pub mod tables;
 
@@ -49,7 +50,8 @@ pub fn midnight(day: NaiveDate) -> ScalarValue {
 }
 
 /// A session configured the way okrflow needs it: UTC, strings read as plain `Utf8`,
-/// identifiers kept as written, and joins in the order the SQL writes them.
+/// identifiers kept as written, joins in the order the SQL writes them, and the process's
+/// memory budget ([`limits`]).
 pub fn new_session() -> SessionContext {
     let mut config = SessionConfig::new()
         .with_information_schema(true)
@@ -68,7 +70,7 @@ pub fn new_session() -> SessionContext {
     // other side probes, rather than hash-splitting both sides (BENCHMARKS.md).
     options.optimizer.hash_join_single_partition_threshold = 512 << 20;
     options.optimizer.hash_join_single_partition_threshold_rows = 4 << 20;
-    let ctx = SessionContext::new_with_config(config);
+    let ctx = SessionContext::new_with_config_rt(config, limits::session_runtime());
     ctx.register_udf(functions::EmptyAsNull::udf());
     ctx.register_udf(functions::TryTimestamp::udf());
     ctx.register_udf(functions::round_significant());

@@ -22,6 +22,12 @@ impl Defaults {
     /// Days after which a key result's newest health check-in is overdue: the monthly
     /// update was missed.
     pub const HEALTH_MAX_AGE_DAYS: u32 = 35;
+    /// MiB of memory DataFusion may hold at once for the whole run: half of a 4 GiB
+    /// container, the other half left for the tables kept outside DataFusion's accounting
+    /// (fetched rows, output batches) and the allocator.
+    pub const MEMORY_LIMIT_MIB: u32 = 2048;
+    /// Seconds one key result's query may run before it is stopped and fails.
+    pub const QUERY_TIMEOUT_SECS: u32 = 300;
 
     fn behind_below() -> f64 {
         Self::BEHIND_BELOW
@@ -90,6 +96,12 @@ pub struct JobSection {
     /// How an objective's status is computed unless it says otherwise.
     #[serde(default)]
     pub objective_status: ObjectiveStatusRule,
+    /// MiB DataFusion may hold at once; default [`Defaults::MEMORY_LIMIT_MIB`].
+    #[serde(default)]
+    pub memory_limit_mib: Option<Spanned<u32>>,
+    /// Seconds a key result's query may run; default [`Defaults::QUERY_TIMEOUT_SECS`].
+    #[serde(default)]
+    pub query_timeout_secs: Option<Spanned<u32>>,
 }
 
 /// How an objective's status is computed.

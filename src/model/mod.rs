@@ -17,7 +17,9 @@ pub mod value;
 pub use kinds::{Kinds, Resolved};
 pub use location::{Location, S3Location, normalise};
 pub use period::Period;
-pub use plan::{KeyResult, KrSource, LatePenalty, Measure, Milestone, Objective, Phase, Plan};
+pub use plan::{
+    Bounds, KeyResult, KrSource, LatePenalty, Measure, Milestone, Objective, Phase, Plan,
+};
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -105,6 +105,8 @@ pub fn parse<K: Kinds>(path: &Path, text: &str) -> Result<Plan<K::Connection, K:
         c.error(d.span(), None, "health_max_age_days must be 1 or more");
     }
 
+    let bounds = bounds(&mut c, &file.job);
+
     let mut periods = BTreeMap::new();
     for (name, p) in &file.periods {
         if let Some(period) = custom_period(&mut c, name, p, fiscal_year_start_month) {
@@ -242,12 +244,40 @@ pub fn parse<K: Kinds>(path: &Path, text: &str) -> Result<Plan<K::Connection, K:
         fiscal_year_start_month,
         thresholds,
         health_max_age_days,
+        bounds,
         output: output.expect("an output error was reported above"),
         connections,
         objectives,
         key_results,
         warnings,
     })
+}
+
+/// Validates `[job] memory_limit_mib` (64 MiB to 1 TiB) and `query_timeout_secs` (a second
+/// to a day).
+fn bounds(c: &mut Checker<'_>, job: &super::job::JobSection) -> Bounds {
+    let mut bounds = Bounds::default();
+    if let Some(m) = &job.memory_limit_mib {
+        match *m.get_ref() {
+            n @ 64..=1_048_576 => bounds.memory_limit_mib = n,
+            n => c.error(
+                m.span(),
+                None,
+                format!("memory_limit_mib must be 64 to 1048576 (1 TiB), not {n}"),
+            ),
+        }
+    }
+    if let Some(t) = &job.query_timeout_secs {
+        match *t.get_ref() {
+            n @ 1..=86_400 => bounds.query_timeout_secs = n,
+            n => c.error(
+                t.span(),
+                None,
+                format!("query_timeout_secs must be 1 to 86400 (a day), not {n}"),
+            ),
+        }
+    }
+    bounds
 }
 
 /// Validates `[periods.NAME]`.

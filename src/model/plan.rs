@@ -146,6 +146,24 @@ impl<L> KeyResult<L> {
     }
 }
 
+/// `[job] memory_limit_mib` and `query_timeout_secs`, validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bounds {
+    /// MiB DataFusion may hold at once, over every query of the run.
+    pub memory_limit_mib: u32,
+    /// Seconds one key result's query may run.
+    pub query_timeout_secs: u32,
+}
+
+impl Default for Bounds {
+    fn default() -> Self {
+        Bounds {
+            memory_limit_mib: super::job::Defaults::MEMORY_LIMIT_MIB,
+            query_timeout_secs: super::job::Defaults::QUERY_TIMEOUT_SECS,
+        }
+    }
+}
+
 /// A validated job, ready to run: `C` are its connections and `L` what its key results read
 /// from them, as the source kinds define them.
 #[derive(Debug, Clone)]
@@ -158,6 +176,8 @@ pub struct Plan<C, L> {
     pub thresholds: StatusThresholds,
     /// Days after which a key result's newest health check-in is overdue.
     pub health_max_age_days: u32,
+    /// What DataFusion may use: memory for the run, time per key-result query.
+    pub bounds: Bounds,
     pub output: Location,
     pub connections: BTreeMap<String, C>,
     pub objectives: Vec<Objective>,

@@ -43,6 +43,26 @@ pub struct ApiOptions {
     /// The run's output, where a source keeps what it learnt for the next run
     /// (`_okrflow/state/`); `None` keeps nothing (`preview`, `validate`).
     pub state: Option<crate::storage::Opened>,
+    /// Each connection's request slots. Clones share them: a backfill extracting several
+    /// dates at once gives every date the same, so a connection's `concurrency` holds for
+    /// the whole command, not per date.
+    pub slots: Slots,
+}
+
+/// How many requests each connection may have in flight, shared by whoever holds a clone.
+#[derive(Debug, Clone, Default)]
+pub struct Slots(
+    std::sync::Arc<std::sync::Mutex<BTreeMap<String, std::sync::Arc<tokio::sync::Semaphore>>>>,
+);
+
+impl Slots {
+    /// Connection `name`'s slots: `n` of them, made on first use (later calls share those).
+    pub fn of(&self, name: &str, n: usize) -> std::sync::Arc<tokio::sync::Semaphore> {
+        let mut all = self.0.lock().expect("not poisoned");
+        all.entry(name.to_string())
+            .or_insert_with(|| std::sync::Arc::new(tokio::sync::Semaphore::new(n.max(1))))
+            .clone()
+    }
 }
 
 impl ApiOptions {

@@ -383,6 +383,8 @@ pub async fn extract(
         }
     };
     let replayed = client.is_none();
+    // The connection's slots are shared with the other dates of a backfill.
+    let slots = api.slots.of(name, settings.max_concurrency);
     let answers: Vec<_> = futures::stream::iter(queries)
         .map(|q| {
             let asking = Asking {
@@ -391,7 +393,9 @@ pub async fn extract(
                 client: client.as_ref(),
                 api,
             };
+            let slots = slots.clone();
             async move {
+                let _slot = slots.acquire_owned().await.expect("never closed");
                 let got = answer(&asking, &q.sql, &q.parameters).await;
                 (q.krs, got)
             }

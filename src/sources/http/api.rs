@@ -82,7 +82,7 @@ pub(crate) use api_kind_methods;
 /// Opens connection `name`'s HTTP client for a run: answers come from the run's replay
 /// archive or the connection's own, else the network, and are archived where the run
 /// archives them. With `day_archive`, a past run date's archive answers the requests it
-/// holds before the network does.
+/// holds before the network does. Its requests take the connection's slots of `api`.
 pub(crate) fn open<K>(
     name: &str,
     settings: &ApiSettings<K>,
@@ -96,7 +96,8 @@ pub(crate) fn open<K>(
         settings.http.clone(),
         replay,
         api.archive.as_ref(),
-    )?;
+    )?
+    .with_slots(api.slots.of(name, settings.http.concurrency));
     Ok(match day_archive {
         true => http.with_earlier_archive(api.day_archive.as_ref()),
         false => http,

@@ -121,6 +121,13 @@ impl HttpClient {
         self
     }
 
+    /// Takes request slots shared with other clients of the connection (a backfill's dates)
+    /// instead of its own.
+    pub(crate) fn with_slots(mut self, permits: Arc<Semaphore>) -> HttpClient {
+        self.permits = permits;
+        self
+    }
+
     /// True when answers come from an archive.
     pub(crate) fn is_replay(&self) -> bool {
         matches!(self.transport, Transport::Replay(_))
@@ -245,10 +252,7 @@ impl HttpClient {
         };
         let status = response.status().as_u16();
         let retry_after = retry_after(response.headers());
-        let body = response
-            .text()
-            .await
-            .map_err(|e| self.transport_error(&described, &e))?;
+        let body = self.read_body(response, &described).await?;
         tracing::debug!(request = %described, status, ms = started.elapsed().as_millis() as u64, "response");
         if !(200..300).contains(&status) {
             return Err(HttpError::Status {
@@ -264,6 +268,38 @@ impl HttpClient {
             request: described,
             fetched_at: Utc::now(),
         })
+    }
+
+    /// The body of `response`, read chunk by chunk up to the connection's `max_response_mib`:
+    /// a larger one is refused as soon as it says or shows it is, and never held whole.
+    async fn read_body(
+        &self,
+        mut response: reqwest::Response,
+        described: &str,
+    ) -> Result<String, HttpError> {
+        let max = self.settings.max_body;
+        let too_large = || HttpError::TooLarge {
+            request: described.into(),
+            limit_mib: max >> 20,
+        };
+        let announced = response.content_length().unwrap_or(0);
+        if announced > max as u64 {
+            return Err(too_large());
+        }
+        let mut body = Vec::with_capacity(announced as usize);
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| self.transport_error(described, &e))?
+        {
+            if body.len() + chunk.len() > max {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        // JSON is UTF-8; anything else is read as reqwest's `text()` would, lossily.
+        Ok(String::from_utf8(body)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
     }
 
     fn transport_error(&self, described: &str, e: &reqwest::Error) -> HttpError {
@@ -304,6 +340,46 @@ impl HttpClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An answer past the connection's `max_response_mib` is refused, whether its length is
+    /// announced (`Content-Length`) or only seen as it streams in; a small one is read.
+    #[tokio::test]
+    async fn a_body_past_max_response_mib_is_refused() {
+        use axum::routing::get;
+        let chunks = || {
+            let chunk = axum::body::Bytes::from(vec![b' '; 64 << 10]);
+            futures::stream::iter((0..48).map(move |_| Ok::<_, std::io::Error>(chunk.clone())))
+        };
+        let app = axum::Router::new()
+            .route("/sized", get(|| async { vec![b' '; 3 << 20] }))
+            .route(
+                "/streamed",
+                get(move || async move { axum::body::Body::from_stream(chunks()) }),
+            )
+            .route("/small", get(|| async { "{}" }));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let settings = HttpSettings::checked(10.0, 2, 0, 1).unwrap();
+        let client = HttpClient::new("c", base, settings, None, None).unwrap();
+        for path in ["/sized", "/streamed"] {
+            let e = client
+                .send(&Request::get(path, &[]), None, false)
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(e, HttpError::TooLarge { limit_mib: 1, .. }),
+                "{path}: {e}"
+            );
+            assert!(
+                e.to_string()
+                    .contains("is larger than 1 MiB (the connection's max_response_mib)"),
+                "{e}"
+            );
+        }
+        let small = Request::get("/small", &[]);
+        assert_eq!(client.send(&small, None, false).await.unwrap().body, "{}");
+    }
 
     #[test]
     fn request_keys_are_stable_and_tell_requests_apart() {

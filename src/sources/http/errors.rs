@@ -24,6 +24,10 @@ pub enum HttpError {
     },
     #[error("{request}: the response could not be read: {message}")]
     Body { request: String, message: String },
+    #[error(
+        "{request}: the answer is larger than {limit_mib} MiB (the connection's max_response_mib), so it was not read"
+    )]
+    TooLarge { request: String, limit_mib: usize },
     #[error("{request}: not in the replay archive (looked for {path})")]
     NotArchived { request: String, path: PathBuf },
     #[error("cannot write the raw archive {path}: {message}")]

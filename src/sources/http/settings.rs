@@ -17,6 +17,9 @@ impl HttpDefaults {
     pub const CONCURRENCY: usize = 4;
     /// Retries of 429, 5xx and refused connections.
     pub const MAX_RETRIES: usize = 4;
+    /// MiB an answer's body may have: a Looker result or a Jira page is far less; a body
+    /// past it is refused rather than held in memory.
+    pub const MAX_RESPONSE_MIB: u32 = 64;
 
     /// serde default of `timeout_secs`.
     pub fn timeout_secs() -> f64 {
@@ -30,6 +33,10 @@ impl HttpDefaults {
     pub fn max_retries() -> usize {
         Self::MAX_RETRIES
     }
+    /// serde default of `max_response_mib`.
+    pub fn max_response_mib() -> u32 {
+        Self::MAX_RESPONSE_MIB
+    }
 }
 
 /// Per-connection request settings.
@@ -41,14 +48,18 @@ pub struct HttpSettings {
     pub concurrency: usize,
     /// Retries after the first attempt for 429, 5xx and refused connections.
     pub max_retries: usize,
+    /// Bytes an answer's body may have.
+    pub max_body: usize,
 }
 
 impl HttpSettings {
-    /// Checks a connection's `timeout_secs`, `concurrency` and `max_retries`.
+    /// Checks a connection's `timeout_secs`, `concurrency`, `max_retries` and
+    /// `max_response_mib`.
     pub fn checked(
         timeout_secs: f64,
         concurrency: usize,
         max_retries: usize,
+        max_response_mib: u32,
     ) -> Result<HttpSettings, Vec<String>> {
         let mut problems = Vec::new();
         if !(timeout_secs > 0.0 && timeout_secs <= 3600.0) {
@@ -62,6 +73,11 @@ impl HttpSettings {
         if max_retries > 10 {
             problems.push(format!("max_retries must be at most 10, not {max_retries}"));
         }
+        if !(1..=1024).contains(&max_response_mib) {
+            problems.push(format!(
+                "max_response_mib must be 1 to 1024, not {max_response_mib}"
+            ));
+        }
         if !problems.is_empty() {
             return Err(problems);
         }
@@ -69,6 +85,7 @@ impl HttpSettings {
             timeout: Duration::from_secs_f64(timeout_secs),
             concurrency,
             max_retries,
+            max_body: max_response_mib as usize * 1024 * 1024,
         })
     }
 }
@@ -79,6 +96,7 @@ pub(crate) struct ApiFields<'a> {
     pub timeout_secs: f64,
     pub concurrency: usize,
     pub max_retries: usize,
+    pub max_response_mib: u32,
     pub replay: Option<&'a str>,
 }
 
@@ -90,8 +108,8 @@ pub(crate) trait ApiConnectionConfig {
 
 /// `api_connection! { /// doc  #[derive(..)] pub struct KindConnection { pub base_url: String, .. } }`:
 /// an API kind's `[connections.NAME]` struct, its own fields (`base_url` among them) followed
-/// by those every API connection has: `timeout_secs`, `concurrency`, `max_retries` and
-/// `replay`. A macro, not `#[serde(flatten)]`, because the struct denies unknown fields, which
+/// by those every API connection has: `timeout_secs`, `concurrency`, `max_retries`,
+/// `max_response_mib` and `replay`. A macro, not `#[serde(flatten)]`, because the struct denies unknown fields, which
 /// flattening defeats; serde lists the fields in this order in its messages.
 macro_rules! api_connection {
     (
@@ -109,6 +127,8 @@ macro_rules! api_connection {
             pub concurrency: usize,
             #[serde(default = "crate::sources::http::HttpDefaults::max_retries")]
             pub max_retries: usize,
+            #[serde(default = "crate::sources::http::HttpDefaults::max_response_mib")]
+            pub max_response_mib: u32,
             /// Answer from this raw archive (relative to the job file) instead of the
             /// network: the demo's way to run without an account.
             #[serde(default)]
@@ -122,6 +142,7 @@ macro_rules! api_connection {
                     timeout_secs: self.timeout_secs,
                     concurrency: self.concurrency,
                     max_retries: self.max_retries,
+                    max_response_mib: self.max_response_mib,
                     replay: self.replay.as_deref(),
                 }
             }
@@ -197,10 +218,16 @@ impl<'a> ApiCheck<'a> {
         self.base_url.as_mut()
     }
 
-    /// Checks `timeout_secs`, `concurrency` and `max_retries`.
+    /// Checks `timeout_secs`, `concurrency`, `max_retries` and `max_response_mib`.
     pub fn http(&mut self) {
         let f = &self.fields;
-        match HttpSettings::checked(f.timeout_secs, f.concurrency, f.max_retries) {
+        let checked = HttpSettings::checked(
+            f.timeout_secs,
+            f.concurrency,
+            f.max_retries,
+            f.max_response_mib,
+        );
+        match checked {
             Ok(http) => self.http = Some(http),
             Err(p) => self.problems.extend(p),
         }

@@ -142,7 +142,7 @@ pub async fn extract_showing(
             let e = SourceError::Unreadable {
                 connection: connection.to_string(),
                 location: location.to_string(),
-                message: format!("the views of {day}: {message}"),
+                message: format!("the views of {day}: {}", engine::limits::explain(&message)),
             };
             tracing::error!(connection, error = %e, "Tallyfy views could not be built");
             values.extend(krs.iter().map(|k| KrValue {

@@ -7,7 +7,8 @@
 //! - `extract`: a connection's key results measured, one session for all of them;
 //! - `views`: the views of one evaluation date over the registered exports;
 //! - [`query`]: checks and runs a key result's SQL with bound parameters;
-//! - [`state`]: what the export files told earlier runs, kept under the output;
+//! - [`state`]: what the export files told earlier runs, kept under the output, and
+//!   `manifest` the record of it the state's `manifest.json` holds;
 //! - `snapshots`: the layers that read the exports, with that state, and `latest` the
 //!   typed rows of the chosen snapshots, in segments (`rows` reads and writes them);
 //! - `check`: plans every key result's SQL against the views over no exports;
@@ -20,6 +21,7 @@ mod extract;
 mod kind;
 mod latest;
 pub mod loader;
+mod manifest;
 mod preview;
 pub mod query;
 mod rows;

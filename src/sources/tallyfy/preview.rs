@@ -14,14 +14,19 @@ use std::collections::BTreeMap;
 pub(crate) const ROWS_SHOWN: usize = 10;
 
 /// The rows a key result's SQL aggregates on the views registered in `ctx`, as text: how
-/// many there are and the first [`ROWS_SHOWN`]. `None` when the query has no aggregate.
+/// many there are and the first [`ROWS_SHOWN`]. `None` when the query has no aggregate, or
+/// counting its rows took longer than a key result's query may.
 pub(crate) async fn aggregated_rows(
     ctx: &SessionContext,
     sql: &str,
     params: &QueryParams,
 ) -> Option<String> {
     let df = query::plan(ctx, sql, Some(params)).await.ok()?;
-    rows_of(ctx, df.logical_plan()).await
+    let secs = crate::engine::limits::bounds().query_timeout_secs;
+    let shown = rows_of(ctx, df.logical_plan());
+    tokio::time::timeout(std::time::Duration::from_secs(secs.into()), shown)
+        .await
+        .ok()?
 }
 
 /// The input of the outermost aggregate of `plan`, counted and shown.

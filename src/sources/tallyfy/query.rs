@@ -133,7 +133,8 @@ pub(crate) async fn check_plan(
 
 /// Runs a key result's SQL read-only with its parameters bound and returns its one number.
 /// No row, NULL, or NaN (0 ÷ 0) is "nothing to measure yet" ([`Measured::NoData`]); more
-/// than one row or column, text, or an infinite number is an error.
+/// than one row or column, text, or an infinite number is an error, and so is a query past
+/// its time limit or its share of memory ([`crate::engine::limits`]).
 pub(crate) async fn run(
     ctx: &SessionContext,
     kr_id: &str,
@@ -145,7 +146,12 @@ pub(crate) async fn run(
         message: e.strip_backtrace().trim().to_string(),
     };
     let df = plan(ctx, sql, Some(params)).await.map_err(query_err)?;
-    let batches = df.collect().await.map_err(query_err)?;
+    let batches = crate::engine::limits::collect(df)
+        .await
+        .map_err(|e| SourceError::Query {
+            kr_id: kr_id.to_string(),
+            message: e.to_string(),
+        })?;
     let not_one = |message: String| SourceError::NotOneNumber {
         kr_id: kr_id.to_string(),
         message,
