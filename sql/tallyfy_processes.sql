@@ -4,7 +4,9 @@
 --   done_at     = when a complete process completed: process_completed_at, or, in files older
 --                 than the 49-column layout, the last task completion (never
 --                 process_last_modified, which changes on any edit);
---   duration_days = done_at - started_at in days (calendar time, not effort).
+--   duration_days = done_at - started_at in days (calendar time, not effort), from whole
+--                 seconds: `to_unixtime` is a double in Trino and whole seconds in DataFusion,
+--                 and this view is Athena's too (src/sources/tallyfy/athena.rs).
 WITH source AS (
   SELECT * FROM tallyfy_latest
 ),
@@ -70,8 +72,8 @@ final AS (
     CASE WHEN process_status = 'complete'
          THEN coalesce(process_completed_at, last_task_completed_on) END AS done_at,
     CASE WHEN process_status = 'complete'
-         THEN (date_part('epoch', coalesce(process_completed_at, last_task_completed_on))
-               - date_part('epoch', started_at)) / 86400.0 END AS duration_days
+         THEN (floor(to_unixtime(coalesce(process_completed_at, last_task_completed_on)))
+               - floor(to_unixtime(started_at))) / 86400.0 END AS duration_days
   FROM processes
 )
 

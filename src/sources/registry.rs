@@ -48,9 +48,12 @@ pub fn link_of<K: Registered>(kr: &KeyResult) -> Option<&K::Link> {
     kr.source.as_ref().and_then(|s| K::unwrap(&s.link))
 }
 
-/// Every SQL statement okrflow runs: the kinds' and the engine's.
+/// Every SQL statement okrflow runs or sends: the kinds', the engine's, and Athena's.
 pub fn all_statements() -> impl Iterator<Item = &'static Statement> {
-    source_statements().chain(crate::engine::registry::all())
+    source_statements()
+        .chain(crate::engine::registry::all())
+        // the views `athena ddl` makes over Tallyfy's exports: Athena runs them, not the engine
+        .chain(super::tallyfy::athena::STATEMENTS)
 }
 
 macro_rules! kinds {
@@ -291,11 +294,18 @@ mod tests {
     #[test]
     fn every_sql_file_is_registered_once() {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/sql");
-        let files: BTreeSet<String> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|n| n.ends_with(".sql"))
-            .map(|n| n.trim_end_matches(".sql").to_string())
+        // sql/ and its athena/ folder (the statements Athena runs, named `athena/NAME`)
+        let list = |dir: &str, prefix: &str| -> Vec<String> {
+            std::fs::read_dir(dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n.ends_with(".sql"))
+                .map(|n| format!("{prefix}{}", n.trim_end_matches(".sql")))
+                .collect()
+        };
+        let files: BTreeSet<String> = list(dir, "")
+            .into_iter()
+            .chain(list(&format!("{dir}/athena"), "athena/"))
             .collect();
         let registered: Vec<&str> = all_statements().map(|s| s.name).collect();
         let unique: BTreeSet<String> = registered.iter().map(|s| s.to_string()).collect();

@@ -3,7 +3,7 @@
 /// The 49 columns of the newest process export, in the documented order. Older files have
 /// 45 (no milestone columns, no `process_completed_at`) or 48 (no `process_completed_at`);
 /// columns are matched by name and missing ones read as NULL.
-pub(crate) const PROCESS_COLUMNS: [&str; 49] = [
+pub const PROCESS_COLUMNS: [&str; 49] = [
     "blueprint_id",
     "blueprint_name",
     "blueprint_version",
@@ -56,7 +56,7 @@ pub(crate) const PROCESS_COLUMNS: [&str; 49] = [
 ];
 
 /// The columns of the members export (`members/*.parquet`).
-pub(crate) const MEMBER_COLUMNS: [&str; 13] = [
+pub const MEMBER_COLUMNS: [&str; 13] = [
     "id",
     "email",
     "full_name",

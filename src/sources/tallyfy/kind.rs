@@ -127,6 +127,10 @@ impl SourceKind for Tallyfy {
             .collect())
     }
 
+    fn ddl(_name: &str, location: &Location) -> Vec<String> {
+        super::athena::ddl(location)
+    }
+
     async fn warn_online(
         name: &str,
         location: &Location,

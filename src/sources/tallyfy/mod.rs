@@ -12,8 +12,10 @@
 //! - `snapshots`: the layers that read the exports, with that state, and `latest` the
 //!   typed rows of the chosen snapshots, in segments (`rows` reads and writes them);
 //! - `check`: plans every key result's SQL against the views over no exports;
-//! - `preview`: the rows a key result's query aggregated, for `preview`.
+//! - `preview`: the rows a key result's query aggregated, for `preview`;
+//! - [`athena`]: the external tables and views `athena ddl` adds for exports on S3.
 
+pub mod athena;
 mod check;
 mod columns;
 mod config;
@@ -29,7 +31,7 @@ mod snapshots;
 pub mod state;
 mod views;
 
-pub(crate) use columns::{MEMBER_COLUMNS, PROCESS_COLUMNS};
+pub use columns::{MEMBER_COLUMNS, PROCESS_COLUMNS};
 pub use config::{TallyfyConnection, TallyfySource};
 pub use extract::extract_showing;
 pub use kind::Tallyfy;
