@@ -1,83 +1,95 @@
-//! Tallyfy's snapshot rule where the data lives: the views `athena ddl` makes over a
-//! connection's exports on S3 give the same rows as the engine's own views, on the demo's
-//! exports. The Athena views run here in DataFusion over the export files, each row with the
-//! pseudo-columns Athena gives it (`"$path"`, and `"$file_modified_time"` as the file's time).
+//! Tallyfy's snapshot rule where the data lives: `okrflow athena register` on a job whose
+//! Tallyfy exports are on S3 makes tables and views that give the same rows as the engine's
+//! own views over the same files (the demo's exports, copied to a loopback S3 server with
+//! their times). The loopback Athena (`tests/common/athena/`) runs the statements in
+//! DataFusion, with Athena's hidden columns `"$path"` and `"$file_modified_time"` emulated.
 //!
 //! What this does not prove: that Trino reads the views as DataFusion does. They are written
 //! in the subset the two share (ATHENA-TABLES.md §3: no okrflow functions, timestamps cast
-//! after a `T` becomes a space, integers through `floor`), but no Trino ran them here; nor
-//! that Athena lists only the exports under the table's `LOCATION` (the CSV originals Tallyfy
-//! keeps beside them would be read too: docs/sources.md says to point it at the Parquet).
+//! after a `T` becomes a space, integers through `floor`, epochs from `to_unixtime`), but no
+//! Trino ran them here.
 
 mod common;
 
-use chrono::{DateTime, Utc};
+use common::athena::FakeAthena;
+use common::s3::FakeS3;
 use common::{date, repo};
-use datafusion::arrow::util::pretty::pretty_format_batches;
-use datafusion::prelude::{ParquetReadOptions, SessionContext};
+use datafusion::arrow::util::display::array_value_to_string;
 use okrflow::model::Location;
 use okrflow::sources::tallyfy::{self, athena, loader};
 use std::path::Path;
 
-/// Registers `name`: the Parquet files of `dir` (not below it) with `columns` as strings
-/// (a file without one reads NULL), each row with its file's `"$path"` and
-/// `"$file_modified_time"`, as Athena's external table gives them.
-async fn external_table(ctx: &SessionContext, name: &str, dir: &Path, columns: &[&str]) {
-    use datafusion::arrow::datatypes::{DataType, Field, Schema};
-    let schema = Schema::new(
-        columns
-            .iter()
-            .map(|c| Field::new(*c, DataType::Utf8, true))
-            .collect::<Vec<_>>(),
-    );
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
-        .collect();
-    files.sort();
-    assert!(!files.is_empty(), "{}", dir.display());
-    let mut parts = Vec::new();
-    for (i, file) in files.iter().enumerate() {
-        let part = format!("{name}_{i}");
-        let options = ParquetReadOptions::default().schema(&schema);
-        ctx.register_parquet(&part, file.to_str().unwrap(), options)
-            .await
-            .unwrap();
-        let mtime: DateTime<Utc> = std::fs::metadata(file).unwrap().modified().unwrap().into();
-        parts.push(format!(
-            "SELECT *, 's3://tallyfy-bucket/org/{}' AS \"$path\", \
-             CAST('{}' AS TIMESTAMP) AS \"$file_modified_time\" FROM {part}",
-            file.file_name().unwrap().to_string_lossy(),
-            mtime.format("%Y-%m-%d %H:%M:%S%.f")
-        ));
+/// Copies the Parquet files of `from` (and its `members/`) into `to`, keeping their times.
+fn copy_exports(from: &Path, to: &Path) {
+    for sub in ["", "members"] {
+        std::fs::create_dir_all(to.join(sub)).unwrap();
+        for entry in std::fs::read_dir(from.join(sub)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_none_or(|e| e != "parquet") {
+                continue;
+            }
+            let copy = to.join(sub).join(path.file_name().unwrap());
+            std::fs::copy(&path, &copy).unwrap();
+            let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+            std::fs::File::options()
+                .write(true)
+                .open(&copy)
+                .unwrap()
+                .set_modified(modified)
+                .unwrap();
+        }
     }
-    let all = ctx.sql(&parts.join(" UNION ALL ")).await.unwrap();
-    ctx.register_table(name, all.into_view()).unwrap();
 }
 
-/// Every row of `view` in `ctx`, sorted, as text.
-async fn rows(ctx: &SessionContext, view: &str) -> String {
-    let df = ctx.table(view).await.unwrap();
-    let columns: Vec<String> = df
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| format!("\"{}\"", f.name()))
-        .collect();
-    let sql = format!(
-        "SELECT {c} FROM \"{view}\" ORDER BY {c}",
-        c = columns.join(", ")
-    );
-    let batches = ctx.sql(&sql).await.unwrap().collect().await.unwrap();
-    pretty_format_batches(&batches).unwrap().to_string()
+/// `SELECT * FROM view` in the order of every column, each cell as text.
+fn sorted(view: &str, columns: &[String]) -> String {
+    let c = columns.join(", ");
+    format!("SELECT {c} FROM {view} ORDER BY {c}")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn athenas_tallyfy_views_give_the_engines_rows() {
-    let exports = repo().join("jobs/demo/tallyfy");
+    let s3 = FakeS3::start(&["okr-results", "tallyfy-org"]).await;
+    let exports = s3.root.path().join("tallyfy-org/analytics");
+    copy_exports(&repo().join("jobs/demo/tallyfy"), &exports);
+    let dir = tempfile::tempdir().unwrap();
+    let (fake, url) = FakeAthena::start(dir.path(), common::s3::ACCESS_KEY).await;
+    fake.read_s3_from(s3.root.path());
+    let job = dir.path().join("job.toml");
+    std::fs::write(
+        &job,
+        "[job]\nname = \"lake\"\n\n[output]\nurl = \"s3://okr-results/prod/\"\n\n\
+         [connections.tallyfy]\nkind = \"tallyfy\"\nurl = \"s3://tallyfy-org/analytics/\"\n",
+    )
+    .unwrap();
+    let mut register = std::process::Command::new(env!("CARGO_BIN_EXE_okrflow"));
+    register
+        .args([
+            "athena",
+            "register",
+            job.to_str().unwrap(),
+            "--database",
+            "okr",
+        ])
+        .env_remove("RUST_LOG")
+        .env_remove("AWS_PROFILE")
+        .envs(s3.env())
+        .env("AWS_ENDPOINT_URL_ATHENA", &url);
+    let done = tokio::task::spawn_blocking(move || register.output().unwrap())
+        .await
+        .unwrap();
+    let said =
+        String::from_utf8_lossy(&done.stdout).to_string() + &String::from_utf8_lossy(&done.stderr);
+    assert_eq!(done.status.code(), Some(0), "{said}");
+    // Tallyfy's two tables (each dropped first) and its views, after the output's
+    assert_eq!(
+        said.matches("statement=connection tallyfy statement")
+            .count(),
+        4 + athena::VIEWS.len(),
+        "{said}"
+    );
 
-    // The engine, as of a day after every snapshot.
+    // The engine over the same files, as of a day after every snapshot.
     let engine = okrflow::engine::new_session();
     let scratch = tempfile::tempdir().unwrap();
     let loaded = loader::register(&engine, "tallyfy", &Location::Local(exports.clone()))
@@ -87,31 +99,35 @@ async fn athenas_tallyfy_views_give_the_engines_rows() {
         .await
         .unwrap();
 
-    // Athena's tables and views, made from the statements `athena ddl` sends.
-    let lake = SessionContext::new();
-    external_table(&lake, athena::EXPORTS, &exports, &tallyfy::PROCESS_COLUMNS).await;
-    external_table(
-        &lake,
-        athena::MEMBER_EXPORTS,
-        &exports.join("members"),
-        &tallyfy::MEMBER_COLUMNS,
-    )
-    .await;
-    for (view, _) in athena::VIEWS {
-        let sql = athena::view_sql(view).unwrap();
-        let df = lake
-            .sql(sql)
-            .await
-            .unwrap_or_else(|e| panic!("{view}: {e}"));
-        lake.register_table(view, df.into_view()).unwrap();
-    }
-
     for (view, _) in athena::VIEWS {
         if view == "tallyfy_latest" {
-            continue; // the engine's keeps a column of its state's; its views are compared
+            continue; // the engine's keeps a column for its state; the views over it are compared
         }
-        let (ours, theirs) = (rows(&engine, view).await, rows(&lake, view).await);
-        assert!(ours.lines().count() > 4, "{view} is empty:\n{ours}");
+        let df = engine.table(view).await.unwrap();
+        let columns: Vec<String> = df
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| format!("\"{}\"", f.name()))
+            .collect();
+        let sql = sorted(view, &columns);
+        let batches = engine.sql(&sql).await.unwrap().collect().await.unwrap();
+        let mut ours = Vec::new();
+        for b in &batches {
+            for row in 0..b.num_rows() {
+                ours.push(
+                    b.columns()
+                        .iter()
+                        .map(|c| (!c.is_null(row)).then(|| array_value_to_string(c, row).unwrap()))
+                        .collect::<Vec<_>>(),
+                );
+            }
+        }
+        let theirs = fake
+            .rows(&sql, "okr")
+            .await
+            .unwrap_or_else(|e| panic!("{view}: {e}"));
+        assert!(ours.len() >= 3, "{view}: {ours:?}");
         assert_eq!(ours, theirs, "{view} differs");
     }
 }
