@@ -83,8 +83,7 @@ async fn athenas_tallyfy_views_give_the_engines_rows() {
     assert_eq!(done.status.code(), Some(0), "{said}");
     // Tallyfy's two tables (each dropped first) and its views, after the output's
     assert_eq!(
-        said.matches("statement=connection tallyfy statement")
-            .count(),
+        said.matches("statement=tallyfy: ").count(),
         4 + athena::VIEWS.len(),
         "{said}"
     );

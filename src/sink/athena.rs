@@ -237,9 +237,16 @@ pub fn statements(
     // What the source kinds add (SourceKind::ddl), one statement per entry, connection by
     // connection.
     for (name, connection) in &plan.connections {
-        for (i, sql) in connection.ddl(name).into_iter().enumerate() {
+        for sql in connection.ddl(name) {
+            // named by what it makes: `tallyfy: CREATE OR REPLACE VIEW "tallyfy_latest"`
+            let head = sql.lines().next().unwrap_or_default();
+            let head = head
+                .split(" AS")
+                .next()
+                .unwrap_or(head)
+                .trim_end_matches(" (");
             out.push(Statement {
-                name: format!("connection {name} statement {}", i + 1),
+                name: format!("{name}: {head}"),
                 sql,
             });
         }
