@@ -1,259 +1,13 @@
 //! LookML dashboards (`*.dashboard.lookml`): YAML, in the current syntax (`layout:
-//! newspaper`, `fields:`, `note_text`, `looker_grid`), serialised from typed structs. Four
-//! dashboards: the company overview, one key result's detail, owners and teams, and
-//! check-ins and health. Each tile's filters `listen` to the dashboard's filters by fully
-//! scoped fields of the tile's own explore.
+//! newspaper`, `fields:`, `note_text`, `looker_grid`), serialised from typed structs
+//! ([`yaml`]). Four dashboards: the company overview, one key result's detail, owners and
+//! teams, and check-ins and health. Each tile's filters `listen` to the dashboard's filters
+//! by fully scoped fields of the tile's own explore.
+
+pub mod yaml;
 
 use super::{LookmlError, Project};
-use serde::Serialize;
-use std::collections::BTreeMap;
-
-/// The newspaper grid's width in columns.
-pub const GRID_WIDTH: u32 = 24;
-
-/// One LookML dashboard (the mapping inside the file's one-item list).
-#[derive(Debug, Serialize)]
-pub struct Dashboard {
-    /// Its name, unique in the model (`<prefix>company_overview`).
-    pub dashboard: String,
-    /// Its title.
-    pub title: String,
-    /// What it shows.
-    pub description: String,
-    /// Always `newspaper`.
-    pub layout: String,
-    /// `dashboards-next`.
-    pub preferred_viewer: String,
-    /// Run the queries on opening.
-    pub auto_run: bool,
-    /// The dashboard's filters.
-    pub filters: Vec<Filter>,
-    /// The tiles.
-    pub elements: Vec<Element>,
-}
-
-/// A dashboard filter on a field of an explore (`type: field_filter`).
-#[derive(Debug, Serialize)]
-pub struct Filter {
-    /// What tiles' `listen` name.
-    pub name: String,
-    /// Its title.
-    pub title: String,
-    /// `field_filter`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// A Looker filter expression (empty: any value).
-    pub default_value: String,
-    /// Several values at once.
-    pub allow_multiple_values: bool,
-    /// Must be set.
-    pub required: bool,
-    /// How it is shown.
-    pub ui_config: UiConfig,
-    /// The model the field is in.
-    pub model: String,
-    /// The explore the field is in.
-    pub explore: String,
-    /// Filters that narrow this one's suggestions.
-    pub listens_to_filters: Vec<String>,
-    /// `view.field`.
-    pub field: String,
-}
-
-/// A filter's control.
-#[derive(Debug, Serialize)]
-pub struct UiConfig {
-    /// `dropdown_menu`, `tag_list`, `advanced`…
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// `inline` or `popover`.
-    pub display: String,
-}
-
-/// A tile.
-#[derive(Debug, Serialize)]
-pub struct Element {
-    /// Unique in the dashboard.
-    pub name: String,
-    /// Its title.
-    pub title: String,
-    /// The model.
-    pub model: String,
-    /// The explore.
-    pub explore: String,
-    /// `looker_grid`, `looker_line`, `looker_column`, `looker_bar`, `single_value`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// `view.field`, in order.
-    pub fields: Vec<String>,
-    /// Pivoted dimensions.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub pivots: Vec<String>,
-    /// `view.field` or `view.field desc`.
-    pub sorts: Vec<String>,
-    /// Row limit.
-    pub limit: u32,
-    /// Fixed filters: `view.field` → expression.
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub filters: BTreeMap<String, String>,
-    /// Dashboard filter name → `view.field` it sets.
-    pub listen: BTreeMap<String, String>,
-    /// A note shown with the tile.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub note_text: Option<String>,
-    /// Where the note goes.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub note_display: Option<String>,
-    /// Grid row.
-    pub row: u32,
-    /// Grid column.
-    pub col: u32,
-    /// Columns wide.
-    pub width: u32,
-    /// Rows high.
-    pub height: u32,
-}
-
-/// Builds one dashboard's tiles: the model, the tiles placed row by row.
-struct Builder<'a> {
-    project: &'a Project,
-    filters: Vec<Filter>,
-    elements: Vec<Element>,
-    row: u32,
-    col: u32,
-    row_height: u32,
-}
-
-/// A tile's query, before it is placed.
-struct Tile<'a> {
-    name: &'a str,
-    title: &'a str,
-    explore: &'a str,
-    kind: &'a str,
-    fields: &'a [&'a str],
-    pivots: &'a [&'a str],
-    sorts: &'a [&'a str],
-    filters: &'a [(&'a str, &'a str)],
-    listen: &'a [(&'a str, &'a str)],
-    note: Option<&'a str>,
-}
-
-impl<'a> Tile<'a> {
-    fn new(name: &'a str, title: &'a str, explore: &'a str, kind: &'a str) -> Self {
-        Tile {
-            name,
-            title,
-            explore,
-            kind,
-            fields: &[],
-            pivots: &[],
-            sorts: &[],
-            filters: &[],
-            listen: &[],
-            note: None,
-        }
-    }
-}
-
-impl<'a> Builder<'a> {
-    fn new(project: &'a Project) -> Self {
-        Builder {
-            project,
-            filters: Vec::new(),
-            elements: Vec::new(),
-            row: 0,
-            col: 0,
-            row_height: 0,
-        }
-    }
-
-    /// A scoped field: `field` of the prefixed `view`.
-    fn field(&self, view: &str, field: &str) -> String {
-        format!("{}.{field}", self.project.name(view))
-    }
-
-    /// A dashboard filter on `view.field` of `explore` (unprefixed names).
-    fn filter(&mut self, name: &str, title: &str, explore: &str, field: &str, ui: &str) {
-        let (view, field) = field.split_once('.').unwrap_or((explore, field));
-        self.filters.push(Filter {
-            name: name.to_string(),
-            title: title.to_string(),
-            kind: "field_filter".into(),
-            default_value: String::new(),
-            allow_multiple_values: true,
-            required: false,
-            ui_config: UiConfig {
-                kind: ui.into(),
-                display: "popover".into(),
-            },
-            model: self.project.model_name(),
-            explore: self.project.name(explore),
-            listens_to_filters: Vec::new(),
-            field: self.field(view, field),
-        });
-    }
-
-    /// Places `tile` `width` × `height` after the previous one, on a new row when it does not
-    /// fit. Fields are `view.field` with unprefixed views (a bare field is the explore's).
-    fn tile(&mut self, tile: Tile, width: u32, height: u32) {
-        if self.col + width > GRID_WIDTH {
-            self.row += self.row_height;
-            self.col = 0;
-            self.row_height = 0;
-        }
-        let scope = |f: &str| {
-            let (f, order) = match f.split_once(' ') {
-                Some((f, o)) => (f, format!(" {o}")),
-                None => (f, String::new()),
-            };
-            let (view, field) = f.split_once('.').unwrap_or((tile.explore, f));
-            format!("{}{order}", self.field(view, field))
-        };
-        let element = Element {
-            name: tile.name.to_string(),
-            title: tile.title.to_string(),
-            model: self.project.model_name(),
-            explore: self.project.name(tile.explore),
-            kind: tile.kind.to_string(),
-            fields: tile.fields.iter().map(|f| scope(f)).collect(),
-            pivots: tile.pivots.iter().map(|f| scope(f)).collect(),
-            sorts: tile.sorts.iter().map(|f| scope(f)).collect(),
-            limit: 500,
-            filters: tile
-                .filters
-                .iter()
-                .map(|(f, v)| (scope(f), v.to_string()))
-                .collect(),
-            listen: tile
-                .listen
-                .iter()
-                .map(|(name, f)| (name.to_string(), scope(f)))
-                .collect(),
-            note_text: tile.note.map(str::to_string),
-            note_display: tile.note.map(|_| "below".to_string()),
-            row: self.row,
-            col: self.col,
-            width,
-            height,
-        };
-        self.elements.push(element);
-        self.col += width;
-        self.row_height = self.row_height.max(height);
-    }
-
-    fn build(self, name: &str, title: &str, description: &str) -> Dashboard {
-        Dashboard {
-            dashboard: self.project.name(name),
-            title: title.to_string(),
-            description: description.to_string(),
-            layout: "newspaper".into(),
-            preferred_viewer: "dashboards-next".into(),
-            auto_run: true,
-            filters: self.filters,
-            elements: self.elements,
-        }
-    }
-}
+use yaml::{Builder, Dashboard, Tile};
 
 /// The daily explores' required filter set to every run date (a tile of history).
 const EVERY_DAY: (&str, &str) = ("days_before_newest", ">= 0");
@@ -384,6 +138,7 @@ fn key_result_detail(project: &Project) -> Dashboard {
         "kr_id",
         "dropdown_menu",
     );
+    b.one_required();
     b.filter(
         "run_date",
         "Run date",
@@ -406,7 +161,7 @@ fn key_result_detail(project: &Project) -> Dashboard {
             sorts: &["as_of_date"],
             filters: &[EVERY_DAY],
             listen: &listen,
-            note: Some("Pick one key result: with several, the lines are their averages."),
+            note: Some("Progress and expected progress of the chosen key result, per run date."),
             ..Tile::new(
                 "progress_vs_expected",
                 "Progress against expected",
@@ -699,6 +454,7 @@ pub fn dashboards(project: &Project) -> Result<Vec<(String, String)>, LookmlErro
 #[cfg(test)]
 mod tests {
     use super::*;
+    use yaml::GRID_WIDTH;
 
     #[test]
     fn tiles_fit_the_grid_without_overlap() {
