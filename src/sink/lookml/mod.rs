@@ -130,13 +130,16 @@ impl Project {
     }
 }
 
-/// The name of the folder `out` (made if missing): its last component, once resolved, so
-/// that `--out .` names the current folder.
+/// The name of the folder `out`: its last component; `.` and `..`, resolved, name the
+/// folder they are.
 fn folder_name(out: &Path) -> Result<String, LookmlError> {
-    let resolved = out.canonicalize().map_err(|source| LookmlError::Create {
-        dir: out.to_path_buf(),
-        source,
-    })?;
+    let resolved = match out.file_name() {
+        Some(_) => out.to_path_buf(),
+        None => out.canonicalize().map_err(|source| LookmlError::Create {
+            dir: out.to_path_buf(),
+            source,
+        })?,
+    };
     resolved
         .file_name()
         .and_then(|n| n.to_str())
@@ -157,11 +160,11 @@ pub(crate) fn write_folder(
     connection: &str,
     tables: &[(String, String, Arc<Schema>)],
 ) -> Result<Vec<PathBuf>, LookmlError> {
+    let project = Project::new(prefix, &folder_name(out)?, database, connection)?;
     std::fs::create_dir_all(out).map_err(|source| LookmlError::Create {
         dir: out.to_path_buf(),
         source,
     })?;
-    let project = Project::new(prefix, &folder_name(out)?, database, connection)?;
     let mut written = Vec::new();
     let mut write = |file: String, text: String| {
         let path = out.join(file);
@@ -211,6 +214,17 @@ mod tests {
         }
         let p = Project::new("acme_", "gen", "okr", "athena").unwrap();
         assert_eq!(p.name("runs"), "acme_runs");
+        assert_eq!(
+            folder_name(Path::new("build/okr_looker")).unwrap(),
+            "okr_looker"
+        );
+        assert_eq!(
+            folder_name(Path::new("build/okr_looker/")).unwrap(),
+            "okr_looker"
+        );
+        let here = std::env::current_dir().unwrap();
+        let here = here.file_name().unwrap().to_str().unwrap();
+        assert_eq!(folder_name(Path::new(".")).unwrap(), here);
         assert_eq!(p.model_name(), "acme_okrflow");
     }
 }
