@@ -153,6 +153,16 @@ fn the_prefix_and_folder_name_everything() {
         "{latest}"
     );
 
+    // A folder whose name an include cannot hold is refused before anything is written.
+    let (_tmp, out, output) = generate("okr looker", &[]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("the folder okr looker has no name usable"),
+        "{stderr}"
+    );
+    assert!(!out.exists());
+
     let (_tmp, _, output) = generate("x", &["--prefix", "Acme-"]);
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
