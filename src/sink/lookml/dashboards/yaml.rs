@@ -178,7 +178,11 @@ impl<'a> Builder<'a> {
             title: title.to_string(),
             kind: "field_filter".into(),
             default_value: String::new(),
-            allow_multiple_values: true,
+            // a drop-down menu picks one value; tag lists and checkboxes several
+            allow_multiple_values: !matches!(
+                ui,
+                "dropdown_menu" | "radio_buttons" | "button_toggles"
+            ),
             required: false,
             ui_config: UiConfig {
                 kind: ui.into(),
