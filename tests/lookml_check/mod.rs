@@ -364,10 +364,10 @@ pub fn problems(dir: &Path, foreign: &[&str]) -> Vec<String> {
         errs.push("duplicate datagroup".into());
     }
     for (k, v) in &model {
-        if let (k, Value::Scalar(dg)) = (k.as_str(), v) {
-            if k == "persist_with" && !datagroups.contains(&dg.as_str()) {
-                errs.push(format!("persist_with {dg}: no such datagroup"));
-            }
+        if let ("persist_with", Value::Scalar(dg)) = (k.as_str(), v)
+            && !datagroups.contains(&dg.as_str())
+        {
+            errs.push(format!("persist_with {dg}: no such datagroup"));
         }
     }
     let mut explores: HashMap<String, BTreeSet<String>> = HashMap::new();
