@@ -61,6 +61,11 @@ fn ddl_columns(sql: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The LookML project with no prefix, so names are the tables' own.
+fn unprefixed() -> lookml::Project {
+    lookml::Project::new("", "okr_looker", "okr", "athena").unwrap()
+}
+
 #[tokio::test]
 async fn ddl_and_lookml_declare_exactly_the_written_columns() {
     let out = tempfile::tempdir().unwrap();
@@ -120,7 +125,7 @@ async fn ddl_and_lookml_declare_exactly_the_written_columns() {
             "{}",
             create.sql
         );
-        let view = lookml::view("okr", table, partition, schema).unwrap();
+        let view = lookml::view(&unprefixed(), table, partition, schema).unwrap();
         assert!(view.starts_with(&format!(
             "view: {table} {{\n  sql_table_name: okr.{table} ;;"
         )));
@@ -175,7 +180,7 @@ async fn ddl_and_lookml_declare_exactly_the_written_columns() {
         .iter()
         .find(|(t, _, _)| t == "kr_snapshots")
         .unwrap();
-    let view = lookml::view("okr", "kr_snapshots", "as_of", krs_schema).unwrap();
+    let view = lookml::view(&unprefixed(), "kr_snapshots", "as_of", krs_schema).unwrap();
     assert!(
         view.contains(
             "measure: no_data_count {\n    type: count\n    filters: [status: \"no_data\"]"
@@ -193,7 +198,7 @@ async fn ddl_and_lookml_declare_exactly_the_written_columns() {
             .contains("PARTITION BY \"kr_id\" ORDER BY \"as_of\" DESC")
     );
     assert!(kr_latest.sql.contains("\"stale_since\"") && kr_latest.sql.contains("\"as_of\""));
-    let model = lookml::model("athena", "okr");
+    let model = lookml::model(&unprefixed());
     assert!(
         model.contains("join: objective_snapshots")
             && model.contains("${kr_snapshots.objective_id} = ${objective_snapshots.objective_id}")
@@ -218,7 +223,7 @@ async fn ddl_and_lookml_declare_exactly_the_written_columns() {
         );
     }
     assert_eq!(model.matches("sql_always_where").count(), 3, "{model}");
-    let latest = lookml::latest_views("okr");
+    let latest = lookml::latest_views(&unprefixed());
     assert_eq!(
         latest[0],
         (

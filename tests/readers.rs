@@ -257,7 +257,8 @@ async fn athena_views_and_explores_show_committed_runs_and_a_period_newer_than_t
     );
 
     // The LookML explores over the tables filter to committed runs the same way.
-    let model = okrflow::sink::lookml::model("athena", "okr");
+    let project = okrflow::sink::lookml::Project::new("", "okr_looker", "okr", "athena").unwrap();
+    let model = okrflow::sink::lookml::model(&project);
     for (table, dates) in [
         ("kr_snapshots", 2),
         ("objective_snapshots", 2),

@@ -78,8 +78,9 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: AthenaCommand,
     },
-    /// Write LookML for the output tables: a view file per table and a model with explores
-    /// joining key results to their objectives.
+    /// Write LookML for the output tables into a folder a Looker project takes as it is: a
+    /// view file per table, a model with explores joining key results to their objectives,
+    /// and four LookML dashboards, every name under --prefix.
     Lookml(LookmlArgs),
     /// Write a commented starter job into a folder: `DIR/job.toml` with an objective in the
     /// current calendar quarter and three key results, from three of the five source kinds
@@ -252,9 +253,16 @@ pub(crate) enum AthenaCommand {
 pub(crate) struct LookmlArgs {
     /// The job file (TOML).
     pub(crate) job: PathBuf,
-    /// Folder to write the .lkml files into.
+    /// Folder to write the LookML files into (made if missing). Copy it to the Looker
+    /// project's root as it is: the model's includes are anchored to its last path
+    /// component (`--out build/okr_looker` includes "/okr_looker/okr_*.view.lkml").
     #[arg(long)]
     pub(crate) out: PathBuf,
+    /// Put before every view, explore, dashboard and the model's name (the model is
+    /// `<prefix>okrflow`), so nothing collides with the project's own: lower-case letters,
+    /// digits and `_`; "" for none.
+    #[arg(long, default_value = "okr_")]
+    pub(crate) prefix: String,
     /// The Athena database the tables are registered in.
     #[arg(long, default_value = "okr")]
     pub(crate) database: String,

@@ -1,4 +1,5 @@
-//! `lookml`: the LookML files of the output tables, written into a folder.
+//! `lookml`: the LookML files of the output tables (views, model, dashboards), written into
+//! a folder a Looker project takes as it is.
 
 use super::args::LookmlArgs;
 use crate::error::Outcome;
@@ -6,11 +7,17 @@ use crate::job;
 use crate::pipeline;
 use crate::sink::lookml;
 
-/// Writes the view files and the model, and names each file written.
+/// Writes the view files, the model and the dashboards, and names each file written.
 pub(crate) async fn lookml(args: LookmlArgs) -> anyhow::Result<Outcome> {
     let plan = job::load(&args.job)?;
     let schemas = pipeline::output_schemas(&plan).await?;
-    let written = lookml::write_folder(&args.out, &args.database, &args.connection, &schemas)?;
+    let written = lookml::write_folder(
+        &args.out,
+        &args.prefix,
+        &args.database,
+        &args.connection,
+        &schemas,
+    )?;
     for p in &written {
         println!("wrote {}", p.display());
     }
