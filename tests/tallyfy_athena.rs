@@ -130,3 +130,30 @@ async fn athenas_tallyfy_views_give_the_engines_rows() {
         assert_eq!(ours, theirs, "{view} differs");
     }
 }
+
+/// Two Tallyfy connections on S3 would make the same tables and views in one database:
+/// `athena ddl` refuses, naming both, rather than let the second replace the first.
+#[test]
+fn two_tallyfy_connections_on_s3_are_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = dir.path().join("job.toml");
+    std::fs::write(
+        &job,
+        "[job]\nname = \"lake\"\n\n[output]\nurl = \"s3://okr-results/prod/\"\n\n\
+         [connections.emea]\nkind = \"tallyfy\"\nurl = \"s3://tallyfy-org/emea/\"\n\n\
+         [connections.amer]\nkind = \"tallyfy\"\nurl = \"s3://tallyfy-org/amer/\"\n",
+    )
+    .unwrap();
+    let ddl = std::process::Command::new(env!("CARGO_BIN_EXE_okrflow"))
+        .args(["athena", "ddl", job.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&ddl.stderr);
+    assert_eq!(ddl.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains(
+            "connections `amer` and `emea` would both make `tallyfy_exports` in the database"
+        ),
+        "{said}"
+    );
+}

@@ -29,6 +29,15 @@ pub enum AthenaError {
         column: String,
         data_type: String,
     },
+    #[error(
+        "connections `{first}` and `{second}` would both make `{object}` in the database: \
+         register one of them (a job per database), or give the other's exports to its own job"
+    )]
+    Clash {
+        object: String,
+        first: String,
+        second: String,
+    },
     #[error("{location}: no AWS credentials: {message}")]
     Credentials { location: String, message: String },
     #[error("{statement}: Athena could not start it: {message}")]
@@ -236,8 +245,22 @@ pub fn statements(
     }
     // What the source kinds add (SourceKind::ddl), one statement per entry, connection by
     // connection.
+    let mut made: std::collections::BTreeMap<String, &str> = std::collections::BTreeMap::new();
     for (name, connection) in &plan.connections {
         for sql in connection.ddl(name) {
+            // one table or view per name: a second connection's would replace the first's
+            if let Some(object) = made_object(&sql) {
+                match made.insert(object.clone(), name) {
+                    Some(first) if first != name => {
+                        return Err(AthenaError::Clash {
+                            object,
+                            first: first.to_string(),
+                            second: name.clone(),
+                        });
+                    }
+                    _ => {}
+                }
+            }
             // named by what it makes: `tallyfy: CREATE OR REPLACE VIEW "tallyfy_latest"`
             let head = sql.lines().next().unwrap_or_default();
             let head = head
@@ -252,6 +275,20 @@ pub fn statements(
         }
     }
     Ok(out)
+}
+
+/// The table or view a `CREATE …` statement makes, as its name is written.
+fn made_object(sql: &str) -> Option<String> {
+    let head = sql.lines().next()?;
+    let rest = head
+        .strip_prefix("CREATE OR REPLACE VIEW ")
+        .or_else(|| head.strip_prefix("CREATE EXTERNAL TABLE "))?;
+    Some(
+        rest.split_whitespace()
+            .next()?
+            .trim_matches(['"', '`'])
+            .to_string(),
+    )
 }
 
 /// Where and how `athena register` runs.
