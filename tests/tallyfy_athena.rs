@@ -99,8 +99,10 @@ async fn athenas_tallyfy_views_give_the_engines_rows() {
         .unwrap();
 
     for (view, _) in athena::VIEWS {
-        if view == "tallyfy_latest" {
-            continue; // the engine's keeps a column for its state; the views over it are compared
+        if view == "tallyfy_latest" || view == "tallyfy_members_files" {
+            // inputs with columns of each engine's own (the state's, the file's path): the
+            // views over them are compared
+            continue;
         }
         let df = engine.table(view).await.unwrap();
         let columns: Vec<String> = df

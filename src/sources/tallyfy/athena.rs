@@ -3,8 +3,8 @@
 //! over its `members/` files, and the views a reader queries instead of the raw rows:
 //! `tallyfy_latest` (each process's newest snapshot, `sql/athena/tallyfy_latest.sql`), the
 //! engine's own `tallyfy_processes`, `tallyfy_tasks`, `tallyfy_form_fields` and
-//! `tallyfy_comments` over it (written in what Trino and DataFusion share), and
-//! `tallyfy_members` (`sql/athena/tallyfy_members.sql`).
+//! `tallyfy_comments` over it (written in what Trino and DataFusion share), and the engine's
+//! `tallyfy_members` over Athena's `tallyfy_members_files` (`sql/athena/`).
 
 use super::columns::{MEMBER_COLUMNS, PROCESS_COLUMNS};
 use super::snapshots;
@@ -19,7 +19,7 @@ pub const MEMBER_EXPORTS: &str = "tallyfy_members_exports";
 /// Athena's own statements (`sql/athena/`): the engine never runs them.
 pub const STATEMENTS: &[Statement] = &[
     crate::sql_statement!("athena/tallyfy_latest", View),
-    crate::sql_statement!("athena/tallyfy_members", View),
+    crate::sql_statement!("athena/tallyfy_members_files", View),
 ];
 
 /// The statement of a view: Athena's own, or the engine's (`sql/`).
@@ -31,13 +31,14 @@ fn statement(name: &str) -> &'static Statement {
 }
 
 /// The views, in the order they are made: `(view, statement)`.
-pub const VIEWS: [(&str, &str); 6] = [
+pub const VIEWS: [(&str, &str); 7] = [
     ("tallyfy_latest", "athena/tallyfy_latest"),
     ("tallyfy_processes", "tallyfy_processes"),
     ("tallyfy_tasks", "tallyfy_tasks"),
     ("tallyfy_form_fields", "tallyfy_form_fields"),
     ("tallyfy_comments", "tallyfy_comments"),
-    ("tallyfy_members", "athena/tallyfy_members"),
+    ("tallyfy_members_files", "athena/tallyfy_members_files"),
+    ("tallyfy_members", "tallyfy_members"),
 ];
 
 /// The statements for a connection whose exports are on S3 (a local folder has none): the

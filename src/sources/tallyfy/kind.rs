@@ -33,6 +33,7 @@ impl SourceKind for Tallyfy {
         crate::sql_statement!("tallyfy_tasks", View),
         crate::sql_statement!("tallyfy_form_fields", View),
         crate::sql_statement!("tallyfy_comments", View),
+        crate::sql_statement!("tallyfy_members_files", View),
         crate::sql_statement!("tallyfy_members", View),
     ];
     type ConnectionConfig = TallyfyConnection;
