@@ -1,50 +1,19 @@
--- athena/tallyfy_latest: the Athena (Trino) view of the rows of each process's newest snapshot,
--- typed, over the external table tallyfy_exports (every export column a string): the rule of
--- sql/tallyfy_file_index.sql, tallyfy_snapshots.sql and tallyfy_latest_read.sql in one view, as
--- of now (a view takes no parameters). A file is known by Athena's pseudo-columns: "$path" (its
--- name is what follows the last /) and "$file_modified_time" (the listing's time, as the engine
--- orders by). Written in what Trino and DataFusion share (ATHENA-TABLES.md §3): no
--- empty_as_null or try_timestamp (okrflow's own functions) but their CASE and TRY_CAST, with a
--- 'T' or 'Z' replaced first (Trino's cast wants a space and no zone); integers through floor,
--- which both engines round alike. tests/tallyfy_athena.rs runs it in DataFusion beside the
--- engine's views.
+-- athena/tallyfy_latest: Athena's (Trino) view of the rows of each process's newest snapshot,
+-- typed: the rows of the snapshots tallyfy_snapshots chose (the engine's SQL, over Athena's
+-- tallyfy_file_snapshots), read from the external table tallyfy_exports and typed as
+-- sql/tallyfy_latest_read.sql types them. Written in what Trino and DataFusion share
+-- (ATHENA-TABLES.md §3): no empty_as_null or try_timestamp (okrflow's own functions, which the
+-- engine keeps for speed) but their CASE and TRY_CAST, with a 'T' or 'Z' replaced first (Trino's
+-- cast wants a space and no zone); integers through floor, which both engines round alike.
+-- tests/tallyfy_athena.rs checks Athena's views against the engine's on the demo's exports.
 WITH source AS (
   SELECT t.*, "$path" AS src_path, regexp_replace("$path", '^.*/', '') AS src_file,
     CAST("$file_modified_time" AS TIMESTAMP) AS src_mtime
   FROM tallyfy_exports t
 ),
 
-per_file AS (
-  -- Each process's snapshot in each file, with what orders snapshots.
-  SELECT
-    CAST(process_id AS VARCHAR) AS process_id,
-    src_path,
-    max(src_file) AS src_file,
-    max(src_mtime) AS src_mtime,
-    max(TRY_CAST(replace(replace(trim(process_last_modified), 'T', ' '), 'Z', '') AS TIMESTAMP)) AS process_last_modified,
-    max(TRY_CAST(replace(replace(trim(last_modified), 'T', ' '), 'Z', '') AS TIMESTAMP)) AS row_last_modified
-  FROM source
-  WHERE trim(process_id) NOT IN ('', 'nan', 'NaN')
-  GROUP BY process_id, src_path
-),
-
-ranked AS (
-  -- The newest whole snapshot of each process (TALLYFY.md §3).
-  SELECT
-    *,
-    coalesce(process_last_modified, row_last_modified, src_mtime) AS snapshot_at,
-    row_number() OVER (
-      PARTITION BY process_id
-      ORDER BY process_last_modified DESC NULLS LAST,
-               row_last_modified DESC NULLS LAST,
-               src_mtime DESC,
-               src_file DESC
-    ) AS snapshot_rank
-  FROM per_file
-),
-
 chosen AS (
-  SELECT process_id, src_path, src_file, snapshot_at FROM ranked WHERE snapshot_rank = 1
+  SELECT process_id, src_path, src_file, snapshot_at FROM tallyfy_snapshots
 ),
 
 typed AS (

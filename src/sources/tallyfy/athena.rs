@@ -1,7 +1,8 @@
 //! Tallyfy's exports where they live, for Athena: `athena ddl` adds an external table over a
 //! connection's export files on S3 (every column a string, as the exports hold them), one
 //! over its `members/` files, and the views a reader queries instead of the raw rows:
-//! `tallyfy_latest` (each process's newest snapshot, `sql/athena/tallyfy_latest.sql`), the
+//! `tallyfy_latest` (each process's newest snapshot: Athena's `tallyfy_file_snapshots`, the
+//! engine's `tallyfy_snapshots`, then `sql/athena/tallyfy_latest.sql`), the
 //! engine's own `tallyfy_processes`, `tallyfy_tasks`, `tallyfy_form_fields` and
 //! `tallyfy_comments` over it (written in what Trino and DataFusion share), and the engine's
 //! `tallyfy_members` over Athena's `tallyfy_members_files` (`sql/athena/`).
@@ -18,6 +19,7 @@ pub const MEMBER_EXPORTS: &str = "tallyfy_members_exports";
 
 /// Athena's own statements (`sql/athena/`): the engine never runs them.
 pub const STATEMENTS: &[Statement] = &[
+    crate::sql_statement!("athena/tallyfy_file_snapshots", View),
     crate::sql_statement!("athena/tallyfy_latest", View),
     crate::sql_statement!("athena/tallyfy_members_files", View),
 ];
@@ -31,7 +33,9 @@ fn statement(name: &str) -> &'static Statement {
 }
 
 /// The views, in the order they are made: `(view, statement)`.
-pub const VIEWS: [(&str, &str); 7] = [
+pub const VIEWS: [(&str, &str); 9] = [
+    ("tallyfy_file_snapshots", "athena/tallyfy_file_snapshots"),
+    ("tallyfy_snapshots", "tallyfy_snapshots"),
     ("tallyfy_latest", "athena/tallyfy_latest"),
     ("tallyfy_processes", "tallyfy_processes"),
     ("tallyfy_tasks", "tallyfy_tasks"),
@@ -104,7 +108,9 @@ mod tests {
         assert!(ddl[1].contains("LOCATION 's3://acme-tallyfy/org-42/analytics/'"));
         assert!(ddl[1].contains("  `process_completed_at` string,"));
         assert!(ddl[3].contains("LOCATION 's3://acme-tallyfy/org-42/analytics/members/'"));
-        assert!(ddl[4].starts_with("CREATE OR REPLACE VIEW \"tallyfy_latest\" AS\n-- athena/"));
+        assert!(
+            ddl[4].starts_with("CREATE OR REPLACE VIEW \"tallyfy_file_snapshots\" AS\n-- athena/")
+        );
         // okrflow's own functions are not Athena's (comments may name them)
         let code = ddl
             .iter()
