@@ -426,7 +426,7 @@ async fn a_broken_tallyfy_export_fails_its_connection_by_file_and_keeps_yesterda
     let Some(Connection::Tallyfy(location)) = plan.connections.get_mut("tallyfy") else {
         unreachable!()
     };
-    *location = okrflow::model::Location::Local(exports.clone());
+    location.location = okrflow::model::Location::Local(exports.clone());
     let day1_out = work.path().join("day1");
     let first = common::run(&plan, "2026-03-10", &day1_out).await;
     assert!(first.failed.is_empty(), "{:?}", first.failed);
@@ -475,7 +475,7 @@ async fn a_broken_tallyfy_export_fails_its_connection_by_file_and_keeps_yesterda
         let Some(Connection::Tallyfy(location)) = broken.connections.get_mut("tallyfy") else {
             unreachable!()
         };
-        *location = okrflow::model::Location::Local(exports_copy);
+        location.location = okrflow::model::Location::Local(exports_copy);
         let day1 = snapshot(&out);
         let second = common::run(&broken, "2026-03-11", &out).await;
         let after_day1: Vec<_> = snapshot(&out)

@@ -357,7 +357,7 @@ async fn the_scaled_data_set_gives_the_demo_numbers_times_the_copies() {
     else {
         unreachable!()
     };
-    *location = okrflow::model::Location::Local(exports);
+    location.location = okrflow::model::Location::Local(exports);
     let a = common::run(&demo, "2026-11-23", &dir.path().join("a")).await;
     let b = common::run(&scaled, "2026-11-23", &dir.path().join("b")).await;
     for (kr, factor) in [

@@ -19,7 +19,10 @@ fn plan_reading(exports: &Path) -> okrflow::sources::Plan {
     let mut plan = demo_plan();
     plan.connections.insert(
         "tallyfy".into(),
-        Connection::Tallyfy(Location::Local(exports.to_path_buf())),
+        Connection::Tallyfy(okrflow::sources::tallyfy::Exports {
+            location: Location::Local(exports.to_path_buf()),
+            engine: okrflow::sources::tallyfy::Engine::Local,
+        }),
     );
     plan
 }

@@ -59,4 +59,12 @@ pub trait Kinds {
 
     /// Validates a key result's `source` for its measure. The errors are every problem found.
     fn link(config: &Self::SourceConfig, measure: &Measure) -> Result<Self::Link, Vec<String>>;
+
+    /// Links connections that name another (a Tallyfy connection computing in an Athena
+    /// connection), once every connection is resolved: the problems, by connection name.
+    fn bind(
+        _connections: &mut std::collections::BTreeMap<String, Self::Connection>,
+    ) -> Vec<(String, String)> {
+        Vec::new()
+    }
 }

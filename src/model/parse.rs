@@ -138,6 +138,10 @@ pub fn parse<K: Kinds>(path: &Path, text: &str) -> Result<Plan<K::Connection, K:
             }
         }
     }
+    for (name, problem) in K::bind(&mut connections) {
+        let span = file.connections.get(&name).map_or(0..0, |c| c.span());
+        c.error(span, Some(format!("connection {name}")), problem);
+    }
     let context = super::key_result::Context::<K> {
         connections: &connections,
         offsets: &offsets,

@@ -106,6 +106,16 @@ pub trait SourceKind {
     /// Validates a key result's source for its measure (no I/O).
     fn link(config: &Self::SourceConfig, measure: &Measure) -> Result<Self::Link, Vec<String>>;
 
+    /// Links the connection to another it names (a Tallyfy connection's
+    /// `engine = { athena = "lake" }`), once every connection of the job is resolved; `all`
+    /// holds them as resolved. The default names none.
+    fn bind(
+        _connection: &mut Self::Connection,
+        _all: &BTreeMap<String, super::Connection>,
+    ) -> Result<(), String> {
+        Ok(())
+    }
+
     /// True when the connection answers from a replay archive rather than the network (its
     /// own `replay`, or `replay_given` on the command line for the kinds that archive).
     fn replayed(_connection: &Self::Connection, _replay_given: bool) -> bool {

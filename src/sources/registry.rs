@@ -130,6 +130,22 @@ macro_rules! kinds {
                 }
             }
 
+            fn bind(
+                connections: &mut std::collections::BTreeMap<String, Connection>,
+            ) -> Vec<(String, String)> {
+                let all = connections.clone();
+                let mut problems = Vec::new();
+                for (name, connection) in connections.iter_mut() {
+                    let bound = match connection {
+                        $(Connection::$Variant(c) => <$kind>::bind(c, &all),)*
+                    };
+                    if let Err(problem) = bound {
+                        problems.push((name.clone(), problem));
+                    }
+                }
+                problems
+            }
+
             fn link(config: &SourceConfig, measure: &Measure) -> Result<Link, Vec<String>> {
                 match config {
                     $(SourceConfig::$Variant(s) => <$kind>::link(s, measure).map(Link::$Variant),)*

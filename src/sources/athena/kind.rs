@@ -2,11 +2,11 @@
 //! previewed and checked, and its running queries stopped on a stop.
 
 use super::config::{AthenaConnection, AthenaSource};
-use super::{AthenaLink, AthenaSettings, Origin, answer, params, queries, value_of};
+use super::{AthenaLink, AthenaSettings, params};
 use crate::engine::EngineError;
 use crate::model::{Measure, Resolved};
 use crate::sources::kind::{Extracted, Metric, unset_variables};
-use crate::sources::{ApiOptions, KeyResult, Preview, SourceError, SourceKind};
+use crate::sources::{ApiOptions, KeyResult, Preview, SourceKind};
 use std::path::Path;
 
 /// Athena: a key result is one number its SQL returns, computed where the data lives.
@@ -14,7 +14,7 @@ pub struct Athena;
 
 /// What the run's Athena queries scanned (0 when none ran; answers from an archive scan
 /// nothing): `runs.athena_bytes_scanned`.
-const BYTES_SCANNED: Metric = Metric {
+pub(crate) const BYTES_SCANNED: Metric = Metric {
     name: "athena_bytes_scanned",
     about: "bytes the run's Athena queries scanned",
 };
@@ -84,82 +84,13 @@ impl SourceKind for Athena {
         _krs: &[&KeyResult],
         api: &ApiOptions,
     ) -> Result<Preview, EngineError> {
-        let q = queries(&[kr], api.as_of())
-            .pop()
-            .expect("one query per key result");
-        let client = match super::client_for(settings, api).await {
-            Ok(c) => c,
-            Err(message) => {
-                return Ok(Preview {
-                    kr_id: kr.id.clone(),
-                    source: format!("{name}: Athena"),
-                    value: Err(SourceError::Api {
-                        connection: name.to_string(),
-                        message,
-                    }
-                    .with_cause(crate::sources::Cause::Configuration)),
-                    rows: None,
-                });
-            }
-        };
-        // Nothing is archived by a preview.
-        let api = ApiOptions {
-            archive: None,
-            ..api.clone()
-        };
-        let asking = super::Asking {
-            name,
-            settings,
-            client: client.as_ref(),
-            api: &api,
-        };
-        let got = answer(&asking, &q.sql, &q.parameters).await;
-        let mut rows = format!(
-            "workgroup {}, database {}\n{}\n",
-            settings.query.workgroup, settings.query.database, q.sql
-        );
-        let names = &super::link(kr).prepared.parameters;
-        for (i, (p, v)) in names.iter().zip(&q.parameters).enumerate() {
-            rows.push_str(&format!("parameter {} (${p}): {v}\n", i + 1));
-        }
-        if let Ok((a, origin)) = &got {
-            rows.push_str(&format!(
-                "query {}: {} bytes scanned, {} ms{}{}",
-                a.query_id,
-                a.bytes_scanned,
-                a.engine_ms,
-                if a.reused { ", reused result" } else { "" },
-                if *origin == Origin::Archive {
-                    " (from the archive)"
-                } else {
-                    ""
-                }
-            ));
-        }
-        let value = got.and_then(|(a, _)| value_of(&a)).map_err(|message| {
-            let cause = super::cause_of(&message);
-            SourceError::Query {
-                kr_id: kr.id.clone(),
-                message: format!("connection `{name}`: {message}"),
-            }
-            .with_cause(cause)
-        });
-        Ok(Preview {
-            kr_id: kr.id.clone(),
-            source: format!("{name}: Athena"),
-            value,
-            rows: Some(rows),
-        })
+        let prepared = &super::link(kr).prepared;
+        Ok(super::preview::preview(name, settings, (kr, prepared), &[], None, api).await)
     }
 
     /// Stops the connection's queries still running in Athena (`StopQueryExecution`).
     async fn cancel(name: &str, _settings: &AthenaSettings) {
-        let stopped = super::in_flight::stop_all(name).await;
-        tracing::debug!(
-            connection = name,
-            queries = stopped.len(),
-            "Athena queries stopped"
-        );
+        super::cancel(name).await;
     }
 
     async fn check_online(

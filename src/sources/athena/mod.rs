@@ -9,8 +9,10 @@ pub mod config;
 mod in_flight;
 mod kind;
 pub mod params;
+pub(crate) mod preview;
 
 pub use kind::Athena;
+pub(crate) use kind::BYTES_SCANNED;
 
 use crate::athena_client::{Answer, Client, QueryError, QuerySettings};
 use crate::model::job::S3Options;
@@ -110,18 +112,26 @@ struct Query<'a> {
     krs: Vec<&'a KeyResult>,
 }
 
-/// The queries of `krs` as of `as_of`: identical text and parameters once.
-fn queries<'a>(krs: &[&'a KeyResult], as_of: chrono::NaiveDate) -> Vec<Query<'a>> {
+/// A key result and the statement that computes it: an Athena key result's own, or a
+/// Tallyfy key result's with the snapshot rule inlined.
+pub(crate) type Item<'a> = (&'a KeyResult, &'a params::Prepared);
+
+/// The Athena key results of `krs` with their statements.
+fn items<'a>(krs: &[&'a KeyResult]) -> Vec<Item<'a>> {
+    krs.iter().map(|k| (*k, &link(k).prepared)).collect()
+}
+
+/// The queries of `items` as of `as_of`: identical text and parameters once.
+fn queries<'a>(items: &[Item<'a>], as_of: chrono::NaiveDate) -> Vec<Query<'a>> {
     let mut by: BTreeMap<(String, Vec<String>), Vec<&'a KeyResult>> = BTreeMap::new();
-    for k in krs {
-        let l = link(k);
+    for (k, prepared) in items {
         let parameters = params::literals(
-            &l.prepared.parameters,
+            &prepared.parameters,
             k.value_date(as_of),
             k.period.start,
             k.period.end,
         );
-        by.entry((l.prepared.sql.clone(), parameters))
+        by.entry((prepared.sql.clone(), parameters))
             .or_default()
             .push(k);
     }
@@ -363,20 +373,77 @@ pub async fn extract(
     krs: &[&KeyResult],
     api: &ApiOptions,
 ) -> (Vec<KrValue>, i64) {
-    let queries = queries(krs, api.as_of());
-    let client = match client_for(settings, api).await {
+    extract_items(name, settings, &items(krs), &[], api).await
+}
+
+/// Statements a caller's queries need first, each run once per process and connection
+/// (`CREATE EXTERNAL TABLE IF NOT EXISTS`): never from an archive, which has no client.
+static SET_UP: tokio::sync::Mutex<std::collections::BTreeSet<(String, String)>> =
+    tokio::sync::Mutex::const_new(std::collections::BTreeSet::new());
+
+/// Runs `setup` in connection `name` unless this process did already.
+async fn set_up(name: &str, client: &Client, setup: &[String]) -> Result<(), String> {
+    let mut done = SET_UP.lock().await;
+    for sql in setup {
+        let key = (name.to_string(), sql.clone());
+        if done.contains(&key) {
+            continue;
+        }
+        let head = sql.lines().next().unwrap_or_default();
+        client
+            .run(sql, &[])
+            .await
+            .map_err(|e| format!("`{head}`: {e}"))?;
+        tracing::info!(connection = name, statement = head, "Athena statement succeeded");
+        done.insert(key);
+    }
+    Ok(())
+}
+
+/// The client a connection's queries need (none when it replays), with `setup` run; or why
+/// not, and whether that is the job's configuration (a client that cannot be made).
+async fn ready(
+    name: &str,
+    settings: &AthenaSettings,
+    setup: &[String],
+    api: &ApiOptions,
+) -> Result<Option<Client>, (String, Cause)> {
+    let client = client_for(settings, api)
+        .await
+        .map_err(|e| (e, Cause::Configuration))?;
+    if let Some(c) = &client {
+        set_up(name, c, setup).await.map_err(|e| {
+            let cause = cause_of(&e);
+            (e, cause)
+        })?;
+    }
+    Ok(client)
+}
+
+/// One value per key result of `items`, each computed by its statement in connection `name`
+/// after `setup`, and the bytes the queries run scanned.
+pub(crate) async fn extract_items(
+    name: &str,
+    settings: &AthenaSettings,
+    items: &[Item<'_>],
+    setup: &[String],
+    api: &ApiOptions,
+) -> (Vec<KrValue>, i64) {
+    let queries = queries(items, api.as_of());
+    let client = match ready(name, settings, setup, api).await {
         Ok(c) => c,
-        Err(message) => {
-            // An endpoint or access key variable the client cannot be made with.
-            let values = krs
+        Err((message, cause)) => {
+            // An endpoint or access key variable the client cannot be made with, or a table
+            // the queries need that could not be made.
+            let values = items
                 .iter()
-                .map(|k| KrValue {
+                .map(|(k, _)| KrValue {
                     kr_id: k.id.clone(),
                     value: Err(SourceError::Api {
                         connection: name.to_string(),
                         message: message.clone(),
                     }
-                    .with_cause(Cause::Configuration)),
+                    .with_cause(cause)),
                 })
                 .collect();
             return (values, 0);
@@ -430,12 +497,22 @@ pub async fn extract(
     }
     tracing::info!(
         connection = name,
-        key_results = krs.len(),
+        key_results = items.len(),
         bytes_scanned = bytes,
         replay = replayed,
         "Athena results fetched"
     );
     (values, bytes)
+}
+
+/// Stops connection `name`'s queries still running in Athena (`StopQueryExecution`).
+pub(crate) async fn cancel(name: &str) {
+    let stopped = in_flight::stop_all(name).await;
+    tracing::debug!(
+        connection = name,
+        queries = stopped.len(),
+        "Athena queries stopped"
+    );
 }
 
 /// Replaces each `?` of a prepared statement with its literal, for `EXPLAIN` only: the
@@ -463,13 +540,24 @@ pub async fn check_online(
     krs: &[&KeyResult],
     api: &ApiOptions,
 ) -> Vec<(String, String)> {
-    let client = match client_for(settings, api).await {
+    check_items(name, settings, &items(krs), &[], api).await
+}
+
+/// [`check_online`] for statements given with their key results, after `setup`.
+pub(crate) async fn check_items(
+    name: &str,
+    settings: &AthenaSettings,
+    items: &[Item<'_>],
+    setup: &[String],
+    api: &ApiOptions,
+) -> Vec<(String, String)> {
+    let client = match ready(name, settings, setup, api).await {
         Ok(Some(c)) => c,
         Ok(None) => return Vec::new(), // a replay archive has nothing to plan against
-        Err(e) => return vec![(format!("connection {name}"), e)],
+        Err((e, _)) => return vec![(format!("connection {name}"), e)],
     };
     let mut problems = Vec::new();
-    for q in queries(krs, api.as_of()) {
+    for q in queries(items, api.as_of()) {
         let explain = format!("EXPLAIN {}", spliced(&q.sql, &q.parameters));
         if let Err(e) = client.run(&explain, &[]).await {
             for k in &q.krs {

@@ -75,7 +75,7 @@ pub fn prepare(sql: &str) -> Result<Prepared, String> {
 
 /// `sql`'s tokens, each with the text it was read from (byte for byte, so `'it''s'` stays
 /// `'it''s'` where a token's `Display` would give `'it's'`).
-pub(super) fn pieces(sql: &str) -> Result<Vec<(Token, &str)>, TokenizerError> {
+pub(crate) fn pieces(sql: &str) -> Result<Vec<(Token, &str)>, TokenizerError> {
     let tokens = Tokenizer::new(&GenericDialect {}, sql).tokenize_with_location()?;
     // the tokenizer counts lines from 1 at each `\n` and columns in characters from 1
     let mut line_starts = vec![0];

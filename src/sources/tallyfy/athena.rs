@@ -45,35 +45,44 @@ pub const VIEWS: [(&str, &str); 9] = [
     ("tallyfy_members", "tallyfy_members"),
 ];
 
+/// The folder of a connection's exports on S3, ending in `/`; `None` for a local folder.
+pub(super) fn folder(location: &Location) -> Option<String> {
+    let Location::S3(s3) = location else {
+        return None;
+    };
+    let base = format!("s3://{}/{}", s3.bucket, s3.prefix);
+    Some(format!("{}/", base.trim_end_matches('/')))
+}
+
+/// `CREATE EXTERNAL TABLE` of Parquet files under `location` with `columns`, all strings
+/// (as the exports hold them); `IF NOT EXISTS` when `keep` is set.
+pub(super) fn external_table(name: &str, columns: &[&str], location: &str, keep: bool) -> String {
+    let columns = columns
+        .iter()
+        .map(|c| format!("  `{c}` string"))
+        .collect::<Vec<_>>()
+        .join(",\n");
+    let keep = if keep { "IF NOT EXISTS " } else { "" };
+    format!(
+        "CREATE EXTERNAL TABLE {keep}`{name}` (\n{columns}\n)\nSTORED AS PARQUET\nLOCATION '{location}'"
+    )
+}
+
 /// The statements for a connection whose exports are on S3 (a local folder has none): the
 /// two tables, dropped first so a rerun picks up a changed definition (their files stay),
 /// then the views.
 pub(crate) fn ddl(location: &Location) -> Vec<String> {
-    let Location::S3(s3) = location else {
+    let Some(base) = folder(location) else {
         return Vec::new();
     };
-    let base = format!("s3://{}/{}", s3.bucket, s3.prefix);
-    let base = format!("{}/", base.trim_end_matches('/'));
-    let table = |name: &str, columns: &[&str], location: &str| {
-        let columns = columns
-            .iter()
-            .map(|c| format!("  `{c}` string"))
-            .collect::<Vec<_>>()
-            .join(",\n");
-        [
-            format!("DROP TABLE IF EXISTS `{name}`"),
-            format!(
-                "CREATE EXTERNAL TABLE `{name}` (\n{columns}\n)\nSTORED AS PARQUET\nLOCATION '{location}'"
-            ),
-        ]
-    };
     let mut out = Vec::new();
-    out.extend(table(EXPORTS, &PROCESS_COLUMNS, &base));
-    out.extend(table(
-        MEMBER_EXPORTS,
-        &MEMBER_COLUMNS,
-        &format!("{base}members/"),
-    ));
+    for (name, columns, location) in [
+        (EXPORTS, &PROCESS_COLUMNS[..], base.clone()),
+        (MEMBER_EXPORTS, &MEMBER_COLUMNS[..], format!("{base}members/")),
+    ] {
+        out.push(format!("DROP TABLE IF EXISTS `{name}`"));
+        out.push(external_table(name, columns, &location, false));
+    }
     for (view, file) in VIEWS {
         out.push(format!(
             "CREATE OR REPLACE VIEW \"{view}\" AS\n{}",

@@ -1,14 +1,16 @@
 //! Tallyfy as a source kind: its SQL statements, and how its connection and key results are
 //! validated, extracted, previewed and checked.
 
-use super::config::{TallyfyConnection, TallyfySource};
-use super::{check, extract_showing, loader, query};
+use super::config::{Engine, EngineConfig, Exports, TallyfyConnection, TallyfySource};
+use super::{check, extract_showing, in_athena, loader, query};
 use crate::engine::EngineError;
 use crate::engine::registry::Statement;
 use crate::model::{Location, Measure, Problem, Resolved, Severity};
+use crate::sources::athena::{self, AthenaSettings, BYTES_SCANNED};
 use crate::sources::kind::Extracted;
-use crate::sources::{ApiOptions, KeyResult, Plan, Preview, SourceKind};
+use crate::sources::{ApiOptions, Connection, KeyResult, Plan, Preview, SourceKind};
 use chrono::NaiveDate;
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Tallyfy Analytics exports: a key result is one SQL query over them.
@@ -38,16 +40,63 @@ impl SourceKind for Tallyfy {
     ];
     type ConnectionConfig = TallyfyConnection;
     type SourceConfig = TallyfySource;
-    /// Where the exports are.
-    type Connection = Location;
+    /// Where the exports are, and which engine computes the key results.
+    type Connection = Exports;
     /// The key result's SQL.
     type Link = String;
 
     fn connection(
         c: &TallyfyConnection,
         base_dir: &Path,
-    ) -> Result<Resolved<Location>, Vec<String>> {
-        c.resolve(base_dir)
+    ) -> Result<Resolved<Exports>, Vec<String>> {
+        let resolved = c.folder().resolve(base_dir)?;
+        let engine = match &c.engine {
+            None => Engine::Local,
+            Some(EngineConfig::Athena(name)) => {
+                if !matches!(resolved.value, Location::S3(_)) {
+                    return Err(vec![format!(
+                        "engine = {{ athena = \"{name}\" }} computes where the exports live: \
+                         url must be an s3:// location Athena reads, not a local folder"
+                    )]);
+                }
+                Engine::Athena {
+                    connection: name.clone(),
+                    settings: None,
+                }
+            }
+        };
+        Ok(Resolved {
+            value: Exports {
+                location: resolved.value,
+                engine,
+            },
+            warnings: resolved.warnings,
+        })
+    }
+
+    fn bind(exports: &mut Exports, all: &BTreeMap<String, Connection>) -> Result<(), String> {
+        let Engine::Athena {
+            connection,
+            settings,
+        } = &mut exports.engine
+        else {
+            return Ok(());
+        };
+        match all.get(connection.as_str()) {
+            Some(Connection::Athena(s)) => {
+                *settings = Some(Box::new(s.clone()));
+                Ok(())
+            }
+            Some(other) => Err(format!(
+                "engine names connection `{connection}`, a {} connection: it must be an \
+                 Athena one (kind = \"athena\")",
+                other.kind()
+            )),
+            None => Err(format!(
+                "engine names connection `{connection}`, which the job does not have (or \
+                 which is not valid)"
+            )),
+        }
     }
 
     fn source_connection(s: &TallyfySource) -> Option<&str> {
@@ -61,47 +110,85 @@ impl SourceKind for Tallyfy {
 
     async fn extract(
         name: &str,
-        location: &Location,
+        exports: &Exports,
         krs: &[&KeyResult],
         api: &ApiOptions,
     ) -> Result<Extracted, EngineError> {
-        Ok(
-            extract_showing(name, location, krs, api.as_of(), None, api.state.as_ref())
-                .await?
-                .0
-                .into(),
-        )
+        let Some((lake, settings)) = in_athena_of(exports) else {
+            let location = &exports.location;
+            return Ok(
+                extract_showing(name, location, krs, api.as_of(), None, api.state.as_ref())
+                    .await?
+                    .0
+                    .into(),
+            );
+        };
+        let (items, setup, mut values) = in_athena::statements(exports, krs);
+        let items: Vec<athena::Item> = items.iter().map(|(k, p)| (*k, p)).collect();
+        let (computed, bytes) = athena::extract_items(lake, settings, &items, &setup, api).await;
+        values.extend(computed);
+        tracing::info!(connection = name, athena = lake, bytes_scanned = bytes, "Tallyfy key results computed in Athena");
+        Ok(Extracted {
+            values,
+            metrics: [(BYTES_SCANNED.name, bytes)].into(),
+            ..Extracted::default()
+        })
     }
 
     async fn preview(
         name: &str,
-        location: &Location,
+        exports: &Exports,
         kr: &KeyResult,
         sql: &String,
         _krs: &[&KeyResult],
         api: &ApiOptions,
     ) -> Result<Preview, EngineError> {
-        let (mut values, rows) =
-            extract_showing(name, location, &[kr], api.as_of(), Some(&kr.id), None).await?;
-        let value = values
-            .pop()
-            .map_or_else(|| unreachable!("one value per key result"), |v| v.value);
-        Ok(Preview {
-            kr_id: kr.id.clone(),
-            source: format!("{name}: {}", sql.trim()),
-            value,
-            rows,
-        })
+        let source = format!("{name}: {}", sql.trim());
+        let Some((lake, settings)) = in_athena_of(exports) else {
+            let (mut values, rows) =
+                extract_showing(name, &exports.location, &[kr], api.as_of(), Some(&kr.id), None)
+                    .await?;
+            let value = values
+                .pop()
+                .map_or_else(|| unreachable!("one value per key result"), |v| v.value);
+            return Ok(Preview {
+                kr_id: kr.id.clone(),
+                source,
+                value,
+                rows,
+            });
+        };
+        let (items, setup, mut failed) = in_athena::statements(exports, &[kr]);
+        let Some((_, prepared)) = items.first() else {
+            let value = failed.pop().map_or_else(|| unreachable!("one value per key result"), |v| v.value);
+            return Ok(Preview { kr_id: kr.id.clone(), source, value, rows: None });
+        };
+        let shown = format!("{} (with the snapshot rule inlined as of the day)", sql.trim());
+        let mut preview =
+            athena::preview::preview(lake, settings, (kr, prepared), &setup, Some(&shown), api)
+                .await;
+        preview.source = format!("{source} (in Athena connection {lake})");
+        Ok(preview)
     }
 
     async fn check_offline(
         name: &str,
-        location: &Location,
+        exports: &Exports,
         plan: &Plan,
         krs: &[&KeyResult],
         as_of: NaiveDate,
     ) -> Result<Vec<Problem>, EngineError> {
-        let unplanned = check::plan_queries(krs, as_of).await?;
+        let location = &exports.location;
+        let mut unplanned = check::plan_queries(krs, as_of).await?;
+        // What Athena's engine lacks, for the key results that plan here.
+        if in_athena_of(exports).is_some() {
+            let (_, _, failed) = in_athena::statements(exports, krs);
+            for v in failed {
+                if let Err(crate::sources::SourceError::Plan { message, .. }) = v.value {
+                    unplanned.entry(v.kr_id).or_insert(message);
+                }
+            }
+        }
         // A local folder is listed (no network): with no export its key results are no_data.
         let empty = matches!(location, Location::Local(_))
             && !krs.is_empty()
@@ -117,26 +204,39 @@ impl SourceKind for Tallyfy {
             .into_iter()
             .chain(krs.iter().filter_map(|k| {
                 let message = unplanned.get(&k.id)?;
+                let message = if message.starts_with("for the Athena engine") {
+                    message.clone()
+                } else {
+                    format!("sql does not plan: {message}")
+                };
                 Some(Problem {
                     severity: Severity::Error,
                     file: plan.job_path.clone(),
                     line: k.source_line.map(|l| (l, 1)),
                     subject: Some(format!("key result {}", k.id)),
-                    message: format!("sql does not plan: {message}"),
+                    message,
                 })
             }))
             .collect())
     }
 
-    fn ddl(_name: &str, location: &Location) -> Vec<String> {
-        super::athena::ddl(location)
+    fn ddl(_name: &str, exports: &Exports) -> Vec<String> {
+        super::athena::ddl(&exports.location)
+    }
+
+    /// Stops the queries of a connection computing in Athena.
+    async fn cancel(_name: &str, exports: &Exports) {
+        if let Some((lake, _)) = in_athena_of(exports) {
+            athena::cancel(lake).await;
+        }
     }
 
     async fn warn_online(
         name: &str,
-        location: &Location,
+        exports: &Exports,
         krs: &[&KeyResult],
     ) -> Vec<(String, String)> {
+        let location = &exports.location;
         // a local folder is warned of offline already
         let listed = matches!(location, Location::S3(_)) && !krs.is_empty();
         if listed && loader::process_files(location).await == Ok(0) {
@@ -148,13 +248,35 @@ impl SourceKind for Tallyfy {
 
     async fn check_online(
         name: &str,
-        location: &Location,
-        _krs: &[&KeyResult],
-        _api: &ApiOptions,
+        exports: &Exports,
+        krs: &[&KeyResult],
+        api: &ApiOptions,
     ) -> Vec<(String, String)> {
-        match loader::check(name, location).await {
+        let mut problems = match loader::check(name, &exports.location).await {
             Ok(_) => Vec::new(),
             Err(e) => vec![(format!("connection {name}"), e.to_string())],
+        };
+        // Each key result planned by Athena (EXPLAIN), after okrflow's tables are made.
+        if let Some((lake, settings)) = in_athena_of(exports) {
+            let (items, setup, _) = in_athena::statements(exports, krs);
+            let items: Vec<athena::Item> = items.iter().map(|(k, p)| (*k, p)).collect();
+            problems.extend(athena::check_items(lake, settings, &items, &setup, api).await);
         }
+        problems
+    }
+}
+
+/// The Athena connection computing a connection's key results: its name and settings;
+/// `None` on okrflow's own engine.
+fn in_athena_of(exports: &Exports) -> Option<(&str, &AthenaSettings)> {
+    match &exports.engine {
+        Engine::Athena {
+            connection,
+            settings: Some(settings),
+        } => Some((connection, settings)),
+        Engine::Athena { settings: None, .. } => {
+            unreachable!("a job's connections are linked when it is loaded")
+        }
+        Engine::Local => None,
     }
 }

@@ -13,13 +13,16 @@
 //!   typed rows of the chosen snapshots, in segments (`rows` reads and writes them);
 //! - `check`: plans every key result's SQL against the views over no exports;
 //! - `preview`: the rows a key result's query aggregated, for `preview`;
-//! - [`athena`]: the external tables and views `athena ddl` adds for exports on S3.
+//! - [`athena`]: the external tables and views `athena ddl` adds for exports on S3;
+//! - [`in_athena`]: key results computed in Athena (`engine = { athena = "…" }`), their SQL
+//!   sent with the snapshot rule inlined, and [`trino`] what that SQL may call.
 
 pub mod athena;
 mod check;
 mod columns;
 mod config;
 mod extract;
+pub mod in_athena;
 mod kind;
 mod latest;
 pub mod loader;
@@ -29,10 +32,11 @@ pub mod query;
 mod rows;
 mod snapshots;
 pub mod state;
+pub mod trino;
 mod views;
 
 pub use columns::{MEMBER_COLUMNS, PROCESS_COLUMNS};
-pub use config::{TallyfyConnection, TallyfySource};
+pub use config::{Engine, EngineConfig, Exports, TallyfyConnection, TallyfySource};
 pub use extract::extract_showing;
 pub use kind::Tallyfy;
 pub use snapshots::Built;
