@@ -394,7 +394,11 @@ async fn set_up(name: &str, client: &Client, setup: &[String]) -> Result<(), Str
             .run(sql, &[])
             .await
             .map_err(|e| format!("`{head}`: {e}"))?;
-        tracing::info!(connection = name, statement = head, "Athena statement succeeded");
+        tracing::info!(
+            connection = name,
+            statement = head,
+            "Athena statement succeeded"
+        );
         done.insert(key);
     }
     Ok(())

@@ -78,7 +78,11 @@ pub(crate) fn ddl(location: &Location) -> Vec<String> {
     let mut out = Vec::new();
     for (name, columns, location) in [
         (EXPORTS, &PROCESS_COLUMNS[..], base.clone()),
-        (MEMBER_EXPORTS, &MEMBER_COLUMNS[..], format!("{base}members/")),
+        (
+            MEMBER_EXPORTS,
+            &MEMBER_COLUMNS[..],
+            format!("{base}members/"),
+        ),
     ] {
         out.push(format!("DROP TABLE IF EXISTS `{name}`"));
         out.push(external_table(name, columns, &location, false));

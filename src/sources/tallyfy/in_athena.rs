@@ -13,7 +13,7 @@
 //! `tallyfy_exports` that `athena register` makes for readers, and a changed `url` gets a new
 //! table rather than reading the old folder.
 
-use super::athena::{MEMBER_EXPORTS, EXPORTS, VIEWS, external_table, folder, view_sql};
+use super::athena::{EXPORTS, MEMBER_EXPORTS, VIEWS, external_table, folder, view_sql};
 use super::columns::{MEMBER_COLUMNS, PROCESS_COLUMNS};
 use super::config::Exports;
 use super::{Tallyfy, trino};
@@ -35,7 +35,12 @@ fn tables(location: &Location) -> Vec<(&'static str, String, String)> {
         return Vec::new();
     };
     [
-        (EXPORTS, &PROCESS_COLUMNS[..], base.clone(), "okrflow_tallyfy"),
+        (
+            EXPORTS,
+            &PROCESS_COLUMNS[..],
+            base.clone(),
+            "okrflow_tallyfy",
+        ),
         (
             MEMBER_EXPORTS,
             &MEMBER_COLUMNS[..],
@@ -51,7 +56,10 @@ fn tables(location: &Location) -> Vec<(&'static str, String, String)> {
             h.update(b"\n");
             h.update(c.as_bytes());
         }
-        let hex: String = h.finalize()[..8].iter().map(|b| format!("{b:02x}")).collect();
+        let hex: String = h.finalize()[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         let name = format!("{prefix}_{hex}");
         let sql = external_table(&name, columns, &location, true);
         (used, name, sql)
@@ -193,7 +201,11 @@ mod tests {
         .unwrap();
         // the day's end filters the snapshots first, then the key result's own parameters
         assert_eq!(p.parameters, vec!["as_of_end", "period_start", "as_of_end"]);
-        assert!(p.sql.starts_with("WITH\ntallyfy_file_snapshots AS ("), "{}", p.sql);
+        assert!(
+            p.sql.starts_with("WITH\ntallyfy_file_snapshots AS ("),
+            "{}",
+            p.sql
+        );
         for view in [
             "tallyfy_snapshots AS (",
             "tallyfy_latest AS (",
@@ -213,7 +225,10 @@ mod tests {
         );
         let table = setup[0].split('`').nth(1).unwrap();
         assert!(p.sql.contains(&format!("FROM {table} t")), "{}", p.sql);
-        assert!(p.sql.ends_with("WHERE done_at >= ? AND done_at < ?\n) AS key_result"));
+        assert!(
+            p.sql
+                .ends_with("WHERE done_at >= ? AND done_at < ?\n) AS key_result")
+        );
 
         // the members read their own table; another folder gets other names
         let (p, setup) = statement("SELECT count(*) FROM tallyfy_members", &s3()).unwrap();
@@ -222,15 +237,24 @@ mod tests {
         assert!(!p.sql.contains("tallyfy_file_snapshots AS ("));
         assert!(setup[0].contains("okrflow_tallyfy_members_"));
         assert!(setup[0].ends_with("/analytics/members/'"));
-        let other = Location::parse("s3://acme-tallyfy/emea", std::path::Path::new("."), &Default::default())
-            .unwrap();
-        assert_ne!(statement("SELECT count(*) FROM tallyfy_members", &other).unwrap().1, setup);
+        let other = Location::parse(
+            "s3://acme-tallyfy/emea",
+            std::path::Path::new("."),
+            &Default::default(),
+        )
+        .unwrap();
+        assert_ne!(
+            statement("SELECT count(*) FROM tallyfy_members", &other)
+                .unwrap()
+                .1,
+            setup
+        );
     }
 
     #[test]
     fn a_function_trino_lacks_is_refused_before_anything_is_sent() {
-        let e = statement("SELECT median(duration_days) FROM tallyfy_processes", &s3())
-            .unwrap_err();
+        let e =
+            statement("SELECT median(duration_days) FROM tallyfy_processes", &s3()).unwrap_err();
         assert!(e.contains("`median`"), "{e}");
     }
 }

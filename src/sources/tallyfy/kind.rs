@@ -127,7 +127,12 @@ impl SourceKind for Tallyfy {
         let items: Vec<athena::Item> = items.iter().map(|(k, p)| (*k, p)).collect();
         let (computed, bytes) = athena::extract_items(lake, settings, &items, &setup, api).await;
         values.extend(computed);
-        tracing::info!(connection = name, athena = lake, bytes_scanned = bytes, "Tallyfy key results computed in Athena");
+        tracing::info!(
+            connection = name,
+            athena = lake,
+            bytes_scanned = bytes,
+            "Tallyfy key results computed in Athena"
+        );
         Ok(Extracted {
             values,
             metrics: [(BYTES_SCANNED.name, bytes)].into(),
@@ -145,9 +150,15 @@ impl SourceKind for Tallyfy {
     ) -> Result<Preview, EngineError> {
         let source = format!("{name}: {}", sql.trim());
         let Some((lake, settings)) = in_athena_of(exports) else {
-            let (mut values, rows) =
-                extract_showing(name, &exports.location, &[kr], api.as_of(), Some(&kr.id), None)
-                    .await?;
+            let (mut values, rows) = extract_showing(
+                name,
+                &exports.location,
+                &[kr],
+                api.as_of(),
+                Some(&kr.id),
+                None,
+            )
+            .await?;
             let value = values
                 .pop()
                 .map_or_else(|| unreachable!("one value per key result"), |v| v.value);
@@ -160,10 +171,20 @@ impl SourceKind for Tallyfy {
         };
         let (items, setup, mut failed) = in_athena::statements(exports, &[kr]);
         let Some((_, prepared)) = items.first() else {
-            let value = failed.pop().map_or_else(|| unreachable!("one value per key result"), |v| v.value);
-            return Ok(Preview { kr_id: kr.id.clone(), source, value, rows: None });
+            let value = failed
+                .pop()
+                .map_or_else(|| unreachable!("one value per key result"), |v| v.value);
+            return Ok(Preview {
+                kr_id: kr.id.clone(),
+                source,
+                value,
+                rows: None,
+            });
         };
-        let shown = format!("{} (with the snapshot rule inlined as of the day)", sql.trim());
+        let shown = format!(
+            "{} (with the snapshot rule inlined as of the day)",
+            sql.trim()
+        );
         let mut preview =
             athena::preview::preview(lake, settings, (kr, prepared), &setup, Some(&shown), api)
                 .await;

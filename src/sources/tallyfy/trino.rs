@@ -129,11 +129,20 @@ mod tests {
              WHERE done_at >= $period_start AND done_at < $as_of_end",
         )
         .unwrap_err();
-        assert!(e.starts_with("`median` is not a function of Athena's engine"), "{e}");
-        assert!(e.contains("approx_percentile(x, 0.5) is an approximation"), "{e}");
+        assert!(
+            e.starts_with("`median` is not a function of Athena's engine"),
+            "{e}"
+        );
+        assert!(
+            e.contains("approx_percentile(x, 0.5) is an approximation"),
+            "{e}"
+        );
         let e = check("SELECT count(*) FROM t WHERE empty_as_null(a)::int > 1 AND b ILIKE 'x%'")
             .unwrap_err();
-        assert!(e.contains("`empty_as_null`") && e.contains("NULLIF(trim(x), '')"), "{e}");
+        assert!(
+            e.contains("`empty_as_null`") && e.contains("NULLIF(trim(x), '')"),
+            "{e}"
+        );
         assert!(e.contains("`::` cast") && e.contains("no ILIKE"), "{e}");
         assert!(check("SELECT date_part('year', d) FROM t").is_err());
         // what both have passes, CTE and column names whatever they are
