@@ -316,7 +316,44 @@ async fn the_demos_tallyfy_key_results_give_the_same_values_in_athena() {
     // most of the values exist: the comparison is not of empty results
     assert!(compared >= 12, "{compared} values compared");
 
-    // each query's first parameter is its day's end; okrflow's table was made once a run,
+    // a preview sends the query a run would and shows the key result's own SQL
+    let p = okrflow(
+        [
+            "preview",
+            "lake.toml",
+            "--kr",
+            "O1-KR1",
+            "--as-of",
+            "2026-03-15",
+        ]
+        .map(String::from)
+        .to_vec(),
+    )
+    .await
+    .unwrap();
+    let shown = said(&p);
+    let local_value = common::partition_rows(
+        &dir.path().join("out-local/kr_snapshots/as_of=2026-03-15"),
+        "kr_id",
+        &[],
+    )["O1-KR1"]["value"]
+        .clone();
+    let value: f64 = shown
+        .split("value: ")
+        .nth(1)
+        .and_then(|v| v.split(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{shown}"));
+    assert_eq!(Some(value), local_value.parse().ok(), "{shown}");
+    assert!(
+        shown.contains("O1-KR1 as of 2026-03-15 — tallyfy in Athena connection lake: SELECT")
+            && shown.contains("-- sent inside the views it reads, as CTEs")
+            && shown.contains("parameter 1 ($as_of_end): TIMESTAMP '2026-03-16 00:00:00.000'")
+            && shown.contains("(from the Athena query q-"),
+        "{shown}"
+    );
+
+    // each query's first parameter is its day's end; okrflow's table was made once a process,
     // and the runs record what the queries scanned
     let sent = fake.sent("StartQueryExecution");
     let firsts: std::collections::BTreeSet<String> = sent
@@ -332,7 +369,7 @@ async fn the_demos_tallyfy_key_results_give_the_same_values_in_athena() {
         ]
     );
     let made = fake.queries_with("CREATE EXTERNAL TABLE IF NOT EXISTS `okrflow_tallyfy_");
-    assert_eq!(made.len(), dates.len(), "{made:?}");
+    assert_eq!(made.len(), dates.len() + 1, "three runs and the preview: {made:?}");
     let runs = common::partition_rows(
         &dir.path().join("out-lake/runs/as_of=2026-03-15"),
         "job",

@@ -182,13 +182,13 @@ impl SourceKind for Tallyfy {
             });
         };
         let shown = format!(
-            "{} (with the snapshot rule inlined as of the day)",
+            "{}\n-- sent inside the views it reads, as CTEs: the snapshot rule as of the day",
             sql.trim()
         );
         let mut preview =
             athena::preview::preview(lake, settings, (kr, prepared), &setup, Some(&shown), api)
                 .await;
-        preview.source = format!("{source} (in Athena connection {lake})");
+        preview.source = format!("{name} in Athena connection {lake}: {}", sql.trim());
         Ok(preview)
     }
 
@@ -299,5 +299,53 @@ fn in_athena_of(exports: &Exports) -> Option<(&str, &AthenaSettings)> {
             unreachable!("a job's connections are linked when it is loaded")
         }
         Engine::Local => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A job with a Tallyfy connection of `tallyfy` (its lines) and an Athena one, `lake`.
+    fn parsed(tallyfy: &str) -> Result<Plan, String> {
+        let text = format!(
+            "[job]\nname = \"t\"\n\n[output]\nurl = \"out\"\n\n\
+             [connections.tallyfy]\nkind = \"tallyfy\"\n{tallyfy}\n\n\
+             [connections.lake]\nkind = \"athena\"\ndatabase = \"okr\"\n\n\
+             [connections.files]\nkind = \"checkins\"\nurl = \"checkins\"\n"
+        );
+        crate::sources::registry::parse(Path::new("job.toml"), &text).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn an_athena_engine_is_linked_when_the_job_loads_or_refused_by_name() {
+        let plan = parsed("url = \"s3://tallyfy-org/analytics/\"\nengine = { athena = \"lake\" }")
+            .unwrap();
+        let Some(Connection::Tallyfy(exports)) = plan.connections.get("tallyfy") else {
+            panic!("a Tallyfy connection");
+        };
+        let (lake, settings) = in_athena_of(exports).unwrap();
+        assert_eq!((lake, settings.query.database.as_str()), ("lake", "okr"));
+        for (lines, said) in [
+            (
+                "url = \"exports\"\nengine = { athena = \"lake\" }",
+                "url must be an s3:// location Athena reads, not a local folder",
+            ),
+            (
+                "url = \"s3://t/a/\"\nengine = { athena = \"files\" }",
+                "engine names connection `files`, a checkins connection",
+            ),
+            (
+                "url = \"s3://t/a/\"\nengine = { athena = \"lak\" }",
+                "engine names connection `lak`, which the job does not have",
+            ),
+            (
+                "url = \"s3://t/a/\"\nengine = { duckdb = \"x\" }",
+                "unknown variant `duckdb`",
+            ),
+        ] {
+            let e = parsed(lines).unwrap_err();
+            assert!(e.contains(said), "{lines}: {e}");
+        }
     }
 }
