@@ -369,7 +369,11 @@ async fn the_demos_tallyfy_key_results_give_the_same_values_in_athena() {
         ]
     );
     let made = fake.queries_with("CREATE EXTERNAL TABLE IF NOT EXISTS `okrflow_tallyfy_");
-    assert_eq!(made.len(), dates.len() + 1, "three runs and the preview: {made:?}");
+    assert_eq!(
+        made.len(),
+        dates.len() + 1,
+        "three runs and the preview: {made:?}"
+    );
     let runs = common::partition_rows(
         &dir.path().join("out-lake/runs/as_of=2026-03-15"),
         "job",

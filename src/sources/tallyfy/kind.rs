@@ -108,6 +108,12 @@ impl SourceKind for Tallyfy {
         Ok(s.sql.clone())
     }
 
+    /// A connection computing in Athena answers from its Athena connection's archive when
+    /// that one does.
+    fn replayed(exports: &Exports, replay_given: bool) -> bool {
+        in_athena_of(exports).is_some_and(|(_, s)| replay_given || s.replay.is_some())
+    }
+
     async fn extract(
         name: &str,
         exports: &Exports,
