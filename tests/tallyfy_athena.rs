@@ -385,3 +385,71 @@ async fn the_demos_tallyfy_key_results_give_the_same_values_in_athena() {
         runs["lake"]
     );
 }
+
+/// `validate --online` on a Tallyfy connection computing in Athena: the folder is listed with
+/// the connection's own keys, and a CSV beside the exports is warned of (okrflow's engine skips
+/// it, Athena would read it as Parquet); each key result is planned by Athena with `EXPLAIN`,
+/// its parameters as literals, after okrflow's table is made. Nothing is scanned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validate_online_plans_each_key_result_in_athena_and_warns_of_other_files() {
+    let s3 = FakeS3::start(&["tallyfy-org"]).await;
+    let exports = s3.root.path().join("tallyfy-org/analytics");
+    copy_exports(&repo().join("jobs/demo/tallyfy"), &exports);
+    std::fs::write(exports.join("onb-01_01.csv"), "process_id\np1\n").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (fake, url) = FakeAthena::start(dir.path(), common::athena::KEY).await;
+    fake.read_s3_from(s3.root.path());
+    let lake = demo_tallyfy_job(
+        &common::athena::lake_job(""),
+        "url = \"s3://tallyfy-org/analytics/\"\nengine = { athena = \"lake\" }",
+    );
+    // without O1-KR3, whose median `validate` refuses offline
+    let blocks: Vec<&str> = lake.split("\n[periods.").collect();
+    let lake = blocks[0].to_string()
+        + &blocks[1..]
+            .iter()
+            .filter(|b| !b.contains("median("))
+            .map(|b| format!("\n[periods.{b}"))
+            .collect::<String>();
+    std::fs::write(dir.path().join("lake.toml"), &lake).unwrap();
+    let mut validate = std::process::Command::new(env!("CARGO_BIN_EXE_okrflow"));
+    common::athena::reaching(&mut validate, &url)
+        .current_dir(dir.path())
+        .env_remove("RUST_LOG")
+        .envs(s3.env())
+        .args(["validate", "lake.toml", "--online"]);
+    let done = tokio::task::spawn_blocking(move || validate.output().unwrap())
+        .await
+        .unwrap();
+    let out =
+        String::from_utf8_lossy(&done.stdout).to_string() + &String::from_utf8_lossy(&done.stderr);
+    assert_eq!(done.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains(
+            "connection tallyfy: 1 file(s) under s3://tallyfy-org/analytics are not Parquet \
+             (first: onb-01_01.csv): Athena reads every file of the folder as Parquet"
+        ),
+        "{out}"
+    );
+    let explained = fake.queries_with("EXPLAIN WITH\ntallyfy_");
+    assert_eq!(explained.len(), 6, "{out}");
+    assert_eq!(
+        fake.queries_with("CREATE EXTERNAL TABLE IF NOT EXISTS `okrflow_tallyfy_")
+            .len(),
+        1
+    );
+    let sent = fake.sent("StartQueryExecution");
+    let explain = sent
+        .iter()
+        .find_map(|s| {
+            s["QueryString"]
+                .as_str()
+                .filter(|q| q.starts_with("EXPLAIN "))
+        })
+        .unwrap();
+    assert!(!explain.contains('?'), "{explain}");
+    assert!(
+        explain.contains("WHERE snapshot_at < TIMESTAMP '"),
+        "{explain}"
+    );
+}

@@ -266,11 +266,27 @@ impl SourceKind for Tallyfy {
         let location = &exports.location;
         // a local folder is warned of offline already
         let listed = matches!(location, Location::S3(_)) && !krs.is_empty();
+        let mut warnings = Vec::new();
         if listed && loader::process_files(location).await == Ok(0) {
-            vec![(format!("connection {name}"), loader::no_exports(location))]
-        } else {
-            Vec::new()
+            warnings.push((format!("connection {name}"), loader::no_exports(location)));
         }
+        // Athena reads every file under its table's folder as Parquet.
+        if listed
+            && in_athena_of(exports).is_some()
+            && let Ok(others) = loader::not_parquet(location).await
+            && let Some(first) = others.first()
+        {
+            warnings.push((
+                format!("connection {name}"),
+                format!(
+                    "{} file(s) under {location} are not Parquet (first: {first}): Athena reads \
+                     every file of the folder as Parquet, so its queries would fail; give the \
+                     connection a folder of the Parquet exports only",
+                    others.len()
+                ),
+            ));
+        }
+        warnings
     }
 
     async fn check_online(

@@ -198,16 +198,32 @@ fn is_process_export(key: &str) -> bool {
 /// How many process exports a connection's folder lists, without reading any
 /// (`validate`'s warning of an empty folder).
 pub(crate) async fn process_files(location: &Location) -> Result<usize, String> {
+    Ok(keys(location)
+        .await?
+        .iter()
+        .filter(|k| is_process_export(k))
+        .count())
+}
+
+/// The keys under the folder that are not Parquet files (Tallyfy keeps its original CSVs
+/// beside the exports): okrflow's engine skips them, an Athena table would not.
+pub(crate) async fn not_parquet(location: &Location) -> Result<Vec<String>, String> {
+    Ok(keys(location)
+        .await?
+        .into_iter()
+        .filter(|k| !k.ends_with(".parquet"))
+        .collect())
+}
+
+/// Every key under the folder, below it too, in order.
+async fn keys(location: &Location) -> Result<Vec<String>, String> {
     let opened = crate::storage::open(location, false)
         .await
         .map_err(|e| e.to_string())?;
     let metas = crate::storage::list_sorted(&opened, &opened.prefix, |_| true)
         .await
         .map_err(|e| e.to_string())?;
-    Ok(metas
-        .iter()
-        .filter(|m| is_process_export(&key_of(&opened, &m.location)))
-        .count())
+    Ok(metas.iter().map(|m| key_of(&opened, &m.location)).collect())
 }
 
 /// A listed file's key under the connection's folder (`members/x.parquet`).
