@@ -6,7 +6,7 @@
 //! 1. [`model`] (OKR tree, job file -> plan), [`error`] and [`stop`] (how a run ends); leaves:
 //!    storage, net, parquet_io, athena_client;
 //! 2. [`engine`] (DataFusion, SQL registry) < [`sources`] (a folder per kind) < [`sink`] (output);
-//! 3. [`pipeline`] and [`summary`] < [`backfill`], [`inspect`], [`report`] < [`cli`].
+//! 3. [`pipeline`] and [`summary`] < [`backfill`], [`inspect`], [`report`], [`notify`] < [`cli`].
 
 pub mod athena_client;
 pub mod backfill;
@@ -19,6 +19,7 @@ pub mod inspect;
 pub mod job;
 pub mod model;
 pub mod net;
+pub mod notify;
 pub mod parquet_io;
 pub mod pipeline;
 pub mod report;

@@ -221,7 +221,7 @@ const LAYERS: &[&[&str]] = &[
     &["sources", "job"],
     &["sink"],
     &["pipeline", "summary", "demo_data", "fuzzing"],
-    &["backfill", "inspect", "report"],
+    &["backfill", "inspect", "report", "notify"],
     &["cli"],
 ];
 

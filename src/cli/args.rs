@@ -114,6 +114,9 @@ pub(crate) struct RunArgs {
     /// output's `raw/` folder (the run date's `as_of=` folder is used) or one day's folder.
     #[arg(long, value_name = "DIR")]
     pub(crate) replay: Option<PathBuf>,
+    /// Do not post the digest to the job's [notify.slack] / [notify.teams] webhooks.
+    #[arg(long)]
+    pub(crate) no_notify: bool,
 }
 
 /// `validate`'s arguments.

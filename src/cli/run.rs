@@ -18,6 +18,7 @@ pub(crate) async fn run(args: RunArgs, stop: Stop) -> anyhow::Result<Outcome> {
         output,
         no_summary,
         replay,
+        no_notify,
     } = args;
     let plan = job::load(&job)?;
     for w in &plan.warnings {
@@ -84,6 +85,10 @@ pub(crate) async fn run(args: RunArgs, stop: Stop) -> anyhow::Result<Outcome> {
     );
     if !no_summary {
         print_summary(&plan, &report, &closed);
+    }
+    // After the commit; whatever happens to the post, the exit code is the run's.
+    if !no_notify {
+        crate::notify::after_run(&plan, &report.output, report.as_of).await;
     }
     Ok(outcome)
 }

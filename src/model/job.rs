@@ -57,6 +57,42 @@ pub struct JobFile<C, S> {
     pub connections: BTreeMap<String, Spanned<ConnectionTable<C>>>,
     #[serde(default = "Vec::new")]
     pub objectives: Vec<ObjectiveConfig<S>>,
+    /// `[notify.slack]`, `[notify.teams]`: where `run` posts its digest.
+    #[serde(default)]
+    pub notify: Option<Spanned<NotifySection>>,
+}
+
+/// `[notify]`: a digest after each run, to Slack, to Teams, or both.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifySection {
+    #[serde(default)]
+    pub slack: Option<NotifyTarget>,
+    #[serde(default)]
+    pub teams: Option<NotifyTarget>,
+}
+
+/// `[notify.slack]` or `[notify.teams]`: the webhook and when to post.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyTarget {
+    /// The environment variable holding the incoming-webhook URL: a secret, never logged.
+    pub webhook_url_env: String,
+    #[serde(default)]
+    pub when: NotifyWhen,
+}
+
+/// When a run posts its digest.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifyWhen {
+    /// After every run.
+    #[default]
+    Always,
+    /// On the first five business days (Monday to Friday) of a month, by the run's date.
+    FirstBusinessDays,
+    /// When a key result's status or health differs from the previous committed run's.
+    OnChange,
 }
 
 /// `[periods.NAME]`: a custom period, both days inclusive.

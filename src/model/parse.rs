@@ -226,6 +226,29 @@ pub fn parse<K: Kinds>(path: &Path, text: &str) -> Result<Plan<K::Connection, K:
 
     super::tree::check_tree(&mut c, &objectives, &key_results, &spans);
 
+    let mut notify = Vec::new();
+    if let Some(section) = &file.notify {
+        let span = section.span();
+        let n = section.get_ref();
+        for (channel, target) in [("slack", &n.slack), ("teams", &n.teams)] {
+            let Some(target) = target else { continue };
+            let var = target.webhook_url_env.trim();
+            let subject = Some(format!("notify.{channel}"));
+            if var.is_empty() {
+                c.error(span.clone(), subject, "webhook_url_env is empty");
+                continue;
+            }
+            if std::env::var_os(var).is_none() {
+                c.warn(
+                    Some(span.clone()),
+                    subject,
+                    format!("environment variable {var} is not set: `run` will not post to {channel}"),
+                );
+            }
+            notify.push((channel, target.clone()));
+        }
+    }
+
     let (errors, warnings): (Vec<_>, Vec<_>) = c
         .problems
         .into_iter()
@@ -253,6 +276,7 @@ pub fn parse<K: Kinds>(path: &Path, text: &str) -> Result<Plan<K::Connection, K:
         connections,
         objectives,
         key_results,
+        notify,
         warnings,
     })
 }

@@ -182,6 +182,8 @@ pub struct Plan<C, L> {
     pub connections: BTreeMap<String, C>,
     pub objectives: Vec<Objective>,
     pub key_results: Vec<KeyResult<L>>,
+    /// Where `run` posts its digest: `("slack" | "teams", target)`.
+    pub notify: Vec<(&'static str, super::job::NotifyTarget)>,
     /// OKR-practice findings that do not stop the job.
     pub warnings: Vec<Problem>,
 }

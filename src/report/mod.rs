@@ -18,6 +18,7 @@ use crate::storage::{self, StorageError};
 use chrono::{NaiveDate, Utc};
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::DataType;
+pub(crate) use overview::Attention;
 use overview::Overview;
 use rows::{date, float, int, string};
 use serde::Serialize;

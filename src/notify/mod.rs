@@ -1,0 +1,192 @@
+//! The digest `run` posts after it commits (`[notify.slack]`, `[notify.teams]`): read from
+//! the report of the run's period, sent to an incoming webhook whose URL is a secret in an
+//! environment variable. A post that fails is a warning: it never changes the run's exit
+//! code. `backfill` and `recompute` never post; `run --no-notify` skips it.
+
+mod digest;
+mod payload;
+
+use crate::job::Plan;
+use crate::model::job::{NotifyTarget, NotifyWhen};
+use crate::model::Location;
+use crate::secret::Secret;
+use chrono::{Datelike, NaiveDate, Weekday};
+use digest::Digest;
+use std::time::Duration;
+
+/// Why a digest was not posted.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum NotifyError {
+    #[error("{0}")]
+    Secret(#[from] crate::secret::SecretError),
+    #[error("the {channel} webhook URL in {var} must be https (plain http on loopback only)")]
+    NotHttps { channel: &'static str, var: String },
+    #[error("the {channel} webhook ({var}) answered {status}: {body}")]
+    Refused {
+        channel: &'static str,
+        var: String,
+        status: u16,
+        body: String,
+    },
+    #[error("the {channel} webhook ({var}) could not be reached: {message}")]
+    Unreachable {
+        channel: &'static str,
+        var: String,
+        message: String,
+    },
+    #[error("the digest could not be read from the output: {0}")]
+    Report(String),
+}
+
+/// Posts the run's digest to each target whose `when` holds; each failure is logged as a
+/// warning. Returns the channels posted to.
+pub(crate) async fn after_run(plan: &Plan, output: &Location, as_of: NaiveDate) -> Vec<&'static str> {
+    if plan.notify.is_empty() {
+        return Vec::new();
+    }
+    let report = match crate::report::build(plan, None, Some(as_of), Some(output)).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(error = %NotifyError::Report(e.to_string()), "no digest posted");
+            return Vec::new();
+        }
+    };
+    let digest = Digest::of(&report);
+    let changed = changed(&report);
+    let mut posted = Vec::new();
+    for (channel, target) in &plan.notify {
+        if !due(target.when, as_of, changed) {
+            tracing::info!(channel, when = ?target.when, "digest not due");
+            continue;
+        }
+        match post(channel, target, &digest).await {
+            Ok(()) => {
+                tracing::info!(channel, variable = %target.webhook_url_env, "digest posted");
+                posted.push(*channel);
+            }
+            Err(e) => tracing::warn!(channel, error = %e, "digest not posted"),
+        }
+    }
+    posted
+}
+
+/// Whether a target posts today: always; on the first five business days of the month; or
+/// when a key result's status or health changed since the previous committed run.
+fn due(when: NotifyWhen, as_of: NaiveDate, changed: bool) -> bool {
+    match when {
+        NotifyWhen::Always => true,
+        NotifyWhen::OnChange => changed,
+        NotifyWhen::FirstBusinessDays => {
+            let business = |d: &NaiveDate| !matches!(d.weekday(), Weekday::Sat | Weekday::Sun);
+            business(&as_of)
+                && as_of
+                    .with_day(1)
+                    .into_iter()
+                    .flat_map(|first| first.iter_days().take_while(|d| *d <= as_of))
+                    .filter(business)
+                    .count()
+                    <= 5
+        }
+    }
+}
+
+/// True when a key result's newest snapshot differs in status or health from the one before
+/// it (the previous committed run's), or has none before it.
+fn changed(report: &crate::report::Report) -> bool {
+    report.objectives.iter().flat_map(|o| &o.key_results).any(|k| {
+        let before = k.points.iter().rev().find(|p| p.date < k.latest.date);
+        before.is_none_or(|p| p.status != k.latest.status || p.health != k.latest.health)
+    })
+}
+
+/// Sends the digest to one webhook: within 10 s, once more after a 429, a 5xx or no answer
+/// (after `Retry-After`, at most 10 s). The URL is never printed: errors name its variable.
+async fn post(channel: &'static str, target: &NotifyTarget, d: &Digest) -> Result<(), NotifyError> {
+    let var = target.webhook_url_env.clone();
+    let url = Secret::from_env(&var, &format!("the {channel} incoming-webhook URL"))?;
+    let parsed = url::Url::parse(url.expose()).ok();
+    let loopback = parsed.as_ref().and_then(|u| u.host()).is_some_and(|h| match h {
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+        url::Host::Domain(d) => d == "localhost",
+    });
+    match parsed.as_ref().map(|u| u.scheme()) {
+        Some("https") => {}
+        Some("http") if loopback => {}
+        _ => return Err(NotifyError::NotHttps { channel, var }),
+    }
+    let body = match channel {
+        "teams" => payload::teams(d),
+        _ => payload::slack(d),
+    };
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| NotifyError::Unreachable {
+            channel,
+            var: var.clone(),
+            message: e.without_url().to_string(),
+        })?;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let sent = client.post(url.expose()).json(&body).send().await;
+        let (retry, error) = match sent {
+            Ok(r) if r.status().is_success() => return Ok(()),
+            Ok(r) => {
+                let status = r.status().as_u16();
+                let wait = r
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok())
+                    .unwrap_or(1)
+                    .min(10);
+                let text = r.text().await.unwrap_or_default();
+                let retry = (status == 429 || status >= 500).then_some(wait);
+                let body: String = text.chars().take(200).collect();
+                (retry, NotifyError::Refused { channel, var: var.clone(), status, body })
+            }
+            Err(e) => (
+                Some(1),
+                NotifyError::Unreachable {
+                    channel,
+                    var: var.clone(),
+                    message: e.without_url().to_string(),
+                },
+            ),
+        };
+        match retry {
+            Some(secs) if attempt == 1 => {
+                tracing::info!(channel, error = %error, "digest post failed; trying once more");
+                tokio::time::sleep(Duration::from_secs(secs)).await;
+            }
+            _ => return Err(error),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn the_first_five_business_days_of_a_month() {
+        // March 2026 starts on a Sunday: the 2nd to the 6th are its first five business days
+        let first = NotifyWhen::FirstBusinessDays;
+        assert!(!due(first, d("2026-03-01"), false));
+        assert!(due(first, d("2026-03-02"), false));
+        assert!(due(first, d("2026-03-06"), false));
+        assert!(!due(first, d("2026-03-07"), false));
+        assert!(!due(first, d("2026-03-09"), false));
+        // April 2026 starts on a Wednesday: the 1st to the 7th, the weekend left out
+        assert!(due(first, d("2026-04-07"), false));
+        assert!(!due(first, d("2026-04-08"), false));
+        assert!(due(NotifyWhen::OnChange, d("2026-04-08"), true));
+        assert!(!due(NotifyWhen::OnChange, d("2026-04-08"), false));
+        assert!(due(NotifyWhen::Always, d("2026-04-08"), false));
+    }
+}
