@@ -23,7 +23,14 @@ pub struct Found {
 }
 
 /// The top-level tables of a job file.
-const TOP: [&str; 5] = ["job", "output", "periods", "connections", "objectives"];
+const TOP: [&str; 6] = [
+    "job",
+    "output",
+    "periods",
+    "connections",
+    "objectives",
+    "notify",
+];
 
 /// Every syntax error of `text`, or when it parses, every unknown field and wrong type of
 /// each of its tables. Empty when each table deserializes on its own.
@@ -48,7 +55,7 @@ pub fn diagnose<K: Kinds>(text: &str) -> Vec<Found> {
                 span: Some(key.span()),
                 subject: None,
                 message: format!(
-                    "unknown table `{}`, expected one of `job`, `output`, `periods`, `connections`, `objectives`",
+                    "unknown table `{}`, expected one of `job`, `output`, `periods`, `connections`, `objectives`, `notify`",
                     key.get_ref()
                 ),
             });
@@ -88,6 +95,9 @@ pub fn diagnose<K: Kinds>(text: &str) -> Vec<Found> {
             }
             other => out.push(wrong_type(v, "connections", "a table", other)),
         }
+    }
+    if let Some(v) = get(&root, "notify") {
+        check::<super::job::NotifySection>(v, "[notify]".into(), &mut out);
     }
     if let Some(v) = get(&root, "objectives") {
         match v.get_ref() {
@@ -280,7 +290,7 @@ mod tests {
         assert_eq!(
             m,
             [
-                "5: : unknown table `jobs`, expected one of `job`, `output`, `periods`, `connections`, `objectives`"
+                "5: : unknown table `jobs`, expected one of `job`, `output`, `periods`, `connections`, `objectives`, `notify`"
             ]
         );
         let m = messages("[job]\nname = \"t\nx = 1\n");

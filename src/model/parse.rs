@@ -242,7 +242,9 @@ pub fn parse<K: Kinds>(path: &Path, text: &str) -> Result<Plan<K::Connection, K:
                 c.warn(
                     Some(span.clone()),
                     subject,
-                    format!("environment variable {var} is not set: `run` will not post to {channel}"),
+                    format!(
+                        "environment variable {var} is not set: `run` will not post to {channel}"
+                    ),
                 );
             }
             notify.push((channel, target.clone()));

@@ -106,7 +106,15 @@ pub(crate) fn percent(p: Option<f64>) -> String {
 
 /// A key result's line as text: `O1-KR2 Raise … (lee): behind — why`.
 pub(crate) fn describe(l: &Line) -> String {
-    let owner = l.owner.as_deref().map(|o| format!(" ({o})")).unwrap_or_default();
-    let why = l.why.as_deref().map(|w| format!(" — {w}")).unwrap_or_default();
+    let owner = l
+        .owner
+        .as_deref()
+        .map(|o| format!(" ({o})"))
+        .unwrap_or_default();
+    let why = l
+        .why
+        .as_deref()
+        .map(|w| format!(" — {w}"))
+        .unwrap_or_default();
     format!("{} {}{owner}: {}{why}", l.id, l.title, l.reasons)
 }

@@ -7,8 +7,8 @@ mod digest;
 mod payload;
 
 use crate::job::Plan;
-use crate::model::job::{NotifyTarget, NotifyWhen};
 use crate::model::Location;
+use crate::model::job::{NotifyTarget, NotifyWhen};
 use crate::secret::Secret;
 use chrono::{Datelike, NaiveDate, Weekday};
 use digest::Digest;
@@ -40,7 +40,11 @@ pub(crate) enum NotifyError {
 
 /// Posts the run's digest to each target whose `when` holds; each failure is logged as a
 /// warning. Returns the channels posted to.
-pub(crate) async fn after_run(plan: &Plan, output: &Location, as_of: NaiveDate) -> Vec<&'static str> {
+pub(crate) async fn after_run(
+    plan: &Plan,
+    output: &Location,
+    as_of: NaiveDate,
+) -> Vec<&'static str> {
     if plan.notify.is_empty() {
         return Vec::new();
     }
@@ -93,10 +97,14 @@ fn due(when: NotifyWhen, as_of: NaiveDate, changed: bool) -> bool {
 /// True when a key result's newest snapshot differs in status or health from the one before
 /// it (the previous committed run's), or has none before it.
 fn changed(report: &crate::report::Report) -> bool {
-    report.objectives.iter().flat_map(|o| &o.key_results).any(|k| {
-        let before = k.points.iter().rev().find(|p| p.date < k.latest.date);
-        before.is_none_or(|p| p.status != k.latest.status || p.health != k.latest.health)
-    })
+    report
+        .objectives
+        .iter()
+        .flat_map(|o| &o.key_results)
+        .any(|k| {
+            let before = k.points.iter().rev().find(|p| p.date < k.latest.date);
+            before.is_none_or(|p| p.status != k.latest.status || p.health != k.latest.health)
+        })
 }
 
 /// Sends the digest to one webhook: within 10 s, once more after a 429, a 5xx or no answer
@@ -105,11 +113,14 @@ async fn post(channel: &'static str, target: &NotifyTarget, d: &Digest) -> Resul
     let var = target.webhook_url_env.clone();
     let url = Secret::from_env(&var, &format!("the {channel} incoming-webhook URL"))?;
     let parsed = url::Url::parse(url.expose()).ok();
-    let loopback = parsed.as_ref().and_then(|u| u.host()).is_some_and(|h| match h {
-        url::Host::Ipv4(ip) => ip.is_loopback(),
-        url::Host::Ipv6(ip) => ip.is_loopback(),
-        url::Host::Domain(d) => d == "localhost",
-    });
+    let loopback = parsed
+        .as_ref()
+        .and_then(|u| u.host())
+        .is_some_and(|h| match h {
+            url::Host::Ipv4(ip) => ip.is_loopback(),
+            url::Host::Ipv6(ip) => ip.is_loopback(),
+            url::Host::Domain(d) => d == "localhost",
+        });
     match parsed.as_ref().map(|u| u.scheme()) {
         Some("https") => {}
         Some("http") if loopback => {}
@@ -144,7 +155,15 @@ async fn post(channel: &'static str, target: &NotifyTarget, d: &Digest) -> Resul
                 let text = r.text().await.unwrap_or_default();
                 let retry = (status == 429 || status >= 500).then_some(wait);
                 let body: String = text.chars().take(200).collect();
-                (retry, NotifyError::Refused { channel, var: var.clone(), status, body })
+                (
+                    retry,
+                    NotifyError::Refused {
+                        channel,
+                        var: var.clone(),
+                        status,
+                        body,
+                    },
+                )
             }
             Err(e) => (
                 Some(1),
@@ -171,6 +190,47 @@ mod tests {
 
     fn d(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn the_job_names_a_variable_not_a_url() {
+        let job = |notify: &str| {
+            let text = format!(
+                "[job]\nname = \"t\"\n\n[output]\nurl = \"out\"\n\n{notify}\n\n\
+                 [[objectives]]\nid = \"O\"\ntitle = \"O\"\nowner = \"o\"\nperiod = \"FY27-Q1\"\n"
+            );
+            crate::sources::registry::parse(std::path::Path::new("job.toml"), &text)
+                .map_err(|e| e.to_string())
+        };
+        let plan = job("[notify.teams]\nwebhook_url_env = \"OKRFLOW_TEST_UNSET_TEAMS_URL\"\nwhen = \"on_change\"")
+            .unwrap();
+        assert_eq!(plan.notify.len(), 1);
+        assert_eq!(
+            (plan.notify[0].0, plan.notify[0].1.when),
+            ("teams", NotifyWhen::OnChange)
+        );
+        assert!(plan.warnings.iter().any(|w| {
+            w.to_string()
+                .contains("environment variable OKRFLOW_TEST_UNSET_TEAMS_URL is not set")
+        }));
+        for (notify, said) in [
+            (
+                "[notify.slack]\nwebhook_url_env = \" \"",
+                "webhook_url_env is empty",
+            ),
+            (
+                "[notify.slack]\nwebhook_url = \"https://hooks.slack.com/x\"",
+                "unknown field `webhook_url`",
+            ),
+            (
+                "[notify.slack]\nwebhook_url_env = \"X\"\nwhen = \"weekly\"",
+                "unknown variant `weekly`",
+            ),
+        ] {
+            let e = job(notify).unwrap_err();
+            assert!(e.contains(said), "{notify}: {e}");
+            assert!(!e.contains("hooks.slack.com"), "{e}");
+        }
     }
 
     #[test]

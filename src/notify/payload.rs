@@ -61,16 +61,22 @@ fn title(d: &Digest) -> String {
 
 /// Slack's Block Kit message.
 pub(crate) fn slack(d: &Digest) -> Value {
-    let mut blocks = vec![json!({"type": "header", "text": {"type": "plain_text", "text": title(d)}})];
+    let mut blocks =
+        vec![json!({"type": "header", "text": {"type": "plain_text", "text": title(d)}})];
     if let Some(closed) = &d.closed {
         blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": closed}]}));
     }
     for (heading, lines) in parts(d) {
-        let text = format!("*{heading}*\n{}", listed(&lines, SECTION_CHARS - heading.len() - 3));
+        let text = format!(
+            "*{heading}*\n{}",
+            listed(&lines, SECTION_CHARS - heading.len() - 3)
+        );
         blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": text}}));
     }
     blocks.push(json!({"type": "divider"}));
-    blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": "okrflow digest"}]}));
+    blocks.push(
+        json!({"type": "context", "elements": [{"type": "mrkdwn", "text": "okrflow digest"}]}),
+    );
     json!({"text": d.headline(), "blocks": blocks})
 }
 
@@ -125,7 +131,13 @@ mod tests {
             period: "FY27-Q1".into(),
             as_of: chrono::NaiveDate::from_ymd_opt(2026, 3, 31).unwrap(),
             closed: None,
-            objectives: vec![("O1".into(), "Onboard".into(), "behind".into(), Some(0.4), Some(0.66))],
+            objectives: vec![(
+                "O1".into(),
+                "Onboard".into(),
+                "behind".into(),
+                Some(0.4),
+                Some(0.66),
+            )],
             attention: (1..=n).map(line).collect(),
             failing: Vec::new(),
             overdue: vec!["lee".into()],
@@ -135,11 +147,22 @@ mod tests {
     #[test]
     fn slack_and_teams_get_their_shapes_within_their_limits() {
         let s = slack(&digest(2));
-        assert_eq!(s["blocks"][0]["text"]["text"], "demo · FY27-Q1 as of 2026-03-31");
+        assert_eq!(
+            s["blocks"][0]["text"]["text"],
+            "demo · FY27-Q1 as of 2026-03-31"
+        );
         let text = s["blocks"][2]["text"]["text"].as_str().unwrap();
-        assert!(text.starts_with("*At risk or behind*\n• O1-KR1 Book demos"), "{text}");
+        assert!(
+            text.starts_with("*At risk or behind*\n• O1-KR1 Book demos"),
+            "{text}"
+        );
         assert!(text.contains("(lee): at risk — pipeline slipped"), "{text}");
-        assert!(s["text"].as_str().unwrap().contains("2 key result(s) at risk or behind"));
+        assert!(
+            s["text"]
+                .as_str()
+                .unwrap()
+                .contains("2 key result(s) at risk or behind")
+        );
         // sixty long lines: 15 listed and the rest counted, within Slack's limits
         let s = slack(&digest(60));
         let blocks = s["blocks"].as_array().unwrap();
@@ -147,9 +170,15 @@ mod tests {
         for b in blocks.iter().filter(|b| b["type"] == "section") {
             assert!(b["text"]["text"].as_str().unwrap().chars().count() <= 3000);
         }
-        assert!(s.to_string().contains(" more\"") && s.to_string().contains("… and "), "{s}");
+        assert!(
+            s.to_string().contains(" more\"") && s.to_string().contains("… and "),
+            "{s}"
+        );
         let t = teams(&digest(60));
-        assert_eq!(t["attachments"][0]["contentType"], "application/vnd.microsoft.card.adaptive");
+        assert_eq!(
+            t["attachments"][0]["contentType"],
+            "application/vnd.microsoft.card.adaptive"
+        );
         assert_eq!(t["attachments"][0]["content"]["version"], "1.4");
         assert!(t.to_string().len() < 25_000);
     }
