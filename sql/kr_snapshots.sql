@@ -7,7 +7,8 @@
 -- key result that nothing beneath has a value for yet; `last_value_on` is, for a `no_data`
 -- row, the last earlier date the key result had a value (a renamed epic looks like this).
 -- `health` (and its note, date, author, overdue flag) is what the owner's newest check-in says,
--- beside the computed `status` (kr_health).
+-- beside the computed `status` (kr_health); `graded_score` (and by, note) is the owner's grade
+-- beside the computed `score` (kr_grades).
 -- `value_as_of` is the day the value is as of: the evaluation date, less the closing-period
 -- offset (`offset_days`) for finance numbers that settle late. A roll-up (`rollup` sum or
 -- average) is made of the key results whose `aligns_to_kr` names it.
@@ -38,6 +39,10 @@ statuses AS (
 
 health AS (
   SELECT * FROM kr_health
+),
+
+grades AS (
+  SELECT * FROM kr_grades
 ),
 
 final AS (
@@ -90,6 +95,9 @@ final AS (
     h.health_on,
     h.health_by,
     h.health_overdue,
+    g.graded_score,
+    g.graded_by,
+    g.graded_note,
     r.definition_hash,
     encode(sha256(d.definition), 'hex') AS kr_definition_hash,
     d.definition AS kr_definition,
@@ -100,6 +108,7 @@ final AS (
   LEFT JOIN scores k ON k.kr_id = d.kr_id
   LEFT JOIN statuses s ON s.node_id = d.kr_id
   LEFT JOIN health h ON h.kr_id = d.kr_id
+  LEFT JOIN grades g ON g.kr_id = d.kr_id
 )
 
 SELECT * FROM final

@@ -3,7 +3,9 @@
 -- projection at the current pace — attainment / expected progress, clipped to [0, 1] — and
 -- `final` is false. `as_of` (the run date) becomes the Hive partition, as in every table, so a
 -- period that starts after the Athena DDL was made is visible with no new DDL; `period` is a
--- column, and the view quarter_scores_latest picks each period's newest committed run.
+-- column, and the view quarter_scores_latest picks each period's newest committed run. A key
+-- result's owner's grade (kr_grades) sits beside its computed quarter_score, which it does not
+-- change; objectives have none.
 WITH krs AS (
   SELECT k.*, d.period_end
   FROM kr_snapshots k
@@ -18,11 +20,13 @@ objectives AS (
 
 items AS (
   SELECT period, run_id, as_of, 'key_result' AS kind, kr_id AS id, objective_id, kr_title AS title,
-         owner, evaluated_on, period_end, attainment, progress, expected_progress, score
+         owner, evaluated_on, period_end, attainment, progress, expected_progress, score,
+         graded_score, graded_by, graded_note
   FROM krs
   UNION ALL
   SELECT period, run_id, as_of, 'objective' AS kind, objective_id AS id, objective_id, objective_title AS title,
-         owner, evaluated_on, period_end, attainment, progress, expected_progress, score
+         owner, evaluated_on, period_end, attainment, progress, expected_progress, score,
+         CAST(NULL AS DOUBLE), CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR)
   FROM objectives
 ),
 
@@ -45,7 +49,10 @@ final AS (
       WHEN evaluated_on >= period_end THEN score
       WHEN attainment IS NOT NULL AND expected_progress > 0.0
         THEN greatest(0.0, least(1.0, attainment / expected_progress))
-    END AS quarter_score
+    END AS quarter_score,
+    graded_score,
+    graded_by,
+    graded_note
   FROM items
 )
 

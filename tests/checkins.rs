@@ -414,3 +414,96 @@ async fn a_backfill_equals_single_runs_and_a_recompute_reads_the_archived_files(
     let r = common::run(&plan, "2026-03-02", &single).await;
     close(kr(&r, "P-KR2").value, 99.0);
 }
+
+/// Grades: the owner's closing score, from the newest check-in with a `score` dated in the
+/// period (FY27-Q1: 1 Feb – 30 Apr 2026) or up to 30 days after (30 May), on or before the run
+/// date, beside the computed score. g.csv: P-KR1 graded 0.5 in the period, then 0.75 on
+/// 10 May (a row with no value or health, after the period: it counts, and leaves the value
+/// alone), and 0.9 on 31 May (31 days after: too late); P-KR2 graded 1.5, refused at its line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owners_grade_sits_beside_the_computed_score() {
+    let (dir, plan) = setup("progress");
+    let ci = dir.path().join("ci");
+    std::fs::write(
+        ci.join("g.csv"),
+        "kr_id,date,score,note,author\n\
+         P-KR1,2026-04-20,0.5,early read,priya\n\
+         P-KR1,2026-05-10,0.75,\"signed off late, in May\",priya\n\
+         P-KR1,2026-05-31,0.9,too late,priya\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let grade = |r: &okrflow::pipeline::RunReport, table: &str, col: &str| {
+        let id_col = if table == "kr_snapshots" {
+            "kr_id"
+        } else {
+            "id"
+        };
+        text_of(r, table, id_col, "P-KR1", col)
+    };
+    // 25 April: only the 20 April grade is on or before the run date.
+    let april = common::run(&plan, "2026-04-25", &out).await;
+    assert!(april.failed.is_empty(), "{:?}", april.failed);
+    assert_eq!(
+        grade(&april, "kr_snapshots", "graded_score").as_deref(),
+        Some("0.5")
+    );
+    assert_eq!(
+        grade(&april, "kr_snapshots", "graded_note").as_deref(),
+        Some("early read")
+    );
+    // 1 June: the 10 May grade (within 30 days of the end); the 31 May one is 31 days after.
+    // P-KR1's value stays b.csv's 1 March milestone (the first: progress 0.2), and its
+    // computed score 0.2: the grade changes neither.
+    let june = common::run(&plan, "2026-06-01", &out).await;
+    assert!(june.failed.is_empty(), "{:?}", june.failed);
+    for table in ["kr_snapshots", "quarter_scores"] {
+        assert_eq!(
+            grade(&june, table, "graded_score").as_deref(),
+            Some("0.75"),
+            "{table}"
+        );
+        assert_eq!(
+            grade(&june, table, "graded_by").as_deref(),
+            Some("priya"),
+            "{table}"
+        );
+        assert_eq!(
+            grade(&june, table, "graded_note").as_deref(),
+            Some("signed off late, in May"),
+            "{table}"
+        );
+    }
+    close(kr(&june, "P-KR1").value, 1.0);
+    close(kr(&june, "P-KR1").score, 0.2);
+    assert_eq!(
+        grade(&june, "quarter_scores", "quarter_score").as_deref(),
+        Some("0.2")
+    );
+    // an objective has no grade; P-KR2 none given
+    assert_eq!(
+        text_of(&june, "quarter_scores", "id", "P", "graded_score"),
+        None
+    );
+    assert_eq!(
+        text_of(&june, "kr_snapshots", "kr_id", "P-KR2", "graded_score"),
+        None
+    );
+
+    // A score of 1.5 is refused by validate, naming the file and line, and fails P-KR2 alone.
+    std::fs::write(ci.join("h.csv"), "kr_id,date,score\nP-KR2,2026-04-29,1.5\n").unwrap();
+    let validate = std::process::Command::new(env!("CARGO_BIN_EXE_okrflow"))
+        .args(["validate", dir.path().join("job.toml").to_str().unwrap()])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&validate.stdout).to_string()
+        + &String::from_utf8_lossy(&validate.stderr);
+    assert_eq!(validate.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("ci/h.csv:2: column 3 (score): `1.5` is not a score from 0 to 1"),
+        "{said}"
+    );
+    let r = common::run(&plan, "2026-06-02", &out).await;
+    let failed: Vec<&str> = r.failed.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(failed, ["P-KR2"]);
+}

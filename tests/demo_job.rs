@@ -407,6 +407,17 @@ async fn the_demo_check_ins_give_values_health_and_the_weakest_kr_status() {
     );
     assert_eq!(objective(&report, "O5").health.as_deref(), Some("at_risk"));
     assert_eq!(objective(&report, "O2").health, None);
+    // Priya's grade of the bands (2026-05.csv, 6 May: within 30 days of the quarter's end)
+    // sits beside the computed score: 0.9 against 0.85 of the target.
+    let graded = common::partition_rows(
+        &out.path().join("kr_snapshots/as_of=2026-11-23"),
+        "kr_id",
+        &[],
+    );
+    assert_eq!(graded["O6-KR2"]["graded_score"], "0.9");
+    assert_eq!(graded["O6-KR2"]["graded_by"], "priya");
+    close(kr(&report, "O6-KR2").score, 0.85);
+    assert_eq!(graded["O6-KR1"]["graded_score"], "");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -35,6 +35,7 @@ use crate::sql_statement as statement;
 /// The scoring statements, in order: views first, then the output tables.
 pub const SCORING: &[Statement] = &[
     statement!("kr_health", View),
+    statement!("kr_grades", View),
     statement!("kr_valued", View),
     statement!("kr_scores", View),
     statement!("okr_rollup", View),

@@ -208,6 +208,7 @@ async fn considered(read: &Read, kr_id: &str, day: NaiveDate) -> Option<String> 
             "checked_on",
             "value",
             "health",
+            "score",
             "author",
             "note",
             "file",

@@ -92,6 +92,7 @@ pub(crate) fn rows_batch(rows: &[CheckinRow]) -> Result<RecordBatch, EngineError
             ("health", t(|r| r.health.clone())),
             ("note", t(|r| r.note.clone())),
             ("author", t(|r| r.author.clone())),
+            ("score", Col::Float(rows.iter().map(|r| r.score).collect())),
             ("problem", t(|r| r.problem.clone())),
         ],
     )

@@ -24,6 +24,8 @@ pub struct CheckinRow {
     pub health: Option<String>,
     pub note: Option<String>,
     pub author: Option<String>,
+    /// The owner's grade of the key result, 0 to 1 (`sql/kr_grades.sql`).
+    pub score: Option<f64>,
     /// `file:line: column N (name): what is wrong`: the row fails its key result.
     pub problem: Option<String>,
 }
@@ -169,12 +171,14 @@ pub fn parse(connection: &str, file: &str, bytes: &[u8], out: &mut Read) -> Resu
             .filter(|c| column(c).is_none())
             .collect();
         return Err(format!(
-            "{file}: line 1: no {} column (the header has: {}); check-ins need kr_id,date and any of value,health,note,author",
+            "{file}: line 1: no {} column (the header has: {}); check-ins need kr_id,date and any of value,health,note,author,score",
             missing.join(" or "),
             headers.join(", ")
         ));
     };
-    let known = ["kr_id", "date", "value", "health", "note", "author"];
+    let known = [
+        "kr_id", "date", "value", "health", "note", "author", "score",
+    ];
     if let Some(unknown) = headers.iter().find(|h| !known.contains(&h.as_str())) {
         out.warnings.push(format!(
             "{file}: line 1: column `{unknown}` is not a check-in column and is ignored (known: {})",
@@ -183,6 +187,7 @@ pub fn parse(connection: &str, file: &str, bytes: &[u8], out: &mut Read) -> Resu
     }
     let (value_col, health_col) = (column("value"), column("health"));
     let (note_col, author_col) = (column("note"), column("author"));
+    let score_col = column("score");
     for record in reader.records() {
         let record = record.map_err(|e| format!("{file}: not CSV: {e}"))?;
         let line = record.position().map_or(0, |p| p.line());
@@ -243,9 +248,22 @@ pub fn parse(connection: &str, file: &str, bytes: &[u8], out: &mut Read) -> Resu
                 }
             }
         };
-        if problems.is_empty() && value.is_none() && health.is_none() {
+        let score = match cell(score_col) {
+            None => None,
+            Some(v) => match v.parse::<f64>() {
+                Ok(n) if (0.0..=1.0).contains(&n) => Some(n),
+                _ => {
+                    problems.push(at(
+                        score_col.expect("a cell has a column"),
+                        format!("`{v}` is not a score from 0 to 1"),
+                    ));
+                    None
+                }
+            },
+        };
+        if problems.is_empty() && value.is_none() && health.is_none() && score.is_none() {
             out.warnings.push(format!(
-                "{file}:{line}: key result {kr_id}: the check-in has neither a value nor a health and is ignored"
+                "{file}:{line}: key result {kr_id}: the check-in has no value, health or score and is ignored"
             ));
             continue;
         }
@@ -259,6 +277,7 @@ pub fn parse(connection: &str, file: &str, bytes: &[u8], out: &mut Read) -> Resu
             health,
             note: cell(note_col).map(String::from),
             author: cell(author_col).map(String::from),
+            score,
             problem: (!problems.is_empty()).then(|| problems.join("; ")),
         });
     }
@@ -356,7 +375,7 @@ mod tests {
         );
         assert_eq!(
             parsed("kr_id,value\nM1,3\n").unwrap_err(),
-            "checkins/a.csv: line 1: no date column (the header has: kr_id, value); check-ins need kr_id,date and any of value,health,note,author"
+            "checkins/a.csv: line 1: no date column (the header has: kr_id, value); check-ins need kr_id,date and any of value,health,note,author,score"
         );
         assert!(
             parsed("kr_id,date\nM1,2027-01-01,3\n")
