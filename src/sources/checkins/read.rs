@@ -385,7 +385,7 @@ mod tests {
         let r = parsed("kr_id,date,note\nM1,2027-01-01,just a comment\n").unwrap();
         assert!(r.rows.is_empty());
         assert!(
-            r.warnings[0].contains("neither a value nor a health"),
+            r.warnings[0].contains("no value, health or score"),
             "{r:?}"
         );
     }
