@@ -384,9 +384,6 @@ mod tests {
         );
         let r = parsed("kr_id,date,note\nM1,2027-01-01,just a comment\n").unwrap();
         assert!(r.rows.is_empty());
-        assert!(
-            r.warnings[0].contains("no value, health or score"),
-            "{r:?}"
-        );
+        assert!(r.warnings[0].contains("no value, health or score"), "{r:?}");
     }
 }
