@@ -3,7 +3,7 @@
 -- failed (stale when the last good value is kept), or with the owner's health check-in
 -- overdue. A closed period's `missed` is its final score, shown there, not listed here.
 -- `reasons` says what is wrong; `why` is the source's error, the note and the owner's
--- health note, in that order.
+-- health note, in that order; `off_pace`, `failing` and `health_overdue` say it as flags.
 WITH latest AS (
   SELECT * FROM report_krs WHERE is_latest
 ),
@@ -23,7 +23,11 @@ flagged AS (
       CASE WHEN stale THEN 'stale' WHEN error IS NOT NULL THEN 'failed' END,
       CASE WHEN health_overdue THEN 'health overdue' END
     ) AS reasons,
-    nullif(concat_ws(' · ', error, note, 'owner: ' || health_note), '') AS why
+    nullif(concat_ws(' · ', error, note, 'owner: ' || health_note), '') AS why,
+    -- the lists a digest makes of them (src/notify/): off pace, failing, health overdue
+    coalesce(status IN ('at_risk', 'behind'), false) AS off_pace,
+    coalesce(stale OR error IS NOT NULL, false) AS failing,
+    coalesce(health_overdue, false) AS health_overdue
   FROM latest
 ),
 

@@ -41,7 +41,10 @@ history AS (
     arrow_cast(health, 'Utf8') AS health,
     arrow_cast(health_note, 'Utf8') AS health_note,
     health_on,
-    health_overdue
+    health_overdue,
+    graded_score,
+    arrow_cast(graded_by, 'Utf8') AS graded_by,
+    arrow_cast(graded_note, 'Utf8') AS graded_note
   FROM report_kr_history
 ),
 

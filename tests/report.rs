@@ -372,6 +372,15 @@ async fn the_report_picks_the_running_period_says_a_closed_one_is_final_and_what
             &format!("{id} final score"),
         );
     }
+    // Priya's grade of O6-KR2 (6 May: 0.9) beside its computed final score (0.85), in the
+    // table and in its details; no other key result is graded.
+    assert_eq!(may["O6-KR2"]["graded_score"], "0.9");
+    assert!(opening.contains("85.0% · graded 90.0%"), "{opening}");
+    assert_eq!(closed.matches(" data-graded=\"").count(), 1);
+    assert!(closed.contains(" data-graded=\"0.9\""));
+    assert!(closed.contains(
+        "Owner's grade 90.0% by priya (computed score 85.0%): Sales and support bands done"
+    ));
 
     // Before the first snapshot there is nothing to report, and the error says so.
     let stderr = report_fails(out.path(), &["--as-of", "2026-01-01"]);

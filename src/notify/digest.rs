@@ -44,11 +44,10 @@ impl Digest {
             reasons: a.reasons.clone(),
             why: a.why.clone(),
         };
-        let has = |a: &crate::report::Attention, r: &str| a.reasons.split(", ").any(|x| x == r);
         let attention = &report.overview.attention;
         let mut overdue: Vec<String> = attention
             .iter()
-            .filter(|a| has(a, "health overdue"))
+            .filter(|a| a.health_overdue)
             .map(|a| a.owner.clone().unwrap_or_else(|| "(no owner)".into()))
             .collect();
         overdue.sort();
@@ -71,16 +70,8 @@ impl Digest {
                     )
                 })
                 .collect(),
-            attention: attention
-                .iter()
-                .filter(|a| has(a, "at risk") || has(a, "behind"))
-                .map(line)
-                .collect(),
-            failing: attention
-                .iter()
-                .filter(|a| has(a, "failed") || has(a, "stale"))
-                .map(line)
-                .collect(),
+            attention: attention.iter().filter(|a| a.off_pace).map(line).collect(),
+            failing: attention.iter().filter(|a| a.failing).map(line).collect(),
             overdue,
         }
     }

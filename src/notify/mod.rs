@@ -34,8 +34,8 @@ pub(crate) enum NotifyError {
         var: String,
         message: String,
     },
-    #[error("the digest could not be read from the output: {0}")]
-    Report(String),
+    #[error("the digest could not be read from the output {output}: {message}")]
+    Report { output: String, message: String },
 }
 
 /// Posts the run's digest to each target whose `when` holds; each failure is logged as a
@@ -51,7 +51,11 @@ pub(crate) async fn after_run(
     let report = match crate::report::build(plan, None, Some(as_of), Some(output)).await {
         Ok(r) => r,
         Err(e) => {
-            tracing::warn!(error = %NotifyError::Report(e.to_string()), "no digest posted");
+            let e = NotifyError::Report {
+                output: output.to_string(),
+                message: e.to_string(),
+            };
+            tracing::warn!(error = %e, "no digest posted");
             return Vec::new();
         }
     };

@@ -88,6 +88,10 @@ pub(crate) struct Point {
     pub health_note: Option<String>,
     pub health_on: Option<NaiveDate>,
     pub health_overdue: bool,
+    /// The owner's grade (0 to 1), by whom, with their note (`sql/kr_grades.sql`).
+    pub graded_score: Option<f64>,
+    pub graded_by: Option<String>,
+    pub graded_note: Option<String>,
 }
 
 /// A key result: its newest snapshot, every snapshot of the period, and its chart.
@@ -207,6 +211,9 @@ pub(crate) async fn build(
             ("health_note", DataType::Utf8),
             ("health_on", DataType::Date32),
             ("health_overdue", DataType::Boolean),
+            ("graded_score", DataType::Float64),
+            ("graded_by", DataType::Utf8),
+            ("graded_note", DataType::Utf8),
         ],
     )
     .await?;

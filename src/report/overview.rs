@@ -33,6 +33,10 @@ pub(crate) struct Attention {
     pub reasons: String,
     /// Why, in the words of the source or the owner: the error, the note, the health note.
     pub why: Option<String>,
+    /// At risk or behind; failed or stale; the owner's health update overdue.
+    pub off_pace: bool,
+    pub failing: bool,
+    pub health_overdue: bool,
 }
 
 /// The order statuses are listed in: what needs a reader first.

@@ -60,6 +60,9 @@ pub(super) fn kr_points(batches: &[RecordBatch]) -> BTreeMap<String, (KrInfo, Ve
                 health_note: string(b, "health_note", i),
                 health_on: date(b, "health_on", i),
                 health_overdue: flag(b, "health_overdue", i),
+                graded_score: float(b, "graded_score", i),
+                graded_by: string(b, "graded_by", i),
+                graded_note: string(b, "graded_note", i),
             });
         }
     }
@@ -81,6 +84,9 @@ pub(super) fn attention(batches: &[RecordBatch]) -> Vec<Attention> {
                 objective_id: string(b, "objective_id", i).unwrap_or_default(),
                 reasons: string(b, "reasons", i).unwrap_or_default(),
                 why: string(b, "why", i),
+                off_pace: flag(b, "off_pace", i),
+                failing: flag(b, "failing", i),
+                health_overdue: flag(b, "health_overdue", i),
             });
         }
     }

@@ -8,7 +8,7 @@ use crate::engine::registry::Statement;
 use crate::model::{Location, Measure, Problem, Resolved, Severity};
 use crate::sources::athena::{self, AthenaSettings, BYTES_SCANNED};
 use crate::sources::kind::Extracted;
-use crate::sources::{ApiOptions, Connection, KeyResult, Plan, Preview, SourceKind};
+use crate::sources::{ApiOptions, Connection, KeyResult, KrValue, Plan, Preview, SourceKind};
 use chrono::NaiveDate;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -156,7 +156,7 @@ impl SourceKind for Tallyfy {
     ) -> Result<Preview, EngineError> {
         let source = format!("{name}: {}", sql.trim());
         let Some((lake, settings)) = in_athena_of(exports) else {
-            let (mut values, rows) = extract_showing(
+            let (values, rows) = extract_showing(
                 name,
                 &exports.location,
                 &[kr],
@@ -165,27 +165,11 @@ impl SourceKind for Tallyfy {
                 None,
             )
             .await?;
-            let value = values
-                .pop()
-                .map_or_else(|| unreachable!("one value per key result"), |v| v.value);
-            return Ok(Preview {
-                kr_id: kr.id.clone(),
-                source,
-                value,
-                rows,
-            });
+            return Ok(alone(kr, source, values, rows));
         };
-        let (items, setup, mut failed) = in_athena::statements(exports, &[kr]);
+        let (items, setup, failed) = in_athena::statements(exports, &[kr]);
         let Some((_, prepared)) = items.first() else {
-            let value = failed
-                .pop()
-                .map_or_else(|| unreachable!("one value per key result"), |v| v.value);
-            return Ok(Preview {
-                kr_id: kr.id.clone(),
-                source,
-                value,
-                rows: None,
-            });
+            return Ok(alone(kr, source, failed, None));
         };
         let shown = format!(
             "{}\n-- sent inside the views it reads, as CTEs: the snapshot rule as of the day",
@@ -306,6 +290,24 @@ impl SourceKind for Tallyfy {
             problems.extend(athena::check_items(lake, settings, &items, &setup, api).await);
         }
         problems
+    }
+}
+
+/// The preview of `kr` from its one value (and the rows it came from).
+fn alone(
+    kr: &KeyResult,
+    source: String,
+    mut values: Vec<KrValue>,
+    rows: Option<String>,
+) -> Preview {
+    let value = values
+        .pop()
+        .map_or_else(|| unreachable!("one value per key result"), |v| v.value);
+    Preview {
+        kr_id: kr.id.clone(),
+        source,
+        value,
+        rows,
     }
 }
 
