@@ -38,20 +38,25 @@ pub(crate) fn check_base_url(url: &str) -> Result<Url, BaseUrlError> {
     if parsed.query().is_some() || parsed.fragment().is_some() {
         return Err(BaseUrlError::Query);
     }
-    let loopback = match parsed.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    };
     match parsed.scheme() {
         "https" => Ok(parsed),
-        "http" if loopback => Ok(parsed),
+        "http" if is_loopback(&parsed) => Ok(parsed),
         "http" => Err(BaseUrlError::PlainHttp { url: url.into() }),
         other => Err(BaseUrlError::Scheme {
             url: url.into(),
             scheme: other.into(),
         }),
+    }
+}
+
+/// True when `url`'s host is this machine (`localhost`, 127.0.0.0/8, `::1`): the one place
+/// plain `http` is allowed.
+pub(crate) fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
     }
 }
 

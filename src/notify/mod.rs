@@ -112,80 +112,78 @@ fn changed(report: &crate::report::Report) -> bool {
 }
 
 /// Sends the digest to one webhook: within 10 s, once more after a 429, a 5xx or no answer
-/// (after `Retry-After`, at most 10 s). The URL is never printed: errors name its variable.
+/// (after `Retry-After`, at most 10 s; else 1 s). The URL is never printed: errors name its
+/// variable.
 async fn post(channel: &'static str, target: &NotifyTarget, d: &Digest) -> Result<(), NotifyError> {
+    use backon::{ConstantBuilder, Retryable};
     let var = target.webhook_url_env.clone();
     let url = Secret::from_env(&var, &format!("the {channel} incoming-webhook URL"))?;
-    let parsed = url::Url::parse(url.expose()).ok();
-    let loopback = parsed
-        .as_ref()
-        .and_then(|u| u.host())
-        .is_some_and(|h| match h {
-            url::Host::Ipv4(ip) => ip.is_loopback(),
-            url::Host::Ipv6(ip) => ip.is_loopback(),
-            url::Host::Domain(d) => d == "localhost",
-        });
-    match parsed.as_ref().map(|u| u.scheme()) {
-        Some("https") => {}
-        Some("http") if loopback => {}
-        _ => return Err(NotifyError::NotHttps { channel, var }),
+    let secure = url::Url::parse(url.expose()).is_ok_and(|u| match u.scheme() {
+        "https" => true,
+        "http" => crate::net::is_loopback(&u),
+        _ => false,
+    });
+    if !secure {
+        return Err(NotifyError::NotHttps { channel, var });
     }
     let body = match channel {
         "teams" => payload::teams(d),
         _ => payload::slack(d),
     };
+    let unreachable = |e: reqwest::Error| NotifyError::Unreachable {
+        channel,
+        var: var.clone(),
+        message: e.without_url().to_string(),
+    };
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
-        .map_err(|e| NotifyError::Unreachable {
+        .map_err(unreachable)?;
+    // One attempt's outcome, with how long the server asked to wait.
+    let attempt = || async {
+        let r = client
+            .post(url.expose())
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| (unreachable(e), None))?;
+        if r.status().is_success() {
+            return Ok(());
+        }
+        let status = r.status().as_u16();
+        let wait = crate::sources::http::errors::retry_after(r.headers());
+        let text: String = r
+            .text()
+            .await
+            .unwrap_or_default()
+            .chars()
+            .take(200)
+            .collect();
+        let refused = NotifyError::Refused {
             channel,
             var: var.clone(),
-            message: e.without_url().to_string(),
-        })?;
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let sent = client.post(url.expose()).json(&body).send().await;
-        let (retry, error) = match sent {
-            Ok(r) if r.status().is_success() => return Ok(()),
-            Ok(r) => {
-                let status = r.status().as_u16();
-                let wait = r
-                    .headers()
-                    .get(reqwest::header::RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok())
-                    .unwrap_or(1)
-                    .min(10);
-                let text = r.text().await.unwrap_or_default();
-                let retry = (status == 429 || status >= 500).then_some(wait);
-                let body: String = text.chars().take(200).collect();
-                (
-                    retry,
-                    NotifyError::Refused {
-                        channel,
-                        var: var.clone(),
-                        status,
-                        body,
-                    },
-                )
-            }
-            Err(e) => (
-                Some(1),
-                NotifyError::Unreachable {
-                    channel,
-                    var: var.clone(),
-                    message: e.without_url().to_string(),
-                },
-            ),
+            status,
+            body: text,
         };
-        match retry {
-            Some(secs) if attempt == 1 => {
-                tracing::info!(channel, error = %error, "digest post failed; trying once more");
-                tokio::time::sleep(Duration::from_secs(secs)).await;
-            }
-            _ => return Err(error),
-        }
-    }
+        Err((refused, wait))
+    };
+    let retryable = |(e, _): &(NotifyError, Option<Duration>)| match e {
+        NotifyError::Refused { status, .. } => *status == 429 || *status >= 500,
+        _ => true,
+    };
+    attempt
+        .retry(
+            ConstantBuilder::default()
+                .with_delay(Duration::from_secs(1))
+                .with_max_times(1),
+        )
+        .when(retryable)
+        .adjust(|(_, wait), next| next.map(|n| wait.map_or(n, |w| w.min(Duration::from_secs(10)))))
+        .notify(
+            |(e, _), _| tracing::info!(channel, error = %e, "digest post failed; trying once more"),
+        )
+        .await
+        .map_err(|(e, _)| e)
 }
 
 #[cfg(test)]

@@ -265,6 +265,9 @@ mod tests {
             health_note: None,
             health_on: None,
             health_overdue: false,
+            graded_score: None,
+            graded_by: None,
+            graded_note: None,
         }
     }
 
