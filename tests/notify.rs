@@ -59,7 +59,7 @@ fn demo_job(dir: &Path) -> std::path::PathBuf {
         .replace("\"demo/", &format!("\"{}/demo/", jobs.display()))
         .replace("url = \"../out\"", "url = \"out\"")
         + "\n[notify.slack]\nwebhook_url_env = \"OKRFLOW_TEST_SLACK\"\n\n\
-           [notify.teams]\nwebhook_url_env = \"OKRFLOW_TEST_TEAMS\"\n";
+           [notify.teams]\nwebhook_url_env = \"OKRFLOW_TEST_TEAMS\"\nwhen = \"on_change\"\n";
     let path = dir.join("job.toml");
     std::fs::write(&path, text).unwrap();
     path
@@ -200,11 +200,27 @@ async fn a_run_posts_its_digest_and_nothing_else_does() {
             && out.contains("webhook (OKRFLOW_TEST_SLACK) answered 500: rollup_error"),
         "{out}"
     );
+    // Teams posts on change: when a key result of the period has another status or health on
+    // 31 March than on 30 March (the backfill's), worked out here from the written rows. The
+    // first run posted: it had nothing before it.
+    let day = |d: &str| {
+        partition_rows(
+            &dir.path().join(format!("out/kr_snapshots/as_of={d}")),
+            "kr_id",
+            &[],
+        )
+    };
+    let (before, after) = (day("2026-03-30"), day("2026-03-31"));
+    let changed = after.iter().any(|(id, r)| {
+        r["period"] == period
+            && (r["status"] != before[id]["status"] || r["health"] != before[id]["health"])
+    });
     assert_eq!(
         hooks.received.lock().unwrap().len(),
-        2 + 3,
-        "two to Slack, one to Teams"
+        2 + 2 + usize::from(changed),
+        "two to Slack; to Teams if something changed ({changed})"
     );
+    assert_eq!(out.contains("digest not due"), !changed, "{out}");
 
     // the URLs are secrets: in no log line and no written file
     for secret in ["s3cr3tS1ackT0ken", "T3amsS1gnature", "/services/T0001"] {
