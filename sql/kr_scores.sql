@@ -7,15 +7,21 @@
 --              roll-up is `no_data`. Its value is as of its oldest child's.
 --   attainment kpi: (value - start) / (target - start), so decreasing targets work too;
 --              percent_complete: value / 100; milestones: the progress of the highest
---              milestone whose `at` the value reaches (0 before the first)
+--              milestone whose `at` the value reaches (0 before the first); threshold (a
+--              guardrail): 1 when the value holds (at or above `threshold_above`, at or
+--              below `threshold_below`), else 0
 --   progress   attainment clipped to [0, 1]
 --   expected   elapsed share of the window, its start (`starts`, else the period's) → due
 --              date, at the end of the evaluation day, clipped to [0, 1]. With phases, the
 --              attainment of the planned value instead: the line through (window start,
---              start), each (end of a phase's day, its target) and (end of due, target)
+--              start), each (end of a phase's day, its target) and (end of due, target).
+--              A threshold: 1, it should hold every day
 --   score      progress, less the late penalty: per_week takes points off for every started
 --              week between the due date and the day the key result was first done (or the
---              evaluation day, while it is not done); zero_if_missed scores 0 once late
+--              evaluation day, while it is not done); zero_if_missed scores 0 once late.
+--              A threshold: the share of its snapshot dates in its window up to the
+--              evaluation day with a value that is not stale (kr_window_history's and
+--              today's) on which it held
 WITH definitions AS (
   SELECT * FROM kr_definitions
   WHERE measure_kind <> 'aligned'
@@ -74,6 +80,35 @@ valued AS (
   LEFT JOIN rolled r ON r.kr_id = d.kr_id
 ),
 
+-- A guardrail's days: the earlier ones in its window and today's (counted when inside the
+-- window up to the evaluation day and not stale), and whether it held on each.
+guard_days AS (
+  SELECT g.kr_id, g.today, g.counted,
+         CASE WHEN d.threshold_above IS NOT NULL THEN g.value >= d.threshold_above
+              ELSE g.value <= d.threshold_below END AS held
+  FROM (
+    SELECT kr_id, value, false AS today, true AS counted FROM kr_window_history
+    UNION ALL
+    SELECT v.kr_id, v.value, true AS today,
+           NOT v.stale AND r.as_of >= v.window_start AND r.as_of <= v.eval_date AS counted
+    FROM valued v
+    CROSS JOIN run_info r
+    WHERE v.value IS NOT NULL
+  ) g
+  JOIN definitions d ON d.kr_id = g.kr_id
+  WHERE d.measure_kind = 'threshold'
+),
+
+guarded AS (
+  SELECT
+    kr_id,
+    max(CASE WHEN today THEN CASE WHEN held THEN 1.0 ELSE 0.0 END END) AS attainment,
+    sum(CASE WHEN counted AND held THEN 1.0 ELSE 0.0 END)
+      / nullif(sum(CASE WHEN counted THEN 1.0 ELSE 0.0 END), 0.0) AS held_share
+  FROM guard_days
+  GROUP BY kr_id
+),
+
 milestone_reached AS (
   SELECT v.kr_id, max(m.progress) AS reached
   FROM valued v
@@ -89,9 +124,12 @@ attained AS (
       WHEN v.measure_kind = 'kpi' THEN (v.value - v.start_value) / (v.target_value - v.start_value)
       WHEN v.measure_kind = 'percent_complete' THEN v.value / 100.0
       WHEN v.measure_kind = 'milestones' THEN coalesce(mr.reached, 0.0)
-    END AS attainment
+      WHEN v.measure_kind = 'threshold' THEN g.attainment
+    END AS attainment,
+    g.held_share
   FROM valued v
   LEFT JOIN milestone_reached mr ON mr.kr_id = v.kr_id
+  LEFT JOIN guarded g ON g.kr_id = v.kr_id
 ),
 
 -- The phased plan of a key result with phases, as (time, planned value) points, and the
@@ -131,7 +169,8 @@ timed AS (
     a.*,
     -- greatest/least skip NULLs, so a missing attainment must stay NULL explicitly
     CASE WHEN attainment IS NOT NULL THEN greatest(0.0, least(1.0, attainment)) END AS progress,
-    CASE WHEN ph.kr_id IS NOT NULL
+    CASE WHEN a.measure_kind = 'threshold' THEN 1.0
+      WHEN ph.kr_id IS NOT NULL
       THEN greatest(0.0, least(1.0,
         coalesce((pl.planned_value - a.start_value) / (a.target_value - a.start_value), 0.0)))
       ELSE greatest(0.0, least(1.0,
@@ -152,6 +191,7 @@ final AS (
     kr_id, value, attainment, progress, expected_progress, weeks_late,
     CASE
       WHEN progress IS NULL THEN NULL
+      WHEN measure_kind = 'threshold' THEN held_share
       WHEN late_penalty_kind = 'per_week' THEN greatest(0.0, progress - late_penalty_per_week * weeks_late)
       WHEN late_penalty_kind = 'zero_if_missed' AND weeks_late > 0 THEN 0.0
       ELSE progress

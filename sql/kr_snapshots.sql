@@ -8,7 +8,10 @@
 -- row, the last earlier date the key result had a value (a renamed epic looks like this).
 -- `health` (and its note, date, author, overdue flag) is what the owner's newest check-in says,
 -- beside the computed `status` (kr_health); `graded_score` (and by, note) is the owner's grade
--- beside the computed `score` (kr_grades).
+-- beside the computed `score` (kr_grades). `forecast_value` (and its attainment, progress and
+-- the dates fitted) is where a kpi or percent_complete key result ends at this pace
+-- (kr_forecasts). A threshold (guardrail) key result has `threshold_above` or
+-- `threshold_below`, and no start or target.
 -- `value_as_of` is the day the value is as of: the evaluation date, less the closing-period
 -- offset (`offset_days`) for finance numbers that settle late. A roll-up (`rollup` sum or
 -- average) is made of the key results whose `aligns_to_kr` names it.
@@ -45,6 +48,10 @@ grades AS (
   SELECT * FROM kr_grades
 ),
 
+forecasts AS (
+  SELECT * FROM kr_forecasts
+),
+
 final AS (
   SELECT
     CAST(r.as_of AS VARCHAR) AS as_of,
@@ -60,6 +67,7 @@ final AS (
       WHEN 'kpi' THEN 'source'
       WHEN 'percent_complete' THEN 'percent'
       WHEN 'milestones' THEN 'milestone'
+      WHEN 'threshold' THEN 'source'
       WHEN 'aligned' THEN 'attainment_percent'
     END AS value_unit,
     d.source_kind,
@@ -71,12 +79,18 @@ final AS (
          ELSE k.value END AS value,
     d.start_value,
     d.target_value,
+    d.threshold_above,
+    d.threshold_below,
     s.attainment,
     s.progress,
     s.expected_progress,
     CASE WHEN d.measure_kind = 'aligned' AND s.progress IS NULL THEN 'no_data'
          ELSE s.status END AS status,
     s.score,
+    f.forecast_value,
+    f.forecast_attainment,
+    f.forecast_progress,
+    f.forecast_points,
     d.weight,
     d.window_start AS starts,
     d.due,
@@ -109,6 +123,7 @@ final AS (
   LEFT JOIN statuses s ON s.node_id = d.kr_id
   LEFT JOIN health h ON h.kr_id = d.kr_id
   LEFT JOIN grades g ON g.kr_id = d.kr_id
+  LEFT JOIN forecasts f ON f.kr_id = d.kr_id
 )
 
 SELECT * FROM final

@@ -11,6 +11,9 @@
 --             an objective or aligned key result with nothing measured beneath it and no
 --             failure is `no_data` in the output tables
 --   NULL      no value could be computed (the error says why)
+-- A threshold (guardrail) key result is never `done` while its period runs — holding today is
+-- not finishing: `on_track` when it holds, `at_risk` when not; once the period is over,
+-- `done` if it held on the period's last evaluated day, else `missed`.
 -- An objective whose status rule is `weakest_kr` (Perdoo's) takes instead the worst status
 -- among its own key results (missed, at_risk, behind, on_track, done, worst first), leaving out
 -- `no_data` and failed ones; with none of those left, the rule above.
@@ -19,9 +22,12 @@ WITH run AS (
 ),
 
 periods AS (
-  SELECT 'key_result' AS node_kind, kr_id AS node_id, period_end FROM kr_definitions
+  SELECT 'key_result' AS node_kind, kr_id AS node_id, period_end,
+         measure_kind = 'threshold' AS guardrail
+  FROM kr_definitions
   UNION ALL
-  SELECT 'objective' AS node_kind, objective_id AS node_id, period_end FROM objective_definitions
+  SELECT 'objective' AS node_kind, objective_id AS node_id, period_end, false AS guardrail
+  FROM objective_definitions
 ),
 
 scored AS (
@@ -34,7 +40,7 @@ scored AS (
 ),
 
 nodes AS (
-  SELECT s.*, r.as_of > p.period_end AS closed
+  SELECT s.*, r.as_of > p.period_end AS closed, p.guardrail
   FROM scored s
   CROSS JOIN run r
   JOIN periods p ON p.node_kind = s.node_kind AND p.node_id = s.node_id
@@ -46,6 +52,12 @@ by_progress AS (
     CASE
       WHEN n.progress IS NULL AND n.no_data THEN 'no_data'
       WHEN n.progress IS NULL THEN NULL
+      WHEN n.guardrail THEN CASE
+        WHEN n.closed AND n.attainment >= 1.0 THEN 'done'
+        WHEN n.closed THEN 'missed'
+        WHEN n.attainment >= 1.0 THEN 'on_track'
+        ELSE 'at_risk'
+      END
       WHEN n.attainment >= 1.0 THEN 'done'
       WHEN n.closed THEN 'missed'
       WHEN n.progress - n.expected_progress >= r.behind_below THEN 'on_track'

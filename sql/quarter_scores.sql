@@ -5,7 +5,8 @@
 -- period that starts after the Athena DDL was made is visible with no new DDL; `period` is a
 -- column, and the view quarter_scores_latest picks each period's newest committed run. A key
 -- result's owner's grade (kr_grades) sits beside its computed quarter_score, which it does not
--- change; objectives have none.
+-- change; objectives have none. A threshold (guardrail) key result's quarter_score is its
+-- score, the share of days it held, running or not.
 WITH krs AS (
   SELECT k.*, d.period_end
   FROM kr_snapshots k
@@ -21,12 +22,12 @@ objectives AS (
 items AS (
   SELECT period, run_id, as_of, 'key_result' AS kind, kr_id AS id, objective_id, kr_title AS title,
          owner, evaluated_on, period_end, attainment, progress, expected_progress, score,
-         graded_score, graded_by, graded_note
+         graded_score, graded_by, graded_note, measure_kind = 'threshold' AS guardrail
   FROM krs
   UNION ALL
   SELECT period, run_id, as_of, 'objective' AS kind, objective_id AS id, objective_id, objective_title AS title,
          owner, evaluated_on, period_end, attainment, progress, expected_progress, score,
-         CAST(NULL AS DOUBLE), CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR)
+         CAST(NULL AS DOUBLE), CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR), false
   FROM objectives
 ),
 
@@ -46,7 +47,7 @@ final AS (
     expected_progress,
     score,
     CASE
-      WHEN evaluated_on >= period_end THEN score
+      WHEN guardrail OR evaluated_on >= period_end THEN score
       WHEN attainment IS NOT NULL AND expected_progress > 0.0
         THEN greatest(0.0, least(1.0, attainment / expected_progress))
     END AS quarter_score,

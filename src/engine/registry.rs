@@ -36,8 +36,10 @@ use crate::sql_statement as statement;
 pub const SCORING: &[Statement] = &[
     statement!("kr_health", View),
     statement!("kr_grades", View),
+    statement!("kr_window_history", View),
     statement!("kr_valued", View),
     statement!("kr_scores", View),
+    statement!("kr_forecasts", View),
     statement!("okr_rollup", View),
     statement!("okr_status", View),
     statement!("kr_snapshots", Output),

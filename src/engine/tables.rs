@@ -5,7 +5,7 @@
 
 use super::{EngineError, date32, register_batches};
 use crate::model::value::KrValue;
-use crate::model::{KeyResult, LatePenalty, Measure, Phase, Plan};
+use crate::model::{KeyResult, LatePenalty, Measure, Phase, Plan, Threshold};
 use chrono::{DateTime, NaiveDate, Utc};
 use datafusion::arrow::array::{
     ArrayRef, BooleanArray, Date32Array, Float64Array, Int64Array, StringArray,
@@ -156,6 +156,11 @@ pub fn register_definitions<C, L>(
             _ => (None, None),
         })
         .unzip();
+    let threshold = |k: &KeyResult<L>| match k.measure {
+        Measure::Threshold(Threshold::Above(v)) => (Some(v), None),
+        Measure::Threshold(Threshold::Below(v)) => (None, Some(v)),
+        _ => (None, None),
+    };
     let penalty = |k: &KeyResult<L>| match k.late_penalty {
         LatePenalty::None => ("none", None),
         LatePenalty::PerWeek(w) => ("per_week", Some(w)),
@@ -194,6 +199,14 @@ pub fn register_definitions<C, L>(
             ),
             ("start_value", Col::Float(start)),
             ("target_value", Col::Float(target)),
+            (
+                "threshold_above",
+                Col::Float(krs.iter().map(|k| threshold(k).0).collect()),
+            ),
+            (
+                "threshold_below",
+                Col::Float(krs.iter().map(|k| threshold(k).1).collect()),
+            ),
             (
                 "weight",
                 Col::Float(krs.iter().map(|k| Some(k.weight)).collect()),

@@ -393,8 +393,9 @@ pub struct KeyResultConfig<S> {
     pub source: Option<Spanned<S>>,
 }
 
-/// `measure = { kpi = {...} }`, `{ percent_complete = {} }`, `{ milestones = [...] }` or
-/// `{ aligned = {} }` (measured by the objectives aligned to this key result).
+/// `measure = { kpi = {...} }`, `{ percent_complete = {} }`, `{ milestones = [...] }`,
+/// `{ threshold = { above = 99.0 } }` (a guardrail) or `{ aligned = {} }` (measured by the
+/// objectives aligned to this key result).
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum MeasureConfig {
@@ -407,7 +408,18 @@ pub enum MeasureConfig {
     },
     PercentComplete {},
     Milestones(Vec<MilestoneConfig>),
+    Threshold(ThresholdConfig),
     Aligned {},
+}
+
+/// `{ above = 99.0 }` or `{ below = 5 }`: the value to stay at or above (below).
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ThresholdConfig {
+    #[serde(default)]
+    pub above: Option<f64>,
+    #[serde(default)]
+    pub below: Option<f64>,
 }
 
 /// `{ on = 2026-02-28, target = 10 }`: the value planned for the end of `on`.

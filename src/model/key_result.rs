@@ -5,7 +5,8 @@ use super::check::{Checker, Spans, check_offset, date};
 use super::job::{KeyResultConfig, LatePenaltyConfig, MeasureConfig};
 use super::kinds::Kinds;
 use super::{
-    KeyResult, KrSource, LatePenalty, Measure, Milestone, Period, Phase, Severity, line_col,
+    KeyResult, KrSource, LatePenalty, Measure, Milestone, Period, Phase, Severity, Threshold,
+    line_col,
 };
 use chrono::NaiveDate;
 use std::collections::BTreeMap;
@@ -109,6 +110,14 @@ pub(super) fn key_result<K: Kinds>(
 
     let late_penalty = match kr.late_penalty.as_ref().map(|p| (p.span(), *p.get_ref())) {
         None => LatePenalty::None,
+        Some((span, _)) if matches!(measure, Measure::Threshold(_)) => {
+            c.error(
+                span,
+                subject.clone(),
+                "a threshold (guardrail) key result is never done early or late: it takes no late_penalty",
+            );
+            LatePenalty::None
+        }
         Some((_, LatePenaltyConfig::ZeroIfMissed)) => LatePenalty::ZeroIfMissed,
         Some((span, LatePenaltyConfig::PerWeek(w))) => {
             if !(0.0..=1.0).contains(&w) {
@@ -137,12 +146,16 @@ pub(super) fn key_result<K: Kinds>(
             c.error(kr.id.span(), subject.clone(), "key result has no `source`");
             None
         }
-        (Measure::Kpi { .. } | Measure::PercentComplete, Some(_), Some(_)) => None,
+        (
+            Measure::Kpi { .. } | Measure::PercentComplete | Measure::Threshold(_),
+            Some(_),
+            Some(_),
+        ) => None,
         (_, Some(s), Some(_)) => {
             c.error(
                 s.span(),
                 subject.clone(),
-                "a roll-up (source = { aligned = { rollup = … } }) needs a kpi or percent_complete measure",
+                "a roll-up (source = { aligned = { rollup = … } }) needs a kpi, percent_complete or threshold measure",
             );
             None
         }
@@ -282,6 +295,28 @@ fn measure<S>(
         }
         MeasureConfig::PercentComplete {} => Measure::PercentComplete,
         MeasureConfig::Aligned {} => Measure::Aligned,
+        MeasureConfig::Threshold(t) => {
+            let (threshold, problem) = match (t.above, t.below) {
+                (Some(v), None) => (Threshold::Above(v), (!v.is_finite()).then_some("above")),
+                (None, Some(v)) => (Threshold::Below(v), (!v.is_finite()).then_some("below")),
+                _ => {
+                    c.error(
+                        mspan.clone(),
+                        subject.clone(),
+                        "a threshold takes one of `above` or `below`: { threshold = { above = 99.0 } }",
+                    );
+                    (Threshold::Above(0.0), None)
+                }
+            };
+            if let Some(side) = problem {
+                c.error(
+                    mspan.clone(),
+                    subject.clone(),
+                    format!("threshold.{side} must be a finite number"),
+                );
+            }
+            Measure::Threshold(threshold)
+        }
         MeasureConfig::Milestones(list) => {
             if list.is_empty() {
                 c.error(

@@ -18,7 +18,7 @@ pub use kinds::{Kinds, Resolved};
 pub use location::{Location, S3Location, normalise};
 pub use period::Period;
 pub use plan::{
-    Bounds, KeyResult, KrSource, LatePenalty, Measure, Milestone, Objective, Phase, Plan,
+    Bounds, KeyResult, KrSource, LatePenalty, Measure, Milestone, Objective, Phase, Plan, Threshold,
 };
 
 use std::fmt;

@@ -36,8 +36,19 @@ pub enum Measure {
     PercentComplete,
     /// The highest milestone whose `at` the value reaches.
     Milestones(Vec<Milestone>),
+    /// A guardrail: the value must stay at or above (below) a threshold all period.
+    Threshold(Threshold),
     /// The contribution-weighted progress of the objectives aligned to this key result.
     Aligned,
+}
+
+/// A guardrail's threshold, inclusive.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Threshold {
+    /// Holds while the value is at or above it.
+    Above(f64),
+    /// Holds while the value is at or below it.
+    Below(f64),
 }
 
 impl Measure {
@@ -47,6 +58,7 @@ impl Measure {
             Measure::Kpi { .. } => "kpi",
             Measure::PercentComplete => "percent_complete",
             Measure::Milestones(_) => "milestones",
+            Measure::Threshold(_) => "threshold",
             Measure::Aligned => "aligned",
         }
     }

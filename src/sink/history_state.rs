@@ -1,12 +1,13 @@
 //! A bounded read of the earlier snapshots. `<output>/_okrflow/state/history/` keeps the rows
 //! of the `kr_snapshots` dates up to `through` that a later run can still use
-//! (`sql/kr_history_kept.sql`: a few per key result), with the partition files they came
-//! from. A run of a later date reads those rows and only the partitions written since; a run
-//! of an earlier date, or after a kept partition was rewritten or removed, reads every
-//! partition as before. Either way it then keeps the rows anew. Like the Tallyfy state it is
-//! only a cache: when it cannot be read, every partition is. Either way only partitions of
-//! runs recorded in `runs` are read (a run killed half-way through its commit is not history).
-
+//! (`sql/kr_history_kept.sql`: a few per key result, and the valued days of its window), with
+//! the partition files they came from and the windows they were kept for. A run of a later
+//! date reads those rows and only the partitions written since; a run of an earlier date, a
+//! run whose key results' windows differ, or one after a kept partition was rewritten or
+//! removed, reads every partition as before. Either way it then keeps the rows anew. Like the
+//! Tallyfy state it is only a cache: when it cannot be read, every partition is. Either way
+//! only partitions of runs recorded in `runs` are read (a run killed half-way through its
+//! commit is not history).
 use super::SinkError;
 use super::history::{self, history_schema};
 use crate::engine::{self, registry};
@@ -43,6 +44,8 @@ struct Manifest {
     sql: String,
     /// The newest date whose rows are kept.
     through: NaiveDate,
+    /// A hash of the key results' windows the rows were kept for ([`windows`]).
+    windows: String,
     /// The Parquet file of the kept rows, in the folder.
     rows: String,
     /// The partition files of the dates up to `through`.
@@ -57,6 +60,25 @@ fn version() -> String {
     use sha2::Digest;
     let hash = sha2::Sha256::digest(format!("{}\n{READS}", registry::HISTORY_KEPT.sql).as_bytes());
     hash[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A hash of every key result's window (id, start, due, period's end): the kept rows hold
+/// the valued days of these windows, so a run with other windows reads every snapshot.
+async fn windows(ctx: &SessionContext, output: &Opened) -> Result<String, SinkError> {
+    use sha2::Digest;
+    let e = |e: datafusion::error::DataFusionError| err(output, e.strip_backtrace());
+    let batches = ctx
+        .sql("SELECT kr_id, window_start, due, period_end FROM kr_definitions ORDER BY kr_id")
+        .await
+        .map_err(e)?
+        .collect()
+        .await
+        .map_err(e)?;
+    let text = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+        .map_err(|x| err(output, x.to_string()))?
+        .to_string();
+    let hash = sha2::Sha256::digest(text.as_bytes());
+    Ok(hash[..8].iter().map(|b| format!("{b:02x}")).collect())
 }
 
 fn err(output: &Opened, message: String) -> SinkError {
@@ -122,13 +144,17 @@ pub async fn register(
         .lock_owned()
         .await;
     let files = partitions(output).await?;
+    let windows = windows(ctx, output).await?;
     let usable = read_manifest(output).await.filter(|m| {
         let up_to: BTreeSet<&PartFile> = files
             .iter()
             .filter(|(d, _)| *d <= m.through)
             .map(|(_, f)| f)
             .collect();
-        m.sql == version() && as_of > m.through && up_to == m.files.iter().collect()
+        m.sql == version()
+            && m.windows == windows
+            && as_of > m.through
+            && up_to == m.files.iter().collect()
     });
     let rows = match &usable {
         Some(m) => match from_kept(ctx, output, m, &files, as_of).await {
@@ -140,7 +166,7 @@ pub async fn register(
         },
         None => history::register(ctx, output).await?,
     };
-    if let Err(e) = keep(ctx, output, &files).await {
+    if let Err(e) = keep(ctx, output, &files, windows).await {
         tracing::warn!(state = %output.url(FOLDER), error = %e, "history not kept: the next run reads every snapshot");
     }
     Ok(rows)
@@ -202,6 +228,7 @@ async fn keep(
     ctx: &SessionContext,
     output: &Opened,
     files: &[(NaiveDate, PartFile)],
+    windows: String,
 ) -> Result<(), SinkError> {
     let (schema, rows) = engine::collect(ctx, &registry::HISTORY_KEPT)
         .await
@@ -237,6 +264,7 @@ async fn keep(
     let manifest = Manifest {
         sql: version(),
         through,
+        windows,
         rows: name.clone(),
         files: files
             .iter()
