@@ -581,6 +581,29 @@ async fn history_bench(krs: usize, days: usize) {
         .unwrap();
         okrflow::engine::register_batches(&ctx, "run_info", vec![batch.clone()], batch.schema())
             .unwrap();
+        // Every key result's window: a running quarter, 60 days before the last day written
+        // to 30 after (the same for every run, so the kept rows serve the next).
+        let day = |offset: i64| {
+            let d = okrflow::engine::date32(last + chrono::TimeDelta::days(offset));
+            Arc::new(datafusion::arrow::array::Date32Array::from(vec![d; krs])) as Arc<dyn Array>
+        };
+        let ids = datafusion::arrow::array::StringArray::from_iter_values(
+            (0..krs).map(|i| format!("KR{i:04}")),
+        );
+        let definitions = RecordBatch::try_from_iter(vec![
+            ("kr_id", Arc::new(ids) as Arc<dyn Array>),
+            ("window_start", day(-60)),
+            ("due", day(30)),
+            ("period_end", day(30)),
+        ])
+        .unwrap();
+        okrflow::engine::register_batches(
+            &ctx,
+            "kr_definitions",
+            vec![definitions.clone()],
+            definitions.schema(),
+        )
+        .unwrap();
         ctx
     };
     let kept_rows = |ctx: SessionContext| async move {

@@ -25,12 +25,20 @@ history AS (
     value,
     start_value,
     target_value,
+    threshold_above,
+    threshold_below,
     -- the value chart's axis spans these: the start and target, or for a measure without
-    -- them (a percent complete, a roll-up's attainment, milestones done) from 0, to 100 for
-    -- a percent
+    -- them (a percent complete, a roll-up's attainment, milestones done, a threshold) from 0,
+    -- to 100 for a percent or to the threshold
     coalesce(start_value, 0.0) AS axis_from,
-    coalesce(target_value, CASE WHEN measure_kind IN ('percent_complete', 'aligned') THEN 100.0 END)
+    coalesce(target_value, threshold_above, threshold_below,
+             CASE WHEN measure_kind IN ('percent_complete', 'aligned') THEN 100.0 END)
       AS axis_to,
+    starts,
+    due,
+    forecast_value,
+    forecast_attainment,
+    forecast_points,
     progress,
     expected_progress,
     score,

@@ -371,6 +371,18 @@ async fn a_backfill_equals_single_runs_and_a_recompute_reads_the_archived_files(
         .await
         .unwrap();
     assert_eq!(outcomes.iter().filter(|o| o.report.is_some()).count(), 20);
+    // The forecast reads the earlier dates, which the single runs do not all have
+    // (tests/forecasts.rs compares nightly runs with a fresh output): left out here.
+    let skip = [
+        RUN_COLUMNS,
+        &[
+            "forecast_value",
+            "forecast_attainment",
+            "forecast_progress",
+            "forecast_points",
+        ],
+    ]
+    .concat();
     for d in ["2026-02-12", "2026-02-16", "2026-02-21", "2026-03-02"] {
         common::run(&plan, d, &single).await;
         for (table, key) in [
@@ -379,8 +391,8 @@ async fn a_backfill_equals_single_runs_and_a_recompute_reads_the_archived_files(
         ] {
             let part = format!("{table}/as_of={d}");
             common::assert_same_rows(
-                &partition_rows(&backfilled.join(&part), key, RUN_COLUMNS),
-                &partition_rows(&single.join(&part), key, RUN_COLUMNS),
+                &partition_rows(&backfilled.join(&part), key, &skip),
+                &partition_rows(&single.join(&part), key, &skip),
                 &part,
             );
         }

@@ -180,7 +180,7 @@ async fn output_files_are_athena_safe() {
         .join(format!("part-{}.parquet", report.run_id));
     let reader = SerializedFileReader::new(std::fs::File::open(&file).unwrap()).unwrap();
     let meta = reader.metadata();
-    assert_eq!(meta.file_metadata().num_rows(), 22);
+    assert_eq!(meta.file_metadata().num_rows(), 23);
     let schema = meta.file_metadata().schema_descr();
     let names: Vec<String> = schema
         .columns()

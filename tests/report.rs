@@ -83,7 +83,7 @@ async fn the_report_shows_the_snapshots_numbers_and_marks_stale_key_results() {
     }
     assert_eq!(
         html.matches("<svg").count(),
-        32,
+        34,
         "two charts per key result"
     );
 
@@ -98,7 +98,8 @@ async fn the_report_shows_the_snapshots_numbers_and_marks_stale_key_results() {
         &[],
     );
     let krs = elements(&html, "kr");
-    assert_eq!(krs.len(), 16);
+    assert_eq!(krs.len(), 17);
+    let forecasts = elements(&html, "forecast-of");
     for (id, k) in &krs {
         let row = &mar9[id];
         assert_eq!(k["date"], "2026-03-09", "{id}");
@@ -112,7 +113,16 @@ async fn the_report_shows_the_snapshots_numbers_and_marks_stale_key_results() {
         );
         assert_eq!(k["status"], row["status"], "{id}");
         assert_eq!(k["stale"], row["stale"], "{id}");
+        // "At this pace": the forecast's attainment, where 9 March's row has one.
+        match row["forecast_attainment"].as_str() {
+            "" => assert!(!forecasts.contains_key(id), "{id}"),
+            f => approx(&forecasts[id]["forecast"], f, &format!("{id} forecast")),
+        }
     }
+    assert!(forecasts.len() >= 5, "{forecasts:?}");
+    // The guardrail O6-KR3: eNPS 34 since 16 February, at or above 30 every day of 2–9 March.
+    assert_eq!(krs["O6-KR3"]["status"], "on_track");
+    assert!(html.contains("(to stay at or above 30: held on 100.0% of its days)"));
     // The stale ones carry 8 March's values, and say so.
     for id in ["O5-KR1", "O5-KR2", "O5-KR3"] {
         assert_eq!(krs[id]["stale"], "true");
@@ -167,7 +177,7 @@ async fn the_report_shows_the_snapshots_numbers_and_marks_stale_key_results() {
             .sum()
     };
     assert_eq!(counted("objective-count"), 7);
-    assert_eq!(counted("kr-count"), 16);
+    assert_eq!(counted("kr-count"), 17);
     let needs: Vec<&String> = mar9
         .iter()
         .filter(|(id, _)| krs.contains_key(*id))
@@ -364,7 +374,7 @@ async fn the_report_picks_the_running_period_says_a_closed_one_is_final_and_what
         &[],
     );
     let rows = elements(opening, "tree-kr");
-    assert_eq!(rows.len(), 16);
+    assert_eq!(rows.len(), 17);
     for (id, row) in &rows {
         approx(
             &row["score"],

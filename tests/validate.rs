@@ -234,7 +234,7 @@ fn a_dry_run_into_a_new_folder_plans_and_athena_ddl_takes_an_output() {
         "{out}{}",
         String::from_utf8_lossy(&dry.stderr)
     );
-    assert_eq!(out.matches("fetch 18 key result(s)").count(), 2, "{out}");
+    assert_eq!(out.matches("fetch 19 key result(s)").count(), 2, "{out}");
     assert!(
         !dir.path().join("not").exists(),
         "a dry run creates nothing"

@@ -8,6 +8,7 @@ pub mod job;
 mod key_result;
 pub mod kinds;
 pub mod location;
+mod measure;
 pub mod parse;
 pub mod period;
 pub mod plan;

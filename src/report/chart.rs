@@ -268,6 +268,9 @@ mod tests {
             graded_score: None,
             graded_by: None,
             graded_note: None,
+            forecast_value: None,
+            forecast_attainment: None,
+            forecast_points: 0,
         }
     }
 

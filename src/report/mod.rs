@@ -92,6 +92,11 @@ pub(crate) struct Point {
     pub graded_score: Option<f64>,
     pub graded_by: Option<String>,
     pub graded_note: Option<String>,
+    /// Where it ends at this pace (`sql/kr_forecasts.sql`): the value at the due date, its
+    /// attainment, and the dates the line went through (0: no forecast).
+    pub forecast_value: Option<f64>,
+    pub forecast_attainment: Option<f64>,
+    pub forecast_points: i64,
 }
 
 /// A key result: its newest snapshot, every snapshot of the period, and its chart.
@@ -103,6 +108,10 @@ pub(crate) struct KeyResultView {
     pub measure_kind: Option<String>,
     pub start: Option<f64>,
     pub target: Option<f64>,
+    /// A threshold (guardrail): `at or above` or `at or below`, and the threshold.
+    pub threshold: Option<(&'static str, f64)>,
+    pub starts: Option<NaiveDate>,
+    pub due: Option<NaiveDate>,
     /// For a roll-up: `sum of A-KR1, E-KR1`.
     pub rolls_up: Option<String>,
     /// For a roll-up's child, the roll-up: `C-KR1 · Book 100 demos (FY27)`.
@@ -214,6 +223,11 @@ pub(crate) async fn build(
             ("graded_score", DataType::Float64),
             ("graded_by", DataType::Utf8),
             ("graded_note", DataType::Utf8),
+            ("threshold_above", DataType::Float64),
+            ("threshold_below", DataType::Float64),
+            ("forecast_value", DataType::Float64),
+            ("forecast_attainment", DataType::Float64),
+            ("forecast_points", DataType::Int64),
         ],
     )
     .await?;
@@ -419,8 +433,17 @@ fn key_result(
         measure_kind: info.measure_kind.clone(),
         start: info.start,
         target: info.target,
+        threshold: info.threshold,
+        starts: info.starts,
+        due: info.due,
         progress_chart: chart::progress(kr_id, &days)?,
-        value_chart: chart::value(kr_id, &days, (info.start, info.target), info.axis)?,
+        // a threshold is drawn where a target is
+        value_chart: chart::value(
+            kr_id,
+            &days,
+            (info.start, info.target.or(info.threshold.map(|t| t.1))),
+            info.axis,
+        )?,
         latest,
         points: points.to_vec(),
     })

@@ -19,6 +19,11 @@ pub(super) struct KrInfo {
     pub measure_kind: Option<String>,
     pub start: Option<f64>,
     pub target: Option<f64>,
+    /// A threshold (guardrail): `(at or above | at or below, the threshold)`.
+    pub threshold: Option<(&'static str, f64)>,
+    /// Its window: first day and due date.
+    pub starts: Option<NaiveDate>,
+    pub due: Option<NaiveDate>,
     /// What the value chart's axis spans at least (`axis_from`, `axis_to` of `report_krs`).
     pub axis: (Option<f64>, Option<f64>),
 }
@@ -41,6 +46,11 @@ pub(super) fn kr_points(batches: &[RecordBatch]) -> BTreeMap<String, (KrInfo, Ve
                     measure_kind: string(b, "measure_kind", i),
                     start: float(b, "start_value", i),
                     target: float(b, "target_value", i),
+                    threshold: float(b, "threshold_above", i)
+                        .map(|v| ("at or above", v))
+                        .or(float(b, "threshold_below", i).map(|v| ("at or below", v))),
+                    starts: date(b, "starts", i),
+                    due: date(b, "due", i),
                     axis: (float(b, "axis_from", i), float(b, "axis_to", i)),
                 };
             }
@@ -63,6 +73,9 @@ pub(super) fn kr_points(batches: &[RecordBatch]) -> BTreeMap<String, (KrInfo, Ve
                 graded_score: float(b, "graded_score", i),
                 graded_by: string(b, "graded_by", i),
                 graded_note: string(b, "graded_note", i),
+                forecast_value: float(b, "forecast_value", i),
+                forecast_attainment: float(b, "forecast_attainment", i),
+                forecast_points: int(b, "forecast_points", i),
             });
         }
     }

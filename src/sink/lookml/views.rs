@@ -150,6 +150,7 @@ fn detail(table: &str) -> &'static [&'static str] {
             "value",
             "progress",
             "expected_progress",
+            "forecast_progress",
             "status",
             "health",
             "health_overdue",
@@ -232,8 +233,17 @@ pub fn view(
                 format!("  dimension: {name} {{\n    type: string\n    sql: {sql} ;;\n  }}\n")
             }
             _ => {
-                let format = if ["progress", "expected_progress", "attainment", "score"]
-                    .contains(&name.as_str())
+                let format = if [
+                    "progress",
+                    "expected_progress",
+                    "attainment",
+                    "score",
+                    "quarter_score",
+                    "graded_score",
+                    "forecast_attainment",
+                    "forecast_progress",
+                ]
+                .contains(&name.as_str())
                 {
                     "\n    value_format_name: percent_1"
                 } else {

@@ -93,6 +93,7 @@ fn company_overview(project: &Project) -> Dashboard {
                 "status",
                 "progress",
                 "expected_progress",
+                "forecast_progress",
                 "health",
                 "attention_reasons",
                 "attention_detail",
@@ -102,7 +103,8 @@ fn company_overview(project: &Project) -> Dashboard {
             listen: &kr_listen,
             note: Some(
                 "At risk, behind, no data, stale, failed or with the owner's health overdue; \
-                 the error, note and health note say why.",
+                 the error, note and health note say why. Forecast progress: where it ends at \
+                 this pace (a straight line through its daily values, read at the due date).",
             ),
             ..Tile::new(
                 "needing_attention",
@@ -182,6 +184,7 @@ fn key_result_detail(project: &Project) -> Dashboard {
                 "expected_progress",
                 "status",
                 "score",
+                "forecast_value",
                 "stale",
                 "value_as_of_date",
                 "error",
