@@ -499,6 +499,12 @@ fn history_day(krs: usize, day: NaiveDate, day_number: usize) -> RecordBatch {
     let failing = |i: usize| day_number % 7 == 0 && i % 10 == 0;
     let columns: Vec<(&str, Arc<dyn Array>)> = vec![
         (
+            "run_id",
+            Arc::new(StringArray::from_iter_values(
+                (0..krs).map(|_| format!("run-{day}")),
+            )),
+        ),
+        (
             "kr_id",
             Arc::new(StringArray::from_iter_values(
                 (0..krs).map(|i| format!("KR{i:04}")),
@@ -564,6 +570,18 @@ async fn history_bench(krs: usize, days: usize) {
             "out",
             &format!("kr_snapshots/as_of={day}/part-00000.parquet"),
         );
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+        // The day's run, recorded in `runs`: only recorded runs are history.
+        let run = RecordBatch::try_from_iter(vec![(
+            "run_id",
+            Arc::new(datafusion::arrow::array::StringArray::from(vec![format!(
+                "run-{day}"
+            )])) as Arc<dyn Array>,
+        )])
+        .unwrap();
+        let bytes = okrflow::parquet_io::encode(run.schema(), &[run]).unwrap();
+        let path = s3.object("out", &format!("runs/as_of={day}/part-00000.parquet"));
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, bytes).unwrap();
         day

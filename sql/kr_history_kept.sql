@@ -8,38 +8,34 @@
 -- (src/sink/history_state.rs): each of kr_valued's choices is the newest or the first of a
 -- kind, so the same rows win; the window's rows are all there. The manifest records each key
 -- result's window, so a job whose windows changed reads every snapshot once.
+-- (run_info, one row, comes first in its join: the side a join holds in memory is the first,
+-- and kr_history may be every day's rows.)
 WITH source AS (
   SELECT h.*
-  FROM kr_history h
-  CROSS JOIN run_info r
+  FROM run_info r
+  CROSS JOIN kr_history h
   WHERE CAST(h.as_of AS DATE) < r.as_of
 ),
 
 kinds AS (
-  SELECT *,
-    error IS NULL AND (value IS NOT NULL OR status = 'no_data') AS is_good,
-    value IS NOT NULL AND error IS NULL AS is_valued,
-    status = 'done' AND error IS NULL AS is_done
-  FROM source
-),
-
-windowed AS (
-  SELECT DISTINCT k.kr_id, k.as_of, true AS in_window
-  FROM kinds k
-  JOIN kr_definitions d ON d.kr_id = k.kr_id
-  WHERE k.is_valued AND NOT coalesce(k.stale, false)
-    AND CAST(k.as_of AS DATE) >= d.window_start
-    AND CAST(k.as_of AS DATE) <= greatest(d.due, d.period_end)
+  SELECT s.*,
+    s.error IS NULL AND (s.value IS NOT NULL OR s.status = 'no_data') AS is_good,
+    s.value IS NOT NULL AND s.error IS NULL AS is_valued,
+    s.status = 'done' AND s.error IS NULL AS is_done,
+    coalesce(s.value IS NOT NULL AND s.error IS NULL AND NOT coalesce(s.stale, false)
+      AND CAST(s.as_of AS DATE) >= d.window_start
+      AND CAST(s.as_of AS DATE) <= greatest(d.due, d.period_end), false) AS in_window
+  FROM source s
+  LEFT JOIN kr_definitions d ON d.kr_id = s.kr_id
 ),
 
 ranked AS (
-  SELECT k.*, coalesce(w.in_window, false) AS in_window,
-    row_number() OVER (PARTITION BY k.kr_id ORDER BY k.as_of DESC) AS newest,
-    row_number() OVER (PARTITION BY k.kr_id, k.is_good ORDER BY k.as_of DESC) AS newest_good,
-    row_number() OVER (PARTITION BY k.kr_id, k.is_valued ORDER BY k.as_of DESC) AS newest_valued,
-    row_number() OVER (PARTITION BY k.kr_id, k.is_done ORDER BY k.as_of ASC) AS first_done
-  FROM kinds k
-  LEFT JOIN windowed w ON w.kr_id = k.kr_id AND w.as_of = k.as_of
+  SELECT *,
+    row_number() OVER (PARTITION BY kr_id ORDER BY as_of DESC) AS newest,
+    row_number() OVER (PARTITION BY kr_id, is_good ORDER BY as_of DESC) AS newest_good,
+    row_number() OVER (PARTITION BY kr_id, is_valued ORDER BY as_of DESC) AS newest_valued,
+    row_number() OVER (PARTITION BY kr_id, is_done ORDER BY as_of ASC) AS first_done
+  FROM kinds
 ),
 
 final AS (

@@ -34,10 +34,12 @@ fresh AS (
   LEFT JOIN checkin_errors c ON c.kr_id = v.kr_id
 ),
 
+-- (run first: the side a join holds in memory is the first, and kr_history may be every
+-- day's rows)
 history AS (
   SELECT h.kr_id, CAST(h.as_of AS DATE) AS as_of, h.value, h.status, h.stale, h.stale_since, h.error
-  FROM kr_history h
-  CROSS JOIN run r
+  FROM run r
+  CROSS JOIN kr_history h
   WHERE CAST(h.as_of AS DATE) < r.as_of
 ),
 

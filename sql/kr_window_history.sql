@@ -7,10 +7,12 @@ WITH run AS (
   SELECT * FROM run_info
 ),
 
+-- (run first: the side a join holds in memory is the first, and kr_history may be every
+-- day's rows)
 earlier AS (
   SELECT h.kr_id, CAST(h.as_of AS DATE) AS as_of, h.value, h.stale, h.error
-  FROM kr_history h
-  CROSS JOIN run r
+  FROM run r
+  CROSS JOIN kr_history h
   WHERE CAST(h.as_of AS DATE) < r.as_of
 ),
 

@@ -385,6 +385,22 @@ async fn the_demo_check_ins_give_values_health_and_the_weakest_kr_status() {
         (Some("needs_attention".into()), false)
     );
     assert_eq!(health(&march, "O5-KR1"), (Some("at_risk".into()), false));
+    // The guardrail O6-KR3, eNPS at or above 30: 31 since 16 March holds, so it is on track
+    // (never `done` while the quarter runs), held on its one snapshot date so far.
+    let guard = kr(&march, "O6-KR3");
+    assert_eq!(guard.status.as_deref(), Some("on_track"));
+    close(guard.value, 31.0);
+    close(guard.progress, 1.0);
+    close(guard.expected, 1.0);
+    close(guard.score, 1.0);
+    // 10 April: 28 since 6 April does not hold: at risk, and O6 with it (its weakest key
+    // result); held on 1 of its 2 snapshot dates (25 March, 10 April).
+    let april = run(&plan, "2026-04-10", out.path()).await;
+    let guard = kr(&april, "O6-KR3");
+    assert_eq!(guard.status.as_deref(), Some("at_risk"));
+    close(guard.progress, 0.0);
+    close(guard.score, 0.5);
+    assert_eq!(objective(&april, "O6").status.as_deref(), Some("at_risk"));
 
     // The quarter closed on 30 April: the final state.
     let report = run(&plan, "2026-11-23", out.path()).await;
@@ -393,6 +409,11 @@ async fn the_demo_check_ins_give_values_health_and_the_weakest_kr_status() {
     close(kr(&report, "O6-KR1").value, 3.0);
     close(kr(&report, "O6-KR1").progress, 0.6);
     close(kr(&report, "O6-KR2").value, 85.0);
+    // The guardrail held on the quarter's last day (32 since 27 April): done; its score stays
+    // the share of its snapshot dates in the quarter it held, 1 of 2.
+    let guard = kr(&report, "O6-KR3");
+    assert_eq!(guard.status.as_deref(), Some("done"));
+    close(guard.score, 0.5);
     // Tallyfy O1-KR1: on_track on 2 April; Looker O4-KR1: at_risk on 6 April; Jira O5-KR1:
     // at_risk on 10 March, 51 days before 30 April: overdue.
     assert_eq!(health(&report, "O1-KR1"), (Some("on_track".into()), false));
