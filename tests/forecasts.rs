@@ -209,6 +209,15 @@ async fn forecasts_and_guardrails_over_nightly_runs_match_a_fresh_output() {
     close(g1.progress, 1.0);
     close(g1.score, 0.8);
     close(num(d10, "G-KR1", "threshold_above"), 99.0);
+    let written_d10 = written(&chain, "kr_snapshots", "kr_id", "2026-03-10");
+    assert_eq!(written_d10["G-KR1"]["value_unit"], "source");
+    assert_eq!(written_d10["G-KR1"]["measure_kind"], "threshold");
+    assert!(
+        written_d10["G-KR1"]["kr_definition"]
+            .contains("[key_result.measure.threshold]\nabove = 99.0"),
+        "{}",
+        written_d10["G-KR1"]["kr_definition"]
+    );
     assert_eq!(num(d10, "G-KR1", "threshold_below"), None);
     assert_eq!(num(d10, "G-KR1", "target_value"), None);
     // G-KR2 held 1–4 March (3, then 5: inclusive) and the 7th (4), not 5–6 (7); from the 8th it

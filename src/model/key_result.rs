@@ -1,4 +1,4 @@
-//! One key result of the job file validated: its measure (phases included), window, penalty,
+//! One key result of the job file validated: its window, measure (`measure.rs`), penalty,
 //! source or roll-up, and offset, every problem recorded in the [`Checker`].
 
 use super::check::{Checker, Spans, check_offset, date};

@@ -8,6 +8,7 @@
 //! Tallyfy state it is only a cache: when it cannot be read, every partition is. Either way
 //! only partitions of runs recorded in `runs` are read (a run killed half-way through its
 //! commit is not history).
+
 use super::SinkError;
 use super::history::{self, history_schema};
 use crate::engine::{self, registry};
