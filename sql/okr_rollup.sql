@@ -62,7 +62,10 @@ final AS (
     sum(path_share * attainment) / nullif(sum(path_share), 0.0) AS attainment,
     sum(path_share * progress) / nullif(sum(path_share), 0.0) AS progress,
     sum(path_share * expected_progress) / nullif(sum(path_share), 0.0) AS expected_progress,
-    sum(path_share * score) / nullif(sum(path_share), 0.0) AS score
+    -- a guardrail with no snapshot date in its window yet has progress and no score: the
+    -- score is the mean of those that have one
+    sum(path_share * score)
+      / nullif(sum(CASE WHEN score IS NOT NULL THEN path_share END), 0.0) AS score
   FROM weighted
   GROUP BY root_kind, root_id
 )

@@ -244,3 +244,50 @@ async fn forecasts_and_guardrails_over_nightly_runs_match_a_fresh_output() {
     let quarter = written(&chain, "quarter_scores", "id", "2026-03-05");
     assert_eq!(quarter["G-KR1"]["quarter_score"], "0.6");
 }
+
+/// A first run after the quarter closed, into a new output: the guardrail has no snapshot date
+/// in its window, so no score, and its objective's score is the mean of the others'.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guardrail_without_a_snapshot_in_its_window_has_no_score() {
+    let dir = tempfile::tempdir().unwrap();
+    let ci = dir.path().join("ci");
+    std::fs::create_dir_all(&ci).unwrap();
+    std::fs::write(ci.join("f.csv"), CSV).unwrap();
+    let objectives = format!(
+        r#"[connections.ci]
+kind = "checkins"
+url = "{}"
+
+[[objectives]]
+id = "H"
+title = "Both"
+owner = "ops"
+period = "FY27-Q1"
+
+[[objectives.key_results]]
+id = "F-KR1"
+title = "Invoices sent"
+measure = {{ kpi = {{ start = 0, target = 200 }} }}
+source = {{ checkins = {{}} }}
+
+[[objectives.key_results]]
+id = "G-KR1"
+title = "Uptime (%)"
+measure = {{ threshold = {{ above = 99.0 }} }}
+source = {{ checkins = {{}} }}
+"#,
+        ci.display()
+    );
+    let plan = common::job_with(dir.path(), &objectives);
+    let r = common::run(&plan, "2026-05-05", &dir.path().join("out")).await;
+    // G-KR1 on 30 April: 98.0, missed, and no date of the quarter was run: no score.
+    let g1 = kr(&r, "G-KR1");
+    assert_eq!(g1.status.as_deref(), Some("missed"));
+    close(g1.progress, 0.0);
+    assert_eq!(g1.score, None);
+    // F-KR1: 30 of 200 (10 March's check-in), missed, score 0.15. H: progress the mean of
+    // both (0 and 0.15), score F-KR1's alone.
+    close(kr(&r, "F-KR1").score, 0.15);
+    close(objective(&r, "H").progress, 0.075);
+    close(objective(&r, "H").score, 0.15);
+}
