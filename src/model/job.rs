@@ -67,9 +67,9 @@ pub struct JobFile<C, S> {
 #[serde(deny_unknown_fields)]
 pub struct NotifySection {
     #[serde(default)]
-    pub slack: Option<NotifyTarget>,
+    pub slack: Option<Spanned<NotifyTarget>>,
     #[serde(default)]
-    pub teams: Option<NotifyTarget>,
+    pub teams: Option<Spanned<NotifyTarget>>,
 }
 
 /// `[notify.slack]` or `[notify.teams]`: the webhook and when to post.

@@ -228,10 +228,11 @@ pub fn parse<K: Kinds>(path: &Path, text: &str) -> Result<Plan<K::Connection, K:
 
     let mut notify = Vec::new();
     if let Some(section) = &file.notify {
-        let span = section.span();
         let n = section.get_ref();
         for (channel, target) in [("slack", &n.slack), ("teams", &n.teams)] {
             let Some(target) = target else { continue };
+            let span = target.span();
+            let target = target.get_ref();
             let var = target.webhook_url_env.trim();
             let subject = Some(format!("notify.{channel}"));
             if var.is_empty() {

@@ -215,6 +215,14 @@ mod tests {
             w.to_string()
                 .contains("environment variable OKRFLOW_TEST_UNSET_TEAMS_URL is not set")
         }));
+        // Each problem names its own table's line: [notify.teams] is on line 9 here.
+        let e =
+            job("[notify.slack]\nwebhook_url_env = \"X\"\n[notify.teams]\nwebhook_url_env = \"\"")
+                .unwrap_err();
+        assert!(
+            e.contains("job.toml:9:1: error: notify.teams: webhook_url_env is empty"),
+            "{e}"
+        );
         for (notify, said) in [
             (
                 "[notify.slack]\nwebhook_url_env = \" \"",
