@@ -11,51 +11,41 @@ use okrflow::pipeline::RunReport;
 use std::collections::BTreeMap;
 use std::path::Path;
 
+/// The key results of these tests, each with its measure, all read from the check-ins.
+const KEY_RESULTS: &[(&str, &str, &str)] = &[
+    (
+        "F-KR1",
+        "Invoices sent",
+        "{ kpi = { start = 0, target = 200 } }",
+    ),
+    ("F-KR2", "Audit done (%)", "{ percent_complete = {} }"),
+    ("G-KR1", "Uptime (%)", "{ threshold = { above = 99.0 } }"),
+    (
+        "G-KR2",
+        "Open P1 incidents",
+        "{ threshold = { below = 5 } }",
+    ),
+];
+
+/// The check-ins connection and objectives of FY27-Q1, each `(id, its key results' ids)`.
 /// FY27-Q1 is 1 February – 30 April 2026: t = 1 on 1 February, t = 29 on 1 March, t_due = 89.
-fn objectives(checkins: &Path) -> String {
-    format!(
-        r#"[connections.ci]
-kind = "checkins"
-url = "{}"
-
-[[objectives]]
-id = "F"
-title = "Forecasts"
-owner = "fin"
-period = "FY27-Q1"
-
-[[objectives.key_results]]
-id = "F-KR1"
-title = "Invoices sent"
-measure = {{ kpi = {{ start = 0, target = 200 }} }}
-source = {{ checkins = {{}} }}
-
-[[objectives.key_results]]
-id = "F-KR2"
-title = "Audit done (%)"
-measure = {{ percent_complete = {{}} }}
-source = {{ checkins = {{}} }}
-
-[[objectives]]
-id = "G"
-title = "Guardrails"
-owner = "ops"
-period = "FY27-Q1"
-
-[[objectives.key_results]]
-id = "G-KR1"
-title = "Uptime (%)"
-measure = {{ threshold = {{ above = 99.0 }} }}
-source = {{ checkins = {{}} }}
-
-[[objectives.key_results]]
-id = "G-KR2"
-title = "Open P1 incidents"
-measure = {{ threshold = {{ below = 5 }} }}
-source = {{ checkins = {{}} }}
-"#,
+fn objectives(checkins: &Path, tree: &[(&str, &[&str])]) -> String {
+    let mut out = format!(
+        "[connections.ci]\nkind = \"checkins\"\nurl = \"{}\"\n",
         checkins.display()
-    )
+    );
+    for (objective, krs) in tree {
+        out += &format!(
+            "\n[[objectives]]\nid = \"{objective}\"\ntitle = \"{objective}\"\nowner = \"ops\"\nperiod = \"FY27-Q1\"\n"
+        );
+        for id in *krs {
+            let (_, title, measure) = KEY_RESULTS.iter().find(|k| k.0 == *id).unwrap();
+            out += &format!(
+                "\n[[objectives.key_results]]\nid = \"{id}\"\ntitle = \"{title}\"\nmeasure = {measure}\nsource = {{ checkins = {{}} }}\n"
+            );
+        }
+    }
+    out
 }
 
 /// F-KR1 has a value every day from 1 to 10 March (t = 29 … 38); F-KR2 on 9 and 10 March
@@ -85,12 +75,13 @@ const DATES: &[&str] = &[
     "2026-05-05",
 ];
 
-fn setup() -> (tempfile::TempDir, Plan) {
+/// A job over a check-ins folder holding [`CSV`], with these objectives.
+fn setup(tree: &[(&str, &[&str])]) -> (tempfile::TempDir, Plan) {
     let dir = tempfile::tempdir().unwrap();
     let ci = dir.path().join("ci");
     std::fs::create_dir_all(&ci).unwrap();
     std::fs::write(ci.join("f.csv"), CSV).unwrap();
-    let plan = common::job_with(dir.path(), &objectives(&ci));
+    let plan = common::job_with(dir.path(), &objectives(&ci, tree));
     (dir, plan)
 }
 
@@ -148,7 +139,7 @@ fn written(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forecasts_and_guardrails_over_nightly_runs_match_a_fresh_output() {
-    let (dir, plan) = setup();
+    let (dir, plan) = setup(&[("F", &["F-KR1", "F-KR2"]), ("G", &["G-KR1", "G-KR2"])]);
     let chain = dir.path().join("chain");
     let fresh = dir.path().join("fresh");
     let r = nightly(&plan, &chain, true).await;
@@ -249,36 +240,7 @@ async fn forecasts_and_guardrails_over_nightly_runs_match_a_fresh_output() {
 /// in its window, so no score, and its objective's score is the mean of the others'.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_guardrail_without_a_snapshot_in_its_window_has_no_score() {
-    let dir = tempfile::tempdir().unwrap();
-    let ci = dir.path().join("ci");
-    std::fs::create_dir_all(&ci).unwrap();
-    std::fs::write(ci.join("f.csv"), CSV).unwrap();
-    let objectives = format!(
-        r#"[connections.ci]
-kind = "checkins"
-url = "{}"
-
-[[objectives]]
-id = "H"
-title = "Both"
-owner = "ops"
-period = "FY27-Q1"
-
-[[objectives.key_results]]
-id = "F-KR1"
-title = "Invoices sent"
-measure = {{ kpi = {{ start = 0, target = 200 }} }}
-source = {{ checkins = {{}} }}
-
-[[objectives.key_results]]
-id = "G-KR1"
-title = "Uptime (%)"
-measure = {{ threshold = {{ above = 99.0 }} }}
-source = {{ checkins = {{}} }}
-"#,
-        ci.display()
-    );
-    let plan = common::job_with(dir.path(), &objectives);
+    let (dir, plan) = setup(&[("H", &["F-KR1", "G-KR1"])]);
     let r = common::run(&plan, "2026-05-05", &dir.path().join("out")).await;
     // G-KR1 on 30 April: 98.0, missed, and no date of the quarter was run: no score.
     let g1 = kr(&r, "G-KR1");

@@ -382,10 +382,18 @@ async fn the_report_picks_the_running_period_says_a_closed_one_is_final_and_what
             &format!("{id} final score"),
         );
     }
+    // The guardrail's final score says what it is a share of.
+    assert!(
+        opening.contains("of days held at or above 30"),
+        "the guardrail's final score is not explained"
+    );
     // Priya's grade of O6-KR2 (6 May: 0.9) beside its computed final score (0.85), in the
     // table and in its details; no other key result is graded.
     assert_eq!(may["O6-KR2"]["graded_score"], "0.9");
-    assert!(opening.contains("85.0% · graded 90.0%"), "{opening}");
+    assert!(
+        opening.contains("85.0% <span class=\"aside\">· graded 90.0%</span>"),
+        "{opening}"
+    );
     assert_eq!(closed.matches(" data-graded=\"").count(), 1);
     assert!(closed.contains(" data-graded=\"0.9\""));
     assert!(closed.contains(
